@@ -1,0 +1,68 @@
+// Package sqlite opens coffer's embedded metadata store: one SQLite file
+// in WAL mode through the pure-Go modernc.org/sqlite driver.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/coffer-dev/coffer/internal/meta"
+)
+
+// Open opens (creating if needed) the database file at path and migrates it.
+func Open(ctx context.Context, path string) (*meta.SQLStore, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	// Writers take the lock when they begin, so two transactions never
+	// deadlock upgrading read locks; the busy timeout queues them.
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+abs+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", abs, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", abs, err)
+	}
+	s, err := meta.Open(ctx, db, Hooks, nil)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate sqlite %s: %w", abs, err)
+	}
+	return s, nil
+}
+
+// Hooks are SQLite's dialect details.
+var Hooks = meta.Hooks{
+	Dialect:     meta.SQLite,
+	Rebind:      func(q string) string { return q },
+	IsConflict:  func(err error) bool { return hasCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) },
+	IsRetryable: func(err error) bool { return hasCode(err, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) },
+}
+
+func hasCode(err error, codes ...int) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	for _, c := range codes {
+		if se.Code() == c || se.Code()&0xff == c {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,23 @@
+// Package rootkey seals the secrets coffer keeps at rest (access-key
+// secrets, KMS key material, database credentials) under a root of trust.
+//
+// Sealed format (version 1), produced by Local:
+//
+//	offset  size  field
+//	0       1     format version, 0x01
+//	1       8     key fingerprint: first 8 bytes of SHA-256("coffer rootkey id" || key)
+//	9       12    AES-GCM nonce, random
+//	21      n+16  AES-256-GCM ciphertext and tag over the secret, with
+//	              additional data = "coffer/rootkey/v1\x00" || aad
+//
+// aad names what the secret belongs to (for example "iam/access-key/AKIA...")
+// so a sealed blob cannot be moved to another record and opened there.
+package rootkey
+
+import "context"
+
+// Provider seals and opens secrets under the root key.
+type Provider interface {
+	Seal(ctx context.Context, plaintext, aad []byte) ([]byte, error)
+	Open(ctx context.Context, sealed, aad []byte) ([]byte, error)
+}

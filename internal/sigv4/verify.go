@@ -249,14 +249,30 @@ func isHex(s string) bool {
 	return err == nil
 }
 
-// signatureMatches computes the expected signature for each candidate
-// canonical URI (as sent, then botocore-normalized if that differs) and
-// payload hash, and compares it in constant time with the one provided.
+// signatureMatches compares, in constant time, the signature provided with
+// the one computed for each candidate canonical request.
 func signatureMatches(r *http.Request, p authParams, amzDate, secret string, payloadHashes []string) bool {
 	got, err := hex.DecodeString(p.signature)
 	if err != nil || len(got) != sha256.Size {
 		return false
 	}
+	key := signingKey(secret, p.scope)
+	scope := p.scope.String()
+	ok := false
+	for _, creq := range canonicalRequests(r, p, payloadHashes) {
+		want := hmacSHA256(key, []byte(stringToSign(amzDate, scope, creq)))
+		// Every candidate is computed; no early exit on a match.
+		if hmac.Equal(got, want) {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// canonicalRequests returns the canonical requests the client may have
+// signed: for the path as sent and, if different, botocore-normalized; for
+// each payload hash candidate. The first is the usual one.
+func canonicalRequests(r *http.Request, p authParams, payloadHashes []string) []string {
 	raw := rawPath(r)
 	uris := []string{canonicalURI(raw)}
 	if n := canonicalURI(normalizePath(raw)); n != uris[0] {
@@ -272,20 +288,13 @@ func signatureMatches(r *http.Request, p authParams, amzDate, secret string, pay
 	if method == "" {
 		method = http.MethodGet
 	}
-	key := signingKey(secret, p.scope)
-	scope := p.scope.String()
-	ok := false
+	var out []string
 	for _, uri := range uris {
 		for _, ph := range payloadHashes {
-			creq := canonicalRequest(method, uri, query, headers, p.signedHeaders, ph)
-			want := hmacSHA256(key, []byte(stringToSign(amzDate, scope, creq)))
-			// Every candidate is computed; no early exit on a match.
-			if hmac.Equal(got, want) {
-				ok = true
-			}
+			out = append(out, canonicalRequest(method, uri, query, headers, p.signedHeaders, ph))
 		}
 	}
-	return ok
+	return out
 }
 
 // stringToSign is "AWS4-HMAC-SHA256\n<amzDate>\n<scope>\n<hex sha256(canonical request)>".

@@ -1,0 +1,215 @@
+// Package app assembles a coffer server from its configuration: the
+// metadata store, the root key, the domain services, their API adapters
+// and the HTTP handler; it runs the listener and shuts everything down
+// in order.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/coffer-dev/coffer/internal/api/sts"
+	"github.com/coffer-dev/coffer/internal/config"
+	"github.com/coffer-dev/coffer/internal/identity"
+	"github.com/coffer-dev/coffer/internal/meta"
+	"github.com/coffer-dev/coffer/internal/meta/postgres"
+	"github.com/coffer-dev/coffer/internal/meta/sqlite"
+	"github.com/coffer-dev/coffer/internal/protocol"
+	"github.com/coffer-dev/coffer/internal/rootkey"
+	"github.com/coffer-dev/coffer/internal/server"
+)
+
+// App is a configured coffer server.
+type App struct {
+	cfg      config.Config
+	log      *slog.Logger
+	store    meta.Store
+	handler  *server.Handler
+	ready    atomic.Bool
+	tlsCert  *tls.Certificate
+	// CredentialsFile is the AWS shared-credentials file written at
+	// bootstrap; ConfigFile the matching AWS config file.
+	CredentialsFile, ConfigFile string
+	// CAFile is the self-signed certificate clients trust via
+	// AWS_CA_BUNDLE, when TLS is self-signed.
+	CAFile string
+}
+
+// NewLogger builds the slog logger cfg asks for.
+func NewLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Open prepares everything but the listener. cfg must be validated.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	a := &App{cfg: cfg, log: log,
+		CredentialsFile: filepath.Join(cfg.DataDir, "credentials"),
+		ConfigFile:      filepath.Join(cfg.DataDir, "config"),
+	}
+	keys, err := openRootKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if a.store, err = openStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	ids := identity.New(a.store, keys, log.With("component", "identity"))
+	if err := a.bootstrap(ctx, ids); err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	if cfg.TLS.Enabled() {
+		if err := a.loadTLS(); err != nil {
+			a.store.Close()
+			return nil, err
+		}
+	}
+	a.handler = server.New(server.Options{
+		Auth:         ids,
+		Services:     []protocol.Service{sts.New()},
+		Regions:      cfg.Regions,
+		MaxBodyBytes: cfg.Limits.MaxBodyBytes,
+		Log:          log.With("component", "http"),
+		Registry:     prometheus.NewRegistry(),
+		Ready:        a.ready.Load,
+	})
+	return a, nil
+}
+
+func openRootKey(cfg config.Config) (rootkey.Provider, error) {
+	switch cfg.RootKey.Provider {
+	case "env":
+		return rootkey.FromEnv(cfg.RootKey.EnvVar)
+	default:
+		return rootkey.LoadOrCreateFile(cfg.RootKey.File)
+	}
+}
+
+func openStore(ctx context.Context, cfg config.Config) (meta.Store, error) {
+	if cfg.Database != "" {
+		return postgres.Open(ctx, cfg.Database)
+	}
+	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "coffer.db"))
+}
+
+// bootstrap creates the organization, accounts and users on first start
+// and writes the credentials file.
+func (a *App) bootstrap(ctx context.Context, ids *identity.Service) error {
+	done, err := ids.Initialized(ctx)
+	if err != nil {
+		return fmt.Errorf("check bootstrap state: %w", err)
+	}
+	if done {
+		if a.cfg.Bootstrap != "" {
+			a.log.Info("data directory already bootstrapped; bootstrap file ignored", "file", a.cfg.Bootstrap)
+		}
+		return nil
+	}
+	b := identity.DefaultBootstrap()
+	if a.cfg.Bootstrap != "" {
+		if b, err = identity.LoadBootstrap(a.cfg.Bootstrap); err != nil {
+			return err
+		}
+	}
+	res, err := ids.ApplyBootstrap(ctx, b)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if err := identity.WriteCredentialsFile(a.CredentialsFile, res.Profiles); err != nil {
+		return fmt.Errorf("write credentials file: %w", err)
+	}
+	if err := identity.WriteConfigFile(a.ConfigFile, a.cfg.DefaultRegion(), res.Profiles); err != nil {
+		return fmt.Errorf("write AWS config file: %w", err)
+	}
+	a.log.Info("bootstrapped", "accounts", len(b.Accounts), "users", len(b.Users), "credentials_file", a.CredentialsFile)
+	return nil
+}
+
+func (a *App) loadTLS() error {
+	if a.cfg.TLS.SelfSigned {
+		host, _, _ := net.SplitHostPort(a.cfg.Listen)
+		cert, path, err := selfSignedCert(a.cfg.DataDir, host)
+		if err != nil {
+			return err
+		}
+		a.tlsCert, a.CAFile = &cert, path
+		return nil
+	}
+	cert, err := tls.LoadX509KeyPair(a.cfg.TLS.Cert, a.cfg.TLS.Key)
+	if err != nil {
+		return fmt.Errorf("load TLS certificate: %w", err)
+	}
+	a.tlsCert = &cert
+	return nil
+}
+
+// Handler is the HTTP handler, for tests that serve it themselves.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Listen opens the configured address.
+func (a *App) Listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
+	}
+	return ln, nil
+}
+
+// Serve answers requests on ln until ctx ends, then lets in-flight
+// requests finish (up to 30 seconds) and closes the store.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	if a.tlsCert != nil {
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*a.tlsCert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.ready.Store(true)
+	a.log.Info("serving", "address", ln.Addr().String(), "tls", a.tlsCert != nil)
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		a.ready.Store(false)
+		a.log.Info("shutting down")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err = srv.Shutdown(shutdownCtx)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	if cerr := a.store.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close metadata store: %w", cerr)
+	}
+	return err
+}
+
+// Close releases the store of an App that was never served.
+func (a *App) Close() error { return a.store.Close() }

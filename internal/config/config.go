@@ -1,0 +1,224 @@
+// Package config holds coffer's settings: DefaultConfig, then a YAML file
+// over it, then COFFER_* environment variables, then command-line flags,
+// then Validate.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole of coffer serve's settings.
+type Config struct {
+	// Listen is the address of the one port every service answers on.
+	Listen string `yaml:"listen"`
+	// DataDir holds the SQLite database, the root key, the credentials
+	// file and, by default, the vault data.
+	DataDir string `yaml:"dataDir"`
+	// Database is empty for SQLite in DataDir, or a postgres:// URL.
+	Database string `yaml:"database"`
+	// Regions are the regions requests may be signed for; the first is
+	// the default region written into the generated AWS config file.
+	Regions []string `yaml:"regions"`
+	// Bootstrap is an optional YAML file declaring organizations,
+	// accounts and users to create on first start.
+	Bootstrap string  `yaml:"bootstrap"`
+	TLS       TLS     `yaml:"tls"`
+	RootKey   RootKey `yaml:"rootKey"`
+	Log       Log     `yaml:"log"`
+	Limits    Limits  `yaml:"limits"`
+}
+
+// TLS configures encryption in transit.
+type TLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	// SelfSigned creates a certificate for the listen address in
+	// DataDir/tls on first start.
+	SelfSigned bool `yaml:"selfSigned"`
+}
+
+// Enabled reports whether the listener speaks TLS.
+func (t TLS) Enabled() bool { return t.SelfSigned || t.Cert != "" }
+
+// RootKey chooses where the key sealing secrets at rest comes from.
+type RootKey struct {
+	// Provider is "file" (default: DataDir/root.key, created 0600) or
+	// "env" (a base64 key in the variable EnvVar).
+	Provider string `yaml:"provider"`
+	File     string `yaml:"file"`
+	EnvVar   string `yaml:"envVar"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Format string `yaml:"format"` // text or json
+	Level  string `yaml:"level"`  // debug, info, warn, error
+}
+
+// Limits bound requests.
+type Limits struct {
+	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+}
+
+// DefaultRegions are the regions served unless configured otherwise.
+var DefaultRegions = []string{"us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-west-2", "eu-central-1", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1"}
+
+// DefaultConfig is coffer serve with no settings.
+func DefaultConfig() Config {
+	return Config{
+		Listen:  "127.0.0.1:4566",
+		DataDir: "./coffer-data",
+		Regions: append([]string(nil), DefaultRegions...),
+		RootKey: RootKey{Provider: "file", EnvVar: "COFFER_ROOT_KEY"},
+		Log:     Log{Format: "text", Level: "info"},
+		Limits:  Limits{MaxBodyBytes: 10 << 20},
+	}
+}
+
+// LoadFile reads YAML settings over c. Unknown keys are errors, so a typo
+// does not silently fall back to a default.
+func (c *Config) LoadFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // an empty file sets nothing
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}
+
+// Env is the COFFER_* variables coffer reads, with what each sets.
+var Env = map[string]func(c *Config, v string) error{
+	"COFFER_LISTEN":            func(c *Config, v string) error { c.Listen = v; return nil },
+	"COFFER_DATA_DIR":          func(c *Config, v string) error { c.DataDir = v; return nil },
+	"COFFER_DATABASE":          func(c *Config, v string) error { c.Database = v; return nil },
+	"COFFER_REGIONS":           func(c *Config, v string) error { c.Regions = splitList(v); return nil },
+	"COFFER_BOOTSTRAP":         func(c *Config, v string) error { c.Bootstrap = v; return nil },
+	"COFFER_TLS_CERT":          func(c *Config, v string) error { c.TLS.Cert = v; return nil },
+	"COFFER_TLS_KEY":           func(c *Config, v string) error { c.TLS.Key = v; return nil },
+	"COFFER_TLS_SELF_SIGNED":   func(c *Config, v string) error { return setBool(&c.TLS.SelfSigned, "COFFER_TLS_SELF_SIGNED", v) },
+	"COFFER_ROOT_KEY_PROVIDER": func(c *Config, v string) error { c.RootKey.Provider = v; return nil },
+	"COFFER_ROOT_KEY_FILE":     func(c *Config, v string) error { c.RootKey.File = v; return nil },
+	"COFFER_LOG_FORMAT":        func(c *Config, v string) error { c.Log.Format = v; return nil },
+	"COFFER_LOG_LEVEL":         func(c *Config, v string) error { c.Log.Level = v; return nil },
+	"COFFER_MAX_BODY_BYTES": func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("COFFER_MAX_BODY_BYTES=%q is not a number of bytes", v)
+		}
+		c.Limits.MaxBodyBytes = n
+		return nil
+	},
+}
+
+// LoadEnv applies the COFFER_* variables that are set.
+func (c *Config) LoadEnv(lookup func(string) (string, bool)) error {
+	for name, set := range Env {
+		if v, ok := lookup(name); ok {
+			if err := set(c, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func setBool(dst *bool, name, v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return fmt.Errorf("%s=%q is not true or false", name, v)
+	}
+	*dst = b
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+var regionRe = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$`)
+
+// Validate checks the settings and fills in paths derived from DataDir.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("listen address %q: %v (want host:port)", c.Listen, err)
+	}
+	if c.DataDir == "" {
+		return errors.New("the data directory must not be empty")
+	}
+	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
+		return fmt.Errorf("database %q: give a postgres:// URL, or nothing for SQLite in the data directory", redactDSN(c.Database))
+	}
+	if len(c.Regions) == 0 {
+		return errors.New("at least one region must be configured")
+	}
+	for _, r := range c.Regions {
+		if !regionRe.MatchString(r) {
+			return fmt.Errorf("region %q is not an AWS region name like us-east-1", r)
+		}
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		return errors.New("give both a TLS certificate and its key, or neither")
+	}
+	if c.TLS.SelfSigned && c.TLS.Cert != "" {
+		return errors.New("choose a TLS certificate or a self-signed one, not both")
+	}
+	switch c.RootKey.Provider {
+	case "file":
+		if c.RootKey.File == "" {
+			c.RootKey.File = filepath.Join(c.DataDir, "root.key")
+		}
+	case "env":
+		if c.RootKey.EnvVar == "" {
+			return errors.New("the env root-key provider needs the name of the variable (rootKey.envVar)")
+		}
+	default:
+		return fmt.Errorf("root key provider %q is not file or env", c.RootKey.Provider)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log format %q is not text or json", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log level %q is not debug, info, warn or error", c.Log.Level)
+	}
+	if c.Limits.MaxBodyBytes < 1024 {
+		return fmt.Errorf("maxBodyBytes %d is too small (at least 1024)", c.Limits.MaxBodyBytes)
+	}
+	return nil
+}
+
+// DefaultRegion is the first configured region.
+func (c *Config) DefaultRegion() string { return c.Regions[0] }
+
+// redactDSN hides a password in a connection string for error messages.
+func redactDSN(dsn string) string {
+	if i := strings.Index(dsn, "@"); i >= 0 {
+		if j := strings.Index(dsn, "://"); j >= 0 && j < i {
+			return dsn[:j+3] + "***" + dsn[i:]
+		}
+	}
+	return dsn
+}

@@ -1,0 +1,144 @@
+package protocol
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/coffer-dev/coffer/internal/awserr"
+)
+
+// JSONOp is one awsJson operation: the raw JSON input in, an output value
+// to marshal out.
+type JSONOp func(ctx context.Context, input []byte) (any, error)
+
+// JSONHandler adapts a typed operation to a JSONOp, decoding the input
+// into In.
+func JSONHandler[In, Out any](fn func(context.Context, *In) (*Out, error)) JSONOp {
+	return func(ctx context.Context, input []byte) (any, error) {
+		in := new(In)
+		if err := DecodeJSON(input, in); err != nil {
+			return nil, err
+		}
+		out, err := fn(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+}
+
+// DecodeJSON decodes a JSON request body; an empty body is an empty input.
+// Unknown members are ignored, as AWS services do.
+func DecodeJSON(input []byte, v any) error {
+	if len(strings.TrimSpace(string(input))) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(input, v); err != nil {
+		var ae *awserr.Error
+		if errors.As(err, &ae) {
+			return ae
+		}
+		return awserr.New(awserr.Invalid, "SerializationException", "the request body is not valid JSON for this operation: %s", jsonErrorText(err))
+	}
+	return nil
+}
+
+func jsonErrorText(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("member %q must be %s, not %s", te.Field, te.Type, te.Value)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%v at offset %d", se, se.Offset)
+	}
+	return err.Error()
+}
+
+// JSONService serves an awsJson1_1 API: POST / with
+// X-Amz-Target: <TargetPrefix>.<Operation>.
+type JSONService struct {
+	Name         string // signing name, "kms"
+	TargetPrefix string // "TrentService"
+	ContentType  string // "application/x-amz-json-1.1"
+	Ops          map[string]JSONOp
+}
+
+var _ Service = (*JSONService)(nil)
+
+func (s *JSONService) SigningName() string { return s.Name }
+func (s *JSONService) Protocol() Kind      { return AWSJSON }
+
+func (s *JSONService) Serve(w http.ResponseWriter, r *http.Request, body []byte) {
+	ctx := r.Context()
+	target := r.Header.Get("X-Amz-Target")
+	prefix, opName, ok := strings.Cut(target, ".")
+	switch {
+	case r.Method != http.MethodPost || r.URL.Path != "/":
+		s.WriteError(w, r, awserr.New(awserr.Invalid, "UnknownOperationException", "%s requests are POST / with an X-Amz-Target header", s.TargetPrefix))
+		return
+	case target == "":
+		s.WriteError(w, r, awserr.New(awserr.Invalid, "UnknownOperationException", "missing X-Amz-Target header; expected %s.<Operation>", s.TargetPrefix))
+		return
+	case !ok || prefix != s.TargetPrefix:
+		s.WriteError(w, r, awserr.New(awserr.Invalid, "UnknownOperationException", "X-Amz-Target %q does not name an operation of %s", target, s.TargetPrefix))
+		return
+	}
+	if ct := mediaType(r.Header.Get("Content-Type")); ct != "" && !strings.HasPrefix(ct, "application/x-amz-json-") && ct != "application/json" {
+		s.WriteError(w, r, awserr.New(awserr.Invalid, "SerializationException", "Content-Type %q is not supported; send %s", ct, s.ContentType))
+		return
+	}
+	op, found := s.Ops[opName]
+	if !found {
+		s.WriteError(w, r, awserr.New(awserr.Invalid, "UnknownOperationException", "%s has no operation %q", s.TargetPrefix, opName))
+		return
+	}
+	CallFrom(ctx).Operation = opName
+	out, err := op(ctx, body)
+	if err != nil {
+		s.WriteError(w, r, err)
+		return
+	}
+	writeJSON(w, r, s.ContentType, http.StatusOK, out)
+}
+
+// WriteError renders {"__type": code, "message": ...} with the code also
+// in x-amzn-ErrorType.
+func (s *JSONService) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	writeJSONError(w, r, s.ContentType, err)
+}
+
+func writeJSONError(w http.ResponseWriter, r *http.Request, contentType string, err error) {
+	e := awserr.As(err)
+	w.Header().Set("x-amzn-ErrorType", e.Code)
+	body := struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+	}{e.Code, e.Message}
+	writeJSON(w, r, contentType, e.HTTPStatus(), body)
+	record(r.Context(), e.HTTPStatus(), e)
+}
+
+func writeJSON(w http.ResponseWriter, r *http.Request, contentType string, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"__type":"InternalFailure","message":"response encoding failed"}`)
+	}
+	if string(b) == "null" {
+		b = []byte("{}")
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	w.Write(b)
+	record(r.Context(), status, nil)
+}
+
+func mediaType(ct string) string {
+	t, _, _ := strings.Cut(ct, ";")
+	return strings.ToLower(strings.TrimSpace(t))
+}

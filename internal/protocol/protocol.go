@@ -1,0 +1,113 @@
+// Package protocol implements the three AWS wire protocols coffer speaks:
+// awsJson1_1 (KMS, Organizations), restJson1 (Backup) and awsQuery (STS,
+// IAM, RDS). Each codec decodes a request into an operation's input,
+// calls the operation, and encodes its output or its *awserr.Error exactly
+// as the AWS SDKs parse them. Codecs know nothing of the domain; the
+// per-service API adapters register operations with them.
+package protocol
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/awserr"
+)
+
+// Kind is a wire protocol.
+type Kind int
+
+const (
+	AWSJSON  Kind = iota // awsJson1_0 / awsJson1_1
+	RESTJSON             // restJson1
+	Query                // awsQuery
+)
+
+func (k Kind) String() string {
+	switch k {
+	case AWSJSON:
+		return "awsJson"
+	case RESTJSON:
+		return "restJson1"
+	default:
+		return "awsQuery"
+	}
+}
+
+// Service is one AWS service endpoint, reached once the request is
+// authenticated. body is the whole request body, already read and capped.
+type Service interface {
+	SigningName() string
+	Protocol() Kind
+	Serve(w http.ResponseWriter, r *http.Request, body []byte)
+	// WriteError renders err in the service's protocol; the server uses
+	// it for failures before dispatch (authentication, oversized bodies).
+	WriteError(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// Call describes the request being served; the server puts one in the
+// context, the codec fills in the operation and outcome, and the logging,
+// metrics and audit layers read it afterwards.
+type Call struct {
+	RequestID string
+	Service   string
+	Region    string // from the credential scope
+	Operation string
+	ErrorCode string
+	Status    int
+	// Facts about the connection, for condition keys.
+	SourceIP        string
+	SecureTransport bool
+}
+
+type callKey struct{}
+
+// WithCall returns ctx carrying c.
+func WithCall(ctx context.Context, c *Call) context.Context {
+	return context.WithValue(ctx, callKey{}, c)
+}
+
+// CallFrom returns the call in ctx, or a throwaway one.
+func CallFrom(ctx context.Context) *Call {
+	if c, ok := ctx.Value(callKey{}).(*Call); ok {
+		return c
+	}
+	return &Call{}
+}
+
+// record notes the outcome of an operation on the call.
+func record(ctx context.Context, status int, err error) {
+	c := CallFrom(ctx)
+	c.Status = status
+	if err != nil {
+		c.ErrorCode = awserr.As(err).Code
+	}
+}
+
+// Epoch is a timestamp that JSON protocols send as seconds since the Unix
+// epoch, with milliseconds as a fraction.
+type Epoch time.Time
+
+func (t Epoch) MarshalJSON() ([]byte, error) {
+	ms := time.Time(t).UnixMilli()
+	return []byte(strconv.FormatFloat(float64(ms)/1000, 'f', -1, 64)), nil
+}
+
+func (t *Epoch) UnmarshalJSON(b []byte) error {
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return awserr.New(awserr.Invalid, "SerializationException", "timestamp %s is not a number of seconds since the epoch", b)
+	}
+	*t = Epoch(time.UnixMilli(int64(f * 1000)).UTC())
+	return nil
+}
+
+// EpochPtr converts a time to an optional JSON timestamp, nil for zero.
+func EpochPtr(t time.Time) *Epoch {
+	if t.IsZero() {
+		return nil
+	}
+	e := Epoch(t)
+	return &e
+}

@@ -1,0 +1,96 @@
+package protocol
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/coffer-dev/coffer/internal/awserr"
+)
+
+// RESTRequest is what a restJson1 operation receives.
+type RESTRequest struct {
+	HTTP  *http.Request
+	Body  []byte
+	Query url.Values
+}
+
+// PathValue returns a path parameter, already unescaped once (a recovery
+// point ARN arrives as arn:aws:backup:...).
+func (r *RESTRequest) PathValue(name string) string { return r.HTTP.PathValue(name) }
+
+// Decode decodes the JSON body into v.
+func (r *RESTRequest) Decode(v any) error { return DecodeJSON(r.Body, v) }
+
+// RESTOp is one restJson1 operation. status 0 means 200.
+type RESTOp func(ctx context.Context, r *RESTRequest) (status int, out any, err error)
+
+// RESTService serves a restJson1 API through net/http's pattern routing.
+type RESTService struct {
+	Name string // signing name, "backup"
+	mux  *http.ServeMux
+}
+
+var _ Service = (*RESTService)(nil)
+
+// NewRESTService returns a service with no routes.
+func NewRESTService(name string) *RESTService {
+	return &RESTService{Name: name, mux: http.NewServeMux()}
+}
+
+func (s *RESTService) SigningName() string { return s.Name }
+func (s *RESTService) Protocol() Kind      { return RESTJSON }
+
+// Handle registers op under a method-and-path pattern such as
+// "PUT /backup-vaults/{backupVaultName}".
+func (s *RESTService) Handle(pattern, operation string, op RESTOp) {
+	s.mux.Handle(pattern, restHandler{s: s, operation: operation, op: op})
+}
+
+type restHandler struct {
+	s         *RESTService
+	operation string
+	op        RESTOp
+}
+
+type bodyKey struct{}
+
+func (h restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	CallFrom(ctx).Operation = h.operation
+	body, _ := ctx.Value(bodyKey{}).([]byte)
+	status, out, err := h.op(ctx, &RESTRequest{HTTP: r, Body: body, Query: r.URL.Query()})
+	if err != nil {
+		h.s.WriteError(w, r, err)
+		return
+	}
+	if status == 0 {
+		status = http.StatusOK
+	}
+	writeJSON(w, r, "application/json", status, out)
+}
+
+func (s *RESTService) Serve(w http.ResponseWriter, r *http.Request, body []byte) {
+	r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, body))
+	// A path that matches no route, or matches with another method, is an
+	// unknown operation in AWS's format rather than the mux's plain text.
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.WriteError(w, r, awserr.New(awserr.NotFound, "UnknownOperationException", "no %s operation matches %s %s", s.Name, r.Method, r.URL.EscapedPath()).WithStatus(http.StatusNotFound))
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// WriteError renders {"message": ...} with the code in x-amzn-ErrorType,
+// as restJson1 clients read it.
+func (s *RESTService) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	e := awserr.As(err)
+	w.Header().Set("x-amzn-ErrorType", e.Code)
+	body := struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+		Code    string `json:"Code"`
+	}{e.Code, e.Message, e.Code}
+	writeJSON(w, r, "application/json", e.HTTPStatus(), body)
+	record(r.Context(), e.HTTPStatus(), e)
+}

@@ -90,7 +90,7 @@ func (c *canonLog) logger() logging.Logger {
 }
 
 // newClientRequest builds the unsigned client-side request.
-func newClientRequest(t *testing.T, s reqSpec) *http.Request {
+func newClientRequest(t testing.TB, s reqSpec) *http.Request {
 	t.Helper()
 	var body io.Reader
 	if s.body != "" {
@@ -121,7 +121,7 @@ func (s reqSpec) defaults() reqSpec {
 
 // signHeader signs the request with SignHTTP (Authorization header) and
 // returns the client request and the canonical string the SDK signed.
-func signHeader(t *testing.T, s reqSpec) (*http.Request, string) {
+func signHeader(t testing.TB, s reqSpec) (*http.Request, string) {
 	t.Helper()
 	s = s.defaults()
 	r := newClientRequest(t, s)
@@ -136,7 +136,7 @@ func signHeader(t *testing.T, s reqSpec) (*http.Request, string) {
 
 // presign presigns the request with PresignHTTP and returns the client
 // request for the signed URL.
-func presign(t *testing.T, s reqSpec, payloadHash string) (*http.Request, string) {
+func presign(t testing.TB, s reqSpec, payloadHash string) (*http.Request, string) {
 	t.Helper()
 	s = s.defaults()
 	r := newClientRequest(t, s)
@@ -161,7 +161,7 @@ func presign(t *testing.T, s reqSpec, payloadHash string) (*http.Request, string
 // toServer sends the client request through the HTTP/1.1 wire format and
 // reads it back as the server sees it (Host in r.Host, RequestURI set, the
 // raw path preserved).
-func toServer(t *testing.T, r *http.Request) (*http.Request, []byte) {
+func toServer(t testing.TB, r *http.Request) (*http.Request, []byte) {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := r.Write(&buf); err != nil {

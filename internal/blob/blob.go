@@ -28,22 +28,38 @@ type Info struct {
 }
 
 // Store reads and writes whole, immutable objects named by slash-separated
-// paths. Put replaces atomically: a reader sees the old object, the new
-// one, or none, never a torn write.
+// paths (see ValidName). Put replaces atomically: a reader sees the old
+// object, the new one, or none, never a torn write. Errors for a missing
+// object wrap ErrNotExist; errors worth retrying satisfy Retryable.
+//
+// Implementations: blob/fs, blob/s3. Wrap adds retries, a concurrency
+// limit, metrics and logging. blob/blobtest is the suite every
+// implementation passes.
 type Store interface {
+	// Put stores the size bytes read from r under name. size < 0 means
+	// unknown; otherwise r yielding another count fails the Put and
+	// leaves any previous object in place.
 	Put(ctx context.Context, name string, r io.Reader, size int64) error
 	// Get returns length bytes from offset; length < 0 reads to the end.
+	// A range that ends past the object is an error wrapping
+	// io.ErrUnexpectedEOF (at Get or while reading), never a short read.
+	// The caller closes the reader.
 	Get(ctx context.Context, name string, offset, length int64) (io.ReadCloser, error)
 	Stat(ctx context.Context, name string) (Info, error)
 	// List calls fn for each object whose name starts with prefix, in
-	// lexical order.
+	// lexical (byte) order. An error from fn stops the listing and is
+	// returned as it is.
 	List(ctx context.Context, prefix string, fn func(Info) error) error
 	// Delete removes an object; deleting a missing object is not an error.
 	Delete(ctx context.Context, name string) error
 }
 
 // Creator is implemented by stores that can create an object only if it
-// does not exist yet (O_EXCL on a directory, If-None-Match on S3).
+// does not exist yet (O_EXCL on a directory, If-None-Match on S3). The
+// check and the write are one atomic step: of concurrent Creates of one
+// name exactly one succeeds, the others get ErrExists. Callers find it by
+// type assertion; the wrappers from Wrap keep it exactly when the store
+// they wrap has it.
 type Creator interface {
 	Create(ctx context.Context, name string, r io.Reader, size int64) error
 }

@@ -8,6 +8,10 @@
 // A reader therefore sees the old object, the new one, or none. A crash
 // can leave temporary files behind; List skips them and removes those
 // older than TempMaxAge.
+//
+// Since an object is a file and a name prefix ending in "/" a directory,
+// "a" and "a/b" cannot both exist here (on S3 they can); the vault
+// storage engine's names never need both.
 package fs
 
 import (

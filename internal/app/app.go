@@ -33,12 +33,12 @@ import (
 
 // App is a configured coffer server.
 type App struct {
-	cfg      config.Config
-	log      *slog.Logger
-	store    meta.Store
-	handler  *server.Handler
-	ready    atomic.Bool
-	tlsCert  *tls.Certificate
+	cfg     config.Config
+	log     *slog.Logger
+	store   meta.Store
+	handler *server.Handler
+	ready   atomic.Bool
+	tlsCert *tls.Certificate
 	// CredentialsFile is the AWS shared-credentials file written at
 	// bootstrap; ConfigFile the matching AWS config file.
 	CredentialsFile, ConfigFile string

@@ -48,9 +48,11 @@ func Open(ctx context.Context, path string) (*meta.SQLStore, error) {
 
 // Hooks are SQLite's dialect details.
 var Hooks = meta.Hooks{
-	Dialect:     meta.SQLite,
-	Rebind:      func(q string) string { return q },
-	IsConflict:  func(err error) bool { return hasCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) },
+	Dialect: meta.SQLite,
+	Rebind:  func(q string) string { return q },
+	IsConflict: func(err error) bool {
+		return hasCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+	},
 	IsRetryable: func(err error) bool { return hasCode(err, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) },
 }
 

@@ -27,7 +27,6 @@ const (
 	MaxManagedSize     = 6144
 	MaxTrustSize       = 2048 // default quota for role trust policies
 	MaxKeyPolicySize   = 32768
-	MaxVaultPolicySize = 10240 // not documented by AWS Backup; a generous bound
 )
 
 // Kind says where a policy is attached, which decides whether it must or

@@ -123,63 +123,54 @@ func queryUnescape(s string) string {
 // canonicalHeaders returns "name:value\n" for each signed header, in the
 // order of SignedHeaders.
 func canonicalHeaders(r *http.Request, names []string) string {
+	// Index the header once by lowercase name: a request built in-process
+	// may carry non-canonical keys, and a lookup per signed name must not
+	// scan every header.
+	byName := make(map[string][]string, len(r.Header))
+	for k, v := range r.Header {
+		l := strings.ToLower(k)
+		byName[l] = append(byName[l], v...)
+	}
 	var b strings.Builder
 	for _, n := range names {
 		b.WriteString(n)
 		b.WriteByte(':')
-		b.WriteString(headerValue(r, n))
+		b.WriteString(headerValue(r, byName, strings.ToLower(n)))
 		b.WriteByte('\n')
 	}
 	return b.String()
 }
 
-// headerValue is the canonical value of one signed header: every value
-// trimmed, runs of spaces collapsed, joined with ','. Go's server moves Host
-// into r.Host and Transfer-Encoding into r.TransferEncoding; they are read
-// from there.
-func headerValue(r *http.Request, name string) string {
-	var vals []string
-	switch strings.ToLower(name) {
+// headerValue is the canonical value of one signed header (lowercase name):
+// every value trimmed, runs of spaces collapsed, joined with ','. Go's server
+// moves Host into r.Host and Transfer-Encoding into r.TransferEncoding; they
+// are read from there.
+func headerValue(r *http.Request, byName map[string][]string, name string) string {
+	vals := byName[name]
+	switch name {
 	case "host":
 		host := r.Host
 		if host == "" && r.URL != nil {
 			host = r.URL.Host
 		}
-		if host == "" {
-			host = r.Header.Get("Host")
+		if host == "" && len(vals) > 0 {
+			host = vals[0]
 		}
 		return trimValue(host)
 	case "content-length":
-		if vals = headerValues(r.Header, name); len(vals) == 0 && r.ContentLength > 0 {
+		if len(vals) == 0 && r.ContentLength > 0 {
 			vals = []string{strconv.FormatInt(r.ContentLength, 10)}
 		}
 	case "transfer-encoding":
-		if vals = headerValues(r.Header, name); len(vals) == 0 {
+		if len(vals) == 0 {
 			vals = r.TransferEncoding
 		}
-	default:
-		vals = headerValues(r.Header, name)
 	}
+	out := make([]string, len(vals))
 	for i, v := range vals {
-		vals[i] = trimValue(v)
+		out[i] = trimValue(v)
 	}
-	return strings.Join(vals, ",")
-}
-
-// headerValues returns a copy of every value of the header, matching the
-// name case-insensitively (a request built in-process may carry
-// non-canonical keys).
-func headerValues(h http.Header, name string) []string {
-	if v, ok := h[http.CanonicalHeaderKey(name)]; ok {
-		return append([]string(nil), v...)
-	}
-	var out []string
-	for k, v := range h {
-		if strings.EqualFold(k, name) {
-			out = append(out, v...)
-		}
-	}
-	return out
+	return strings.Join(out, ",")
 }
 
 // trimValue trims leading and trailing whitespace and collapses each run of

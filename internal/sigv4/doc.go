@@ -60,7 +60,7 @@
 // "host" must be signed.
 //
 // Payload hash: the x-amz-content-sha256 header if present; it must then be
-// the lowercase hex SHA-256 of the body (checked against the body, else
+// the hex SHA-256 of the body (checked against the body, else
 // SignatureDoesNotMatch). Without it the server hashes the body itself.
 // UNSIGNED-PAYLOAD is accepted only on presigned requests, which may also
 // have been signed with it when no header says so; STREAMING-* (chunked
@@ -80,8 +80,9 @@
 //
 //  1. No Authorization header and no presigned query: MissingAuthenticationToken.
 //  2. Malformed or incomplete parameters, unknown algorithm, a bad
-//     credential, host not signed, a malformed date or payload hash:
-//     IncompleteSignature (the message lists what is missing, in AWS's words).
+//     credential, a repeated or missing "host" in SignedHeaders, a malformed
+//     date: IncompleteSignature (the message lists what is missing, in AWS's
+//     words).
 //  3. Credential date differs from the date part of X-Amz-Date:
 //     SignatureDoesNotMatch.
 //  4. Request time more than MaxSkew (15 min) from the server clock, or a
@@ -92,7 +93,9 @@
 //     which the SDKs also treat as clock skew. An expired presigned URL is
 //     RequestExpired "Request has expired" (S3 says AccessDenied; the
 //     awsQuery services document RequestExpired for presigned URLs).
-//  5. x-amz-content-sha256 does not match the body: SignatureDoesNotMatch.
+//  5. x-amz-content-sha256 malformed, STREAMING-*, or UNSIGNED-PAYLOAD on
+//     the header form: IncompleteSignature; not the SHA-256 of the body:
+//     SignatureDoesNotMatch.
 //  6. Unknown or inactive access key: InvalidClientTokenId. Other lookup
 //     failures are returned as plain errors (a server fault).
 //  7. Signature mismatch: SignatureDoesNotMatch.

@@ -230,11 +230,20 @@ func parseCredential(c string) (Scope, *Error) {
 
 func splitSignedHeaders(s string) ([]string, *Error) {
 	names := strings.Split(s, ";")
+	seen := make(map[string]bool, len(names))
 	for _, n := range names {
 		if n == "" || strings.TrimSpace(n) != n {
 			return nil, newError(IncompleteSignature, fmt.Sprintf(
 				"SignedHeaders must be a ';'-separated list of lowercase header names, got '%s'.", clip(s)))
 		}
+		// A repeated name would repeat its value in the canonical request:
+		// refused, so that its size stays bounded by the request's.
+		l := strings.ToLower(n)
+		if seen[l] {
+			return nil, newError(IncompleteSignature, fmt.Sprintf(
+				"SignedHeaders lists '%s' more than once.", clip(n)))
+		}
+		seen[l] = true
 	}
 	return names, nil
 }

@@ -258,6 +258,8 @@ func TestVerifyRejects(t *testing.T) {
 		}), wantCode: InvalidClientTokenId, wantMsg: msgInvalidToken},
 		{name: "host not in SignedHeaders", spec: kmsJSON, mutate: editAuth("host;", ""),
 			wantCode: IncompleteSignature, wantMsg: msgHostNotSigned},
+		{name: "header repeated in SignedHeaders", spec: kmsJSON, mutate: editAuth("host;", "host;host;"),
+			wantCode: IncompleteSignature},
 		{name: "clock 16 minutes ahead of request", spec: stsForm, now: t0.Add(16 * time.Minute), wantCode: RequestExpired,
 			wantMsg: "Signature expired: 20240101T003000Z is now earlier than 20240101T003100Z (20240101T004600Z - 15 min.)"},
 		{name: "clock 16 minutes behind request", spec: stsForm, now: t0.Add(-16 * time.Minute), wantCode: RequestExpired,

@@ -74,7 +74,8 @@ func parseAuth(r *http.Request, dateKnown bool) (authParams, *Error) {
 	if r == nil {
 		return authParams{}, newError(MissingAuthenticationToken, msgMissingAuth)
 	}
-	authz, hasAuthz := r.Header["Authorization"]
+	authz := r.Header["Authorization"]
+	hasAuthz := len(authz) > 0 && strings.TrimSpace(authz[0]) != "" // an empty header counts as none
 	var query url.Values
 	if r.URL != nil {
 		query, _ = url.ParseQuery(r.URL.RawQuery) // a bad pair is skipped; the signature covers the raw query anyway
@@ -88,11 +89,7 @@ func parseAuth(r *http.Request, dateKnown bool) (authParams, *Error) {
 		if !dateKnown {
 			dateKnown = r.Header.Get("X-Amz-Date") != "" || r.Header.Get("Date") != ""
 		}
-		h := ""
-		if len(authz) > 0 {
-			h = authz[0]
-		}
-		return parseAuthorization(h, dateKnown)
+		return parseAuthorization(authz[0], dateKnown)
 	case presigned:
 		return parsePresignQuery(query)
 	default:

@@ -290,6 +290,8 @@ func TestVerifyRejects(t *testing.T) {
 		}, wantCode: IncompleteSignature},
 		{name: "missing Authorization", spec: kmsJSON, mutate: func(r *http.Request) { r.Header.Del("Authorization") },
 			wantCode: MissingAuthenticationToken, wantMsg: "Request is missing Authentication Token"},
+		{name: "empty Authorization", spec: kmsJSON, mutate: setAuth("  "),
+			wantCode: MissingAuthenticationToken},
 		{name: "Authorization with only the algorithm", spec: kmsJSON, mutate: func(r *http.Request) {
 			r.Header.Set("Authorization", "AWS4-HMAC-SHA256")
 			r.Header.Del("X-Amz-Date")

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/awserr"
+	"github.com/coffer-dev/coffer/internal/reqctx"
 )
 
 // JSONOp is one awsJson operation: the raw JSON input in, an output value
@@ -97,7 +98,7 @@ func (s *JSONService) Serve(w http.ResponseWriter, r *http.Request, body []byte)
 		s.WriteError(w, r, awserr.New(awserr.Invalid, "UnknownOperationException", "%s has no operation %q", s.TargetPrefix, opName))
 		return
 	}
-	CallFrom(ctx).Operation = opName
+	reqctx.CallFrom(ctx).Operation = opName
 	out, err := op(ctx, body)
 	if err != nil {
 		s.WriteError(w, r, err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/awserr"
+	"github.com/coffer-dev/coffer/internal/reqctx"
 )
 
 // QueryOp is one awsQuery operation: the form parameters in, a value to
@@ -51,7 +52,7 @@ func (s *QueryService) Serve(w http.ResponseWriter, r *http.Request, body []byte
 		s.WriteError(w, r, awserr.New(awserr.Invalid, "InvalidAction", "%s is not a valid %s action", action, strings.ToUpper(s.Name)))
 		return
 	}
-	CallFrom(ctx).Operation = action
+	reqctx.CallFrom(ctx).Operation = action
 	out, err := op(ctx, form)
 	if err != nil {
 		s.WriteError(w, r, err)
@@ -67,7 +68,7 @@ func (s *QueryService) Serve(w http.ResponseWriter, r *http.Request, body []byte
 	if err == nil {
 		err = enc.EncodeElement(struct {
 			RequestID string `xml:"RequestId"`
-		}{CallFrom(ctx).RequestID}, xml.StartElement{Name: xml.Name{Local: "ResponseMetadata"}})
+		}{reqctx.CallFrom(ctx).RequestID}, xml.StartElement{Name: xml.Name{Local: "ResponseMetadata"}})
 	}
 	if err == nil {
 		err = enc.EncodeToken(resp.End())
@@ -122,7 +123,7 @@ func (s *QueryService) WriteError(w http.ResponseWriter, r *http.Request, err er
 			Message string
 		}
 		RequestID string `xml:"RequestId"`
-	}{XMLNS: s.XMLNamespace, RequestID: CallFrom(r.Context()).RequestID}
+	}{XMLNS: s.XMLNamespace, RequestID: reqctx.CallFrom(r.Context()).RequestID}
 	doc.Error.Type, doc.Error.Code, doc.Error.Message = errType, e.Code, e.Message
 	b, _ := xml.Marshal(doc)
 	w.Header().Set("Content-Type", "text/xml")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/awserr"
+	"github.com/coffer-dev/coffer/internal/reqctx"
 )
 
 // Kind is a wire protocol.
@@ -46,39 +47,9 @@ type Service interface {
 	WriteError(w http.ResponseWriter, r *http.Request, err error)
 }
 
-// Call describes the request being served; the server puts one in the
-// context, the codec fills in the operation and outcome, and the logging,
-// metrics and audit layers read it afterwards.
-type Call struct {
-	RequestID string
-	Service   string
-	Region    string // from the credential scope
-	Operation string
-	ErrorCode string
-	Status    int
-	// Facts about the connection, for condition keys.
-	SourceIP        string
-	SecureTransport bool
-}
-
-type callKey struct{}
-
-// WithCall returns ctx carrying c.
-func WithCall(ctx context.Context, c *Call) context.Context {
-	return context.WithValue(ctx, callKey{}, c)
-}
-
-// CallFrom returns the call in ctx, or a throwaway one.
-func CallFrom(ctx context.Context) *Call {
-	if c, ok := ctx.Value(callKey{}).(*Call); ok {
-		return c
-	}
-	return &Call{}
-}
-
 // record notes the outcome of an operation on the call.
 func record(ctx context.Context, status int, err error) {
-	c := CallFrom(ctx)
+	c := reqctx.CallFrom(ctx)
 	c.Status = status
 	if err != nil {
 		c.ErrorCode = awserr.As(err).Code

@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"github.com/coffer-dev/coffer/internal/awserr"
+	"github.com/coffer-dev/coffer/internal/reqctx"
 )
 
 // RESTRequest is what a restJson1 operation receives.
@@ -57,7 +58,7 @@ type bodyKey struct{}
 
 func (h restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	CallFrom(ctx).Operation = h.operation
+	reqctx.CallFrom(ctx).Operation = h.operation
 	body, _ := ctx.Value(bodyKey{}).([]byte)
 	status, out, err := h.op(ctx, &RESTRequest{HTTP: r, Body: body, Query: r.URL.Query()})
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/coffer-dev/coffer/internal/protocol"
+	"github.com/coffer-dev/coffer/internal/reqctx"
 )
 
 type metrics struct {
@@ -32,7 +32,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	return m
 }
 
-func (m *metrics) observe(c *protocol.Call, status int, d time.Duration) {
+func (m *metrics) observe(c *reqctx.Call, status int, d time.Duration) {
 	m.requests.WithLabelValues(c.Service, c.Operation, strconv.Itoa(status), c.ErrorCode).Inc()
 	m.latency.WithLabelValues(c.Service, c.Operation).Observe(d.Seconds())
 }

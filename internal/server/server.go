@@ -23,6 +23,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/awserr"
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/protocol"
+	"github.com/coffer-dev/coffer/internal/reqctx"
 	"github.com/coffer-dev/coffer/internal/sigv4"
 )
 
@@ -88,9 +89,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
-	call := &protocol.Call{RequestID: newRequestID(), SourceIP: sourceIP(r), SecureTransport: r.TLS != nil}
+	call := &reqctx.Call{RequestID: newRequestID(), SourceIP: sourceIP(r), SecureTransport: r.TLS != nil}
 	w.Header().Set("x-amzn-RequestId", call.RequestID)
-	ctx := protocol.WithCall(r.Context(), call)
+	ctx := reqctx.WithCall(r.Context(), call)
 	r = r.WithContext(ctx)
 	rec := &statusRecorder{ResponseWriter: w}
 	principal := h.serve(rec, r, call)
@@ -98,7 +99,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serve authenticates and dispatches; it returns the caller when known.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, call *protocol.Call) *identity.Principal {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, call *reqctx.Call) *identity.Principal {
 	ctx := r.Context()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
 	if err != nil {
@@ -225,7 +226,7 @@ func (h *Handler) health(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintf(w, `{"status":"ok","services":[%s]}`, strings.Join(sorted(names), ","))
 }
 
-func (h *Handler) observe(r *http.Request, call *protocol.Call, p *identity.Principal, status int, d time.Duration) {
+func (h *Handler) observe(r *http.Request, call *reqctx.Call, p *identity.Principal, status int, d time.Duration) {
 	h.metrics.observe(call, status, d)
 	attrs := []slog.Attr{
 		slog.String("request_id", call.RequestID),

@@ -13,6 +13,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/meta/sqlite"
 	"github.com/coffer-dev/coffer/internal/policy"
+	"github.com/coffer-dev/coffer/internal/reqctx"
 	"github.com/coffer-dev/coffer/internal/rootkey"
 )
 
@@ -68,6 +69,52 @@ func TestAuthorize(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(awserr.As(err).Message, tt.wantErr) {
 				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// aws:SecureTransport and aws:SourceIp come from the request's connection.
+func TestRequestFacts(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	keys, _ := rootkey.NewLocal(make([]byte, 32))
+	ids := identity.New(store, keys, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if _, err := ids.ApplyBootstrap(ctx, identity.Bootstrap{
+		Accounts: []identity.BootstrapAccount{{ID: "111122223333", Name: "a"}},
+		Users:    []identity.BootstrapUser{{Account: "111122223333", Name: "admin", AccessKeyID: "AKIAADMIN00000000001", SecretAccessKey: "secret-secret-secret"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, p, err := ids.Authenticate(ctx, "AKIAADMIN00000000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	denyInsecure := policy.MustParse(`{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"backup:*","Resource":"*"},
+		{"Effect":"Deny","Principal":"*","Action":"backup:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}},
+		{"Effect":"Deny","Principal":"*","Action":"backup:*","Resource":"*","Condition":{"NotIpAddress":{"aws:SourceIp":"127.0.0.0/8"}}}]}`)
+	a := authz.New(ids)
+	tests := []struct {
+		name    string
+		call    reqctx.Call
+		allowed bool
+	}{
+		{"tls from loopback", reqctx.Call{SecureTransport: true, SourceIP: "127.0.0.1"}, true},
+		{"plain http", reqctx.Call{SecureTransport: false, SourceIP: "127.0.0.1"}, false},
+		{"tls from elsewhere", reqctx.Call{SecureTransport: true, SourceIP: "203.0.113.9"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			call := tt.call
+			c := reqctx.WithCall(identity.WithCaller(ctx, p), &call)
+			err := a.Authorize(c, authz.Request{Action: "backup:DescribeBackupVault", Resource: "arn:aws:backup:us-east-1:111122223333:backup-vault:v", ResourcePolicy: denyInsecure})
+			if (err == nil) != tt.allowed {
+				t.Fatalf("allowed = %v (%v), want %v", err == nil, err, tt.allowed)
 			}
 		})
 	}

@@ -1,0 +1,130 @@
+// Package vaultstore is coffer's vault storage engine: it stores recovery
+// points (byte streams, e.g. a database dump) deduplicated, compressed and
+// encrypted in a blob.Store, keeps its index in the metadata store, copies
+// recovery points between dedup domains re-encrypting only what the
+// destination lacks, and collects garbage safely while writers run.
+//
+// # Dedup domains and keys
+//
+// A dedup domain is (vault, KMS key ARN). Its ID is the first 16 bytes of
+// SHA-256("coffer domain v1" 0x00 vault 0x00 keyARN). Its master key is 32
+// random bytes, wrapped by KMS GenerateDataKey under the KMS key with the
+// encryption context {"coffer:vault": vault, "coffer:domain": hex ID}, and
+// stored only wrapped: in the metadata store and in the domain record
+// object. Every operation unwraps it with one KMS Decrypt made as the
+// caller (the principal travels in the context), so a caller the key
+// policy refuses cannot read, write or copy the domain. Deleting the KMS
+// key makes the domain unreadable for good, as in AWS.
+//
+// Subkeys, HKDF-SHA-256 of the master key with no salt and these infos:
+//
+//	"coffer v1 encryption"  packs
+//	"coffer v1 chunk id"    BLAKE3 key of chunk IDs
+//	"coffer v1 chunker"     FastCDC gear table key (see package chunker)
+//	"coffer v1 metadata"    manifests and index objects
+//
+// A chunk ID is keyed BLAKE3-256(chunk-id key, plaintext): equal content
+// has unrelated IDs in different domains. Chunks are cut with FastCDC,
+// 16/64/256 KiB min/avg/max.
+//
+// # Object names
+//
+// Within the region's store, for vault V and domain D (32 hex digits):
+//
+//	V/domains/D                 domain record (JSON, below)
+//	V/D/data/XX/H               data pack; H = hex SHA-256 of its bytes, XX = H[:2]
+//	V/D/index/H                 index object; H = hex SHA-256 of its bytes
+//	V/D/manifests/M             manifest of recovery point M (32 hex digits)
+//
+// Objects are created once (Creator where the store has it) and never
+// overwritten; data packs and index objects are named by content.
+//
+// # Additional authenticated data
+//
+// Every AES-256-GCM seal binds
+//
+//	"coffer" (6 bytes) | version (1, = 1) | kind (1) | domain ID (16) | extra
+//
+// with kinds and extra:
+//
+//	1 chunk     chunk ID (32) | flags (1) | plaintext length (4, LE)
+//	2 trailer   pack salt (32)
+//	3 manifest  manifest ID (16)
+//	4 index     nothing
+//
+// # Data pack (~16 MiB)
+//
+//	offset  size  field
+//	0       4     magic "CFPK"
+//	4       1     version = 1
+//	5       1     pack kind = 1 (data)
+//	6       2     reserved, zero
+//	8       32    salt, random
+//	40      ...   entries, back to back:
+//	                nonce (12, random) | AES-256-GCM(pack key, nonce, payload, AAD kind 1) (payload + 16-byte tag)
+//	T       ...   sealed trailer: nonce (12) | AES-256-GCM(pack key, nonce, trailer, AAD kind 2)
+//	end-8   4     length of the sealed trailer (nonce + ciphertext + tag), uint32 LE
+//	end-4   4     magic "CFPT"
+//
+// pack key = HKDF-SHA-256(encryption key, salt, "coffer v1 pack"). A
+// payload is the chunk compressed as one zstd frame (flags 1), or the
+// plaintext itself (flags 0) when compression saves less than 1/20.
+//
+// Trailer plaintext (also the entry list of an index object), integers
+// as unsigned LEB128 varints ("uv"):
+//
+//	uv count, then count times:
+//	  chunk ID (32) | uv offset of the entry's nonce in the pack | uv entry length
+//	  (nonce + ciphertext + tag) | uv plaintext length | flags (1)
+//
+// Entries are in pack order, non-overlapping, between the header and the
+// trailer. The trailer lets the index be rebuilt from packs alone.
+//
+// # Manifest and index objects
+//
+//	offset  size  field
+//	0       4     magic "CFMF" (manifest) or "CFIX" (index)
+//	4       1     version = 1
+//	5       1     kind (3 manifest, 4 index)
+//	6       2     reserved, zero
+//	8       32    salt, random
+//	40      12    nonce, random
+//	52      ...   AES-256-GCM(HKDF-SHA-256(metadata key, salt, "coffer v1 object"), nonce, plaintext, AAD)
+//
+// Manifest plaintext:
+//
+//	8   stream size, uint64 LE
+//	32  SHA-256 of the whole stream
+//	8   created, Unix nanoseconds, int64 LE
+//	uv  metadata count, then per entry in key order: uv len | key | uv len | value
+//	uv  chunk count, then per chunk in stream order: chunk ID (32) | uv plaintext length
+//
+// The lengths add up to the stream size. Index plaintext:
+//
+//	uv pack count, then per pack: pack SHA-256 (32) | uv pack size | entry list as in the trailer
+//
+// A writer writes one index object for the packs it created, before it
+// commits.
+//
+// # Domain record
+//
+// JSON: {"version":1, "vault", "domain" (hex), "keyArn", "wrappedKey"
+// (base64 of the KMS ciphertext blob), "encryptionContext", "chunker":
+// {"min","avg","max"}}. It holds no secret in the clear.
+//
+// # Index, leases and garbage collection
+//
+// The live index lives in the metadata store (tables vs_*: domains,
+// packs, chunks, manifests, refs). A writer holds a lease (its manifest
+// row in state writing, with an expiry it renews); it records a
+// reference for every chunk it uses (reused ones in the same transaction
+// that locks their packs as live, new ones with their pack's index rows)
+// and commits by flipping the row to committed only while the lease is
+// unexpired (fencing). GC, per domain: drops expired leases and their
+// references, condemns packs with no referenced chunk lacking another
+// live copy (condemned packs are invisible to dedup), deletes condemned
+// packs after a second delay, repacks packs whose dead bytes exceed a
+// threshold, and deletes leftovers (unindexed packs, uncommitted
+// manifests) older than the grace period. Recovery points a vault lock or
+// legal hold protects are never deleted (see Protector).
+package vaultstore

@@ -168,3 +168,15 @@ func translateTypes(sqlText string, names map[string]string) string {
 		return w
 	})
 }
+
+// SQLTx returns the database/sql transaction behind q when q is the
+// Querier InTx passed in, so libraries that take a *sql.Tx (the job
+// queue) can join the transaction; otherwise nil.
+func SQLTx(q Querier) *sql.Tx {
+	if w, ok := q.(querier); ok {
+		if tx, ok := w.q.(*sql.Tx); ok {
+			return tx
+		}
+	}
+	return nil
+}

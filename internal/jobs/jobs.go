@@ -1,0 +1,135 @@
+// Package jobs runs coffer's durable background work on River, in the
+// metadata store's own database: SQLite through River's SQLite driver, or
+// PostgreSQL through its database/sql driver, so a job is inserted in the
+// same transaction as the domain rows it works on and never runs for a
+// change that rolled back.
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/coffer-dev/coffer/internal/meta"
+)
+
+// Options configure the queue.
+type Options struct {
+	// Workers are the job kinds this node runs. Nil opens an insert-only
+	// queue.
+	Workers *river.Workers
+	// MaxWorkers bounds how many jobs run at once on this node.
+	MaxWorkers int
+	// JobTimeout bounds one attempt of a job.
+	JobTimeout time.Duration
+	// PollInterval is how often idle workers look for new jobs.
+	PollInterval time.Duration
+	Log          *slog.Logger
+	// PeriodicJobs are run by the elected leader of all nodes sharing the
+	// database.
+	PeriodicJobs []*river.PeriodicJob
+}
+
+// Queue is River over the metadata store.
+type Queue struct {
+	client *river.Client[*sql.Tx]
+}
+
+func driverFor(store meta.Store) (riverdriver.Driver[*sql.Tx], error) {
+	switch store.Dialect() {
+	case meta.SQLite:
+		return riversqlite.New(store.DB()), nil
+	case meta.Postgres:
+		return riverdatabasesql.New(store.DB()), nil
+	default:
+		return nil, fmt.Errorf("no job queue driver for %s", store.Dialect())
+	}
+}
+
+// Open migrates River's tables and returns a queue that is not started.
+func Open(ctx context.Context, store meta.Store, o Options) (*Queue, error) {
+	driver, err := driverFor(store)
+	if err != nil {
+		return nil, err
+	}
+	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: o.Log})
+	if err != nil {
+		return nil, fmt.Errorf("job queue migrations: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("migrate job queue tables: %w", err)
+	}
+	if o.MaxWorkers == 0 {
+		o.MaxWorkers = 4
+	}
+	if o.JobTimeout == 0 {
+		o.JobTimeout = 6 * time.Hour
+	}
+	if o.PollInterval == 0 {
+		o.PollInterval = 200 * time.Millisecond
+	}
+	cfg := &river.Config{
+		Logger:            o.Log,
+		JobTimeout:        o.JobTimeout,
+		FetchPollInterval: o.PollInterval,
+		FetchCooldown:     min(o.PollInterval, 100*time.Millisecond),
+		// Both drivers poll: River's database/sql driver has no LISTEN.
+		PollOnly:     true,
+		PeriodicJobs: o.PeriodicJobs,
+	}
+	if o.Workers != nil {
+		cfg.Workers = o.Workers
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.MaxWorkers}}
+	}
+	client, err := river.NewClient(driver, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	return &Queue{client: client}, nil
+}
+
+// Start begins working jobs.
+func (q *Queue) Start(ctx context.Context) error { return q.client.Start(ctx) }
+
+// Stop lets running jobs finish (until ctx ends, then cancels them).
+func (q *Queue) Stop(ctx context.Context) error {
+	err := q.client.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return q.client.StopAndCancel(context.Background())
+	}
+	return err
+}
+
+// InsertTx enqueues a job inside the caller's store transaction.
+func (q *Queue) InsertTx(ctx context.Context, tx meta.Querier, args river.JobArgs, opts *river.InsertOpts) error {
+	sqlTx := meta.SQLTx(tx)
+	if sqlTx == nil {
+		return errors.New("jobs: InsertTx needs the Querier of a store transaction")
+	}
+	_, err := q.client.InsertTx(ctx, sqlTx, args, opts)
+	return err
+}
+
+// Insert enqueues a job on its own.
+func (q *Queue) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
+	_, err := q.client.Insert(ctx, args, opts)
+	return err
+}
+
+// Subscribe reports job events, for tests and progress displays.
+func (q *Queue) Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func()) {
+	return q.client.Subscribe(kinds...)
+}
+
+// JobState is River's state of a job, for diagnostics.
+type JobState = rivertype.JobState

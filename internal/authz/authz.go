@@ -7,22 +7,32 @@ package authz
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/awserr"
-	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/policy"
 	"github.com/coffer-dev/coffer/internal/reqctx"
 )
 
-// Subjects resolves a caller to what its policies say; the identity
-// domain implements it.
-type Subjects interface {
-	Subject(ctx context.Context, p *identity.Principal) (identity.Subject, error)
+// Subject is what authorization knows about a caller.
+type Subject struct {
+	Principal policy.Principal
+	// Identity are the caller's identity-based policies (for a role
+	// session, the role's).
+	Identity []policy.NamedPolicy
+	// Guards are the limits on top: SCPs, permissions boundaries,
+	// session policies.
+	Guards []policy.Guard
 }
 
-var _ Subjects = (*identity.Service)(nil)
+// Subjects resolves the caller in a context to what its policies say; the
+// identity domain implements it. It returns an Unauthenticated
+// *awserr.Error when the context has no caller.
+type Subjects interface {
+	Subject(ctx context.Context) (Subject, error)
+}
 
 // Authorizer decides requests.
 type Authorizer struct {
@@ -57,11 +67,7 @@ type Request struct {
 
 // Decide evaluates req for the caller in ctx.
 func (a *Authorizer) Decide(ctx context.Context, req Request) (policy.Decision, policy.Request, error) {
-	caller := identity.Caller(ctx)
-	if caller == nil {
-		return policy.Decision{}, policy.Request{}, awserr.New(awserr.Unauthenticated, "MissingAuthenticationToken", "Request is missing Authentication Token")
-	}
-	sub, err := a.subjects.Subject(ctx, caller)
+	sub, err := a.subjects.Subject(ctx)
 	if err != nil {
 		return policy.Decision{}, policy.Request{}, err
 	}
@@ -81,20 +87,43 @@ func (a *Authorizer) Decide(ctx context.Context, req Request) (policy.Decision, 
 }
 
 // Authorize returns nil when the caller may act, else an AccessDenied
-// error whose message says why in AWS's words.
+// error whose message says why in AWS's words. The decision and its
+// explanation are noted on the request's reqctx.Call for the audit trail.
 func (a *Authorizer) Authorize(ctx context.Context, req Request) error {
 	d, pr, err := a.Decide(ctx, req)
 	if err != nil {
 		return err
 	}
+	call := reqctx.CallFrom(ctx)
+	call.Decisions = append(call.Decisions, req.Action+" on "+req.Resource+": "+d.String())
 	if d.IsAllowed() {
+		call.Authorized = true
 		return nil
 	}
-	code := req.DeniedCode
+	return Denied(req.DeniedCode, d.Message(pr))
+}
+
+// Denied is an access-denied error with AWS's code and status: awsQuery
+// services (IAM, STS, RDS) answer AccessDenied with HTTP 403, JSON
+// services AccessDeniedException with 400.
+func Denied(code, message string) *awserr.Error {
 	if code == "" {
 		code = "AccessDeniedException"
 	}
-	return awserr.New(awserr.Denied, code, "%s", d.Message(pr))
+	e := awserr.New(awserr.Denied, code, "%s", message)
+	if code == "AccessDenied" {
+		e.Status = http.StatusForbidden
+	}
+	return e
+}
+
+// NoPermissionRequired records that the operation in ctx is one AWS lets
+// every authenticated caller perform (sts:GetCallerIdentity), so it needs
+// no decision; why goes into the audit trail.
+func NoPermissionRequired(ctx context.Context, why string) {
+	call := reqctx.CallFrom(ctx)
+	call.Authorized = true
+	call.Decisions = append(call.Decisions, "no permission required: "+why)
 }
 
 // requestContext adds the facts of the HTTP request to the service's keys.

@@ -121,7 +121,7 @@ func TestRequestFacts(t *testing.T) {
 }
 
 func orgOf(t *testing.T, ids *identity.Service, ctx context.Context) string {
-	sub, err := ids.Subject(ctx, identity.Caller(ctx))
+	sub, err := ids.Subject(ctx)
 	if err != nil || sub.Principal.OrgID == "" {
 		t.Fatalf("no organization: %v", err)
 	}

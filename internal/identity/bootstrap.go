@@ -31,6 +31,8 @@ type Bootstrap struct {
 }
 
 // BootstrapOrg is an organization: its management account and members.
+// Each member gets the role OrganizationAccountAccessRole, trusting the
+// management account, as if Organizations had created it.
 type BootstrapOrg struct {
 	ManagementAccount string   `yaml:"managementAccount"`
 	Members           []string `yaml:"members"`
@@ -166,40 +168,57 @@ func (s *Service) ApplyBootstrap(ctx context.Context, b Bootstrap) (BootstrapRes
 	if err := b.Validate(); err != nil {
 		return BootstrapResult{}, err
 	}
-	now := s.now().UnixNano()
+	now := s.now()
 	var res BootstrapResult
 	err := s.store.InTx(ctx, func(q meta.Querier) error {
 		res = BootstrapResult{}
-		orgOf := map[string]string{}
-		for _, o := range b.Organizations {
-			id := newOrgID()
-			arn := fmt.Sprintf("arn:%s:organizations::%s:organization/%s", Partition, o.ManagementAccount, id)
-			if _, err := q.ExecContext(ctx, `INSERT INTO organizations (id, arn, management_account_id, feature_set, created_at) VALUES (?, ?, ?, 'ALL', ?)`,
-				id, arn, o.ManagementAccount, now); err != nil {
-				return fmt.Errorf("create organization: %w", err)
+		declared := map[string]BootstrapAccount{}
+		for _, a := range b.Accounts {
+			if a.Email == "" {
+				a.Email = a.Name + "@coffer.local"
 			}
-			for _, a := range append([]string{o.ManagementAccount}, o.Members...) {
-				orgOf[a] = id
+			declared[a.ID] = a
+		}
+		inOrg := map[string]bool{}
+		for _, o := range b.Organizations {
+			m := declared[o.ManagementAccount]
+			if _, err := q.ExecContext(ctx, `INSERT INTO accounts (id, name, email, status, joined_method, created_at) VALUES (?, ?, ?, 'ACTIVE', 'CREATED', ?)`,
+				m.ID, m.Name, m.Email, nanos(now)); err != nil {
+				return fmt.Errorf("create account %s: %w", m.ID, err)
+			}
+			orgID, err := createOrg(ctx, q, m.ID, "ALL", now)
+			if err != nil {
+				return err
+			}
+			var root string
+			if err := q.QueryRowContext(ctx, `SELECT id FROM org_units WHERE org_id = ? AND parent_id IS NULL`, orgID).Scan(&root); err != nil {
+				return err
+			}
+			inOrg[m.ID] = true
+			for _, id := range o.Members {
+				a := declared[id]
+				if err := insertMember(ctx, q, a.ID, a.Name, a.Email, orgID, root, "CREATED", now); err != nil {
+					return err
+				}
+				if err := createAccessRole(ctx, q, a.ID, m.ID, OrganizationAccountAccessRole, now); err != nil {
+					return err
+				}
+				inOrg[id] = true
 			}
 		}
 		for _, a := range b.Accounts {
-			email := a.Email
-			if email == "" {
-				email = a.Name + "@coffer.local"
+			if inOrg[a.ID] {
+				continue
 			}
-			method := "CREATED"
-			var org any
-			if id, ok := orgOf[a.ID]; ok {
-				org = id
-			}
-			if _, err := q.ExecContext(ctx, `INSERT INTO accounts (id, name, email, org_id, status, joined_method, created_at) VALUES (?, ?, ?, ?, 'ACTIVE', ?, ?)`,
-				a.ID, a.Name, email, org, method, now); err != nil {
+			a = declared[a.ID]
+			if _, err := q.ExecContext(ctx, `INSERT INTO accounts (id, name, email, status, joined_method, created_at) VALUES (?, ?, ?, 'ACTIVE', 'CREATED', ?)`,
+				a.ID, a.Name, a.Email, nanos(now)); err != nil {
 				return fmt.Errorf("create account %s: %w", a.ID, err)
 			}
 		}
 		for _, u := range b.Users {
 			if _, err := q.ExecContext(ctx, `INSERT INTO iam_users (account_id, name, user_id, path, created_at) VALUES (?, ?, ?, '/', ?)`,
-				u.Account, u.Name, newUserID(), now); err != nil {
+				u.Account, u.Name, newUserID(), nanos(now)); err != nil {
 				return fmt.Errorf("create user %s in %s: %w", u.Name, u.Account, err)
 			}
 			if _, err := q.ExecContext(ctx, `INSERT INTO iam_user_policies (account_id, user_name, policy_name, document) VALUES (?, ?, 'AdministratorAccess', ?)`,
@@ -215,7 +234,7 @@ func (s *Service) ApplyBootstrap(ctx context.Context, b Bootstrap) (BootstrapRes
 				return fmt.Errorf("seal access key: %w", err)
 			}
 			if _, err := q.ExecContext(ctx, `INSERT INTO access_keys (access_key_id, account_id, user_name, sealed_secret, status, created_at) VALUES (?, ?, ?, ?, 'Active', ?)`,
-				id, u.Account, u.Name, sealed, now); err != nil {
+				id, u.Account, u.Name, sealed, nanos(now)); err != nil {
 				return fmt.Errorf("create access key for %s: %w", u.Name, err)
 			}
 			if u.Profile != "" {

@@ -20,6 +20,21 @@ type Call struct {
 	// Facts about the connection, for condition keys.
 	SourceIP        string
 	SecureTransport bool
+	UserAgent       string
+	// AccessKeyID is the key named in the credential scope, known even
+	// when the signature fails.
+	AccessKeyID string
+
+	// Authorized is set once the operation asked the policy evaluator and
+	// was allowed, or declared that it needs no permission (authz).
+	Authorized bool
+	// Decisions explains each authorization decision taken while serving
+	// the call, for the audit trail.
+	Decisions []string
+	// RequireAuthorization makes the codecs refuse to send the result of
+	// an operation that succeeded without an authorization decision: a
+	// domain that forgot to call authz fails closed.
+	RequireAuthorization bool
 }
 
 type callKey struct{}

@@ -8,12 +8,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"regexp"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/coffer-dev/coffer/internal/authz"
 	"github.com/coffer-dev/coffer/internal/awserr"
+	"github.com/coffer-dev/coffer/internal/engine"
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/meta"
 )
@@ -50,24 +54,118 @@ type Organizations interface {
 	ManagementAccount(ctx context.Context, account string) (string, error)
 }
 
+// Roles gives jobs the identities they act as.
+type Roles interface {
+	// AssumeRoleAsService returns a session of roleARN for the service
+	// principal, refused when the role's trust policy does not let the
+	// service assume it.
+	AssumeRoleAsService(ctx context.Context, roleARN, service string) (*identity.Principal, error)
+	// EnsureBackupServiceRole returns the ARN of the account's
+	// AWSBackupDefaultServiceRole, creating it when missing.
+	EnsureBackupServiceRole(ctx context.Context, account string) (string, error)
+}
+
+// Domain names a dedup domain of the vault storage: the recovery points
+// of one vault encrypted under one KMS key.
+type Domain struct {
+	Region, Account, Vault, KeyARN string
+}
+
+// Written reports what a write or copy stored.
+type Written struct {
+	ManifestID   string
+	Size         int64 // logical bytes of the stream
+	BytesWritten int64 // bytes added to storage
+}
+
+// Storage is the vault storage engine. The caller in ctx is who unwraps
+// and wraps the domains' keys through KMS.
+type Storage interface {
+	// Write stores the stream and its (encrypted) metadata, committing
+	// only when the whole stream is durable.
+	Write(ctx context.Context, d Domain, r io.Reader, meta []byte, progress func(n int64)) (Written, error)
+	Read(ctx context.Context, d Domain, manifestID string) (io.ReadCloser, []byte, error)
+	// Copy re-encrypts a recovery point into another domain, writing only
+	// what the destination lacks.
+	Copy(ctx context.Context, src, dst Domain, manifestID string, progress func(n int64)) (Written, error)
+	Delete(ctx context.Context, d Domain, manifestID string) error
+}
+
+// Resources are the databases backup protects (RDS DB instances).
+type Resources interface {
+	// Source opens a resource for a snapshot, acting as the caller in
+	// ctx (the job's role session).
+	Source(ctx context.Context, resourceARN string) (*Source, error)
+	// CreateRestored creates a new, empty DB instance to restore into,
+	// as the caller in ctx.
+	CreateRestored(ctx context.Context, spec RestoreSpec) (*Restored, error)
+}
+
+// Source is a database about to be snapshotted.
+type Source struct {
+	ARN, Type, Name string
+	// KeyARN is the database's KMS key: the recovery point stays
+	// encrypted under it, as RDS snapshots do.
+	KeyARN string
+	Engine engine.Engine
+	Target engine.Target
+	// RestoreMetadata is what GetRecoveryPointRestoreMetadata shows.
+	RestoreMetadata map[string]string
+	// Secrets are what a restore needs and nobody may read back (the
+	// master password); they travel in the encrypted manifest.
+	Secrets map[string]string
+}
+
+// RestoreSpec describes the instance a restore creates.
+type RestoreSpec struct {
+	Account, Region string
+	// Metadata is the recovery point's restore metadata overridden by
+	// the caller's (DBInstanceIdentifier, KmsKeyId, ...).
+	Metadata map[string]string
+	Secrets  map[string]string
+}
+
+// Restored is the instance a restore fills.
+type Restored struct {
+	ARN    string
+	Engine engine.Engine
+	Target engine.Target
+	// Finish makes the instance available, or removes it when the
+	// restore failed.
+	Finish func(ctx context.Context, ok bool) error
+}
+
+// Queue enqueues jobs in the caller's transaction.
+type Queue interface {
+	InsertTx(ctx context.Context, tx meta.Querier, args river.JobArgs, opts *river.InsertOpts) error
+}
+
 // Service is the backup domain.
 type Service struct {
 	store meta.Store
 	authz *authz.Authorizer
 	keys  Keys
 	orgs  Organizations
+	roles Roles
+	data  Storage
+	dbs   Resources
+	queue Queue
 	log   *slog.Logger
 	now   func() time.Time
 }
 
 // Options configure a Service.
 type Options struct {
-	Store meta.Store
-	Authz *authz.Authorizer
-	Keys  Keys
-	Orgs  Organizations
-	Log   *slog.Logger
-	Now   func() time.Time
+	Store     meta.Store
+	Authz     *authz.Authorizer
+	Keys      Keys
+	Orgs      Organizations
+	Roles     Roles
+	Storage   Storage
+	Resources Resources
+	Queue     Queue
+	Log       *slog.Logger
+	Now       func() time.Time
 }
 
 // New returns the backup domain.
@@ -75,7 +173,7 @@ func New(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{store: o.Store, authz: o.Authz, keys: o.Keys, orgs: o.Orgs, log: o.Log, now: o.Now}
+	return &Service{store: o.Store, authz: o.Authz, keys: o.Keys, orgs: o.Orgs, roles: o.Roles, data: o.Storage, dbs: o.Resources, queue: o.Queue, log: o.Log, now: o.Now}
 }
 
 // Scope is where an operation acts: the caller's account and the region
@@ -130,4 +228,9 @@ func VaultARN(region, account, name string) string {
 
 func awsLimit(format string, args ...any) error {
 	return awserr.New(awserr.Limit, "LimitExceededException", format, args...)
+}
+
+// authorizeAny authorizes an action that names no resource.
+func (s *Service) authorizeAny(ctx context.Context, action string) error {
+	return s.authz.Authorize(ctx, authz.Request{Action: action, Resource: "*"})
 }

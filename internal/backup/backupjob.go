@@ -1,0 +1,263 @@
+package backup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/authz"
+	"github.com/coffer-dev/coffer/internal/engine"
+	"github.com/coffer-dev/coffer/internal/meta"
+)
+
+// ServicePrincipal is the principal jobs act as when they assume their
+// IAM role.
+const ServicePrincipal = "backup.amazonaws.com"
+
+// StartBackupJobInput is StartBackupJob's input.
+type StartBackupJobInput struct {
+	VaultName, ResourceARN, IAMRoleARN, IdempotencyToken string
+	StartWindowMinutes, CompleteWindowMinutes            int64
+	Lifecycle                                            Lifecycle
+	RecoveryPointTags                                    map[string]string
+}
+
+// StartBackupJob validates and queues an on-demand backup.
+func (s *Service) StartBackupJob(ctx context.Context, in StartBackupJobInput) (*Job, error) {
+	sc, _, err := s.scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case in.VaultName == "":
+		return nil, missingParam("BackupVaultName")
+	case in.ResourceARN == "":
+		return nil, missingParam("ResourceArn")
+	case in.IAMRoleARN == "":
+		return nil, missingParam("IamRoleArn")
+	}
+	if j, err := byIdempotencyToken(ctx, s.store, sc.Account, KindBackup, in.IdempotencyToken); j != nil || err != nil {
+		return j, err
+	}
+	v, err := s.vault(ctx, in.VaultName, "backup:StartBackupJob")
+	if err != nil {
+		return nil, err
+	}
+	res, err := parseARN(in.ResourceARN)
+	if err != nil {
+		return nil, err
+	}
+	rtype, err := resourceType(res)
+	if err != nil {
+		return nil, err
+	}
+	if res.Account != sc.Account || res.Region != sc.Region {
+		return nil, InvalidParam("resource %s is not in account %s, region %s; back it up from its own account and region", in.ResourceARN, sc.Account, sc.Region)
+	}
+	if opted, err := s.regionSettings(ctx, sc); err != nil {
+		return nil, err
+	} else if !opted[rtype] {
+		return nil, invalidRequest("resource type %s is not opted in for account %s in %s; opt in with UpdateRegionSettings", rtype, sc.Account, sc.Region)
+	}
+	if err := s.checkJobRole(ctx, sc, in.IAMRoleARN); err != nil {
+		return nil, err
+	}
+	if err := in.Lifecycle.Validate(); err != nil {
+		return nil, err
+	}
+	if err := validateTags(in.RecoveryPointTags); err != nil {
+		return nil, err
+	}
+	startWindow := in.StartWindowMinutes
+	if startWindow == 0 {
+		startWindow = 480
+	}
+	if startWindow < 60 {
+		return nil, InvalidParam("StartWindowMinutes must be at least 60, not %d", in.StartWindowMinutes)
+	}
+	if in.CompleteWindowMinutes < 0 || (in.CompleteWindowMinutes > 0 && in.CompleteWindowMinutes < startWindow) {
+		return nil, InvalidParam("CompleteWindowMinutes (%d) must not be shorter than StartWindowMinutes (%d)", in.CompleteWindowMinutes, startWindow)
+	}
+	tags, _ := json.Marshal(in.RecoveryPointTags)
+	now := s.now().UTC()
+	j := &Job{
+		ID: newJobID(), Kind: KindBackup, Account: sc.Account, Region: sc.Region, State: StateCreated, PercentDone: "0.0",
+		ResourceARN: in.ResourceARN, ResourceType: rtype, VaultName: v.Name, VaultARN: v.ARN,
+		IAMRoleARN: in.IAMRoleARN, IdempotencyToken: in.IdempotencyToken, Lifecycle: in.Lifecycle, RecoveryPointTags: string(tags),
+		Created: now, StartBy: now.Add(time.Duration(startWindow) * time.Minute),
+	}
+	j.RecoveryPointARN = fmt.Sprintf("arn:aws:rds:%s:%s:snapshot:awsbackup:job-%s", sc.Region, sc.Account, strings.ToLower(j.ID))
+	if in.CompleteWindowMinutes > 0 {
+		j.CompleteBy = now.Add(time.Duration(in.CompleteWindowMinutes) * time.Minute)
+	}
+	return j, s.enqueue(ctx, j)
+}
+
+// checkJobRole applies AWS's rules to a job's IamRoleArn: a role of the
+// caller's account, which the caller may pass (iam:PassRole) and which
+// trusts the backup service.
+func (s *Service) checkJobRole(ctx context.Context, sc Scope, roleARN string) error {
+	role, err := parseRoleARN(roleARN)
+	if err != nil {
+		return err
+	}
+	if role.Account != sc.Account {
+		return InvalidParam("IAM role %s belongs to account %s; a job runs with a role of its own account %s", roleARN, role.Account, sc.Account)
+	}
+	if err := s.authz.Authorize(ctx, authz.Request{Action: "iam:PassRole", Resource: roleARN,
+		Context: map[string][]string{"iam:PassedToService": {ServicePrincipal}}}); err != nil {
+		return err
+	}
+	if _, err := s.roles.AssumeRoleAsService(ctx, roleARN, ServicePrincipal); err != nil {
+		return InvalidParam("IAM role %s cannot be assumed by %s: %s", roleARN, ServicePrincipal, failMessage(err))
+	}
+	return nil
+}
+
+// runArgs is the queued work: one row of backup_jobs.
+type runArgs struct {
+	JobID string `json:"job_id"`
+}
+
+func (runArgs) Kind() string { return "backup_job" }
+
+func (s *Service) enqueue(ctx context.Context, j *Job) error {
+	err := s.store.InTx(ctx, func(q meta.Querier) error {
+		if err := insertJob(ctx, q, j); err != nil {
+			return err
+		}
+		return s.queue.InsertTx(ctx, q, runArgs{JobID: j.ID}, nil)
+	})
+	if errors.Is(err, meta.ErrConflict) && j.IdempotencyToken != "" {
+		// A concurrent call with the same token won the race.
+		return s.sameAs(ctx, j)
+	}
+	return err
+}
+
+func (s *Service) sameAs(ctx context.Context, j *Job) error {
+	orig, err := byIdempotencyToken(ctx, s.store, j.Account, j.Kind, j.IdempotencyToken)
+	if err != nil || orig == nil {
+		return fmt.Errorf("idempotency token %s: %v", j.IdempotencyToken, err)
+	}
+	*j = *orig
+	return nil
+}
+
+// DescribeBackupJob returns a backup job of the caller's account.
+func (s *Service) DescribeBackupJob(ctx context.Context, id string) (*Job, error) {
+	return s.describeJob(ctx, KindBackup, id, "backup:DescribeBackupJob")
+}
+
+// StopBackupJob asks a backup job that has not finished to stop.
+func (s *Service) StopBackupJob(ctx context.Context, id string) error {
+	j, err := s.describeJob(ctx, KindBackup, id, "backup:StopBackupJob")
+	if err != nil {
+		return err
+	}
+	if j.Finished() {
+		return invalidRequest("backup job %s already ended %s", id, j.State)
+	}
+	return s.store.InTx(ctx, func(q meta.Querier) error {
+		j.State, j.StatusMessage, j.Completed = StateAborted, "stopped by "+callerARN(ctx), s.now()
+		if err := s.update(ctx, q, j); err != nil {
+			if errors.Is(err, errJobFinished) {
+				return invalidRequest("backup job %s already ended", id)
+			}
+			return err
+		}
+		return discardUncommitted(ctx, q, j)
+	})
+}
+
+// runBackup snapshots the resource into the vault as the job's role.
+func (s *Service) runBackup(ctx context.Context, j *Job) error {
+	v, err := s.loadVault(ctx, s.store, Scope{Account: j.Account, Region: j.Region}, j.VaultName)
+	if err != nil {
+		return err
+	}
+	src, err := s.dbs.Source(ctx, j.ResourceARN)
+	if err != nil {
+		return err
+	}
+	key := src.KeyARN
+	if key == "" {
+		key = v.EncryptionKeyARN
+	}
+	var tags map[string]string
+	json.Unmarshal([]byte(j.RecoveryPointTags), &tags)
+	rp := &RecoveryPoint{
+		ARN: j.RecoveryPointARN, Account: j.Account, Region: j.Region, VaultName: v.Name,
+		ResourceARN: j.ResourceARN, ResourceType: j.ResourceType, ResourceName: src.Name, Status: RPCreating,
+		EncryptionKeyARN: key, IAMRoleARN: j.IAMRoleARN, CreatedByJobID: j.ID, Created: j.Created,
+		RestoreMetadata: src.RestoreMetadata, Lifecycle: j.Lifecycle, StorageClass: "WARM",
+	}
+	j.EncryptionKeyARN, j.ResourceName = key, src.Name
+	if err := s.store.InTx(ctx, func(q meta.Querier) error {
+		if err := s.update(ctx, q, j); err != nil {
+			return err
+		}
+		if err := insertRP(ctx, q, rp); err != nil {
+			return err
+		}
+		return putTags(ctx, q, rp.ARN, tags)
+	}); err != nil {
+		return err
+	}
+	secrets, err := json.Marshal(manifestMeta{Secrets: src.Secrets})
+	if err != nil {
+		return err
+	}
+	pr, pw := io.Pipe()
+	var md *engine.Metadata
+	snapErr := make(chan error, 1)
+	go func() {
+		m, err := src.Engine.Snapshot(ctx, src.Target, pw)
+		md = m
+		pw.CloseWithError(err)
+		snapErr <- err
+	}()
+	t := trackerFrom(ctx)
+	t.expect(s.previousSize(ctx, j.ResourceARN))
+	w, err := s.data.Write(ctx, rp.domain(), pr, secrets, t.add)
+	pr.CloseWithError(errors.New("storage stopped reading"))
+	if serr := <-snapErr; serr != nil {
+		return fmt.Errorf("snapshot of %s failed: %w", j.ResourceARN, serr)
+	}
+	if err != nil {
+		return fmt.Errorf("write to backup vault %s: %w", v.Name, err)
+	}
+	mdJSON, err := json.Marshal(md)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	return s.store.InTx(ctx, func(q meta.Querier) error {
+		if err := completeRP(ctx, q, rp.ARN, w, now); err != nil {
+			return err
+		}
+		if _, err := q.ExecContext(ctx, `UPDATE backup_recovery_points SET engine_metadata = ? WHERE arn = ?`, string(mdJSON), rp.ARN); err != nil {
+			return err
+		}
+		j.State, j.PercentDone, j.Size, j.BytesTransferred, j.Completed = StateCompleted, "100.0", w.Size, w.BytesWritten, now
+		return s.update(ctx, q, j)
+	})
+}
+
+// manifestMeta is what a recovery point keeps inside its encrypted
+// manifest.
+type manifestMeta struct {
+	Secrets map[string]string `json:"secrets,omitempty"`
+}
+
+// previousSize is the size of the resource's last recovery point, to
+// estimate PercentDone; 0 when unknown.
+func (s *Service) previousSize(ctx context.Context, resourceARN string) int64 {
+	var n int64
+	s.store.QueryRowContext(ctx, `SELECT size_bytes FROM backup_recovery_points WHERE resource_arn = ? AND status = 'COMPLETED' ORDER BY creation_date DESC LIMIT 1`, resourceARN).Scan(&n)
+	return n
+}

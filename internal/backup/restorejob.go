@@ -1,0 +1,178 @@
+package backup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/coffer-dev/coffer/internal/engine"
+	"github.com/coffer-dev/coffer/internal/meta"
+)
+
+// StartRestoreJobInput is StartRestoreJob's input.
+type StartRestoreJobInput struct {
+	RecoveryPointARN, IAMRoleARN, IdempotencyToken, ResourceType string
+	Metadata                                                     map[string]string
+}
+
+// StartRestoreJob validates and queues a restore of a recovery point of
+// the caller's account into a new resource.
+func (s *Service) StartRestoreJob(ctx context.Context, in StartRestoreJobInput) (*Job, error) {
+	sc, _, err := s.scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if in.RecoveryPointARN == "" {
+		return nil, missingParam("RecoveryPointArn")
+	}
+	if len(in.Metadata) == 0 {
+		return nil, missingParam("Metadata")
+	}
+	if _, err := parseARN(in.RecoveryPointARN); err != nil {
+		return nil, err
+	}
+	if j, err := byIdempotencyToken(ctx, s.store, sc.Account, KindRestore, in.IdempotencyToken); j != nil || err != nil {
+		return j, err
+	}
+	rp, err := loadRP(ctx, s.store, in.RecoveryPointARN)
+	if err == nil && (rp.Account != sc.Account || rp.Region != sc.Region) {
+		err = notFound("recovery point %s does not exist in account %s, region %s", in.RecoveryPointARN, sc.Account, sc.Region)
+	}
+	if err != nil {
+		if aerr := s.authorizeAny(ctx, "backup:StartRestoreJob"); aerr != nil {
+			return nil, aerr
+		}
+		return nil, err
+	}
+	if _, _, err := s.recoveryPoint(ctx, rp.VaultName, rp.ARN, "backup:StartRestoreJob"); err != nil {
+		return nil, err
+	}
+	if rp.Status != RPCompleted {
+		return nil, invalidRequest("recovery point %s is %s; only a COMPLETED recovery point can be restored", rp.ARN, rp.Status)
+	}
+	if in.ResourceType != "" && in.ResourceType != rp.ResourceType {
+		return nil, InvalidParam("ResourceType %s does not match the recovery point's type %s", in.ResourceType, rp.ResourceType)
+	}
+	role := in.IAMRoleARN
+	if role == "" {
+		if role, err = s.roles.EnsureBackupServiceRole(ctx, sc.Account); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.checkJobRole(ctx, sc, role); err != nil {
+		return nil, err
+	}
+	meta, err := json.Marshal(in.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	j := &Job{
+		ID: newJobID(), Kind: KindRestore, Account: sc.Account, Region: sc.Region, State: StatePending, PercentDone: "0.0",
+		ResourceARN: rp.ResourceARN, ResourceType: rp.ResourceType, VaultName: rp.VaultName, VaultARN: rp.VaultARN(),
+		RecoveryPointARN: rp.ARN, EncryptionKeyARN: rp.EncryptionKeyARN, IAMRoleARN: role, IdempotencyToken: in.IdempotencyToken,
+		RestoreMetadata: string(meta), Size: rp.Size, Created: s.now().UTC(),
+	}
+	return j, s.enqueue(ctx, j)
+}
+
+// DescribeRestoreJob returns a restore job of the caller's account.
+func (s *Service) DescribeRestoreJob(ctx context.Context, id string) (*Job, error) {
+	return s.describeJob(ctx, KindRestore, id, "backup:DescribeRestoreJob")
+}
+
+// runRestore creates the new instance, loads the recovery point into it
+// and validates it against the checksums recorded at backup time.
+func (s *Service) runRestore(ctx context.Context, j *Job) error {
+	rp, err := loadRP(ctx, s.store, j.RecoveryPointARN)
+	if err != nil {
+		return err
+	}
+	var mdJSON string
+	if err := s.store.QueryRowContext(ctx, `SELECT engine_metadata FROM backup_recovery_points WHERE arn = ?`, rp.ARN).Scan(&mdJSON); err != nil {
+		return err
+	}
+	var md engine.Metadata
+	if err := json.Unmarshal([]byte(mdJSON), &md); err != nil {
+		return fmt.Errorf("engine metadata of %s: %w", rp.ARN, err)
+	}
+	var override map[string]string
+	if err := json.Unmarshal([]byte(j.RestoreMetadata), &override); err != nil {
+		return err
+	}
+	merged := map[string]string{}
+	for k, v := range rp.RestoreMetadata {
+		merged[k] = v
+	}
+	for k, v := range override {
+		merged[k] = v
+	}
+	stream, manifest, err := s.data.Read(ctx, rp.domain(), rp.ManifestID)
+	if err != nil {
+		return fmt.Errorf("read recovery point %s: %w", rp.ARN, err)
+	}
+	defer stream.Close()
+	var mm manifestMeta
+	if len(manifest) > 0 {
+		if err := json.Unmarshal(manifest, &mm); err != nil {
+			return fmt.Errorf("manifest metadata of %s: %w", rp.ARN, err)
+		}
+	}
+	target, err := s.dbs.CreateRestored(ctx, RestoreSpec{Account: j.Account, Region: j.Region, Metadata: merged, Secrets: mm.Secrets})
+	if err != nil {
+		return err
+	}
+	j.CreatedResourceARN = target.ARN
+	if err := s.update(ctx, s.store, j); err != nil {
+		target.Finish(context.WithoutCancel(ctx), false)
+		return err
+	}
+	t := trackerFrom(ctx)
+	t.expect(rp.Size)
+	if err := target.Engine.Restore(ctx, target.Target, &countingReader{r: stream, add: t.add}, &md); err != nil {
+		target.Finish(context.WithoutCancel(ctx), false)
+		return fmt.Errorf("restore into %s: %w", target.ARN, err)
+	}
+	j.ValidationStatus, j.ValidationMessage = "SUCCESSFUL", fmt.Sprintf("%d tables and %d rows match the checksums recorded at backup time", len(md.Tables), md.Rows())
+	if res, err := target.Engine.Verify(ctx, target.Target, &md); err != nil {
+		if !errors.Is(err, engine.ErrMismatch) {
+			target.Finish(context.WithoutCancel(ctx), false)
+			return fmt.Errorf("validate %s: %w", target.ARN, err)
+		}
+		j.ValidationStatus, j.ValidationMessage = "FAILED", mismatchMessage(res)
+	}
+	if err := target.Finish(ctx, true); err != nil {
+		return err
+	}
+	now := s.now()
+	return s.store.InTx(ctx, func(q meta.Querier) error {
+		j.State, j.PercentDone, j.Completed = StateCompleted, "100.0", now
+		j.BytesTransferred, _ = t.snapshot()
+		return s.update(ctx, q, j)
+	})
+}
+
+func mismatchMessage(res *engine.VerifyResult) string {
+	if res == nil {
+		return "the restored database does not match the backup"
+	}
+	var parts []string
+	for _, m := range res.Mismatches {
+		parts = append(parts, m.String())
+	}
+	sort.Strings(parts)
+	return "the restored database does not match the backup: " + strings.Join(parts, "; ")
+}
+
+type countingReader struct {
+	r   interface{ Read([]byte) (int, error) }
+	add func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.add(int64(n))
+	return n, err
+}

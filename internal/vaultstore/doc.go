@@ -6,8 +6,9 @@
 //
 // # Dedup domains and keys
 //
-// A dedup domain is (vault, KMS key ARN). Its ID is the first 16 bytes of
-// SHA-256("coffer domain v1" 0x00 vault 0x00 keyARN). Its master key is 32
+// A dedup domain is (vault, KMS key ARN) in a region. Its ID is the first
+// 16 bytes of SHA-256("coffer domain v1" 0x00 region 0x00 vault 0x00
+// keyARN). Its master key is 32
 // random bytes, wrapped by KMS GenerateDataKey under the KMS key with the
 // encryption context {"coffer:vault": vault, "coffer:domain": hex ID}, and
 // stored only wrapped: in the metadata store and in the domain record

@@ -5,12 +5,12 @@ import (
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/rand"
-	"io"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 
 	"github.com/zeebo/blake3"
@@ -56,15 +56,17 @@ type ChunkID [32]byte
 
 func (c ChunkID) String() string { return hex.EncodeToString(c[:]) }
 
-// DomainID names a dedup domain: SHA-256("coffer domain v1\x00" || vault
-// || "\x00" || key ARN), first 16 bytes.
+// DomainID names a dedup domain: SHA-256("coffer domain v1" 0x00 region
+// 0x00 vault 0x00 key ARN), first 16 bytes.
 type DomainID [16]byte
 
 func (d DomainID) String() string { return hex.EncodeToString(d[:]) }
 
-func domainIDFor(vault, keyARN string) DomainID {
+func domainIDFor(region, vault, keyARN string) DomainID {
 	h := sha256.New()
 	h.Write([]byte("coffer domain v1\x00"))
+	h.Write([]byte(region))
+	h.Write([]byte{0})
 	h.Write([]byte(vault))
 	h.Write([]byte{0})
 	h.Write([]byte(keyARN))

@@ -28,11 +28,11 @@ func testKeys(t testing.TB) *domainKeys {
 }
 
 func TestDomainID(t *testing.T) {
-	got := domainIDFor("vault-a", "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab").String()
-	if got != "d07d9b720fd40b717bb0e1a7df4698cc" {
+	got := domainIDFor("us-east-1", "vault-a", "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab").String()
+	if got != "0d31b1cb5ca7d23ab1a60240186bd42e" {
 		t.Fatalf("domain id %s", got)
 	}
-	if domainIDFor("a", "bc") == domainIDFor("ab", "c") {
+	if domainIDFor("r", "a", "bc") == domainIDFor("r", "ab", "c") {
 		t.Fatal("domain ID is ambiguous")
 	}
 }
@@ -42,7 +42,7 @@ func TestDomainID(t *testing.T) {
 func TestGoldenPack(t *testing.T) {
 	fixedRand(t)
 	k := testKeys(t)
-	d := domainIDFor("vault", "arn:aws:kms:us-east-1:111122223333:key/k")
+	d := domainIDFor("r", "vault", "arn:aws:kms:us-east-1:111122223333:key/k")
 	pb := newPackBuilder(k.enc, d, 1024)
 	a := []byte("hello, world")
 	pb.add(chunkID(k.id, a), flagRaw, len(a), a)
@@ -50,7 +50,7 @@ func TestGoldenPack(t *testing.T) {
 	if id := chunkID(k.id, a).String(); id != "f9da72d88c6c83539b7f86afe302473c59aea30791ac37a55909d59c67ef9d24" {
 		t.Errorf("golden chunk id %s", id)
 	}
-	const wantName = "9cffc835f6a18c8a7d44871275a1fdcfa78994115835fbfbb082dba52b505c07"
+	const wantName = "bb642cd33715033c9615d7ec39c1e5eadfde86036c4de6fe81d7cdeddd63638c"
 	if name != wantName {
 		t.Errorf("golden pack name %s, want %s", name, wantName)
 	}
@@ -69,14 +69,14 @@ func TestGoldenPack(t *testing.T) {
 
 func TestPackCorruption(t *testing.T) {
 	k := testKeys(t)
-	d := domainIDFor("vault", "key")
+	d := domainIDFor("r", "vault", "key")
 	pb := newPackBuilder(k.enc, d, 1024)
 	for i := 0; i < 5; i++ {
 		p := bytes.Repeat([]byte{byte(i)}, 100+i)
 		pb.add(chunkID(k.id, p), flagRaw, len(p), p)
 	}
 	pack, _ := pb.finish()
-	if _, _, err := parsePack(k.enc, domainIDFor("vault", "other"), pack); !errors.Is(err, ErrCorrupt) {
+	if _, _, err := parsePack(k.enc, domainIDFor("r", "vault", "other"), pack); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("other domain: %v", err)
 	}
 	for i := range pack {
@@ -127,12 +127,12 @@ func TestManifestRoundTrip(t *testing.T) {
 func TestGoldenManifestObject(t *testing.T) {
 	fixedRand(t)
 	k := testKeys(t)
-	d := domainIDFor("vault", "key")
+	d := domainIDFor("r", "vault", "key")
 	m := &manifest{Size: 5, Created: 1, Meta: map[string]string{"engine": "postgres"}, Chunks: []ManifestEntry{{ID: ChunkID{9}, Length: 5}}}
 	mid := bytes.Repeat([]byte{0xab}, 16)
 	obj := sealObject(k.meta, kindManifest, d, mid, encodeManifest(m))
 	sum := sha256.Sum256(obj)
-	if got := hex.EncodeToString(sum[:]); got != "336b4f5aa5ee70bc132249bcec1dd42e9e8ee80eeaac3020449b4d381ac2c193" {
+	if got := hex.EncodeToString(sum[:]); got != "f536af4bc3befc4b6f5fdaebd84e66c5f62518ab6124eef8013dbca708ed8e79" {
 		t.Errorf("golden manifest object %s", got)
 	}
 	plain, err := openObject(k.meta, kindManifest, d, mid, obj)
@@ -205,7 +205,7 @@ func FuzzIndex(f *testing.F) {
 // FuzzPack feeds arbitrary bytes to the pack parser with a real key.
 func FuzzPack(f *testing.F) {
 	k := testKeys(f)
-	d := domainIDFor("v", "k")
+	d := domainIDFor("r", "v", "k")
 	pb := newPackBuilder(k.enc, d, 256)
 	pb.add(ChunkID{}, flagRaw, 3, []byte("abc"))
 	pack, _ := pb.finish()

@@ -1,0 +1,564 @@
+package vaultstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/coffer-dev/coffer/internal/blob"
+	"github.com/coffer-dev/coffer/internal/meta"
+	"github.com/coffer-dev/coffer/internal/vaultstore/chunker"
+)
+
+// Stats count what an operation did.
+type Stats struct {
+	// BytesIn is the stream's length.
+	BytesIn int64
+	// Chunks in the stream; ChunksNew were stored, ChunksReused were
+	// already in the domain or earlier in the stream.
+	Chunks, ChunksNew, ChunksReused int64
+	// BytesRead from storage (reads and copies).
+	BytesRead int64
+	// BytesWritten to storage: packs, manifest and index objects.
+	BytesWritten int64
+	// Packs uploaded.
+	Packs int64
+}
+
+type counters struct {
+	bytesIn, chunks, chunksNew, chunksReused, bytesRead, bytesWritten, packs atomic.Int64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{BytesIn: c.bytesIn.Load(), Chunks: c.chunks.Load(), ChunksNew: c.chunksNew.Load(), ChunksReused: c.chunksReused.Load(),
+		BytesRead: c.bytesRead.Load(), BytesWritten: c.bytesWritten.Load(), Packs: c.packs.Load()}
+}
+
+// item is one chunk moving through the writer's pipeline.
+type item struct {
+	seq     int64
+	data    []byte // plaintext
+	buf     *[]byte
+	id      ChunkID
+	payload []byte // encoded payload once known
+	pbuf    *[]byte
+	flags   byte
+	pre     bool // payload given by the source (copy)
+}
+
+// Writer stores one stream as a recovery point. Write the stream, then
+// Commit; or Abort. The data flows through a pipeline (chunking, hashing,
+// dedup lookup, compression on all cores, sealing, pack upload) whose
+// memory is bounded by Options, not by the stream's length; the manifest's
+// chunk list (36 bytes per chunk) is the only part that grows with it.
+type Writer struct {
+	e    *Engine
+	ds   *domainState
+	k    *domainKeys
+	id   ManifestID
+	meta map[string]string
+
+	ctx       context.Context
+	cancel    context.CancelFunc // also detaches from the caller's context
+	cancelCtx context.CancelFunc
+	pr     *io.PipeReader
+	pw     *io.PipeWriter
+	done   chan struct{}
+	hbStop chan struct{}
+
+	mu       sync.Mutex
+	err      error
+	finished bool
+	packs    []indexPack
+
+	tokens  chan struct{}
+	pendMu  sync.Mutex
+	pending map[ChunkID]bool
+
+	entries []ManifestEntry
+	sum     [32]byte
+	size    int64
+	c       counters
+}
+
+var (
+	chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, 256<<10); return &b }}
+)
+
+// NewWriter starts a recovery point in domain d (creating the domain on
+// first use, which needs kms:GenerateDataKey; every write needs
+// kms:Decrypt). meta is stored encrypted in the manifest.
+func (e *Engine) NewWriter(ctx context.Context, d Domain, meta map[string]string) (*Writer, error) {
+	ds, err := e.domain(ctx, d, true)
+	if err != nil {
+		return nil, err
+	}
+	k, err := e.unwrap(ctx, ds)
+	if err != nil {
+		return nil, err
+	}
+	w, err := e.startWriter(ctx, ds, k, meta)
+	if err != nil {
+		return nil, err
+	}
+	w.pr, w.pw = io.Pipe()
+	w.start(func(w *Writer, out chan<- *item) error { return w.chunkStream(w.pr, out) })
+	return w, nil
+}
+
+// ID is the manifest ID the recovery point will have.
+func (w *Writer) ID() ManifestID { return w.id }
+
+func (e *Engine) startWriter(ctx context.Context, ds *domainState, k *domainKeys, meta map[string]string) (*Writer, error) {
+	id := newManifestID()
+	now := e.now()
+	if _, err := e.db.ExecContext(ctx, `INSERT INTO vs_manifests (manifest_id, domain_id, state, lease_expires, created_at) VALUES (?, ?, 'writing', ?, ?)`,
+		string(id), ds.id.String(), now+e.o.Lease.Nanoseconds(), now); err != nil {
+		return nil, fmt.Errorf("start recovery point: %w", err)
+	}
+	// The pipeline outlives the call that started it, but not a
+	// cancellation of it.
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	w := &Writer{e: e, ds: ds, k: k, id: id, meta: meta, ctx: pctx,
+		done: make(chan struct{}), hbStop: make(chan struct{}),
+		tokens: make(chan struct{}, 6*e.o.Concurrency+32), pending: map[ChunkID]bool{}}
+	stop := context.AfterFunc(ctx, func() { w.fail(context.Cause(ctx)) })
+	w.cancel = func() { stop(); cancel() }
+	w.cancelCtx = cancel
+	return w, nil
+}
+
+// start runs the pipeline; pr, if set, is closed when it fails.
+func (w *Writer) start(source func(*Writer, chan<- *item) error) {
+	go w.heartbeat()
+	go w.run(source)
+}
+
+func (w *Writer) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+	w.cancelCtx()
+	if w.pr != nil {
+		w.pr.CloseWithError(err)
+	}
+}
+
+func (w *Writer) firstErr() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil && w.ctx.Err() != nil {
+		return w.ctx.Err()
+	}
+	return w.err
+}
+
+func (w *Writer) heartbeat() {
+	t := time.NewTicker(w.e.o.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.hbStop:
+			return
+		case <-t.C:
+			err := w.e.db.InTx(w.ctx, func(q meta.Querier) error { return w.e.checkLease(w.ctx, q, w.id) })
+			if errors.Is(err, ErrLeaseExpired) {
+				w.fail(err)
+				return
+			}
+		}
+	}
+}
+
+// run wires the stages; done closes when all have stopped.
+func (w *Writer) run(source func(*Writer, chan<- *item) error) {
+	defer close(w.done)
+	n := w.e.o.Concurrency
+	hashCh := make(chan *item, 2*n)
+	dedupCh := make(chan *item, 2*n)
+	compCh := make(chan *item, 2*n)
+	packCh := make(chan *item, 2*n)
+	upCh := make(chan *builtPack)
+	var wg sync.WaitGroup
+	stage := func(count int, f func() error, after func()) {
+		var sw sync.WaitGroup
+		for i := 0; i < count; i++ {
+			sw.Add(1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer sw.Done()
+				if err := f(); err != nil {
+					w.fail(err)
+				}
+			}()
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); sw.Wait(); after() }()
+	}
+	stage(1, func() error { return source(w, hashCh) }, func() { close(hashCh) })
+	stage(n, func() error { return w.hashStage(hashCh, dedupCh) }, func() { close(dedupCh) })
+	stage(1, func() error { return w.dedupStage(dedupCh, compCh) }, func() { close(compCh) })
+	stage(n, func() error { return w.compressStage(compCh, packCh) }, func() { close(packCh) })
+	stage(1, func() error { return w.packStage(packCh, upCh) }, func() { close(upCh) })
+	stage(w.e.o.Uploads, func() error { return w.uploadStage(upCh) }, func() {})
+	wg.Wait()
+}
+
+func send[T any](ctx context.Context, ch chan<- T, v T) error {
+	select {
+	case ch <- v:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// emit passes a chunk from a source into the pipeline, waiting for a
+// token: tokens bound the chunks in flight.
+func (w *Writer) emit(out chan<- *item, it *item) error {
+	select {
+	case w.tokens <- struct{}{}:
+	case <-w.ctx.Done():
+		w.release(it)
+		return w.ctx.Err()
+	}
+	w.c.chunks.Add(1)
+	w.c.bytesIn.Add(int64(len(it.data)))
+	return send(w.ctx, out, it)
+}
+
+// release returns an item's buffers and its token.
+func (w *Writer) release(it *item) {
+	if it.buf != nil {
+		chunkPool.Put(it.buf)
+		it.buf = nil
+	}
+	if it.pbuf != nil {
+		chunkPool.Put(it.pbuf)
+		it.pbuf = nil
+	}
+	it.data, it.payload = nil, nil
+	select {
+	case <-w.tokens:
+	default:
+	}
+}
+
+// chunkStream is the source of NewWriter: it cuts the stream.
+func (w *Writer) chunkStream(r io.Reader, out chan<- *item) error {
+	tab, err := chunker.NewTable(w.k.chunker)
+	if err != nil {
+		return err
+	}
+	c := chunker.New(r, tab, w.ds.params)
+	h := sha256.New()
+	var seq int64
+	for {
+		ch, err := c.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read the stream: %w", err)
+		}
+		h.Write(ch)
+		w.size += int64(len(ch))
+		bp := chunkPool.Get().(*[]byte)
+		*bp = append((*bp)[:0], ch...)
+		if err := w.emit(out, &item{seq: seq, data: *bp, buf: bp}); err != nil {
+			return err
+		}
+		seq++
+	}
+	h.Sum(w.sum[:0])
+	return nil
+}
+
+func (w *Writer) hashStage(in <-chan *item, out chan<- *item) error {
+	for it := range in {
+		it.id = chunkID(w.k.id, it.data)
+		if err := send(w.ctx, out, it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dedupStage puts chunks back in stream order, records the manifest, and
+// sends on only the chunks neither in the domain nor already queued.
+func (w *Writer) dedupStage(in <-chan *item, out chan<- *item) error {
+	hold := map[int64]*item{}
+	var next int64
+	var batch []*item
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		ids := make([]ChunkID, 0, len(batch))
+		seen := map[ChunkID]bool{}
+		for _, it := range batch {
+			if !seen[it.id] {
+				seen[it.id] = true
+				ids = append(ids, it.id)
+			}
+		}
+		found, err := w.e.reuse(w.ctx, w.ds, w.id, ids)
+		if err != nil {
+			return err
+		}
+		for _, it := range batch {
+			w.pendMu.Lock()
+			dup := w.pending[it.id]
+			if !found[it.id] && !dup {
+				w.pending[it.id] = true
+			}
+			w.pendMu.Unlock()
+			if found[it.id] || dup {
+				w.c.chunksReused.Add(1)
+				w.release(it)
+				continue
+			}
+			if err := send(w.ctx, out, it); err != nil {
+				return err
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
+	for it := range in {
+		hold[it.seq] = it
+		for {
+			it, ok := hold[next]
+			if !ok {
+				break
+			}
+			delete(hold, next)
+			next++
+			w.entries = append(w.entries, ManifestEntry{ID: it.id, Length: int64(len(it.data))})
+			w.pendMu.Lock()
+			dup := w.pending[it.id]
+			w.pendMu.Unlock()
+			if dup {
+				w.c.chunksReused.Add(1)
+				w.release(it)
+				continue
+			}
+			batch = append(batch, it)
+		}
+		if len(batch) >= 32 || (len(in) == 0 && len(batch) > 0) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if w.ctx.Err() != nil {
+		return w.ctx.Err()
+	}
+	if len(hold) != 0 {
+		return errors.New("internal error: chunks lost in the pipeline")
+	}
+	return flush()
+}
+
+func (w *Writer) compressStage(in <-chan *item, out chan<- *item) error {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(w.e.o.Level), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
+	if err != nil {
+		return err
+	}
+	defer enc.Close()
+	for it := range in {
+		if !it.pre {
+			bp := chunkPool.Get().(*[]byte)
+			comp := enc.EncodeAll(it.data, (*bp)[:0])
+			if len(comp) < len(it.data)-len(it.data)/20 {
+				it.payload, it.pbuf, it.flags = comp, bp, flagZstd
+			} else {
+				chunkPool.Put(bp)
+				it.payload, it.flags = it.data, flagRaw
+			}
+		}
+		if err := send(w.ctx, out, it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type builtPack struct {
+	name    string
+	data    []byte
+	entries []Entry
+}
+
+func (w *Writer) packStage(in <-chan *item, out chan<- *builtPack) error {
+	var pb *packBuilder
+	flush := func() error {
+		if pb == nil {
+			return nil
+		}
+		data, name := pb.finish()
+		p := &builtPack{name: name, data: data, entries: pb.entries}
+		pb = nil
+		return send(w.ctx, out, p)
+	}
+	for it := range in {
+		if pb == nil {
+			pb = newPackBuilder(w.k.enc, w.ds.id, w.e.o.PackSize+(512<<10))
+		}
+		pb.add(it.id, it.flags, len(it.data), it.payload)
+		w.release(it)
+		if pb.size() >= w.e.o.PackSize {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if w.ctx.Err() != nil {
+		return w.ctx.Err()
+	}
+	return flush()
+}
+
+func (w *Writer) uploadStage(in <-chan *builtPack) error {
+	for p := range in {
+		name := w.ds.packName(p.name)
+		if err := createObject(w.ctx, w.ds.store, name, p.data); err != nil && !errors.Is(err, blob.ErrExists) {
+			return fmt.Errorf("upload pack %s: %w", name, err)
+		}
+		if err := w.e.addPack(w.ctx, w.ds, w.id, p.name, int64(len(p.data)), p.entries); err != nil {
+			return err
+		}
+		w.pendMu.Lock()
+		for _, en := range p.entries {
+			delete(w.pending, en.ID)
+		}
+		w.pendMu.Unlock()
+		w.c.chunksNew.Add(int64(len(p.entries)))
+		w.c.bytesWritten.Add(int64(len(p.data)))
+		w.c.packs.Add(1)
+		w.mu.Lock()
+		w.packs = append(w.packs, indexPack{Name: p.name, Size: int64(len(p.data)), Entries: p.entries})
+		w.mu.Unlock()
+	}
+	return nil
+}
+
+// Write adds p to the stream.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.pw == nil {
+		return 0, errors.New("vaultstore: this writer takes no stream")
+	}
+	n, err := w.pw.Write(p)
+	if err != nil {
+		if e := w.firstErr(); e != nil {
+			err = e
+		}
+	}
+	return n, err
+}
+
+// Commit ends the stream, waits until every pack and index entry is
+// durable, writes the manifest and makes the recovery point visible. On
+// error nothing is committed; GC cleans up what was written.
+func (w *Writer) Commit(ctx context.Context) (ManifestID, Stats, error) {
+	w.mu.Lock()
+	if w.finished {
+		w.mu.Unlock()
+		return "", Stats{}, errors.New("vaultstore: writer already committed or aborted")
+	}
+	w.finished = true
+	w.mu.Unlock()
+	if w.pw != nil {
+		w.pw.Close()
+	}
+	<-w.done
+	close(w.hbStop)
+	defer w.cancel()
+	if err := w.firstErr(); err != nil {
+		w.drop()
+		return "", w.c.snapshot(), err
+	}
+	if err := w.finish(ctx); err != nil {
+		w.drop()
+		return "", w.c.snapshot(), err
+	}
+	return w.id, w.c.snapshot(), nil
+}
+
+func (w *Writer) finish(ctx context.Context) error {
+	ds := w.ds
+	idb, _ := w.id.bytes()
+	m := &manifest{Size: w.size, SHA256: w.sum, Created: w.e.now(), Meta: w.meta, Chunks: w.entries}
+	obj := sealObject(w.k.meta, kindManifest, ds.id, idb, encodeManifest(m))
+	if err := createObject(ctx, ds.store, ds.manifestName(w.id), obj); err != nil {
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	w.c.bytesWritten.Add(int64(len(obj)))
+	if len(w.packs) > 0 {
+		idx := sealObject(w.k.meta, kindIndex, ds.id, nil, encodeIndex(w.packs))
+		sum := sha256.Sum256(idx)
+		if err := createObject(ctx, ds.store, ds.prefix()+"index/"+hex.EncodeToString(sum[:]), idx); err != nil && !errors.Is(err, blob.ErrExists) {
+			return fmt.Errorf("write index object: %w", err)
+		}
+		w.c.bytesWritten.Add(int64(len(idx)))
+	}
+	now := w.e.now()
+	res, err := w.e.db.ExecContext(ctx, `UPDATE vs_manifests SET state = 'committed', lease_expires = 0, size = ?, chunks = ?, sha256 = ?, committed_at = ?
+		WHERE manifest_id = ? AND state = 'writing' AND lease_expires > ?`, m.Size, int64(len(m.Chunks)), m.SHA256[:], now, string(w.id), now)
+	if err != nil {
+		return fmt.Errorf("commit recovery point: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		ds.store.Delete(context.WithoutCancel(ctx), ds.manifestName(w.id))
+		return ErrLeaseExpired
+	}
+	return nil
+}
+
+// drop forgets an uncommitted manifest and its references; packs it
+// uploaded stay indexed, unreferenced, for GC.
+func (w *Writer) drop() {
+	ctx := context.WithoutCancel(w.ctx)
+	w.e.db.InTx(ctx, func(q meta.Querier) error {
+		res, err := q.ExecContext(ctx, `DELETE FROM vs_manifests WHERE manifest_id = ? AND state = 'writing'`, string(w.id))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		_, err = q.ExecContext(ctx, `DELETE FROM vs_refs WHERE manifest_id = ?`, string(w.id))
+		return err
+	})
+}
+
+// Abort stops the writer and drops what it wrote. Aborting after Commit
+// does nothing.
+func (w *Writer) Abort() error {
+	w.mu.Lock()
+	if w.finished {
+		w.mu.Unlock()
+		return nil
+	}
+	w.finished = true
+	w.mu.Unlock()
+	w.fail(ErrAborted)
+	if w.pw != nil {
+		w.pw.CloseWithError(ErrAborted)
+	}
+	<-w.done
+	close(w.hbStop)
+	w.drop()
+	return nil
+}

@@ -29,6 +29,8 @@ func New(svc *backup.Service) *protocol.RESTService {
 	s.Handle("POST /tags/{resourceArn}", "TagResource", a.tagResource)
 	s.Handle("POST /untag/{resourceArn}", "UntagResource", a.untagResource)
 	s.Handle("GET /tags/{resourceArn}/{$}", "ListTags", a.listTags)
+	a.registerJobs(s)
+	a.registerRecoveryPoints(s)
 	return s
 }
 

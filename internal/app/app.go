@@ -20,9 +20,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	apikms "github.com/coffer-dev/coffer/internal/api/kms"
 	"github.com/coffer-dev/coffer/internal/api/sts"
+	"github.com/coffer-dev/coffer/internal/blob"
+	blobfs "github.com/coffer-dev/coffer/internal/blob/fs"
 	"github.com/coffer-dev/coffer/internal/config"
 	"github.com/coffer-dev/coffer/internal/identity"
+	"github.com/coffer-dev/coffer/internal/kms"
 	"github.com/coffer-dev/coffer/internal/meta"
 	"github.com/coffer-dev/coffer/internal/meta/postgres"
 	"github.com/coffer-dev/coffer/internal/meta/sqlite"
@@ -39,6 +43,7 @@ type App struct {
 	handler *server.Handler
 	ready   atomic.Bool
 	tlsCert *tls.Certificate
+	kms     *kms.Service
 	// CredentialsFile is the AWS shared-credentials file written at
 	// bootstrap; ConfigFile the matching AWS config file.
 	CredentialsFile, ConfigFile string
@@ -75,6 +80,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	ids := identity.New(a.store, keys, log.With("component", "identity"))
+	a.kms = kms.New(kms.Options{Store: a.store, RootKey: keys, Authorizer: ids.Authorizer(), RegionStore: regionStore(cfg, "kms"), Log: log.With("component", "kms")})
 	if err := a.bootstrap(ctx, ids); err != nil {
 		a.store.Close()
 		return nil, err
@@ -87,7 +93,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	}
 	a.handler = server.New(server.Options{
 		Auth:         ids,
-		Services:     []protocol.Service{sts.New()},
+		Services:     []protocol.Service{sts.New(), apikms.New(a.kms)},
 		Regions:      cfg.Regions,
 		MaxBodyBytes: cfg.Limits.MaxBodyBytes,
 		Log:          log.With("component", "http"),
@@ -103,6 +109,14 @@ func openRootKey(cfg config.Config) (rootkey.Provider, error) {
 		return rootkey.FromEnv(cfg.RootKey.EnvVar)
 	default:
 		return rootkey.LoadOrCreateFile(cfg.RootKey.File)
+	}
+}
+
+// regionStore returns, for a region, the directory DataDir/regions/REGION/NAME
+// as a blob store.
+func regionStore(cfg config.Config, name string) func(region string) (blob.Store, error) {
+	return func(region string) (blob.Store, error) {
+		return blobfs.New(filepath.Join(cfg.DataDir, "regions", region, name))
 	}
 }
 
@@ -190,6 +204,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	go a.kms.RunSweeper(ctx, time.Minute)
 	a.ready.Store(true)
 	a.log.Info("serving", "address", ln.Addr().String(), "tls", a.tlsCert != nil)
 	var err error

@@ -20,8 +20,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/coffer-dev/coffer/internal/api/cloudtrail"
+	iamapi "github.com/coffer-dev/coffer/internal/api/iam"
 	apikms "github.com/coffer-dev/coffer/internal/api/kms"
+	"github.com/coffer-dev/coffer/internal/api/organizations"
 	"github.com/coffer-dev/coffer/internal/api/sts"
+	"github.com/coffer-dev/coffer/internal/audit"
 	"github.com/coffer-dev/coffer/internal/blob"
 	blobfs "github.com/coffer-dev/coffer/internal/blob/fs"
 	"github.com/coffer-dev/coffer/internal/config"
@@ -40,6 +44,7 @@ type App struct {
 	cfg     config.Config
 	log     *slog.Logger
 	store   meta.Store
+	audit   *audit.Recorder
 	handler *server.Handler
 	ready   atomic.Bool
 	tlsCert *tls.Certificate
@@ -91,9 +96,18 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 			return nil, err
 		}
 	}
+	a.audit = audit.NewRecorder(a.store, log.With("component", "audit"))
 	a.handler = server.New(server.Options{
-		Auth:         ids,
-		Services:     []protocol.Service{sts.New(), apikms.New(a.kms)},
+		Auth:                 ids,
+		Audit:                a.audit,
+		RequireAuthorization: true,
+		Services: []protocol.Service{
+			sts.New(ids),
+			iamapi.New(ids),
+			organizations.New(ids),
+			cloudtrail.New(ids.Authorizer(), a.audit, a.store),
+			apikms.New(a.kms),
+		},
 		Regions:      cfg.Regions,
 		MaxBodyBytes: cfg.Limits.MaxBodyBytes,
 		Log:          log.With("component", "http"),
@@ -220,6 +234,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
+	a.audit.Close()
 	if cerr := a.store.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close metadata store: %w", cerr)
 	}
@@ -227,4 +242,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // Close releases the store of an App that was never served.
-func (a *App) Close() error { return a.store.Close() }
+func (a *App) Close() error {
+	a.audit.Close()
+	return a.store.Close()
+}

@@ -255,7 +255,7 @@ func (s *Service) EnsureBackupDefaultServiceRole(ctx context.Context, account st
 	}
 	r := Role{AccountID: account, Path: "/service-role/", Name: BackupDefaultServiceRoleName, RoleID: newRoleID(),
 		ARN: RoleARN(account, "/service-role/", BackupDefaultServiceRoleName), TrustPolicy: BackupServiceRoleTrust,
-		Description: "Provides AWS Backup permission to create backups and perform restores on your behalf across AWS services",
+		Description:        "Provides AWS Backup permission to create backups and perform restores on your behalf across AWS services",
 		MaxSessionDuration: DefaultMaxSessionDuration, Created: s.now().UTC()}
 	err := s.store.InTx(ctx, func(q meta.Querier) error {
 		if err := insertRole(ctx, q, r); err != nil {

@@ -100,6 +100,9 @@ func (s *JSONService) Serve(w http.ResponseWriter, r *http.Request, body []byte)
 	}
 	reqctx.CallFrom(ctx).Operation = opName
 	out, err := op(ctx, body)
+	if err == nil {
+		err = checkAuthorized(ctx)
+	}
 	if err != nil {
 		s.WriteError(w, r, err)
 		return

@@ -54,6 +54,9 @@ func (s *QueryService) Serve(w http.ResponseWriter, r *http.Request, body []byte
 	}
 	reqctx.CallFrom(ctx).Operation = action
 	out, err := op(ctx, form)
+	if err == nil {
+		err = checkAuthorized(ctx)
+	}
 	if err != nil {
 		s.WriteError(w, r, err)
 		return

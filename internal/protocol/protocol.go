@@ -8,6 +8,7 @@ package protocol
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -52,8 +53,22 @@ func record(ctx context.Context, status int, err error) {
 	c := reqctx.CallFrom(ctx)
 	c.Status = status
 	if err != nil {
-		c.ErrorCode = awserr.As(err).Code
+		e := awserr.As(err)
+		c.ErrorCode, c.ErrorMessage = e.Code, e.Message
 	}
+}
+
+// checkAuthorized fails an operation that succeeded without asking the
+// policy evaluator (reqctx.Call.Authorized), when the server requires
+// every operation to: the domain forgot its authorization check, and the
+// result is withheld rather than served unchecked.
+func checkAuthorized(ctx context.Context) error {
+	c := reqctx.CallFrom(ctx)
+	if !c.RequireAuthorization || c.Authorized {
+		return nil
+	}
+	return &awserr.Error{Kind: awserr.Internal, Code: "InternalFailure",
+		Message: fmt.Sprintf("%s %s completed without an authorization decision, so coffer withholds its result; this is a bug in coffer", c.Service, c.Operation)}
 }
 
 // Epoch is a timestamp that JSON protocols send as seconds since the Unix

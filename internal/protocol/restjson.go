@@ -61,6 +61,9 @@ func (h restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqctx.CallFrom(ctx).Operation = h.operation
 	body, _ := ctx.Value(bodyKey{}).([]byte)
 	status, out, err := h.op(ctx, &RESTRequest{HTTP: r, Body: body, Query: r.URL.Query()})
+	if err == nil {
+		err = checkAuthorized(ctx)
+	}
 	if err != nil {
 		h.s.WriteError(w, r, err)
 		return

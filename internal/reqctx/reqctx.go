@@ -15,8 +15,9 @@ type Call struct {
 	Service   string
 	Region    string // from the credential scope
 	Operation string
-	ErrorCode string
-	Status    int
+	ErrorCode    string
+	ErrorMessage string
+	Status       int
 	// Facts about the connection, for condition keys.
 	SourceIP        string
 	SecureTransport bool

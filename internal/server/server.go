@@ -32,14 +32,25 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, accessKeyID string) (sigv4.Credentials, *identity.Principal, error)
 }
 
+// Auditor records every call the server routes (the audit trail); kind is
+// the protocol of the service, body the request body already read.
+type Auditor interface {
+	RecordCall(kind protocol.Kind, r *http.Request, body []byte, call *reqctx.Call, p *identity.Principal)
+}
+
 // Options configure the handler.
 type Options struct {
-	Auth         Authenticator
-	Services     []protocol.Service
-	Regions      []string
-	MaxBodyBytes int64
-	Log          *slog.Logger
-	Registry     *prometheus.Registry
+	Auth Authenticator
+	// Audit, when set, records every call, failed and denied ones too.
+	Audit Auditor
+	// RequireAuthorization makes every operation that succeeds without an
+	// authorization decision fail instead (see reqctx.Call).
+	RequireAuthorization bool
+	Services             []protocol.Service
+	Regions              []string
+	MaxBodyBytes         int64
+	Log                  *slog.Logger
+	Registry             *prometheus.Registry
 	// Ready reports whether the server may take requests; health answers
 	// 503 until it does.
 	Ready func() bool
@@ -93,13 +104,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-amzn-RequestId", call.RequestID)
 	ctx := reqctx.WithCall(r.Context(), call)
 	r = r.WithContext(ctx)
+	call.RequireAuthorization = h.opts.RequireAuthorization
 	rec := &statusRecorder{ResponseWriter: w}
-	principal := h.serve(rec, r, call)
+	principal, svc, body := h.serve(rec, r, call)
 	h.observe(r, call, principal, rec.status, time.Since(start))
+	if h.opts.Audit != nil {
+		kind := guessProtocol(r)
+		if svc != nil {
+			kind = svc.Protocol()
+		}
+		if call.Status == 0 {
+			call.Status = rec.status
+		}
+		h.opts.Audit.RecordCall(kind, r, body, call, principal)
+	}
 }
 
-// serve authenticates and dispatches; it returns the caller when known.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, call *reqctx.Call) *identity.Principal {
+// serve authenticates and dispatches; it returns the caller and the
+// service when known, and the body read.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, call *reqctx.Call) (*identity.Principal, protocol.Service, []byte) {
 	ctx := r.Context()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
 	if err != nil {
@@ -110,22 +133,23 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, call *reqctx.Cal
 			err = awserr.New(awserr.Invalid, "IncompleteBody", "the request body could not be read: %v", err)
 		}
 		h.writeError(w, r, nil, err)
-		return nil
+		return nil, nil, nil
 	}
 	scope, err := sigv4.ParseScope(r)
 	if err != nil {
 		h.writeError(w, r, nil, authError(err, guessProtocol(r)))
-		return nil
+		return nil, nil, body
 	}
+	call.AccessKeyID = scope.AccessKeyID
 	svc, ok := h.services[scope.Service]
 	if !ok {
 		h.writeError(w, r, nil, awserr.New(awserr.Invalid, "UnrecognizedService", "this endpoint serves no service named %q (credential scope %s)", scope.Service, scope))
-		return nil
+		return nil, nil, body
 	}
 	if !h.regions[scope.Region] {
 		h.writeError(w, r, svc, authError(&sigv4.Error{Code: sigv4.SignatureDoesNotMatch,
 			Message: fmt.Sprintf("Credential should be scoped to a valid region. %q is not a region this server serves", scope.Region)}, svc.Protocol()))
-		return nil
+		return nil, svc, body
 	}
 	// Set only now: metric labels must come from the known set, not
 	// from whatever a client puts in its scope.
@@ -138,11 +162,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, call *reqctx.Cal
 	}), Now: h.opts.Now}
 	if _, err := v.Verify(ctx, r, body); err != nil {
 		h.writeError(w, r, svc, authError(err, svc.Protocol()))
-		return nil
+		return nil, svc, body
 	}
 	r = r.WithContext(identity.WithCaller(ctx, principal))
 	svc.Serve(w, r, body)
-	return principal
+	return principal, svc, body
 }
 
 type lookupFunc func(ctx context.Context, id string) (sigv4.Credentials, error)

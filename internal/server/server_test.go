@@ -71,7 +71,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	h := server.New(server.Options{
 		Auth:         ids,
-		Services:     []protocol.Service{stsapi.New(), testKMS(), testBackup()},
+		Services:     []protocol.Service{stsapi.New(ids), testKMS(), testBackup()},
 		Regions:      []string{region, "eu-west-1"},
 		MaxBodyBytes: 1 << 20,
 		Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -1,0 +1,223 @@
+// Package audit is coffer's audit trail: one event per API call — allowed,
+// denied or failed, authenticated or not — with time, account, principal,
+// service, operation, source IP, request ID, error code, the request's
+// parameters with secrets redacted, and the authorization decisions taken.
+// Events are kept in the metadata store (table audit_events) and read back
+// through a CloudTrail LookupEvents subset and `coffer audit`.
+//
+// The server hands each finished call to a Recorder, which writes events
+// in batches from one goroutine so that recording adds no database round
+// trip to a request. Events still queued when the process dies are lost;
+// Close (at shutdown) and Flush write them.
+package audit
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/meta"
+)
+
+// Event is one recorded API call.
+type Event struct {
+	ID   string
+	Time time.Time
+	// AccountID is the caller's account, "" when the request could not
+	// be authenticated.
+	AccountID     string
+	PrincipalType string // User, AssumedRole, Account; "" when unauthenticated
+	PrincipalARN  string
+	PrincipalID   string // AIDA..., AROA...:session
+	UserName      string // the user or role name
+	AccessKeyID   string // from the credential scope, even when the signature failed
+	Service       string // signing name: iam, kms, backup, ...
+	Operation     string
+	Region        string
+	SourceIP      string
+	UserAgent     string
+	RequestID     string
+	HTTPStatus    int
+	ErrorCode     string
+	ErrorMessage  string
+	ReadOnly      bool
+	// Parameters are the request's parameters with secrets redacted.
+	Parameters map[string]any
+	// Decisions explain the authorization decisions taken.
+	Decisions []string
+}
+
+// EventSource is the CloudTrail name of the service: kms.amazonaws.com.
+func (e Event) EventSource() string {
+	if e.Service == "" {
+		return ""
+	}
+	return e.Service + ".amazonaws.com"
+}
+
+// IsReadOnly tells from an operation's name whether it only reads, as
+// CloudTrail's readOnly field does.
+func IsReadOnly(operation string) bool {
+	for _, p := range []string{"Get", "List", "Describe", "Lookup"} {
+		if strings.HasPrefix(operation, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Recorder writes events to the store in batches.
+type Recorder struct {
+	store meta.Store
+	log   *slog.Logger
+	ch    chan request
+	done  chan struct{}
+	once  sync.Once
+	mu    sync.RWMutex // held for reading by Record, for writing by Close
+	shut  bool
+}
+
+type request struct {
+	ev    *Event
+	flush chan struct{} // closed once everything queued before it is written
+}
+
+// queueSize bounds the events waiting to be written; Record blocks when it
+// is full rather than drop an event.
+const queueSize = 4096
+
+// NewRecorder starts a recorder writing to store.
+func NewRecorder(store meta.Store, log *slog.Logger) *Recorder {
+	r := &Recorder{store: store, log: log, ch: make(chan request, queueSize), done: make(chan struct{})}
+	go r.run()
+	return r
+}
+
+// Record queues an event. It never fails the request: a write failure is
+// logged (without the parameters).
+func (r *Recorder) Record(e Event) {
+	if e.ID == "" {
+		e.ID = newEventID()
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.shut {
+		r.log.Warn("audit event after shutdown not recorded", "request_id", e.RequestID, "operation", e.Operation)
+		return
+	}
+	r.ch <- request{ev: &e}
+}
+
+// Flush waits until every event recorded before it is in the store.
+func (r *Recorder) Flush(ctx context.Context) error {
+	f := make(chan struct{})
+	r.mu.RLock()
+	if r.shut {
+		r.mu.RUnlock()
+		return nil
+	}
+	r.ch <- request{flush: f}
+	r.mu.RUnlock()
+	select {
+	case <-f:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close writes what is queued and stops the recorder.
+func (r *Recorder) Close() error {
+	r.once.Do(func() {
+		r.mu.Lock()
+		r.shut = true
+		close(r.ch)
+		r.mu.Unlock()
+		<-r.done
+	})
+	return nil
+}
+
+func (r *Recorder) run() {
+	defer close(r.done)
+	const maxBatch = 256
+	for req := range r.ch {
+		batch := []*Event{}
+		var flushes []chan struct{}
+		add := func(q request) {
+			if q.ev != nil {
+				batch = append(batch, q.ev)
+			}
+			if q.flush != nil {
+				flushes = append(flushes, q.flush)
+			}
+		}
+		add(req)
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case q, ok := <-r.ch:
+				if !ok {
+					break more
+				}
+				add(q)
+			default:
+				break more
+			}
+		}
+		if len(batch) > 0 {
+			if err := r.write(batch); err != nil {
+				r.log.Error("audit events not recorded", "events", len(batch), "first_request_id", batch[0].RequestID, "error", err)
+			}
+		}
+		for _, f := range flushes {
+			close(f)
+		}
+	}
+}
+
+func (r *Recorder) write(batch []*Event) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return r.store.InTx(ctx, func(q meta.Querier) error {
+		for _, e := range batch {
+			params, err := json.Marshal(e.Parameters)
+			if err != nil {
+				params = []byte(`{"error":"parameters could not be encoded"}`)
+			}
+			decisions, _ := json.Marshal(e.Decisions)
+			if _, err := q.ExecContext(ctx, `INSERT INTO audit_events (event_id, event_time, account_id, principal_type, principal_arn, principal_id, user_name, access_key_id,
+				service, operation, region, source_ip, user_agent, request_id, http_status, error_code, error_message, read_only, request_parameters, decision)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				e.ID, e.Time.UnixNano(), e.AccountID, e.PrincipalType, e.PrincipalARN, e.PrincipalID, e.UserName, e.AccessKeyID,
+				e.Service, e.Operation, e.Region, e.SourceIP, clip(e.UserAgent, 512), e.RequestID, e.HTTPStatus, e.ErrorCode, clip(e.ErrorMessage, 2048),
+				e.ReadOnly, string(params), string(decisions)); err != nil {
+				return fmt.Errorf("insert audit event: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func newEventID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	s := hex.EncodeToString(b[:])
+	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:32]
+}

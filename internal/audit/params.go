@@ -1,0 +1,160 @@
+package audit
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/coffer-dev/coffer/internal/identity"
+	"github.com/coffer-dev/coffer/internal/protocol"
+	"github.com/coffer-dev/coffer/internal/reqctx"
+)
+
+// Redacted replaces a secret parameter's value, in CloudTrail's words.
+const Redacted = "HIDDEN_DUE_TO_SECURITY_REASONS"
+
+// secretParams are parameter names whose values are secrets in the AWS
+// APIs coffer serves (compared case-insensitively; for query parameters
+// the last dotted component is compared: Tags.member.1.Value -> Value).
+var secretParams = map[string]bool{
+	"password": true, "newpassword": true, "oldpassword": true, "masteruserpassword": true,
+	"tdecredentialpassword": true, "keystorepassword": true,
+	"privatekey": true, "addprivatekey": true, "secretaccesskey": true, "rawsecretaccesskey": true,
+	"sessiontoken": true, "samlassertion": true, "webidentitytoken": true, "tradeintoken": true,
+	"plaintext": true, "message": true, "presignedurl": true,
+}
+
+// isSecret reports whether a parameter name carries a secret: one of the
+// known names, or any name mentioning a password or a secret.
+func isSecret(name string) bool {
+	n := strings.ToLower(name)
+	if i := strings.LastIndexByte(n, '.'); i >= 0 {
+		n = n[i+1:]
+	}
+	return secretParams[n] || strings.Contains(n, "password") || strings.Contains(n, "secret")
+}
+
+// maxValue bounds one recorded string value (ciphertexts, documents).
+const maxValue = 1024
+
+// Parameters extracts the request parameters of a call in its protocol,
+// secrets redacted: the form of an awsQuery request (less Action and
+// Version), the JSON body of an awsJson request, and the path, query and
+// JSON body of a restJson request.
+func Parameters(kind protocol.Kind, r *http.Request, body []byte) map[string]any {
+	switch kind {
+	case protocol.Query:
+		form := r.URL.Query()
+		if posted, err := url.ParseQuery(string(body)); err == nil {
+			for k, v := range posted {
+				form[k] = append(form[k], v...)
+			}
+		}
+		out := map[string]any{}
+		keys := make([]string, 0, len(form))
+		for k := range form {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if k == "Action" || k == "Version" || len(form[k]) == 0 {
+				continue
+			}
+			out[k] = redactValue(k, form[k][0])
+		}
+		return out
+	case protocol.AWSJSON:
+		return jsonParams(body)
+	default:
+		out := map[string]any{"path": r.URL.EscapedPath()}
+		if q := r.URL.Query(); len(q) > 0 {
+			qs := map[string]any{}
+			for k, v := range q {
+				qs[k] = redactValue(k, v[0])
+			}
+			out["query"] = qs
+		}
+		if b := jsonParams(body); len(b) > 0 {
+			out["body"] = b
+		}
+		return out
+	}
+}
+
+func jsonParams(body []byte) map[string]any {
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return map[string]any{}
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return map[string]any{"unparsedBodyBytes": len(body)}
+	}
+	m, ok := redact("", v).(map[string]any)
+	if !ok {
+		return map[string]any{"body": redact("", v)}
+	}
+	return m
+}
+
+// redact walks a decoded JSON value, hiding secret members and clipping
+// long strings.
+func redact(name string, v any) any {
+	if name != "" && isSecret(name) {
+		return Redacted
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = redact(k, e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = redact(name, e)
+		}
+		return x
+	case string:
+		return clipValue(x)
+	}
+	return v
+}
+
+func redactValue(name, v string) any {
+	if isSecret(name) {
+		return Redacted
+	}
+	return clipValue(v)
+}
+
+func clipValue(s string) string {
+	if len(s) > maxValue {
+		return s[:maxValue] + "...(truncated)"
+	}
+	return s
+}
+
+// FromCall builds the event of a finished HTTP call.
+func FromCall(kind protocol.Kind, r *http.Request, body []byte, call *reqctx.Call, p *identity.Principal) Event {
+	e := Event{
+		AccountID: "", AccessKeyID: call.AccessKeyID,
+		Service: call.Service, Operation: call.Operation, Region: call.Region,
+		SourceIP: call.SourceIP, UserAgent: r.UserAgent(), RequestID: call.RequestID,
+		HTTPStatus: call.Status, ErrorCode: call.ErrorCode, ErrorMessage: call.ErrorMessage,
+		ReadOnly:   IsReadOnly(call.Operation),
+		Parameters: Parameters(kind, r, body),
+		Decisions:  call.Decisions,
+	}
+	if p != nil {
+		e.AccountID, e.PrincipalType, e.PrincipalARN, e.PrincipalID, e.UserName = p.AccountID, string(p.Type), p.ARN, p.UserID, p.Name
+		e.AccessKeyID = p.AccessKeyID
+	}
+	return e
+}
+
+// RecordCall records a finished HTTP call; the server calls it for every
+// request it routes.
+func (r *Recorder) RecordCall(kind protocol.Kind, req *http.Request, body []byte, call *reqctx.Call, p *identity.Principal) {
+	r.Record(FromCall(kind, req, body, call, p))
+}

@@ -83,11 +83,11 @@ type Written struct {
 type Storage interface {
 	// Write stores the stream and its (encrypted) metadata, committing
 	// only when the whole stream is durable.
-	Write(ctx context.Context, d Domain, r io.Reader, meta []byte, progress func(n int64)) (Written, error)
-	Read(ctx context.Context, d Domain, manifestID string) (io.ReadCloser, []byte, error)
+	Write(ctx context.Context, d Domain, r io.Reader, meta map[string]string) (Written, error)
+	Read(ctx context.Context, d Domain, manifestID string) (io.ReadCloser, map[string]string, error)
 	// Copy re-encrypts a recovery point into another domain, writing only
 	// what the destination lacks.
-	Copy(ctx context.Context, src, dst Domain, manifestID string, progress func(n int64)) (Written, error)
+	Copy(ctx context.Context, src, dst Domain, manifestID string) (Written, error)
 	Delete(ctx context.Context, d Domain, manifestID string) error
 }
 

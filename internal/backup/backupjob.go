@@ -208,10 +208,6 @@ func (s *Service) runBackup(ctx context.Context, j *Job) error {
 	}); err != nil {
 		return err
 	}
-	secrets, err := json.Marshal(manifestMeta{Secrets: src.Secrets})
-	if err != nil {
-		return err
-	}
 	pr, pw := io.Pipe()
 	var md *engine.Metadata
 	snapErr := make(chan error, 1)
@@ -223,7 +219,7 @@ func (s *Service) runBackup(ctx context.Context, j *Job) error {
 	}()
 	t := trackerFrom(ctx)
 	t.expect(s.previousSize(ctx, j.ResourceARN))
-	w, err := s.data.Write(ctx, rp.domain(), pr, secrets, t.add)
+	w, err := s.data.Write(ctx, rp.domain(), &countingReader{r: pr, add: t.add}, src.Secrets)
 	pr.CloseWithError(errors.New("storage stopped reading"))
 	if serr := <-snapErr; serr != nil {
 		return fmt.Errorf("snapshot of %s failed: %w", j.ResourceARN, serr)
@@ -246,12 +242,6 @@ func (s *Service) runBackup(ctx context.Context, j *Job) error {
 		j.State, j.PercentDone, j.Size, j.BytesTransferred, j.Completed = StateCompleted, "100.0", w.Size, w.BytesWritten, now
 		return s.update(ctx, q, j)
 	})
-}
-
-// manifestMeta is what a recovery point keeps inside its encrypted
-// manifest.
-type manifestMeta struct {
-	Secrets map[string]string `json:"secrets,omitempty"`
 }
 
 // previousSize is the size of the resource's last recovery point, to

@@ -145,9 +145,7 @@ func (s *Service) runCopy(ctx context.Context, j *Job) error {
 		}
 		return err
 	}
-	t := trackerFrom(ctx)
-	t.expect(rp.Size)
-	w, err := s.data.Copy(dataCtx, rp.domain(), copyRP.domain(), rp.ManifestID, t.add)
+	w, err := s.data.Copy(dataCtx, rp.domain(), copyRP.domain(), rp.ManifestID)
 	if err != nil {
 		return fmt.Errorf("copy into backup vault %s: %w", dstVault.ARN, err)
 	}

@@ -109,18 +109,14 @@ func (s *Service) runRestore(ctx context.Context, j *Job) error {
 	for k, v := range override {
 		merged[k] = v
 	}
-	stream, manifest, err := s.data.Read(ctx, rp.domain(), rp.ManifestID)
+	// The secrets (the master password) travel in the recovery point's
+	// encrypted manifest, readable only with its key.
+	stream, secrets, err := s.data.Read(ctx, rp.domain(), rp.ManifestID)
 	if err != nil {
 		return fmt.Errorf("read recovery point %s: %w", rp.ARN, err)
 	}
 	defer stream.Close()
-	var mm manifestMeta
-	if len(manifest) > 0 {
-		if err := json.Unmarshal(manifest, &mm); err != nil {
-			return fmt.Errorf("manifest metadata of %s: %w", rp.ARN, err)
-		}
-	}
-	target, err := s.dbs.CreateRestored(ctx, RestoreSpec{Account: j.Account, Region: j.Region, Metadata: merged, Secrets: mm.Secrets})
+	target, err := s.dbs.CreateRestored(ctx, RestoreSpec{Account: j.Account, Region: j.Region, Metadata: merged, Secrets: secrets})
 	if err != nil {
 		return err
 	}

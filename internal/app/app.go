@@ -24,6 +24,7 @@ import (
 	iamapi "github.com/coffer-dev/coffer/internal/api/iam"
 	apikms "github.com/coffer-dev/coffer/internal/api/kms"
 	"github.com/coffer-dev/coffer/internal/api/organizations"
+	rdsapi "github.com/coffer-dev/coffer/internal/api/rds"
 	"github.com/coffer-dev/coffer/internal/api/sts"
 	"github.com/coffer-dev/coffer/internal/audit"
 	"github.com/coffer-dev/coffer/internal/blob"
@@ -35,6 +36,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/meta/postgres"
 	"github.com/coffer-dev/coffer/internal/meta/sqlite"
 	"github.com/coffer-dev/coffer/internal/protocol"
+	"github.com/coffer-dev/coffer/internal/rds"
 	"github.com/coffer-dev/coffer/internal/rootkey"
 	"github.com/coffer-dev/coffer/internal/server"
 )
@@ -49,6 +51,8 @@ type App struct {
 	ready   atomic.Bool
 	tlsCert *tls.Certificate
 	kms     *kms.Service
+	rds     *rds.Service
+	dbHosts *rds.Hosts
 	// CredentialsFile is the AWS shared-credentials file written at
 	// bootstrap; ConfigFile the matching AWS config file.
 	CredentialsFile, ConfigFile string
@@ -96,6 +100,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 			return nil, err
 		}
 	}
+	if a.rds, a.dbHosts, err = openRDS(cfg, a.store, ids.Authorizer(), a.kms, keys, log); err != nil {
+		a.store.Close()
+		return nil, err
+	}
 	a.audit = audit.NewRecorder(a.store, log.With("component", "audit"))
 	a.handler = server.New(server.Options{
 		Auth:                 ids,
@@ -107,6 +115,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 			organizations.New(ids),
 			cloudtrail.New(ids.Authorizer(), a.audit, a.store),
 			apikms.New(a.kms),
+			rdsapi.New(a.rds),
 		},
 		Regions:      cfg.Regions,
 		MaxBodyBytes: cfg.Limits.MaxBodyBytes,
@@ -234,6 +243,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
+	a.closeRDS()
 	a.audit.Close()
 	if cerr := a.store.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close metadata store: %w", cerr)
@@ -243,6 +253,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close releases the store of an App that was never served.
 func (a *App) Close() error {
+	a.closeRDS()
 	a.audit.Close()
 	return a.store.Close()
 }

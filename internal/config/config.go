@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -36,6 +38,16 @@ type Config struct {
 	RootKey   RootKey `yaml:"rootKey"`
 	Log       Log     `yaml:"log"`
 	Limits    Limits  `yaml:"limits"`
+	RDS       RDS     `yaml:"rds"`
+}
+
+// RDS configures where DB instances live.
+type RDS struct {
+	// PostgresHosts maps a region to the admin URL (postgres://...) of
+	// the PostgreSQL server its postgres instances are created on: a role
+	// that may create databases and roles. A region without one uses a
+	// cluster coffer runs itself in DataDir/postgres/REGION.
+	PostgresHosts map[string]string `yaml:"postgresHosts"`
 }
 
 // TLS configures encryption in transit.
@@ -203,6 +215,17 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("log level %q is not debug, info, warn or error", c.Log.Level)
+	}
+	for region, dsn := range c.RDS.PostgresHosts {
+		if !slices.Contains(c.Regions, region) {
+			return fmt.Errorf("rds.postgresHosts names region %q, which is not among the configured regions", region)
+		}
+		if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+			return fmt.Errorf("rds.postgresHosts[%s] %q: give a postgres:// URL of a role that may create databases and roles", region, redactDSN(dsn))
+		}
+		if _, err := url.Parse(dsn); err != nil {
+			return fmt.Errorf("rds.postgresHosts[%s] %q is not a valid URL", region, redactDSN(dsn))
+		}
 	}
 	if c.Limits.MaxBodyBytes < 1024 {
 		return fmt.Errorf("maxBodyBytes %d is too small (at least 1024)", c.Limits.MaxBodyBytes)

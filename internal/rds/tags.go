@@ -1,0 +1,161 @@
+package rds
+
+import (
+	"context"
+	"sort"
+	"strings"
+
+	"github.com/coffer-dev/coffer/internal/awserr"
+	"github.com/coffer-dev/coffer/internal/meta"
+	"github.com/coffer-dev/coffer/internal/policy"
+)
+
+const maxTags = 50
+
+func validateTags(tags map[string]string) error {
+	if len(tags) > maxTags {
+		return awserr.New(awserr.Limit, "TagQuotaPerResourceExceeded", "a resource has at most %d tags; %d were given", maxTags, len(tags))
+	}
+	for k, v := range tags {
+		switch {
+		case k == "" || len(k) > 128:
+			return invalidParam("tag key %q must be 1 to 128 characters", k)
+		case len(v) > 256:
+			return invalidParam("the value of tag %q is longer than 256 characters", k)
+		case strings.HasPrefix(strings.ToLower(k), "aws:") || strings.HasPrefix(strings.ToLower(k), "rds:"):
+			return invalidParam("tag key %q uses a reserved prefix (aws: or rds:)", k)
+		}
+	}
+	return nil
+}
+
+// requestTagContext gives aws:RequestTag/* and aws:TagKeys for a request
+// that sets tags.
+func requestTagContext(tags map[string]string) map[string][]string {
+	if len(tags) == 0 {
+		return nil
+	}
+	ctx := map[string][]string{}
+	keys := make([]string, 0, len(tags))
+	for k, v := range tags {
+		ctx["aws:RequestTag/"+k] = []string{v}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	ctx[policy.KeyTagKeys] = keys
+	return ctx
+}
+
+func putTags(ctx context.Context, q meta.Querier, arn string, tags map[string]string) error {
+	for k, v := range tags {
+		if _, err := q.ExecContext(ctx, `DELETE FROM rds_tags WHERE resource_arn = ? AND tag_key = ?`, arn, k); err != nil {
+			return err
+		}
+		if _, err := q.ExecContext(ctx, `INSERT INTO rds_tags (resource_arn, tag_key, tag_value) VALUES (?, ?, ?)`, arn, k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func loadTags(ctx context.Context, q meta.Querier, arn string) (map[string]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT tag_key, tag_value FROM rds_tags WHERE resource_arn = ?`, arn)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	tags := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		tags[k] = v
+	}
+	return tags, rows.Err()
+}
+
+// taggable resolves a ResourceName (an instance ARN of the caller's
+// account and region) and authorizes the action on it.
+func (s *Service) taggable(ctx context.Context, arn, action string, cond map[string][]string) (*Instance, error) {
+	sc, err := s.scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if arn == "" {
+		return nil, missingParam("ResourceName")
+	}
+	if !strings.HasPrefix(arn, "arn:") {
+		return nil, invalidParam("The specified resource name does not match an RDS resource in this region.")
+	}
+	parts := strings.SplitN(arn, ":", 7)
+	if len(parts) != 7 || parts[2] != "rds" {
+		return nil, invalidParam("The specified resource name does not match an RDS resource in this region.")
+	}
+	if parts[5] != "db" {
+		return nil, invalidParam("coffer tags DB instances only (arn:aws:rds:REGION:ACCOUNT:db:ID), not %s resources", parts[5])
+	}
+	id, err := s.identifierOf(sc, arn)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, action, InstanceARN(sc.Region, sc.Account, id), cond); err != nil {
+		return nil, err
+	}
+	return s.load(ctx, s.store, sc, id)
+}
+
+// AddTags adds or replaces tags on an instance.
+func (s *Service) AddTags(ctx context.Context, arn string, tags map[string]string) error {
+	if len(tags) == 0 {
+		return missingParam("Tags")
+	}
+	inst, err := s.taggable(ctx, arn, "AddTagsToResource", requestTagContext(tags))
+	if err != nil {
+		return err
+	}
+	if err := validateTags(tags); err != nil {
+		return err
+	}
+	return s.store.InTx(ctx, func(q meta.Querier) error {
+		if err := putTags(ctx, q, inst.ARN, tags); err != nil {
+			return err
+		}
+		var n int
+		if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM rds_tags WHERE resource_arn = ?`, inst.ARN).Scan(&n); err != nil {
+			return err
+		}
+		if n > maxTags {
+			return awserr.New(awserr.Limit, "TagQuotaPerResourceExceeded", "a resource has at most %d tags; this change would give it %d", maxTags, n)
+		}
+		return nil
+	})
+}
+
+// ListTags returns an instance's tags.
+func (s *Service) ListTags(ctx context.Context, arn string) (map[string]string, error) {
+	inst, err := s.taggable(ctx, arn, "ListTagsForResource", nil)
+	if err != nil {
+		return nil, err
+	}
+	return inst.Tags, nil
+}
+
+// RemoveTags removes tags by key.
+func (s *Service) RemoveTags(ctx context.Context, arn string, keys []string) error {
+	if len(keys) == 0 {
+		return missingParam("TagKeys")
+	}
+	inst, err := s.taggable(ctx, arn, "RemoveTagsFromResource", map[string][]string{policy.KeyTagKeys: keys})
+	if err != nil {
+		return err
+	}
+	return s.store.InTx(ctx, func(q meta.Querier) error {
+		for _, k := range keys {
+			if _, err := q.ExecContext(ctx, `DELETE FROM rds_tags WHERE resource_arn = ? AND tag_key = ?`, inst.ARN, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -69,10 +69,10 @@ type Writer struct {
 	ctx       context.Context
 	cancel    context.CancelFunc // also detaches from the caller's context
 	cancelCtx context.CancelFunc
-	pr     *io.PipeReader
-	pw     *io.PipeWriter
-	done   chan struct{}
-	hbStop chan struct{}
+	pr        *io.PipeReader
+	pw        *io.PipeWriter
+	done      chan struct{}
+	hbStop    chan struct{}
 
 	mu       sync.Mutex
 	err      error

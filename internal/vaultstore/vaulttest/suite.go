@@ -37,6 +37,7 @@ func Run(t *testing.T, open Open) {
 		{"NoPlaintextInStorage", testNoPlaintextInStorage},
 		{"WrongKeyRefused", testWrongKeyRefused},
 		{"StreamErrorMidway", testStreamErrorMidway},
+		{"Copy", testCopy},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })
 	}
@@ -280,5 +281,53 @@ func testStreamErrorMidway(t *testing.T, open Open) {
 	cancel()
 	if _, _, err := w.Commit(ctx); err == nil {
 		t.Fatal("commit after cancel succeeded")
+	}
+}
+
+func testCopy(t *testing.T, open Open) {
+	en := newEnv(t, open(t), nil)
+	ctx := context.Background()
+	v1 := genStream(7, 12<<20)
+	v2 := bytes.Clone(v1)
+	// 2% changed in clusters.
+	for i := 0; i < 4; i++ {
+		off := (i*3 + 1) << 20
+		copy(v2[off:], bytes.Repeat([]byte{byte(i)}, len(v1)/200))
+	}
+	id1, _ := write(t, en.e, domA(), v1)
+	id2, _ := write(t, en.e, domA(), v2)
+	c1, st1, err := en.e.Copy(ctx, id1, domB(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st1.ChunksNew == 0 || st1.BytesRead == 0 || st1.BytesWritten == 0 {
+		t.Fatalf("first copy stats %+v", st1)
+	}
+	c2, st2, err := en.e.Copy(ctx, id2, domB(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2.BytesWritten > int64(len(v2))*15/100 {
+		t.Fatalf("copy into a domain holding most chunks wrote %d of %d bytes", st2.BytesWritten, len(v2))
+	}
+	if st2.ChunksReused < st2.Chunks*8/10 {
+		t.Fatalf("second copy reused %d of %d chunks", st2.ChunksReused, st2.Chunks)
+	}
+	t.Logf("copy 1: %+v; copy 2: %+v", st1, st2)
+	if !bytes.Equal(readAll(t, en.e, c1), v1) || !bytes.Equal(readAll(t, en.e, c2), v2) {
+		t.Fatal("copies read back differently")
+	}
+	info, _ := en.e.Stat(ctx, c2)
+	if info.Domain != domB() {
+		t.Fatalf("copy is in %v", info.Domain)
+	}
+	// Copy back into the source region under another key.
+	back := vaultstore.Domain{Region: "us-east-1", Vault: "src-vault", KeyARN: keyB}
+	c3, _, err := en.e.Copy(ctx, c2, back, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readAll(t, en.e, c3), v2) {
+		t.Fatal("copy back differs")
 	}
 }

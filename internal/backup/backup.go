@@ -234,3 +234,7 @@ func awsLimit(format string, args ...any) error {
 func (s *Service) authorizeAny(ctx context.Context, action string) error {
 	return s.authz.Authorize(ctx, authz.Request{Action: action, Resource: "*"})
 }
+
+func invalidResourceState(format string, args ...any) error {
+	return awserr.New(awserr.Conflict, "InvalidResourceStateException", format, args...)
+}

@@ -180,6 +180,9 @@ func (s *Service) runBackup(ctx context.Context, j *Job) error {
 	if err != nil {
 		return err
 	}
+	if err := checkLockRange(v, j.Lifecycle); err != nil {
+		return err
+	}
 	src, err := s.dbs.Source(ctx, j.ResourceARN)
 	if err != nil {
 		return err

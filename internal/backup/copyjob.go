@@ -108,6 +108,9 @@ func (s *Service) runCopy(ctx context.Context, j *Job) error {
 	if err != nil {
 		return copyFailure("destination backup vault %s does not exist", j.DestinationVaultARN)
 	}
+	if err := checkLockRange(dstVault, j.Lifecycle); err != nil {
+		return err
+	}
 	// dataCtx is who unwraps the source key and wraps the destination
 	// key: the job's role for a copy within the account, the destination
 	// account's backup service role across accounts.

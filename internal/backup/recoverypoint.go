@@ -219,8 +219,23 @@ func (s *Service) UpdateRecoveryPointLifecycle(ctx context.Context, vaultName, a
 	if err != nil {
 		return nil, nil, err
 	}
-	if rp.Lifecycle.ColdAfterDays > 0 && s.now().After(rp.Created.Add(time.Duration(rp.Lifecycle.ColdAfterDays)*24*time.Hour)) && l.ColdAfterDays != rp.Lifecycle.ColdAfterDays {
+	now := s.now()
+	if rp.Lifecycle.ColdAfterDays > 0 && now.After(rp.Created.Add(time.Duration(rp.Lifecycle.ColdAfterDays)*24*time.Hour)) && l.ColdAfterDays != rp.Lifecycle.ColdAfterDays {
 		return nil, nil, InvalidParam("recovery point %s has already moved to cold storage; its MoveToColdStorageAfterDays can no longer change", arn)
+	}
+	shortens := l.DeleteAfterDays > 0 && (rp.Lifecycle.DeleteAfterDays == 0 || l.DeleteAfterDays < rp.Lifecycle.DeleteAfterDays)
+	if shortens {
+		if err := s.notHeld(ctx, rp, "UpdateRecoveryPointLifecycle"); err != nil {
+			return nil, nil, err
+		}
+		if err := s.mayShorten(ctx, v, rp, "shortening its retention"); err != nil {
+			return nil, nil, err
+		}
+	}
+	if v.Lock.Immutable(now) {
+		if err := checkLockRange(v, l); err != nil {
+			return nil, nil, err
+		}
 	}
 	if _, err := s.store.ExecContext(ctx, `UPDATE backup_recovery_points SET cold_after_days = ?, delete_after_days = ? WHERE arn = ?`, l.ColdAfterDays, l.DeleteAfterDays, arn); err != nil {
 		return nil, nil, err
@@ -232,12 +247,20 @@ func (s *Service) UpdateRecoveryPointLifecycle(ctx context.Context, vaultName, a
 // DeleteRecoveryPoint deletes a completed recovery point and releases its
 // data to the storage engine's garbage collection.
 func (s *Service) DeleteRecoveryPoint(ctx context.Context, vaultName, arn string) error {
-	_, rp, err := s.recoveryPoint(ctx, vaultName, arn, "backup:DeleteRecoveryPoint")
+	v, rp, err := s.recoveryPoint(ctx, vaultName, arn, "backup:DeleteRecoveryPoint")
 	if err != nil {
 		return err
 	}
 	if rp.Status == RPCreating {
 		return awserr.New(awserr.Conflict, "InvalidResourceStateException", "recovery point %s is still being created; wait for its job to finish", arn)
+	}
+	if err := s.notHeld(ctx, rp, "DeleteRecoveryPoint"); err != nil {
+		return err
+	}
+	if !rp.retentionEnded(s.now()) {
+		if err := s.mayShorten(ctx, v, rp, "DeleteRecoveryPoint"); err != nil {
+			return err
+		}
 	}
 	return s.deleteRP(ctx, rp)
 }
@@ -327,4 +350,14 @@ func (s *Service) ProtectedResources(ctx context.Context, resourceARN string) ([
 		out = append(out, *latest[a])
 	}
 	return out, nil
+}
+
+// ManifestInUse tells the storage engine whether a manifest still
+// belongs to a recovery point that is not being deleted, so nothing
+// removes the data of a live (locked, held or simply kept) recovery
+// point.
+func (s *Service) ManifestInUse(ctx context.Context, manifestID string) (bool, error) {
+	var n int
+	err := s.store.QueryRowContext(ctx, `SELECT COUNT(*) FROM backup_recovery_points WHERE manifest_id = ? AND status <> 'DELETING'`, manifestID).Scan(&n)
+	return n > 0, err
 }

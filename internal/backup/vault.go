@@ -33,6 +33,7 @@ type Vault struct {
 	AccessPolicy     string
 	CreatedAt        time.Time
 	RecoveryPoints   int64
+	Lock             VaultLock
 }
 
 // CreateVaultInput is CreateBackupVault's input.
@@ -168,15 +169,19 @@ func (s *Service) createDefaultVault(ctx context.Context, sc Scope) (*Vault, err
 }
 
 const vaultColumns = `v.name, v.arn, v.account_id, v.region, v.encryption_key_arn, v.creator_request_id, COALESCE(v.access_policy, ''), v.created_at,
+	v.lock_enabled, v.lock_min_days, v.lock_max_days, v.lock_date,
 	(SELECT COUNT(*) FROM backup_recovery_points r WHERE r.account_id = v.account_id AND r.region = v.region AND r.vault_name = v.name AND r.status <> 'DELETING')`
 
 func scanVault(row interface{ Scan(...any) error }) (*Vault, error) {
 	var v Vault
-	var created int64
-	if err := row.Scan(&v.Name, &v.ARN, &v.Account, &v.Region, &v.EncryptionKeyARN, &v.CreatorRequestID, &v.AccessPolicy, &created, &v.RecoveryPoints); err != nil {
+	var created, lockDate int64
+	var locked int
+	if err := row.Scan(&v.Name, &v.ARN, &v.Account, &v.Region, &v.EncryptionKeyARN, &v.CreatorRequestID, &v.AccessPolicy, &created,
+		&locked, &v.Lock.MinRetentionDays, &v.Lock.MaxRetentionDays, &lockDate, &v.RecoveryPoints); err != nil {
 		return nil, err
 	}
 	v.CreatedAt = time.Unix(0, created).UTC()
+	v.Lock.Enabled, v.Lock.LockDate = locked != 0, unixTime(lockDate)
 	return &v, nil
 }
 

@@ -29,6 +29,9 @@ func New(svc *backup.Service) *protocol.RESTService {
 	s.Handle("POST /tags/{resourceArn}", "TagResource", a.tagResource)
 	s.Handle("POST /untag/{resourceArn}", "UntagResource", a.untagResource)
 	s.Handle("GET /tags/{resourceArn}/{$}", "ListTags", a.listTags)
+	s.Handle("PUT /backup-vaults/{backupVaultName}/vault-lock", "PutBackupVaultLockConfiguration", a.putVaultLock)
+	s.Handle("DELETE /backup-vaults/{backupVaultName}/vault-lock", "DeleteBackupVaultLockConfiguration", a.deleteVaultLock)
+	a.registerLegalHolds(s)
 	a.registerJobs(s)
 	a.registerRecoveryPoints(s)
 	return s
@@ -70,6 +73,9 @@ type vaultShape struct {
 	CreatorRequestId       *string `json:",omitempty"`
 	NumberOfRecoveryPoints int64
 	Locked                 bool
+	MinRetentionDays       *int64          `json:",omitempty"`
+	MaxRetentionDays       *int64          `json:",omitempty"`
+	LockDate               *protocol.Epoch `json:",omitempty"`
 }
 
 func vaultOut(v *backup.Vault) vaultShape {
@@ -83,7 +89,18 @@ func vaultOut(v *backup.Vault) vaultShape {
 		CreationDate:           protocol.Epoch(v.CreatedAt),
 		CreatorRequestId:       optString(v.CreatorRequestID),
 		NumberOfRecoveryPoints: v.RecoveryPoints,
+		Locked:                 v.Lock.Enabled,
+		MinRetentionDays:       optInt(v.Lock.MinRetentionDays),
+		MaxRetentionDays:       optInt(v.Lock.MaxRetentionDays),
+		LockDate:               protocol.EpochPtr(v.Lock.LockDate),
 	}
+}
+
+func optInt(n int64) *int64 {
+	if n == 0 {
+		return nil
+	}
+	return &n
 }
 
 func (a *adapter) createVault(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {

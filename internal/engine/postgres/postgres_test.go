@@ -147,14 +147,14 @@ func TestRestoreAsInstanceRole(t *testing.T) {
 	h := &harness{srv: srv}
 	e := newEngine(t, postgres.Options{})
 	src := h.target(t)
-	exec(t, h.open(t, src), fixture...)
+	mustExec(t, h.open(t, src), fixture...)
 	var buf bytes.Buffer
 	md, err := e.Snapshot(context.Background(), src, &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	admin := h.open(t, engine.Target{Database: "postgres"})
-	exec(t, admin,
+	mustExec(t, admin,
 		`CREATE ROLE inst1 LOGIN PASSWORD 'inst1: pass\word'`,
 		`CREATE DATABASE inst1 OWNER inst1 TEMPLATE template0`,
 		`REVOKE CONNECT ON DATABASE inst1 FROM PUBLIC`,
@@ -183,7 +183,7 @@ func TestRestoreAsInstanceRole(t *testing.T) {
 	}
 }
 
-func exec(t *testing.T, db *sql.DB, stmts ...string) {
+func mustExec(t *testing.T, db *sql.DB, stmts ...string) {
 	t.Helper()
 	for _, s := range stmts {
 		if _, err := db.Exec(s); err != nil {
@@ -197,7 +197,7 @@ func TestTools(t *testing.T) {
 	srv := testenv.StartPostgres(t)
 	h := &harness{srv: srv}
 	src := h.target(t)
-	exec(t, h.open(t, src), `CREATE TABLE t (x int)`)
+	mustExec(t, h.open(t, src), `CREATE TABLE t (x int)`)
 	md, err := newEngine(t, postgres.Options{}).Snapshot(context.Background(), src, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -263,7 +263,7 @@ exec %[3]s/%[2]s "$@"
 	t.Setenv("PGPASSWORD", "leaked-from-environment")
 	e := newEngine(t, postgres.Options{BinDir: bin})
 	src := h.target(t)
-	exec(t, h.open(t, src), `CREATE TABLE t (x int)`, `INSERT INTO t VALUES (1)`)
+	mustExec(t, h.open(t, src), `CREATE TABLE t (x int)`, `INSERT INTO t VALUES (1)`)
 	var buf bytes.Buffer
 	md, err := e.Snapshot(context.Background(), src, &buf)
 	if err != nil {
@@ -309,7 +309,7 @@ func TestSnapshotConsumerFails(t *testing.T) {
 	srv := testenv.StartPostgres(t)
 	h := &harness{srv: srv}
 	src := h.target(t)
-	exec(t, h.open(t, src), `CREATE TABLE t AS SELECT g, md5(g::text) FROM generate_series(1, 200000) g`)
+	mustExec(t, h.open(t, src), `CREATE TABLE t AS SELECT g, md5(g::text) FROM generate_series(1, 200000) g`)
 	_, err := newEngine(t, postgres.Options{}).Snapshot(context.Background(), src, &failingWriter{n: 100000})
 	if err == nil || !strings.Contains(err.Error(), "vault storage full") {
 		t.Fatalf("Snapshot = %v, want the writer's error", err)
@@ -320,7 +320,7 @@ func TestCompressed(t *testing.T) {
 	srv := testenv.StartPostgres(t)
 	h := &harness{srv: srv}
 	src := h.target(t)
-	exec(t, h.open(t, src), `CREATE TABLE t AS SELECT g, repeat('abc', 100) AS s FROM generate_series(1, 20000) g`)
+	mustExec(t, h.open(t, src), `CREATE TABLE t AS SELECT g, repeat('abc', 100) AS s FROM generate_series(1, 20000) g`)
 	sizes := map[int]int64{}
 	for _, level := range []int{0, 6} {
 		e := newEngine(t, postgres.Options{Compress: level})
@@ -343,5 +343,28 @@ func TestCompressed(t *testing.T) {
 	}
 	if _, err := postgres.New(postgres.Options{Compress: 10}); err == nil {
 		t.Error("compress level 10 accepted")
+	}
+}
+
+// TestChecksumWholeRow checks that every column counts, also when a
+// column shares its name with the alias the checksum query uses.
+func TestChecksumWholeRow(t *testing.T) {
+	srv := testenv.StartPostgres(t)
+	h := &harness{srv: srv}
+	e := newEngine(t, postgres.Options{})
+	for _, col := range []string{"r", "t", "s", "x"} {
+		t.Run(col, func(t *testing.T) {
+			src := h.target(t)
+			db := h.open(t, src)
+			mustExec(t, db, fmt.Sprintf(`CREATE TABLE tab (%s int, other text)`, col), `INSERT INTO tab VALUES (1, 'a'), (2, 'b')`)
+			md, err := e.Snapshot(context.Background(), src, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustExec(t, db, `UPDATE tab SET other = 'A' WHERE other = 'a'`)
+			if _, err := e.Verify(context.Background(), src, md); !errors.Is(err, engine.ErrMismatch) {
+				t.Fatalf("Verify after changing another column = %v, want ErrMismatch", err)
+			}
+		})
 	}
 }

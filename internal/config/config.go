@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/coffer-dev/coffer/internal/storage"
 )
 
 // Config is the whole of coffer serve's settings.
@@ -39,6 +41,10 @@ type Config struct {
 	Log       Log     `yaml:"log"`
 	Limits    Limits  `yaml:"limits"`
 	RDS       RDS     `yaml:"rds"`
+
+	// Storage maps regions to where vault data lives (default: a
+	// directory per region under DataDir; see package storage).
+	Storage storage.Config `yaml:"storage"`
 }
 
 // RDS configures where DB instances live.
@@ -226,6 +232,9 @@ func (c *Config) Validate() error {
 		if _, err := url.Parse(dsn); err != nil {
 			return fmt.Errorf("rds.postgresHosts[%s] %q is not a valid URL", region, redactDSN(dsn))
 		}
+	}
+	if err := c.Storage.Validate(c.Regions); err != nil {
+		return err
 	}
 	if c.Limits.MaxBodyBytes < 1024 {
 		return fmt.Errorf("maxBodyBytes %d is too small (at least 1024)", c.Limits.MaxBodyBytes)

@@ -121,18 +121,19 @@ func principalNames(p *identity.Principal) []string {
 
 // grantAllows reports whether a grant on k lets p perform op with the
 // encryption context ec.
-func (s *Service) grantAllows(ctx context.Context, k *key, p *identity.Principal, op string, ec map[string]string) (bool, error) {
+// It returns the ID of the grant that allows, or "".
+func (s *Service) grantAllows(ctx context.Context, k *key, p *identity.Principal, op string, ec map[string]string) (string, error) {
 	grants, err := s.loadGrants(ctx, `key_id = ?`, k.ID)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	names := principalNames(p)
 	for _, g := range grants {
 		if slices.Contains(names, g.Grantee) && slices.Contains(g.Operations, op) && g.Constraints.satisfied(ec) {
-			return true, nil
+			return g.ID, nil
 		}
 	}
-	return false, nil
+	return "", nil
 }
 
 func (s *Service) loadGrants(ctx context.Context, where string, args ...any) ([]*grant, error) {
@@ -475,6 +476,7 @@ func (s *Service) RetireGrant(ctx context.Context, in *RetireGrantInput) error {
 	}
 	names := principalNames(p)
 	allowed := slices.Contains(names, g.Retiring) || (slices.Contains(names, g.Grantee) && slices.Contains(g.Operations, "RetireGrant"))
+	noteDecision(ctx, "kms:RetireGrant", "grant "+id, fmt.Sprintf("retiring principal or grantee: %v", allowed), allowed)
 	if !allowed {
 		return awserr.AccessDenied("%s is not authorized to perform: kms:RetireGrant on grant %s: only its retiring principal, or its grantee when the grant allows RetireGrant, may retire it", p.ARN, id)
 	}

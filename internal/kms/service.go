@@ -327,18 +327,31 @@ func (s *Service) authorizeKey(ctx context.Context, k *key, op operation, c Call
 		return err
 	}
 	if d.IsAllowed() {
+		noteDecision(ctx, req.Action, k.ARN, d.String(), true)
 		return nil
 	}
 	if d.Outcome == policy.ImplicitDeny && op.GrantOp != "" {
-		ok, err := s.grantAllows(ctx, k, p, op.GrantOp, ec)
+		g, err := s.grantAllows(ctx, k, p, op.GrantOp, ec)
 		if err != nil {
 			return err
 		}
-		if ok {
+		if g != "" {
+			noteDecision(ctx, req.Action, k.ARN, "Allowed by grant "+g, true)
 			return nil
 		}
 	}
-	return awserr.AccessDenied("%s", d.Message(pr))
+	noteDecision(ctx, req.Action, k.ARN, d.String(), false)
+	return authz.Denied("", d.Message(pr))
+}
+
+// noteDecision records an authorization outcome on the request for the
+// audit trail (authz.Authorize does it for the decisions it makes).
+func noteDecision(ctx context.Context, action, resource, outcome string, allowed bool) {
+	call := reqctx.CallFrom(ctx)
+	call.Decisions = append(call.Decisions, action+" on "+resource+": "+outcome)
+	if allowed {
+		call.Authorized = true
+	}
 }
 
 // authorizeIAM asks the caller's IAM policies alone (operations without

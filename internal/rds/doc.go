@@ -23,11 +23,12 @@
 // account's aws/rds key when StorageEncrypted has no KmsKeyId), or, for an
 // unencrypted instance, aws/rds alone for its credentials. At creation
 // the caller must be allowed kms:DescribeKey and kms:CreateGrant through
-// RDS (kms:ViaService rds.REGION.amazonaws.com); RDS then holds a grant
-// for the service principal rds.REGION.amazonaws.com (Decrypt,
-// GenerateDataKey, DescribeKey, retiring principal RDS), constrained to
-// the encryption context {"coffer:rds:db-arn": ARN}, and does all later
-// key use through it. Deleting the instance retires the grant.
+// RDS (kms:ViaService rds.REGION.amazonaws.com); RDS then holds two
+// grants for the service principal rds.REGION.amazonaws.com (also their
+// retiring principal): Decrypt and GenerateDataKey constrained to the
+// encryption context {"coffer:rds:db-arn": ARN}, and DescribeKey to watch
+// the key's state. All later key use goes through them; deleting the
+// instance retires them.
 //
 // # Credentials envelope (version 1)
 //

@@ -358,27 +358,42 @@ func (s *Service) attachKey(ctx context.Context, inst *Instance, keyID string) e
 			return keyError(keyARN, err)
 		}
 	}
-	grantID, err := s.keys.CreateGrant(ctx, inst.Region, Grant{
+	// Two grants, as RDS holds: the key's use, constrained to the
+	// instance's encryption context, and DescribeKey (which takes no
+	// context, so a constrained grant could never allow it) to watch the
+	// key's state.
+	use, err := s.keys.CreateGrant(ctx, inst.Region, Grant{
 		KeyARN: keyARN, Grantee: ServicePrincipal(inst.Region), Name: inst.ResourceID,
-		Operations: []string{"Decrypt", "GenerateDataKey", "DescribeKey"},
+		Operations: []string{"Decrypt", "GenerateDataKey"},
 		Context:    credentialContext(inst.ARN),
 	})
 	if err != nil {
 		return keyError(keyARN, err)
 	}
-	inst.KMSKeyARN, inst.GrantID = keyARN, grantID
+	describe, err := s.keys.CreateGrant(ctx, inst.Region, Grant{
+		KeyARN: keyARN, Grantee: ServicePrincipal(inst.Region), Name: inst.ResourceID + "-describe",
+		Operations: []string{"DescribeKey"},
+	})
+	inst.KMSKeyARN, inst.GrantID = keyARN, use
+	if err != nil {
+		s.releaseKey(inst)
+		return keyError(keyARN, err)
+	}
+	inst.GrantID = use + " " + describe
 	return nil
 }
 
-// releaseKey retires the instance's grant.
+// releaseKey retires the instance's grants.
 func (s *Service) releaseKey(inst *Instance) {
 	if inst.GrantID == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(s.serviceCtx(inst.Region), cleanupTimeout)
 	defer cancel()
-	if err := s.keys.RetireGrant(ctx, inst.Region, inst.KMSKeyARN, inst.GrantID); err != nil {
-		s.log.Warn("retire KMS grant", "instance", inst.ARN, "grant", inst.GrantID, "error", err)
+	for _, id := range strings.Fields(inst.GrantID) {
+		if err := s.keys.RetireGrant(ctx, inst.Region, inst.KMSKeyARN, id); err != nil {
+			s.log.Warn("retire KMS grant", "instance", inst.ARN, "grant", id, "error", err)
+		}
 	}
 }
 

@@ -23,7 +23,7 @@ CREATE TABLE rds_instances (
 	-- kms_key_arn is the storage key when storage_encrypted, and the key
 	-- sealing the credentials always (aws/rds for unencrypted instances).
 	kms_key_arn TEXT NOT NULL,
-	grant_id TEXT NOT NULL DEFAULT '',
+	grant_id TEXT NOT NULL DEFAULT '', -- the grant IDs, space-separated
 	-- target is the engine.Target as JSON, without its password.
 	target TEXT NOT NULL,
 	-- credentials is the sealed envelope described in internal/rds/doc.go.

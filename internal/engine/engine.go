@@ -13,6 +13,31 @@
 //	err = eng.Restore(ctx, target, r, md)   // target: a new, empty database
 //	res, err := eng.Verify(ctx, target, md) // errors.Is(err, ErrMismatch) names tables
 //
+// # Metadata format
+//
+// Metadata is stored as JSON next to the recovery point (field names are
+// fixed by the struct tags; FormatVersion 1):
+//
+//	{
+//	  "formatVersion": 1,
+//	  "engine": "postgres",
+//	  "engineVersion": "15.18",
+//	  "dumpFormat": "pg_dump-custom",
+//	  "toolVersion": "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)",
+//	  "logicalSize": 7889455,
+//	  "streamSize": 5040543,
+//	  "streamSha256": "808b53af…",          // hex SHA-256 of the whole stream
+//	  "checksumAlgorithm": "postgres-rowtext-hash-sum128/v1",
+//	  "tables": [{"name": "public.items", "rows": 3, "checksum": "9c0e…32 hex digits"}],
+//	  "startedAt": "2026-01-02T03:04:05.678Z",
+//	  "completedAt": "2026-01-02T03:04:06.789Z"
+//	}
+//
+// Tables are sorted by name. A reader must refuse a formatVersion above
+// the one it knows (Metadata.Check does). Checksums are only comparable
+// between databases of the same engine and checksumAlgorithm; each engine
+// package documents its algorithm.
+//
 // Streams are never buffered whole in memory: Snapshot writes to w as the
 // engine's dump tool produces output (a slow w slows the dump down), and
 // Restore feeds r to the restore tool as it reads it.

@@ -432,7 +432,12 @@ func mod64(s string) (uint64, error) {
 }
 
 // Restore loads a pg_dump stream into t, which must hold no tables, views
-// or sequences outside the system schemas.
+// or sequences outside the system schemas (ErrNotEmpty). Create it with
+// `CREATE DATABASE ... OWNER <instance role> TEMPLATE template0`, so
+// nothing added to template1 gets in the way, and connect either as the
+// owner or as an administrator with Target.Role set to the owner. On
+// error, drop the database: with a damaged stream pg_restore may already
+// have committed.
 func (e *Engine) Restore(ctx context.Context, t engine.Target, r io.Reader, md *engine.Metadata) error {
 	if err := md.Check(Name, DumpFormat); err != nil {
 		return err

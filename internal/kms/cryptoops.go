@@ -141,25 +141,25 @@ func (s *Service) decrypt(ctx context.Context, in *DecryptInput, op operation) (
 	region := in.region(ctx)
 	keyRef := in.KeyId
 	hdr, _, perr := parseCiphertext(in.CiphertextBlob)
+	var pre *key
 	if alg == AlgSymmetric {
 		if perr != nil {
 			return nil, nil, "", invalidCiphertext()
 		}
-		var account string
-		err := s.store.QueryRowContext(ctx, `SELECT account_id FROM kms_keys WHERE id = ? AND region = ?`, hdr.KeyID.String(), region).Scan(&account)
-		if isNoRows(err) {
+		var err error
+		if pre, err = s.loadKey(ctx, s.store, hdr.KeyID.String()); err != nil {
+			return nil, nil, "", err
+		}
+		if pre == nil || pre.Region != region {
 			return nil, nil, "", invalidCiphertext()
 		}
-		if err != nil {
-			return nil, nil, "", fmt.Errorf("look up ciphertext key: %w", err)
-		}
 		if keyRef == "" {
-			keyRef = KeyARN(region, account, hdr.KeyID.String())
+			keyRef = KeyARN(region, pre.Account, pre.ID)
 		}
 	} else if keyRef == "" {
 		return nil, nil, "", awserr.Validation("KeyId is required to decrypt with %s", alg)
 	}
-	k, err := s.resolveUse(ctx, keyRef, in.Call, op, in.EncryptionContext, in.GrantTokens)
+	k, err := s.resolveUseWith(ctx, keyRef, in.Call, op, in.EncryptionContext, in.GrantTokens, pre)
 	if err != nil {
 		return nil, nil, "", err
 	}

@@ -2,6 +2,7 @@ package kms
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -53,6 +54,9 @@ type Service struct {
 	regions func(string) (blob.Store, error)
 	log     *slog.Logger
 	now     func() time.Time
+
+	prepOnce sync.Once
+	loadStmt *sql.Stmt
 
 	mu        sync.Mutex
 	policies  map[string]cachedPolicy // key ID -> parsed policy at a version
@@ -213,6 +217,12 @@ func requireKeyID(id string) error {
 // refused with AccessDeniedException, naming the operation and key the
 // way AWS's authorization failures do.
 func (s *Service) resolve(ctx context.Context, keyID, region string, op operation) (*key, error) {
+	return s.resolveWith(ctx, keyID, region, op, nil)
+}
+
+// resolveWith is resolve with the row of the key already read (Decrypt
+// reads it to find the key of a ciphertext), or nil.
+func (s *Service) resolveWith(ctx context.Context, keyID, region string, op operation, pre *key) (*key, error) {
 	p, err := caller(ctx)
 	if err != nil {
 		return nil, err
@@ -257,9 +267,11 @@ func (s *Service) resolve(ctx context.Context, keyID, region string, op operatio
 	} else if !uuidRE.MatchString(id) {
 		return nil, invalidKeyID(keyID)
 	}
-	k, err := s.loadKey(ctx, s.store, id)
-	if err != nil {
-		return nil, err
+	k := pre
+	if k == nil || k.ID != id {
+		if k, err = s.loadKey(ctx, s.store, id); err != nil {
+			return nil, err
+		}
 	}
 	arn := KeyARN(region, account, id)
 	if k == nil || k.Account != account || k.Region != region || k.State == stateDeleted {
@@ -413,13 +425,17 @@ func dryRun() error {
 // resolveUse resolves a key for a cryptographic operation: found,
 // authorized, enabled.
 func (s *Service) resolveUse(ctx context.Context, keyID string, c Call, op operation, ec map[string]string, grantTokens []string) (*key, error) {
+	return s.resolveUseWith(ctx, keyID, c, op, ec, grantTokens, nil)
+}
+
+func (s *Service) resolveUseWith(ctx context.Context, keyID string, c Call, op operation, ec map[string]string, grantTokens []string, pre *key) (*key, error) {
 	if err := checkGrantTokens(grantTokens); err != nil {
 		return nil, err
 	}
 	if err := checkContext(ec); err != nil {
 		return nil, err
 	}
-	k, err := s.resolve(ctx, keyID, c.region(ctx), op)
+	k, err := s.resolveWith(ctx, keyID, c.region(ctx), op, pre)
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ import (
 //
 //	data/                   PGDATA (initdb), owned by the user PostgreSQL runs as
 //	run/                    the Unix socket directory
-//	log                     the server's log (pg_ctl -l)
+//	log/postgresql.log      the server's log (pg_ctl -l)
 //	admin-password.sealed   the administrator's password, sealed by the root key
 //	                        with the additional data "rds/embedded-postgres/" + Dir
 //
@@ -93,6 +93,7 @@ func PostgresBinDir() (string, error) {
 
 func (c *Cluster) dataDir() string { return filepath.Join(c.opts.Dir, "data") }
 func (c *Cluster) runDir() string  { return filepath.Join(c.opts.Dir, "run") }
+func (c *Cluster) logFile() string { return filepath.Join(c.opts.Dir, "log", "postgresql.log") }
 func (c *Cluster) pwFile() string  { return filepath.Join(c.opts.Dir, "admin-password.sealed") }
 func (c *Cluster) aad() []byte     { return []byte("rds/embedded-postgres/" + c.opts.Dir) }
 
@@ -130,7 +131,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, d := range []string{c.runDir()} {
+	for _, d := range []string{c.runDir(), filepath.Dir(c.logFile())} {
 		if err := c.mkdirOwned(d); err != nil {
 			return err
 		}
@@ -164,8 +165,8 @@ func (c *Cluster) Start(ctx context.Context) error {
 		c.log.Warn("embedded PostgreSQL port taken; moving", "old_port", c.port, "port", p)
 		c.port = p
 	}
-	if out, err := c.run(ctx, "pg_ctl", "-D", c.dataDir(), "-l", filepath.Join(c.opts.Dir, "log"), "-w", "-t", "60", "start"); err != nil {
-		return fmt.Errorf("%w: start the embedded PostgreSQL in %s: %v: %s (see %s)", ErrNoHost, c.opts.Dir, err, lastLine(out), filepath.Join(c.opts.Dir, "log"))
+	if out, err := c.run(ctx, "pg_ctl", "-D", c.dataDir(), "-l", c.logFile(), "-w", "-t", "60", "start"); err != nil {
+		return fmt.Errorf("%w: start the embedded PostgreSQL in %s: %v: %s (see %s)", ErrNoHost, c.opts.Dir, err, lastLine(out), c.logFile())
 	}
 	c.started = true
 	c.log.Info("embedded PostgreSQL started", "dir", c.opts.Dir, "port", c.port)

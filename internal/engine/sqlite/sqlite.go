@@ -355,7 +355,7 @@ func (e *Engine) Restore(ctx context.Context, t engine.Target, r io.Reader, md *
 	dir := filepath.Dir(t.Path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(t.Path)+".coffer-restore-*")
 	if err != nil {
-		return fmt.Errorf("restore %s: %w", t.Path, err)
+		return fmt.Errorf("restore: %w", unavailable(t, err))
 	}
 	tmp := f.Name()
 	published := false

@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	apibackup "github.com/coffer-dev/coffer/internal/api/backup"
 	"github.com/coffer-dev/coffer/internal/api/cloudtrail"
 	iamapi "github.com/coffer-dev/coffer/internal/api/iam"
 	apikms "github.com/coffer-dev/coffer/internal/api/kms"
@@ -27,10 +28,12 @@ import (
 	rdsapi "github.com/coffer-dev/coffer/internal/api/rds"
 	"github.com/coffer-dev/coffer/internal/api/sts"
 	"github.com/coffer-dev/coffer/internal/audit"
+	"github.com/coffer-dev/coffer/internal/backup"
 	"github.com/coffer-dev/coffer/internal/blob"
 	blobfs "github.com/coffer-dev/coffer/internal/blob/fs"
 	"github.com/coffer-dev/coffer/internal/config"
 	"github.com/coffer-dev/coffer/internal/identity"
+	"github.com/coffer-dev/coffer/internal/jobs"
 	"github.com/coffer-dev/coffer/internal/kms"
 	"github.com/coffer-dev/coffer/internal/meta"
 	"github.com/coffer-dev/coffer/internal/meta/postgres"
@@ -53,6 +56,8 @@ type App struct {
 	kms     *kms.Service
 	rds     *rds.Service
 	dbHosts *rds.Hosts
+	backup  *backup.Service
+	queue   *jobs.Queue
 	// CredentialsFile is the AWS shared-credentials file written at
 	// bootstrap; ConfigFile the matching AWS config file.
 	CredentialsFile, ConfigFile string
@@ -104,6 +109,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		a.store.Close()
 		return nil, err
 	}
+	registry := prometheus.NewRegistry()
+	if err := a.openBackup(ctx, ids, registry); err != nil {
+		a.store.Close()
+		return nil, fmt.Errorf("backup: %w", err)
+	}
 	a.audit = audit.NewRecorder(a.store, log.With("component", "audit"))
 	a.handler = server.New(server.Options{
 		Auth:                 ids,
@@ -116,11 +126,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 			cloudtrail.New(ids.Authorizer(), a.audit, a.store),
 			apikms.New(a.kms),
 			rdsapi.New(a.rds),
+			apibackup.New(a.backup),
 		},
 		Regions:      cfg.Regions,
 		MaxBodyBytes: cfg.Limits.MaxBodyBytes,
 		Log:          log.With("component", "http"),
-		Registry:     prometheus.NewRegistry(),
+		Registry:     registry,
 		Ready:        a.ready.Load,
 	})
 	return a, nil
@@ -228,6 +239,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	go a.kms.RunSweeper(ctx, time.Minute)
+	if err := a.queue.Start(context.WithoutCancel(ctx)); err != nil {
+		srv.Close()
+		return fmt.Errorf("start the job queue: %w", err)
+	}
+	go a.sweepJobs(ctx)
 	a.ready.Store(true)
 	a.log.Info("serving", "address", ln.Addr().String(), "tls", a.tlsCert != nil)
 	var err error
@@ -243,6 +259,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
+	// Running jobs get the shutdown grace to finish; those cut off are
+	// failed by the sweeper of the next start, their data uncommitted.
+	stopCtx, stop := context.WithTimeout(context.Background(), 20*time.Second)
+	a.queue.Stop(stopCtx)
+	stop()
 	a.closeRDS()
 	a.audit.Close()
 	if cerr := a.store.Close(); cerr != nil && err == nil {

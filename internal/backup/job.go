@@ -249,10 +249,10 @@ var errJobFinished = errors.New("job already finished")
 
 // staleAfter is how long a running job may go without a heartbeat before
 // the sweeper decides its node died.
-const staleAfter = 2 * time.Minute
+const staleAfter = 30 * time.Second
 
 // heartbeatEvery is how often a running job proves it is alive.
-const heartbeatEvery = 10 * time.Second
+const heartbeatEvery = 5 * time.Second
 
 // SweepStaleJobs fails the jobs whose node stopped working on them (a
 // crash or kill -9) and removes what they left half-done: a backup's or

@@ -1,0 +1,283 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+
+	"github.com/coffer-dev/coffer/internal/backup"
+	"github.com/coffer-dev/coffer/internal/identity"
+	"github.com/coffer-dev/coffer/internal/jobs"
+	"github.com/coffer-dev/coffer/internal/kms"
+	"github.com/coffer-dev/coffer/internal/rds"
+	"github.com/coffer-dev/coffer/internal/storage"
+	"github.com/coffer-dev/coffer/internal/vaultstore"
+)
+
+// The adapters here let the backup domain and the vault storage engine
+// use the other domains through the small interfaces they define.
+
+// backupVia is the kms:ViaService of calls AWS Backup makes for a caller.
+func backupVia(region string) string { return kms.ViaService("backup", region) }
+
+// kmsKeys serves backup.Keys and vaultstore.KeyWrapper from the KMS
+// domain, as the AWS Backup service calling KMS for the caller in ctx.
+type kmsKeys struct{ kms *kms.Service }
+
+var (
+	_ backup.Keys           = kmsKeys{}
+	_ vaultstore.KeyWrapper = kmsKeys{}
+)
+
+func (k kmsKeys) ManagedKey(ctx context.Context, account, region, service string) (string, error) {
+	return k.kms.ManagedKey(ctx, account, region, service)
+}
+
+func (k kmsKeys) DescribeKey(ctx context.Context, region, keyID string) (backup.KeyInfo, error) {
+	md, err := k.kms.DescribeKey(ctx, &kms.KeyInput{Call: kms.Call{Region: region, ViaService: backupVia(region)}, KeyId: keyID})
+	if err != nil {
+		return backup.KeyInfo{}, err
+	}
+	return backup.KeyInfo{ARN: md.Arn, Account: md.AWSAccountId, Manager: md.KeyManager, Usage: md.KeyUsage, Spec: md.KeySpec, Enabled: md.Enabled}, nil
+}
+
+// keyRegion is the region in a key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID).
+func keyRegion(keyARN string) string {
+	parts := strings.SplitN(keyARN, ":", 6)
+	if len(parts) < 4 {
+		return ""
+	}
+	return parts[3]
+}
+
+func (k kmsKeys) GenerateDataKey(ctx context.Context, keyARN string, encCtx map[string]string) ([]byte, []byte, error) {
+	region := keyRegion(keyARN)
+	out, err := k.kms.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{Call: kms.Call{Region: region, ViaService: backupVia(region)}, KeyId: keyARN, EncryptionContext: encCtx, KeySpec: "AES_256"})
+	if err != nil {
+		return nil, nil, err
+	}
+	return out.Plaintext, out.CiphertextBlob, nil
+}
+
+func (k kmsKeys) Decrypt(ctx context.Context, keyARN string, wrapped []byte, encCtx map[string]string) ([]byte, error) {
+	region := keyRegion(keyARN)
+	out, err := k.kms.Decrypt(ctx, &kms.DecryptInput{Call: kms.Call{Region: region, ViaService: backupVia(region)}, KeyId: keyARN, CiphertextBlob: wrapped, EncryptionContext: encCtx})
+	if err != nil {
+		return nil, err
+	}
+	return out.Plaintext, nil
+}
+
+// orgs answers backup's organization questions from identity.
+type orgs struct{ ids *identity.Service }
+
+func (o orgs) SameOrganization(ctx context.Context, a, b string) (bool, error) {
+	oa, err := o.ids.AccountOrg(ctx, a)
+	if err != nil {
+		return false, err
+	}
+	ob, err := o.ids.AccountOrg(ctx, b)
+	if err != nil {
+		return false, err
+	}
+	return oa.OrgID != "" && oa.OrgID == ob.OrgID, nil
+}
+
+func (o orgs) ManagementAccount(ctx context.Context, account string) (string, error) {
+	info, err := o.ids.AccountOrg(ctx, account)
+	return info.ManagementAccountID, err
+}
+
+// roles gives backup jobs their role sessions.
+type roles struct{ ids *identity.Service }
+
+func (r roles) AssumeRoleAsService(ctx context.Context, roleARN, service string) (*identity.Principal, error) {
+	return r.ids.AssumeRoleForService(ctx, roleARN, service, "AWSBackup")
+}
+
+func (r roles) EnsureBackupServiceRole(ctx context.Context, account string) (string, error) {
+	role, err := r.ids.EnsureBackupDefaultServiceRole(ctx, account)
+	return role.ARN, err
+}
+
+// vaultData stores recovery points in the vault storage engine. Vault
+// names are unique per account, the engine's per region, so the engine's
+// vault is ACCOUNT.NAME.
+type vaultData struct{ e *vaultstore.Engine }
+
+var _ backup.Storage = vaultData{}
+
+func storageDomain(d backup.Domain) vaultstore.Domain {
+	return vaultstore.Domain{Region: d.Region, Vault: d.Account + "." + d.Vault, KeyARN: d.KeyARN}
+}
+
+func (v vaultData) Write(ctx context.Context, d backup.Domain, r io.Reader, meta map[string]string) (backup.Written, error) {
+	w, err := v.e.NewWriter(ctx, storageDomain(d), meta)
+	if err != nil {
+		return backup.Written{}, err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		w.Abort()
+		return backup.Written{}, err
+	}
+	id, st, err := w.Commit(ctx)
+	if err != nil {
+		return backup.Written{}, err
+	}
+	return backup.Written{ManifestID: string(id), Size: st.BytesIn, BytesWritten: st.BytesWritten}, nil
+}
+
+func (v vaultData) Read(ctx context.Context, d backup.Domain, id string) (io.ReadCloser, map[string]string, error) {
+	r, err := v.e.OpenReader(ctx, vaultstore.ManifestID(id))
+	if err != nil {
+		return nil, nil, err
+	}
+	if got := r.Info().Domain; got != storageDomain(d) {
+		r.Close()
+		return nil, nil, fmt.Errorf("recovery point data %s belongs to %s, not %s", id, got, storageDomain(d))
+	}
+	return r, r.Meta(), nil
+}
+
+func (v vaultData) Copy(ctx context.Context, src, dst backup.Domain, id string) (backup.Written, error) {
+	newID, st, err := v.e.Copy(ctx, vaultstore.ManifestID(id), storageDomain(dst), nil)
+	if err != nil {
+		return backup.Written{}, err
+	}
+	return backup.Written{ManifestID: string(newID), Size: st.BytesIn, BytesWritten: st.BytesWritten}, nil
+}
+
+func (v vaultData) Delete(ctx context.Context, d backup.Domain, id string) error {
+	return v.e.DeleteManifest(ctx, vaultstore.ManifestID(id))
+}
+
+// dbResources serves backup.Resources from the RDS domain.
+type dbResources struct{ rds *rds.Service }
+
+var _ backup.Resources = dbResources{}
+
+// Restore metadata keys, as GetRecoveryPointRestoreMetadata shows them for
+// RDS.
+const (
+	mdIdentifier = "DBInstanceIdentifier"
+	mdEngine     = "Engine"
+	mdVersion    = "EngineVersion"
+	mdClass      = "DBInstanceClass"
+	mdStorage    = "AllocatedStorage"
+	mdDBName     = "DBName"
+	mdUser       = "MasterUsername"
+	mdEncrypted  = "StorageEncrypted"
+	mdKey        = "KmsKeyId"
+	mdPassword   = "MasterUserPassword"
+)
+
+func (d dbResources) Source(ctx context.Context, arn string) (*backup.Source, error) {
+	inst, eng, t, err := d.rds.Resource(ctx, arn)
+	if err != nil {
+		return nil, err
+	}
+	src := &backup.Source{ARN: inst.ARN, Type: "RDS", Name: inst.Identifier, Engine: eng, Target: t,
+		RestoreMetadata: map[string]string{
+			mdIdentifier: inst.Identifier, mdEngine: inst.Engine, mdVersion: inst.EngineVersion, mdClass: inst.InstanceClass,
+			mdStorage: strconv.Itoa(inst.AllocatedStorage), mdDBName: inst.DBName, mdUser: inst.MasterUsername,
+			mdEncrypted: strconv.FormatBool(inst.StorageEncrypted), "StorageType": "gp2", "MultiAZ": "false",
+		},
+	}
+	if inst.StorageEncrypted {
+		src.KeyARN = inst.KMSKeyARN
+		src.RestoreMetadata[mdKey] = inst.KMSKeyARN
+	}
+	if t.Password != "" {
+		src.Secrets = map[string]string{mdPassword: t.Password}
+	}
+	return src, nil
+}
+
+func (d dbResources) CreateRestored(ctx context.Context, spec backup.RestoreSpec) (*backup.Restored, error) {
+	md := spec.Metadata
+	storage, _ := strconv.Atoi(md[mdStorage])
+	password := md[mdPassword]
+	if password == "" {
+		password = spec.Secrets[mdPassword]
+	}
+	encrypted, _ := strconv.ParseBool(md[mdEncrypted])
+	inst, t, err := d.rds.CreateRestoredInstance(ctx, rds.RestoreSpec{
+		Region: spec.Region, Identifier: md[mdIdentifier], Engine: md[mdEngine], EngineVersion: md[mdVersion],
+		DBName: md[mdDBName], MasterUsername: md[mdUser], MasterUserPassword: password,
+		InstanceClass: md[mdClass], AllocatedStorage: storage, StorageEncrypted: encrypted || md[mdKey] != "", KMSKeyID: md[mdKey],
+	})
+	if err != nil {
+		if inst != nil {
+			d.rds.MarkFailed(context.WithoutCancel(ctx), inst.ARN, err.Error())
+		}
+		return nil, err
+	}
+	eng, ok := d.rds.Engine(inst.Engine)
+	if !ok {
+		d.rds.MarkFailed(context.WithoutCancel(ctx), inst.ARN, "no engine adapter")
+		return nil, fmt.Errorf("no engine adapter for %s", inst.Engine)
+	}
+	return &backup.Restored{ARN: inst.ARN, Engine: eng, Target: t, Finish: func(ctx context.Context, ok bool) error {
+		if ok {
+			return d.rds.MarkAvailable(ctx, inst.ARN)
+		}
+		return d.rds.MarkFailed(ctx, inst.ARN, "the restore into this instance failed; see the restore job's status message")
+	}}, nil
+}
+
+// manifestGuard tells the vault storage engine which manifests still
+// belong to live recovery points.
+type manifestGuard struct{ svc *backup.Service }
+
+func (g *manifestGuard) Protected(ctx context.Context, _ vaultstore.Domain, id vaultstore.ManifestID) (bool, error) {
+	return g.svc.ManifestInUse(ctx, string(id))
+}
+
+// openBackup assembles the backup domain: the region stores, the vault
+// storage engine, the job queue and the service.
+func (a *App) openBackup(ctx context.Context, ids *identity.Service, reg prometheus.Registerer) error {
+	regions, err := storage.New(a.cfg.Storage, a.cfg.DataDir, a.cfg.Regions, storage.Options{Logger: a.log.With("component", "storage"), Registerer: reg})
+	if err != nil {
+		return err
+	}
+	workers := river.NewWorkers()
+	if a.queue, err = jobs.Open(ctx, a.store, jobs.Options{Workers: workers, Log: a.log.With("component", "jobs")}); err != nil {
+		return err
+	}
+	guard := &manifestGuard{}
+	vs, err := vaultstore.Open(a.store, kmsKeys{a.kms}, regions, vaultstore.Options{Logger: a.log.With("component", "vaultstore"), Protector: guard})
+	if err != nil {
+		return err
+	}
+	a.backup = backup.New(backup.Options{
+		Store: a.store, Authz: ids.Authorizer(), Keys: kmsKeys{a.kms}, Orgs: orgs{ids}, Roles: roles{ids},
+		Storage: vaultData{vs}, Resources: dbResources{a.rds}, Queue: a.queue, Log: a.log.With("component", "backup"),
+	})
+	guard.svc = a.backup
+	a.backup.AddWorkers(workers)
+	return nil
+}
+
+// sweepJobs fails, every few seconds, the jobs whose node died.
+func (a *App) sweepJobs(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		if n, err := a.backup.SweepStaleJobs(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("sweep stale jobs", "error", err)
+		} else if n > 0 {
+			a.log.Info("failed jobs whose node stopped", "jobs", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

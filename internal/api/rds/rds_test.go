@@ -262,7 +262,9 @@ func TestBadInput(t *testing.T) {
 		{"identifier starts with a digit", pg(func(in *rds.CreateDBInstanceInput) { in.DBInstanceIdentifier = aws.String("1db") }), "InvalidParameterValue"},
 		{"identifier with two hyphens", pg(func(in *rds.CreateDBInstanceInput) { in.DBInstanceIdentifier = aws.String("my--db") }), "InvalidParameterValue"},
 		{"identifier ending in a hyphen", pg(func(in *rds.CreateDBInstanceInput) { in.DBInstanceIdentifier = aws.String("mydb-") }), "InvalidParameterValue"},
-		{"identifier too long", pg(func(in *rds.CreateDBInstanceInput) { in.DBInstanceIdentifier = aws.String("a" + strings.Repeat("b", 63)) }), "InvalidParameterValue"},
+		{"identifier too long", pg(func(in *rds.CreateDBInstanceInput) {
+			in.DBInstanceIdentifier = aws.String("a" + strings.Repeat("b", 63))
+		}), "InvalidParameterValue"},
 		{"missing password", pg(func(in *rds.CreateDBInstanceInput) { in.MasterUserPassword = nil }), "InvalidParameterValue"},
 		{"short password", pg(func(in *rds.CreateDBInstanceInput) { in.MasterUserPassword = aws.String("short") }), "InvalidParameterValue"},
 		{"password with @", pg(func(in *rds.CreateDBInstanceInput) { in.MasterUserPassword = aws.String("abc@defgh") }), "InvalidParameterValue"},

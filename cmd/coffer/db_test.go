@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	_ "modernc.org/sqlite"
+
+	"github.com/coffer-dev/coffer/internal/testenv"
+)
+
+func runDB(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := dbCommand()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+// TestDBRegister registers an existing PostgreSQL database and an SQLite
+// file with `coffer db register`, the URL passed through the environment,
+// and checks the password is stored only encrypted.
+func TestDBRegister(t *testing.T) {
+	c := testenv.StartCoffer(t, nil)
+	client := rds.NewFromConfig(c.AWSConfig(t, c.Profile(t, "default")))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", c.CredentialsFile)
+	t.Setenv("AWS_CONFIG_FILE", c.ConfigFile)
+	t.Setenv("AWS_PROFILE", "default")
+
+	dbPath := filepath.Join(t.TempDir(), "notes.db")
+	db, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	out, err := runDB(t, "register", "--endpoint-url", c.URL, "--db-instance-identifier", "notes", "--engine", "sqlite", "--path", dbPath, "--tag", "team=ops")
+	if err != nil {
+		t.Fatalf("register sqlite: %v\n%s", err, out)
+	}
+	var got struct{ DBInstance struct{ DBInstanceArn, DBInstanceStatus string } }
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.DBInstance.DBInstanceStatus != "available" {
+		t.Fatalf("output %s (%v)", out, err)
+	}
+
+	if _, err := runDB(t, "register", "--endpoint-url", c.URL, "--db-instance-identifier", "missing", "--engine", "sqlite", "--path", filepath.Join(t.TempDir(), "nope.db")); err == nil || !strings.Contains(err.Error(), "InvalidParameterValue") {
+		t.Errorf("registering a missing file: %v", err)
+	}
+
+	if _, err := testenv.PostgresBinDir(); err != nil {
+		testenv.Missing(t, "%v", err)
+	}
+	srv := testenv.StartPostgres(t)
+	dsn := srv.CreateDatabase(t, "shop")
+	t.Setenv("COFFER_DB_DSN", dsn)
+	out, err = runDB(t, "register", "--endpoint-url", c.URL, "--db-instance-identifier", "shop", "--engine", "postgres")
+	if err != nil {
+		t.Fatalf("register postgres: %v\n%s", err, out)
+	}
+	desc, err := client.DescribeDBInstances(context.Background(), &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("shop")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := desc.DBInstances[0]
+	if aws.ToString(inst.DBName) != "shop" || aws.ToInt32(inst.Endpoint.Port) != int32(srv.Port) || aws.ToString(inst.DBInstanceStatus) != "available" {
+		t.Errorf("registered instance: DBName %s, port %d, status %s", aws.ToString(inst.DBName), aws.ToInt32(inst.Endpoint.Port), aws.ToString(inst.DBInstanceStatus))
+	}
+	meta, err := os.ReadFile(filepath.Join(c.Config.DataDir, "coffer.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(meta, []byte(srv.Password)) {
+		t.Error("the registered database's password is in the metadata store in plaintext")
+	}
+
+	t.Setenv("COFFER_DB_DSN", strings.Replace(dsn, srv.Password, "wrong-password", 1))
+	if _, err := runDB(t, "register", "--endpoint-url", c.URL, "--db-instance-identifier", "shop2", "--engine", "postgres"); err == nil || strings.Contains(err.Error(), "wrong-password") {
+		t.Errorf("registering with a wrong password: %v (want an error without the password)", err)
+	}
+
+	// Deleting a registered instance forgets it and leaves the database.
+	if _, err := client.DeleteDBInstance(context.Background(), &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String("shop"), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	pg, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	if err := pg.Ping(); err != nil {
+		t.Errorf("the registered database is gone after its instance was deleted: %v", err)
+	}
+}

@@ -206,4 +206,3 @@ func principalTypeName(t string) string {
 	}
 	return t
 }
-

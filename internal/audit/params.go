@@ -142,10 +142,14 @@ func FromCall(kind protocol.Kind, r *http.Request, body []byte, call *reqctx.Cal
 		Service: call.Service, Operation: call.Operation, Region: call.Region,
 		SourceIP: call.SourceIP, UserAgent: r.UserAgent(), RequestID: call.RequestID,
 		HTTPStatus: call.Status, ErrorCode: call.ErrorCode, ErrorMessage: call.ErrorMessage,
-		ReadOnly:   IsReadOnly(call.Operation),
 		Parameters: Parameters(kind, r, body),
 		Decisions:  call.Decisions,
 	}
+	if e.Operation == "" {
+		// An operation the service does not have: record what was asked.
+		e.Operation = requestedOperation(kind, r, body)
+	}
+	e.ReadOnly = IsReadOnly(e.Operation)
 	if p != nil {
 		e.AccountID, e.PrincipalType, e.PrincipalARN, e.PrincipalID, e.UserName = p.AccountID, string(p.Type), p.ARN, p.UserID, p.Name
 		e.AccessKeyID = p.AccessKeyID
@@ -157,4 +161,22 @@ func FromCall(kind protocol.Kind, r *http.Request, body []byte, call *reqctx.Cal
 // request it routes.
 func (r *Recorder) RecordCall(kind protocol.Kind, req *http.Request, body []byte, call *reqctx.Call, p *identity.Principal) {
 	r.Record(FromCall(kind, req, body, call, p))
+}
+
+// requestedOperation is the operation a request names, whether or not the
+// service has it: the Action of a query request or the suffix of an
+// awsJson X-Amz-Target, clipped; "" for restJson.
+func requestedOperation(kind protocol.Kind, r *http.Request, body []byte) string {
+	var op string
+	switch kind {
+	case protocol.Query:
+		op = r.URL.Query().Get("Action")
+		if form, err := url.ParseQuery(string(body)); err == nil && form.Get("Action") != "" {
+			op = form.Get("Action")
+		}
+	case protocol.AWSJSON:
+		t := r.Header.Get("X-Amz-Target")
+		op = t[strings.LastIndexByte(t, '.')+1:]
+	}
+	return clip(op, 128)
 }

@@ -77,7 +77,10 @@ func (s *JSONService) Protocol() Kind      { return AWSJSON }
 func (s *JSONService) Serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	ctx := r.Context()
 	target := r.Header.Get("X-Amz-Target")
-	prefix, opName, ok := strings.Cut(target, ".")
+	// The operation follows the last dot: some prefixes have dots of their
+	// own (com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101).
+	i := strings.LastIndexByte(target, '.')
+	prefix, opName, ok := target[:max(i, 0)], target[i+1:], i >= 0
 	switch {
 	case r.Method != http.MethodPost || r.URL.Path != "/":
 		s.WriteError(w, r, awserr.New(awserr.Invalid, "UnknownOperationException", "%s requests are POST / with an X-Amz-Target header", s.TargetPrefix))

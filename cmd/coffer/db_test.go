@@ -51,7 +51,9 @@ func TestDBRegister(t *testing.T) {
 	if err != nil {
 		t.Fatalf("register sqlite: %v\n%s", err, out)
 	}
-	var got struct{ DBInstance struct{ DBInstanceArn, DBInstanceStatus string } }
+	var got struct {
+		DBInstance struct{ DBInstanceArn, DBInstanceStatus string }
+	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil || got.DBInstance.DBInstanceStatus != "available" {
 		t.Fatalf("output %s (%v)", out, err)
 	}

@@ -130,16 +130,37 @@ func (e *Engine) reuse(ctx context.Context, ds *domainState, mid ManifestID, ids
 	return found, err
 }
 
-// addPack indexes an uploaded pack and records the writer's references
-// to its chunks.
-func (e *Engine) addPack(ctx context.Context, ds *domainState, mid ManifestID, pack string, size int64, es []Entry) error {
+// registerPack records a pack about to be uploaded (state uploading),
+// so that GC tells it from the leftover of a crashed upload: it deletes
+// uploading packs only when their owner (a writer's manifest or a
+// collector) is gone.
+func (e *Engine) registerPack(ctx context.Context, ds *domainState, owner, pack string, size int64) error {
+	_, err := e.db.ExecContext(ctx, `INSERT INTO vs_packs (domain_id, pack, size, state, created_at, owner) VALUES (?, ?, ?, 'uploading', ?, ?)`,
+		ds.id.String(), pack, size, e.now(), owner)
+	if err != nil {
+		return fmt.Errorf("register pack %s: %w", pack, err)
+	}
+	return nil
+}
+
+// addPack makes an uploaded pack live, indexes its chunks and records
+// the writer's references to them (mid "" for a repack).
+func (e *Engine) addPack(ctx context.Context, ds *domainState, mid ManifestID, pack string, es []Entry) error {
 	return e.db.InTx(ctx, func(q meta.Querier) error {
 		if mid != "" {
 			if err := e.checkLease(ctx, q, mid); err != nil {
 				return err
 			}
 		}
-		if err := insertPack(ctx, q, ds, pack, size, es, e.now()); err != nil {
+		res, err := q.ExecContext(ctx, `UPDATE vs_packs SET state = 'live', created_at = ? WHERE domain_id = ? AND pack = ? AND state = 'uploading'`,
+			e.now(), ds.id.String(), pack)
+		if err != nil {
+			return fmt.Errorf("index pack %s: %w", pack, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("index pack %s: %w", pack, ErrLeaseExpired)
+		}
+		if err := insertChunks(ctx, q, ds, pack, es); err != nil {
 			return err
 		}
 		if mid == "" {
@@ -158,6 +179,10 @@ func insertPack(ctx context.Context, q meta.Querier, ds *domainState, pack strin
 		ds.id.String(), pack, size, now); err != nil {
 		return fmt.Errorf("index pack %s: %w", pack, err)
 	}
+	return insertChunks(ctx, q, ds, pack, es)
+}
+
+func insertChunks(ctx context.Context, q meta.Querier, ds *domainState, pack string, es []Entry) error {
 	for len(es) > 0 {
 		n := min(len(es), maxBatch)
 		args := make([]any, 0, 7*n)

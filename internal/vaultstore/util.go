@@ -2,7 +2,9 @@ package vaultstore
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"strings"
 )
 
@@ -13,4 +15,9 @@ func newBytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 // placeholders returns "?, ?, ..." with n marks.
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

@@ -433,10 +433,13 @@ func (w *Writer) packStage(in <-chan *item, out chan<- *builtPack) error {
 func (w *Writer) uploadStage(in <-chan *builtPack) error {
 	for p := range in {
 		name := w.ds.packName(p.name)
+		if err := w.e.registerPack(w.ctx, w.ds, string(w.id), p.name, int64(len(p.data))); err != nil {
+			return err
+		}
 		if err := createObject(w.ctx, w.ds.store, name, p.data); err != nil && !errors.Is(err, blob.ErrExists) {
 			return fmt.Errorf("upload pack %s: %w", name, err)
 		}
-		if err := w.e.addPack(w.ctx, w.ds, w.id, p.name, int64(len(p.data)), p.entries); err != nil {
+		if err := w.e.addPack(w.ctx, w.ds, w.id, p.name, p.entries); err != nil {
 			return err
 		}
 		w.pendMu.Lock()

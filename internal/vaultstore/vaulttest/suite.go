@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/blob"
 	"github.com/coffer-dev/coffer/internal/blob/fs"
@@ -38,6 +39,12 @@ func Run(t *testing.T, open Open) {
 		{"WrongKeyRefused", testWrongKeyRefused},
 		{"StreamErrorMidway", testStreamErrorMidway},
 		{"Copy", testCopy},
+		{"GC", testGC},
+		{"GCRacingWriters", testGCRace},
+		{"Corruption", testCorruption},
+		{"RebuildIndex", testRebuild},
+		{"LeaseFencing", testLeaseFencing},
+		{"Protected", testProtected},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })
 	}
@@ -64,13 +71,15 @@ type env struct {
 // clock is a settable time source.
 type clock struct{ ns atomic.Int64 }
 
-func (c *clock) now() int64 { return c.ns.Load() }
+func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 func newEnv(t *testing.T, db meta.Store, mutate func(*vaultstore.Options)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	keys := localkeys.New()
-	o := vaultstore.Options{PackSize: 1 << 20}
+	c := &clock{}
+	c.ns.Store(time.Now().UnixNano())
+	o := vaultstore.Options{PackSize: 1 << 20, Now: func() time.Time { return time.Unix(0, c.ns.Load()) }}
 	if mutate != nil {
 		mutate(&o)
 	}
@@ -78,7 +87,7 @@ func newEnv(t *testing.T, db meta.Store, mutate func(*vaultstore.Options)) *env 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{e: e, db: db, keys: keys, dir: dir}
+	return &env{e: e, db: db, keys: keys, dir: dir, clock: c}
 }
 
 func domA() vaultstore.Domain {

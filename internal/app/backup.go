@@ -56,9 +56,13 @@ func keyRegion(keyARN string) string {
 	return parts[3]
 }
 
+// The vault storage engine wraps its domain keys through RDS
+// (kms:ViaService rds.REGION.amazonaws.com): the recovery points coffer
+// holds are RDS snapshots, which AWS encrypts and copies through RDS, and
+// that is what lets an aws/rds-encrypted database be backed up at all.
 func (k kmsKeys) GenerateDataKey(ctx context.Context, keyARN string, encCtx map[string]string) ([]byte, []byte, error) {
 	region := keyRegion(keyARN)
-	out, err := k.kms.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{Call: kms.Call{Region: region, ViaService: backupVia(region)}, KeyId: keyARN, EncryptionContext: encCtx, KeySpec: "AES_256"})
+	out, err := k.kms.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{Call: kms.Call{Region: region, ViaService: kms.ViaService("rds", region)}, KeyId: keyARN, EncryptionContext: encCtx, KeySpec: "AES_256"})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -67,7 +71,7 @@ func (k kmsKeys) GenerateDataKey(ctx context.Context, keyARN string, encCtx map[
 
 func (k kmsKeys) Decrypt(ctx context.Context, keyARN string, wrapped []byte, encCtx map[string]string) ([]byte, error) {
 	region := keyRegion(keyARN)
-	out, err := k.kms.Decrypt(ctx, &kms.DecryptInput{Call: kms.Call{Region: region, ViaService: backupVia(region)}, KeyId: keyARN, CiphertextBlob: wrapped, EncryptionContext: encCtx})
+	out, err := k.kms.Decrypt(ctx, &kms.DecryptInput{Call: kms.Call{Region: region, ViaService: kms.ViaService("rds", region)}, KeyId: keyARN, CiphertextBlob: wrapped, EncryptionContext: encCtx})
 	if err != nil {
 		return nil, err
 	}

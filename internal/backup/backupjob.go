@@ -224,11 +224,14 @@ func (s *Service) runBackup(ctx context.Context, j *Job) error {
 	t.expect(s.previousSize(ctx, j.ResourceARN))
 	w, err := s.data.Write(ctx, rp.domain(), &countingReader{r: pr, add: t.add}, src.Secrets)
 	pr.CloseWithError(errors.New("storage stopped reading"))
-	if serr := <-snapErr; serr != nil {
-		return fmt.Errorf("snapshot of %s failed: %w", j.ResourceARN, serr)
-	}
+	serr := <-snapErr
+	// When storage fails first, the snapshot only fails because nobody
+	// reads it any more: report the storage's error.
 	if err != nil {
 		return fmt.Errorf("write to backup vault %s: %w", v.Name, err)
+	}
+	if serr != nil {
+		return fmt.Errorf("snapshot of %s failed: %w", j.ResourceARN, serr)
 	}
 	mdJSON, err := json.Marshal(md)
 	if err != nil {

@@ -297,3 +297,7 @@ func (a *account) allowKeyUse(t *testing.T, role, keyARN string) {
 		"Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt*","kms:GenerateDataKey*","kms:DescribeKey","kms:CreateGrant"],"Resource":%q}]}`, keyARN)
 	must[*iam.PutRolePolicyOutput](t)(a.iam.PutRolePolicy(context.Background(), &iam.PutRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String("source-key"), PolicyDocument: aws.String(doc)}))
 }
+
+func awsCreds(k *iam.CreateAccessKeyOutput) aws.Credentials {
+	return aws.Credentials{AccessKeyID: aws.ToString(k.AccessKey.AccessKeyId), SecretAccessKey: aws.ToString(k.AccessKey.SecretAccessKey)}
+}

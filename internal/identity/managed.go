@@ -22,7 +22,10 @@ const (
 // backupServiceRolePolicy is the part of AWS's
 // AWSBackupServiceRolePolicyForBackup that concerns the services coffer
 // implements: reading and snapshotting RDS instances, and using KMS keys
-// only through RDS and Backup, or granting them to AWS resources.
+// only through RDS and Backup, or granting them to AWS resources. Its
+// key use stops at the role's own account: a key another account shares
+// needs an IAM policy of its own (the seed's "Add IAM policy" step), as
+// the key policy alone is never enough across accounts.
 const backupServiceRolePolicy = `{
   "Version": "2012-10-17",
   "Statement": [
@@ -39,7 +42,8 @@ const backupServiceRolePolicy = `{
     {"Sid": "KMSViaServicePermissions", "Effect": "Allow",
      "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
      "Resource": "*",
-     "Condition": {"StringLike": {"kms:ViaService": ["rds.*.amazonaws.com", "backup.*.amazonaws.com"]}}},
+     "Condition": {"StringLike": {"kms:ViaService": ["rds.*.amazonaws.com", "backup.*.amazonaws.com"]},
+                   "StringEquals": {"aws:ResourceAccount": "${aws:PrincipalAccount}"}}},
     {"Sid": "TagPermissions", "Effect": "Allow", "Action": "tag:GetResources", "Resource": "*"}
   ]
 }`
@@ -59,7 +63,8 @@ const backupRestoresRolePolicy = `{
     {"Sid": "KMSViaServicePermissions", "Effect": "Allow",
      "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
      "Resource": "*",
-     "Condition": {"StringLike": {"kms:ViaService": ["rds.*.amazonaws.com", "backup.*.amazonaws.com"]}}}
+     "Condition": {"StringLike": {"kms:ViaService": ["rds.*.amazonaws.com", "backup.*.amazonaws.com"]},
+                   "StringEquals": {"aws:ResourceAccount": "${aws:PrincipalAccount}"}}}
   ]
 }`
 

@@ -1,0 +1,88 @@
+package rds_test
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/coffer-dev/coffer/internal/testenv"
+)
+
+// TestAWSCLIv2 drives the issue's scenario with the AWS CLI v2: a CMK, an
+// encrypted postgres instance, the CLI's waiter, psql, describe, delete;
+// the other account sees nothing.
+func TestAWSCLIv2(t *testing.T) {
+	requirePostgres(t)
+	cli := testenv.AWSCLIv2(t)
+	c := start(t, nil)
+	aws := func(profile string, args ...string) (map[string]any, string, error) {
+		t.Helper()
+		cmd := exec.Command(cli, append([]string{"--endpoint-url", c.URL, "--output", "json"}, args...)...)
+		cmd.Env = c.CLIEnv(profile)
+		out, err := cmd.CombinedOutput()
+		var doc map[string]any
+		if err == nil && len(strings.TrimSpace(string(out))) > 0 {
+			if jerr := json.Unmarshal(out, &doc); jerr != nil {
+				t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), jerr, out)
+			}
+		}
+		return doc, string(out), err
+	}
+	must := func(profile string, args ...string) map[string]any {
+		t.Helper()
+		doc, out, err := aws(profile, args...)
+		if err != nil {
+			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return doc
+	}
+	key := must("default", "kms", "create-key", "--description", "app database")["KeyMetadata"].(map[string]any)
+	keyARN := key["Arn"].(string)
+	must("default", "kms", "create-alias", "--alias-name", "alias/app-db", "--target-key-id", key["KeyId"].(string))
+	created := must("default", "rds", "create-db-instance", "--db-instance-identifier", "app-db", "--engine", "postgres",
+		"--db-instance-class", "db.t3.micro", "--allocated-storage", "20", "--master-username", "app_admin",
+		"--master-user-password", "app-secret-1", "--db-name", "app", "--storage-encrypted", "--kms-key-id", "alias/app-db",
+		"--tags", "Key=team,Value=data")["DBInstance"].(map[string]any)
+	if created["DBInstanceStatus"] != "creating" {
+		t.Errorf("status after create = %v", created["DBInstanceStatus"])
+	}
+	// The CLI's waiters poll every 30 seconds: wait with the SDK first, so
+	// the waiter's first look (its JMESPath over our XML) must succeed.
+	sdk, _ := clients(t, c, "default")
+	waitStatus(t, sdk, "app-db", "available")
+	must("default", "rds", "wait", "db-instance-available", "--db-instance-identifier", "app-db")
+	inst := must("default", "rds", "describe-db-instances", "--db-instance-identifier", "app-db")["DBInstances"].([]any)[0].(map[string]any)
+	if inst["KmsKeyId"] != keyARN || inst["StorageEncrypted"] != true || inst["DBName"] != "app" {
+		t.Errorf("described: KmsKeyId %v StorageEncrypted %v DBName %v", inst["KmsKeyId"], inst["StorageEncrypted"], inst["DBName"])
+	}
+	ep := inst["Endpoint"].(map[string]any)
+	out, err := psql(t, ep["Address"].(string), int32(ep["Port"].(float64)), "app_admin", "app-secret-1", "app",
+		`CREATE TABLE t (v text); INSERT INTO t VALUES ('x'), ('y'); SELECT count(*) FROM t`)
+	if err != nil || !strings.HasSuffix(out, "2") {
+		t.Fatalf("psql: %v: %s", err, out)
+	}
+	tags := must("default", "rds", "list-tags-for-resource", "--resource-name", inst["DBInstanceArn"].(string))["TagList"].([]any)
+	if len(tags) != 1 {
+		t.Errorf("tags = %v", tags)
+	}
+
+	other := must("other", "rds", "describe-db-instances")["DBInstances"].([]any)
+	if len(other) != 0 {
+		t.Errorf("the other account sees %d instances", len(other))
+	}
+	if _, out, err := aws("other", "rds", "describe-db-instances", "--db-instance-identifier", "app-db"); err == nil || !strings.Contains(out, "DBInstanceNotFound") {
+		t.Errorf("the other account describes app-db: %v: %s", err, out)
+	}
+	if _, out, err := aws("default", "rds", "create-db-instance", "--db-instance-identifier", "bad", "--engine", "mysql-ish",
+		"--db-instance-class", "db.t3.micro"); err == nil || !strings.Contains(out, "InvalidParameterValue") {
+		t.Errorf("unknown engine: %v: %s", err, out)
+	}
+
+	must("default", "rds", "delete-db-instance", "--db-instance-identifier", "app-db", "--skip-final-snapshot")
+	waitGone(t, sdk, "app-db")
+	must("default", "rds", "wait", "db-instance-deleted", "--db-instance-identifier", "app-db")
+	if _, out, err := aws("default", "rds", "describe-db-instances", "--db-instance-identifier", "app-db"); err == nil || !strings.Contains(out, "DBInstanceNotFound") {
+		t.Errorf("after delete: %v: %s", err, out)
+	}
+}

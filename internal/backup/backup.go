@@ -152,6 +152,8 @@ type Service struct {
 	queue Queue
 	log   *slog.Logger
 	now   func() time.Time
+
+	onBackupDone func(ctx context.Context, j *Job)
 }
 
 // Options configure a Service.

@@ -94,7 +94,8 @@ func (s *Service) StartBackupJob(ctx context.Context, in StartBackupJobInput) (*
 	if in.CompleteWindowMinutes > 0 {
 		j.CompleteBy = now.Add(time.Duration(in.CompleteWindowMinutes) * time.Minute)
 	}
-	return j, s.enqueue(ctx, j)
+	_, err = s.enqueue(ctx, j)
+	return j, err
 }
 
 // checkJobRole applies AWS's rules to a job's IamRoleArn: a role of the
@@ -125,18 +126,20 @@ type runArgs struct {
 
 func (runArgs) Kind() string { return "backup_job" }
 
-func (s *Service) enqueue(ctx context.Context, j *Job) error {
-	err := s.store.InTx(ctx, func(q meta.Querier) error {
+// enqueue records the job and queues its run in one transaction. When a
+// concurrent call with the same idempotency token won the race, j becomes
+// that call's job and created is false.
+func (s *Service) enqueue(ctx context.Context, j *Job) (created bool, err error) {
+	err = s.store.InTx(ctx, func(q meta.Querier) error {
 		if err := insertJob(ctx, q, j); err != nil {
 			return err
 		}
 		return s.queue.InsertTx(ctx, q, runArgs{JobID: j.ID}, nil)
 	})
 	if errors.Is(err, meta.ErrConflict) && j.IdempotencyToken != "" {
-		// A concurrent call with the same token won the race.
-		return s.sameAs(ctx, j)
+		return false, s.sameAs(ctx, j)
 	}
-	return err
+	return err == nil, err
 }
 
 func (s *Service) sameAs(ctx context.Context, j *Job) error {

@@ -72,7 +72,8 @@ func (s *Service) StartCopyJob(ctx context.Context, in StartCopyJobInput) (*Job,
 		Lifecycle: in.Lifecycle, Created: now,
 	}
 	j.DestinationRecoveryPointARN = fmt.Sprintf("arn:aws:rds:%s:%s:snapshot:awsbackup:copyjob-%s", dst.Region, dst.Account, strings.ToLower(j.ID))
-	return j, s.enqueue(ctx, j)
+	_, err = s.enqueue(ctx, j)
+	return j, err
 }
 
 // DescribeCopyJob returns a copy job of the caller's account.

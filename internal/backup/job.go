@@ -44,6 +44,7 @@ type Job struct {
 	ValidationStatus, ValidationMessage                          string
 	Lifecycle                                                    Lifecycle
 	RecoveryPointTags                                            string
+	CreatedBy                                                    CreatedBy
 	BytesTransferred, Size                                       int64
 	Created, StartBy, CompleteBy, Completed                      time.Time
 }
@@ -57,10 +58,17 @@ func (j *Job) Finished() bool {
 	return false
 }
 
+// CreatedBy names the backup plan rule that started a job; empty for
+// on-demand jobs.
+type CreatedBy struct {
+	PlanID, PlanARN, PlanVersion, RuleID, RuleName string
+}
+
 const jobColumns = `id, kind, account_id, region, state, status_message, percent_done, resource_arn, resource_type, resource_name,
 	vault_name, vault_arn, recovery_point_arn, encryption_key_arn, iam_role_arn, idempotency_token,
 	destination_vault_arn, destination_recovery_point_arn, restore_metadata, created_resource_arn, validation_status, validation_message,
-	cold_after_days, delete_after_days, recovery_point_tags, bytes_transferred, size_bytes, creation_date, start_by, complete_by, completion_date`
+	cold_after_days, delete_after_days, recovery_point_tags, bytes_transferred, size_bytes, creation_date, start_by, complete_by, completion_date,
+	plan_id, plan_arn, plan_version, rule_id, rule_name`
 
 func scanJob(row interface{ Scan(...any) error }) (*Job, error) {
 	var j Job
@@ -68,7 +76,8 @@ func scanJob(row interface{ Scan(...any) error }) (*Job, error) {
 	err := row.Scan(&j.ID, &j.Kind, &j.Account, &j.Region, &j.State, &j.StatusMessage, &j.PercentDone, &j.ResourceARN, &j.ResourceType, &j.ResourceName,
 		&j.VaultName, &j.VaultARN, &j.RecoveryPointARN, &j.EncryptionKeyARN, &j.IAMRoleARN, &j.IdempotencyToken,
 		&j.DestinationVaultARN, &j.DestinationRecoveryPointARN, &j.RestoreMetadata, &j.CreatedResourceARN, &j.ValidationStatus, &j.ValidationMessage,
-		&j.Lifecycle.ColdAfterDays, &j.Lifecycle.DeleteAfterDays, &j.RecoveryPointTags, &j.BytesTransferred, &j.Size, &created, &startBy, &completeBy, &completed)
+		&j.Lifecycle.ColdAfterDays, &j.Lifecycle.DeleteAfterDays, &j.RecoveryPointTags, &j.BytesTransferred, &j.Size, &created, &startBy, &completeBy, &completed,
+		&j.CreatedBy.PlanID, &j.CreatedBy.PlanARN, &j.CreatedBy.PlanVersion, &j.CreatedBy.RuleID, &j.CreatedBy.RuleName)
 	if err != nil {
 		return nil, err
 	}
@@ -91,12 +100,13 @@ func unixNano(t time.Time) int64 {
 }
 
 func insertJob(ctx context.Context, q meta.Querier, j *Job) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO backup_jobs (`+jobColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := q.ExecContext(ctx, `INSERT INTO backup_jobs (`+jobColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		j.ID, j.Kind, j.Account, j.Region, j.State, j.StatusMessage, j.PercentDone, j.ResourceARN, j.ResourceType, j.ResourceName,
 		j.VaultName, j.VaultARN, j.RecoveryPointARN, j.EncryptionKeyARN, j.IAMRoleARN, j.IdempotencyToken,
 		j.DestinationVaultARN, j.DestinationRecoveryPointARN, j.RestoreMetadata, j.CreatedResourceARN, j.ValidationStatus, j.ValidationMessage,
 		j.Lifecycle.ColdAfterDays, j.Lifecycle.DeleteAfterDays, j.RecoveryPointTags, j.BytesTransferred, j.Size,
-		unixNano(j.Created), unixNano(j.StartBy), unixNano(j.CompleteBy), unixNano(j.Completed))
+		unixNano(j.Created), unixNano(j.StartBy), unixNano(j.CompleteBy), unixNano(j.Completed),
+		j.CreatedBy.PlanID, j.CreatedBy.PlanARN, j.CreatedBy.PlanVersion, j.CreatedBy.RuleID, j.CreatedBy.RuleName)
 	return err
 }
 

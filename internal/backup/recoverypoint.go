@@ -40,9 +40,25 @@ type RecoveryPoint struct {
 // VaultARN is the ARN of the vault holding the recovery point.
 func (rp *RecoveryPoint) VaultARN() string { return VaultARN(rp.Region, rp.Account, rp.VaultName) }
 
+// domain is where the recovery point's data lives: its vault's domain
+// for its key, or the cold one once lifecycle moved it.
 func (rp *RecoveryPoint) domain() Domain {
-	return Domain{Region: rp.Region, Account: rp.Account, Vault: rp.VaultName, KeyARN: rp.EncryptionKeyARN}
+	d := Domain{Region: rp.Region, Account: rp.Account, Vault: rp.VaultName, KeyARN: rp.EncryptionKeyARN}
+	if rp.StorageClass == StorageCold {
+		d.Vault += coldSuffix
+	}
+	return d
 }
+
+// Storage classes.
+const (
+	StorageWarm = "WARM"
+	StorageCold = "COLD"
+)
+
+// coldSuffix names a vault's cold storage domain; vault names cannot
+// contain a dot, so it never collides with a vault.
+const coldSuffix = ".cold"
 
 const rpColumns = `arn, account_id, region, vault_name, resource_arn, resource_type, resource_name, status, status_message,
 	encryption_key_arn, iam_role_arn, source_vault_arn, parent_recovery_point_arn, created_by_job_id, creation_date, completion_date,

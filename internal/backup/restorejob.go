@@ -75,7 +75,8 @@ func (s *Service) StartRestoreJob(ctx context.Context, in StartRestoreJobInput) 
 		RecoveryPointARN: rp.ARN, EncryptionKeyARN: rp.EncryptionKeyARN, IAMRoleARN: role, IdempotencyToken: in.IdempotencyToken,
 		RestoreMetadata: string(meta), Size: rp.Size, Created: s.now().UTC(),
 	}
-	return j, s.enqueue(ctx, j)
+	_, err = s.enqueue(ctx, j)
+	return j, err
 }
 
 // DescribeRestoreJob returns a restore job of the caller's account.

@@ -68,6 +68,9 @@ func (s *Service) run(ctx context.Context, id string) error {
 	err = s.runAs(jobCtx, j)
 	stop()
 	if err == nil {
+		if j.Kind == KindBackup && s.onBackupDone != nil {
+			s.onBackupDone(ctx, j)
+		}
 		return nil
 	}
 	if errors.Is(err, errJobFinished) {

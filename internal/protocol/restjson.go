@@ -28,9 +28,20 @@ type RESTOp func(ctx context.Context, r *RESTRequest) (status int, out any, err 
 
 // RESTService serves a restJson1 API through net/http's pattern routing.
 type RESTService struct {
-	Name string // signing name, "backup"
-	mux  *http.ServeMux
+	Name   string // signing name, "backup"
+	mux    *http.ServeMux
+	routes []RESTRoute
 }
+
+// RESTRoute is one registered operation.
+type RESTRoute struct {
+	Pattern   string // "PUT /backup-vaults/{backupVaultName}"
+	Operation string
+}
+
+// Routes lists the registered operations in registration order, for
+// tests that walk every operation.
+func (s *RESTService) Routes() []RESTRoute { return s.routes }
 
 var _ Service = (*RESTService)(nil)
 
@@ -46,6 +57,7 @@ func (s *RESTService) Protocol() Kind      { return RESTJSON }
 // "PUT /backup-vaults/{backupVaultName}".
 func (s *RESTService) Handle(pattern, operation string, op RESTOp) {
 	s.mux.Handle(pattern, restHandler{s: s, operation: operation, op: op})
+	s.routes = append(s.routes, RESTRoute{pattern, operation})
 }
 
 type restHandler struct {

@@ -90,6 +90,16 @@ func New(opts Options) *Handler {
 	return h
 }
 
+// Services lists the services the handler routes to, for tests that walk
+// every operation.
+func (h *Handler) Services() []protocol.Service {
+	out := make([]protocol.Service, 0, len(h.services))
+	for _, s := range h.services {
+		out = append(out, s)
+	}
+	return out
+}
+
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/_coffer/health":

@@ -21,6 +21,8 @@ import (
 // Coffer is a coffer server running inside the test process on a free
 // loopback port with a fresh data directory.
 type Coffer struct {
+	// App is the running server, for tests that need its parts.
+	App             *app.App
 	URL             string
 	Config          config.Config
 	CredentialsFile string
@@ -70,7 +72,7 @@ func StartCoffer(t testing.TB, mutate func(*config.Config)) *Coffer {
 	if cfg.TLS.Enabled() {
 		scheme = "https"
 	}
-	c := &Coffer{URL: scheme + "://" + ln.Addr().String(), Config: cfg, CredentialsFile: a.CredentialsFile, ConfigFile: a.ConfigFile, CAFile: a.CAFile}
+	c := &Coffer{App: a, URL: scheme + "://" + ln.Addr().String(), Config: cfg, CredentialsFile: a.CredentialsFile, ConfigFile: a.ConfigFile, CAFile: a.CAFile}
 	return c
 }
 

@@ -32,6 +32,9 @@ func openRDS(cfg config.Config, store meta.Store, az *authz.Authorizer, k *kms.S
 			rds.EngineSQLite:   enginesqlite.New(enginesqlite.Options{}),
 		},
 	})
+	if err := svc.Resume(context.Background()); err != nil {
+		return nil, nil, err
+	}
 	return svc, hosts, nil
 }
 

@@ -737,3 +737,36 @@ func sqliteVersion(ctx context.Context) (string, error) {
 	err = db.QueryRowContext(ctx, `SELECT sqlite_version()`).Scan(&v)
 	return v, err
 }
+
+// Resume finishes what a previous run left: instances it was deleting are
+// deleted, and instances it was creating are marked failed (their
+// database may be half-made; the StatusMessage says to delete and create
+// them again). Call it once at start.
+func (s *Service) Resume(ctx context.Context) error {
+	rows, err := s.store.QueryContext(ctx, `SELECT `+instanceColumns+` FROM rds_instances WHERE status IN (?, ?)`, StatusCreating, StatusDeleting)
+	if err != nil {
+		return fmt.Errorf("find unfinished DB instances: %w", err)
+	}
+	var todo []*Instance
+	for rows.Next() {
+		inst, err := scanInstance(rows)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		todo = append(todo, inst)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, inst := range todo {
+		switch inst.Status {
+		case StatusDeleting:
+			s.background(func(ctx context.Context) { s.drop(ctx, inst) })
+		case StatusCreating:
+			s.setStatus(ctx, inst, StatusFailed, "coffer stopped while the instance was being created; delete it and create it again")
+		}
+	}
+	return nil
+}

@@ -60,11 +60,11 @@ func TestCopyRules(t *testing.T) {
 			}
 			// A failed copy leaves nothing in the destination and never
 			// touches the source recovery point.
-			out, err := s.destAccount.backup.ListRecoveryPointsByBackupVault(context.Background(), &backup.ListRecoveryPointsByBackupVaultInput{BackupVaultName: aws.String(nonEmpty(s.destVault, "backup-vault"))})
+			out, err := s.destAccount.Backup.ListRecoveryPointsByBackupVault(context.Background(), &backup.ListRecoveryPointsByBackupVaultInput{BackupVaultName: aws.String(nonEmpty(s.destVault, "backup-vault"))})
 			if err == nil && len(out.RecoveryPoints) > 0 && s.destAccount != w.src {
 				t.Errorf("the failed copy left %d recovery points in the destination", len(out.RecoveryPoints))
 			}
-			rp := must[*backup.DescribeRecoveryPointOutput](t)(w.src.backup.DescribeRecoveryPoint(context.Background(), &backup.DescribeRecoveryPointInput{
+			rp := must[*backup.DescribeRecoveryPointOutput](t)(w.src.Backup.DescribeRecoveryPoint(context.Background(), &backup.DescribeRecoveryPointInput{
 				BackupVaultName: aws.String(nonEmpty(s.sourceVault, "source-vault")), RecoveryPointArn: aws.String(sourceRP)}))
 			if rp.Status != backuptypes.RecoveryPointStatusCompleted {
 				t.Errorf("source recovery point is %s after the failed copy", rp.Status)
@@ -113,7 +113,7 @@ func runCopy(t *testing.T, w *world, s copySetup) (*backuptypes.CopyJob, string)
 		destVault = "backup-vault"
 		destARN = dst.vault(t, destVault, dstKey)
 	} else {
-		destARN = aws.ToString(must[*backup.DescribeBackupVaultOutput](t)(dst.backup.DescribeBackupVault(context.Background(), &backup.DescribeBackupVaultInput{BackupVaultName: aws.String(destVault)})).BackupVaultArn)
+		destARN = aws.ToString(must[*backup.DescribeBackupVaultOutput](t)(dst.Backup.DescribeBackupVault(context.Background(), &backup.DescribeBackupVaultInput{BackupVaultName: aws.String(destVault)})).BackupVaultArn)
 	}
 	if s.vaultPolicy {
 		dst.allowOrgCopies(t, destVault, w.orgIDOf(t, dst))
@@ -140,10 +140,10 @@ func TestStartBackupJobNeedsPassRole(t *testing.T) {
 	role := w.src.backupRole(t, "backup-role")
 	w.src.vault(t, "source-vault", key)
 	// A user whose policy allows every backup action but not iam:PassRole.
-	must[*iam.CreateUserOutput](t)(w.src.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("operator")}))
-	must[*iam.PutUserPolicyOutput](t)(w.src.iam.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("operator"), PolicyName: aws.String("backup"),
+	must[*iam.CreateUserOutput](t)(w.src.IAM.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("operator")}))
+	must[*iam.PutUserPolicyOutput](t)(w.src.IAM.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("operator"), PolicyName: aws.String("backup"),
 		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"backup:*","Resource":"*"}]}`)}))
-	keys := must[*iam.CreateAccessKeyOutput](t)(w.src.iam.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("operator")}))
+	keys := must[*iam.CreateAccessKeyOutput](t)(w.src.IAM.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("operator")}))
 	op := backup.NewFromConfig(w.c.AWSConfig(t, awsCreds(keys)))
 	_, err := op.StartBackupJob(ctx, &backup.StartBackupJobInput{BackupVaultName: aws.String("source-vault"), ResourceArn: aws.String(db), IamRoleArn: aws.String(role)})
 	if errCode(err) != "AccessDeniedException" || !strings.Contains(err.Error(), "iam:PassRole") {
@@ -166,29 +166,29 @@ func TestBadInput(t *testing.T) {
 		msg  string
 	}{
 		{"unknown vault", func() error {
-			return second(w.src.backup.StartBackupJob(ctx, &backup.StartBackupJobInput{BackupVaultName: aws.String("nope"), ResourceArn: aws.String(db), IamRoleArn: aws.String(role)}))
+			return second(w.src.Backup.StartBackupJob(ctx, &backup.StartBackupJobInput{BackupVaultName: aws.String("nope"), ResourceArn: aws.String(db), IamRoleArn: aws.String(role)}))
 		}, "ResourceNotFoundException", "nope"},
 		{"other partition", func() error {
-			return second(w.src.backup.StartBackupJob(ctx, &backup.StartBackupJobInput{BackupVaultName: aws.String("source-vault"), ResourceArn: aws.String(strings.Replace(db, "arn:aws:", "arn:aws-cn:", 1)), IamRoleArn: aws.String(role)}))
+			return second(w.src.Backup.StartBackupJob(ctx, &backup.StartBackupJobInput{BackupVaultName: aws.String("source-vault"), ResourceArn: aws.String(strings.Replace(db, "arn:aws:", "arn:aws-cn:", 1)), IamRoleArn: aws.String(role)}))
 		}, "InvalidParameterValueException", "partition"},
 		{"malformed resource ARN", func() error {
-			return second(w.src.backup.StartBackupJob(ctx, &backup.StartBackupJobInput{BackupVaultName: aws.String("source-vault"), ResourceArn: aws.String("orders-db"), IamRoleArn: aws.String(role)}))
+			return second(w.src.Backup.StartBackupJob(ctx, &backup.StartBackupJobInput{BackupVaultName: aws.String("source-vault"), ResourceArn: aws.String("orders-db"), IamRoleArn: aws.String(role)}))
 		}, "InvalidParameterValueException", "not a valid ARN"},
 		{"unsupported resource type", func() error {
-			return second(w.src.backup.StartBackupJob(ctx, &backup.StartBackupJobInput{BackupVaultName: aws.String("source-vault"), ResourceArn: aws.String("arn:aws:dynamodb:us-east-1:111222333444:table/t"), IamRoleArn: aws.String(role)}))
+			return second(w.src.Backup.StartBackupJob(ctx, &backup.StartBackupJobInput{BackupVaultName: aws.String("source-vault"), ResourceArn: aws.String("arn:aws:dynamodb:us-east-1:111222333444:table/t"), IamRoleArn: aws.String(role)}))
 		}, "InvalidParameterValueException", "RDS"},
 		{"role of another account", func() error {
-			return second(w.src.backup.StartBackupJob(ctx, &backup.StartBackupJobInput{BackupVaultName: aws.String("source-vault"), ResourceArn: aws.String(db), IamRoleArn: aws.String(otherRole)}))
+			return second(w.src.Backup.StartBackupJob(ctx, &backup.StartBackupJobInput{BackupVaultName: aws.String("source-vault"), ResourceArn: aws.String(db), IamRoleArn: aws.String(otherRole)}))
 		}, "InvalidParameterValueException", "666777888999"},
 		{"lifecycle +90 rule", func() error {
-			return second(w.src.backup.StartBackupJob(ctx, &backup.StartBackupJobInput{BackupVaultName: aws.String("source-vault"), ResourceArn: aws.String(db), IamRoleArn: aws.String(role),
+			return second(w.src.Backup.StartBackupJob(ctx, &backup.StartBackupJobInput{BackupVaultName: aws.String("source-vault"), ResourceArn: aws.String(db), IamRoleArn: aws.String(role),
 				Lifecycle: &backuptypes.Lifecycle{MoveToColdStorageAfterDays: aws.Int64(30), DeleteAfterDays: aws.Int64(60)}}))
 		}, "InvalidParameterValueException", "90"},
 		{"bad vault name", func() error {
-			return second(w.src.backup.CreateBackupVault(ctx, &backup.CreateBackupVaultInput{BackupVaultName: aws.String("a")}))
+			return second(w.src.Backup.CreateBackupVault(ctx, &backup.CreateBackupVaultInput{BackupVaultName: aws.String("a")}))
 		}, "InvalidParameterValueException", "2 to 50"},
 		{"duplicate vault", func() error {
-			return second(w.src.backup.CreateBackupVault(ctx, &backup.CreateBackupVaultInput{BackupVaultName: aws.String("source-vault")}))
+			return second(w.src.Backup.CreateBackupVault(ctx, &backup.CreateBackupVaultInput{BackupVaultName: aws.String("source-vault")}))
 		}, "AlreadyExistsException", "source-vault"},
 	}
 	for _, tt := range tests {
@@ -205,7 +205,7 @@ func TestBadInput(t *testing.T) {
 	if job.State != backuptypes.BackupJobStateCompleted {
 		t.Fatalf("backup %s: %s", job.State, aws.ToString(job.StatusMessage))
 	}
-	if _, err := w.src.backup.DeleteBackupVault(ctx, &backup.DeleteBackupVaultInput{BackupVaultName: aws.String("source-vault")}); errCode(err) != "InvalidRequestException" {
+	if _, err := w.src.Backup.DeleteBackupVault(ctx, &backup.DeleteBackupVaultInput{BackupVaultName: aws.String("source-vault")}); errCode(err) != "InvalidRequestException" {
 		t.Fatalf("deleting a non-empty vault: %v", err)
 	}
 }

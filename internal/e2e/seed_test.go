@@ -33,7 +33,7 @@ func TestSeed(t *testing.T) {
 		t.Fatalf("backup job %s: %s", job.State, aws.ToString(job.StatusMessage))
 	}
 	rp := aws.ToString(job.RecoveryPointArn)
-	srcRP := must[*backup.DescribeRecoveryPointOutput](t)(w.src.backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String("source-vault"), RecoveryPointArn: aws.String(rp)}))
+	srcRP := must[*backup.DescribeRecoveryPointOutput](t)(w.src.Backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String("source-vault"), RecoveryPointArn: aws.String(rp)}))
 	if got := aws.ToString(srcRP.EncryptionKeyArn); got != srcKey {
 		t.Errorf("recovery point key = %s, want the database's key %s", got, srcKey)
 	}
@@ -52,7 +52,7 @@ func TestSeed(t *testing.T) {
 		t.Fatalf("copy job %s: %s", cj.State, aws.ToString(cj.StatusMessage))
 	}
 	copyARN := aws.ToString(cj.DestinationRecoveryPointArn)
-	copied := must[*backup.DescribeRecoveryPointOutput](t)(w.dst.backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN)}))
+	copied := must[*backup.DescribeRecoveryPointOutput](t)(w.dst.Backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN)}))
 	if got := aws.ToString(copied.EncryptionKeyArn); got != dstKey {
 		t.Errorf("copy is encrypted under %s, want the backup account's key %s", got, dstKey)
 	}
@@ -68,7 +68,7 @@ func TestSeed(t *testing.T) {
 	w.src.allowOrgCopies(t, "source-vault", org)
 	srcDefault := w.src.backupRole(t, "AWSBackupDefaultServiceRole")
 	w.src.allowKeyUse(t, "AWSBackupDefaultServiceRole", dstKey)
-	must[*kms.PutKeyPolicyOutput](t)(w.dst.kms.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: aws.String(dstKey), PolicyName: aws.String("default"),
+	must[*kms.PutKeyPolicyOutput](t)(w.dst.KMS.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: aws.String(dstKey), PolicyName: aws.String("default"),
 		Policy: aws.String(sharedKeyPolicyFor(backupAcct, srcDefault))}))
 	back := w.dst.copyJob(t, copyARN, "backup-vault", srcVault, dstRole)
 	if back.State != backuptypes.CopyJobStateCompleted {
@@ -76,7 +76,7 @@ func TestSeed(t *testing.T) {
 	}
 
 	// Restore in the backup account with the backup key.
-	md := must[*backup.GetRecoveryPointRestoreMetadataOutput](t)(w.dst.backup.GetRecoveryPointRestoreMetadata(ctx, &backup.GetRecoveryPointRestoreMetadataInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN)}))
+	md := must[*backup.GetRecoveryPointRestoreMetadataOutput](t)(w.dst.Backup.GetRecoveryPointRestoreMetadata(ctx, &backup.GetRecoveryPointRestoreMetadataInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN)}))
 	if _, ok := md.RestoreMetadata["MasterUserPassword"]; ok {
 		t.Error("restore metadata shows the master password")
 	}
@@ -90,8 +90,8 @@ func TestSeed(t *testing.T) {
 		t.Errorf("restored instance key = %s, want %s", restored.KeyID, dstKey)
 	}
 	srcInst := w.src.waitDB(t, "orders-db")
-	wantN, wantSum := count(t, aws.ToString(srcInst.Endpoint.Address))
-	gotN, gotSum := count(t, aws.ToString(restored.Endpoint.Address))
+	wantN, wantSum := count(t, srcInst)
+	gotN, gotSum := count(t, restored)
 	if gotN != wantN || gotSum != wantSum || wantN != 500 {
 		t.Fatalf("restored rows %d (sum %d), source %d (sum %d)", gotN, gotSum, wantN, wantSum)
 	}
@@ -100,22 +100,22 @@ func TestSeed(t *testing.T) {
 	// delete nor shorten the backup account's recovery point, nor use
 	// its key.
 	for name, err := range map[string]error{
-		"describe": second(w.src.backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN)})),
-		"delete":   second(w.src.backup.DeleteRecoveryPoint(ctx, &backup.DeleteRecoveryPointInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN)})),
-		"shorten": second(w.src.backup.UpdateRecoveryPointLifecycle(ctx, &backup.UpdateRecoveryPointLifecycleInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN),
+		"describe": second(w.src.Backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN)})),
+		"delete":   second(w.src.Backup.DeleteRecoveryPoint(ctx, &backup.DeleteRecoveryPointInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN)})),
+		"shorten": second(w.src.Backup.UpdateRecoveryPointLifecycle(ctx, &backup.UpdateRecoveryPointLifecycleInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN),
 			Lifecycle: &backuptypes.Lifecycle{DeleteAfterDays: aws.Int64(1)}})),
-		"key": second(w.src.kms.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(dstKey)})),
+		"key": second(w.src.KMS.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(dstKey)})),
 	} {
 		if err == nil {
 			t.Errorf("source admin %s on the backup account's copy: allowed", name)
 		}
 	}
-	still := must[*backup.DescribeRecoveryPointOutput](t)(w.dst.backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN)}))
+	still := must[*backup.DescribeRecoveryPointOutput](t)(w.dst.Backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN)}))
 	if still.Status != backuptypes.RecoveryPointStatusCompleted || still.Lifecycle != nil {
 		t.Errorf("the copy changed: %s %+v", still.Status, still.Lifecycle)
 	}
 	// The instance in the source account is invisible to the backup account.
-	if _, err := w.dst.rds.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("orders-db")}); !strings.Contains(errCode(err), "DBInstanceNotFound") {
+	if _, err := w.dst.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("orders-db")}); !strings.Contains(errCode(err), "DBInstanceNotFound") {
 		t.Errorf("backup account sees the source instance: %v", err)
 	}
 }

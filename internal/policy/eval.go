@@ -574,8 +574,16 @@ func newEvalContext(req Request) evalContext {
 			def(KeyPrincipalTagPrefix+k, v)
 		}
 	}
-	if req.ResourceAccount != "" {
-		def(KeyResourceAccount, req.ResourceAccount)
+	// aws:ResourceAccount: the owner given, else the account in the
+	// resource's ARN.
+	acct := req.ResourceAccount
+	if acct == "" {
+		if parts, ok := splitARN(req.Resource); ok {
+			acct = parts[4]
+		}
+	}
+	if acct != "" {
+		def(KeyResourceAccount, acct)
 	}
 	if !req.Now.IsZero() {
 		def(KeyCurrentTime, req.Now.UTC().Format(time.RFC3339))

@@ -27,7 +27,7 @@ const (
 	KeyRequestedRegion         = "aws:RequestedRegion"            //
 	KeyTagKeys                 = "aws:TagKeys"                    // multivalued
 	KeyMultiFactorAuthPresent  = "aws:MultiFactorAuthPresent"     //
-	KeyResourceAccount         = "aws:ResourceAccount"            // derived from Request.ResourceAccount
+	KeyResourceAccount         = "aws:ResourceAccount"            // derived from Request.ResourceAccount or the resource ARN
 	KeyResourceOrgID           = "aws:ResourceOrgID"              //
 	KeyPrincipalTagPrefix      = "aws:PrincipalTag/"              // + tag key; derived from Principal.Tags
 	KeyResourceTagPrefix       = "aws:ResourceTag/"               // + tag key

@@ -1,0 +1,74 @@
+package audit
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/coffer-dev/coffer/internal/protocol"
+)
+
+func TestParametersRedactSecrets(t *testing.T) {
+	tests := []struct {
+		name   string
+		kind   protocol.Kind
+		target string
+		body   string
+		hidden []string // parameter paths that must be redacted
+		kept   map[string]string
+	}{
+		{"kms plaintext", protocol.AWSJSON, "/", `{"KeyId":"alias/k","Plaintext":"c2VjcmV0"}`, []string{"Plaintext"}, map[string]string{"KeyId": "alias/k"}},
+		{"rds password", protocol.Query, "/", "Action=CreateDBInstance&DBInstanceIdentifier=db1&MasterUserPassword=hunter2", []string{"MasterUserPassword"}, map[string]string{"DBInstanceIdentifier": "db1"}},
+		{"restore metadata password", protocol.RESTJSON, "/restore-jobs", `{"Metadata":{"DBInstanceIdentifier":"r1","MasterUserPassword":"hunter2"}}`, nil, nil},
+		{"sign message", protocol.AWSJSON, "/", `{"KeyId":"k","Message":"aGVsbG8="}`, []string{"Message"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", tt.target, strings.NewReader(tt.body))
+			got := Parameters(tt.kind, r, []byte(tt.body))
+			for _, k := range tt.hidden {
+				if got[k] != Redacted {
+					t.Errorf("%s = %v, want it hidden", k, got[k])
+				}
+			}
+			for k, v := range tt.kept {
+				if got[k] != v {
+					t.Errorf("%s = %v, want %s", k, got[k], v)
+				}
+			}
+			if s := strings.ToLower(fmtAny(got)); strings.Contains(s, "hunter2") || strings.Contains(s, "c2vjcmv0") {
+				t.Errorf("a secret survived: %v", got)
+			}
+		})
+	}
+}
+
+func fmtAny(v any) string {
+	var b strings.Builder
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				b.WriteString(k + "=")
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case string:
+			b.WriteString(x + ";")
+		}
+	}
+	walk(v)
+	return b.String()
+}
+
+func TestLongValuesClipped(t *testing.T) {
+	body := `{"CiphertextBlob":"` + strings.Repeat("A", 5000) + `"}`
+	got := Parameters(protocol.AWSJSON, httptest.NewRequest("POST", "/", strings.NewReader(body)), []byte(body))
+	if s, _ := got["CiphertextBlob"].(string); len(s) > maxValue+20 || !strings.HasSuffix(s, "(truncated)") {
+		t.Fatalf("CiphertextBlob kept %d characters", len(s))
+	}
+}

@@ -211,9 +211,13 @@ func (d dbResources) CreateRestored(ctx context.Context, spec backup.RestoreSpec
 		password = spec.Secrets[mdPassword]
 	}
 	encrypted, _ := strconv.ParseBool(md[mdEncrypted])
+	// DBName and MasterUsername are the caller's or RDS's defaults for a
+	// restore (<id> and <id>_owner), not the source's: instances share
+	// their region's PostgreSQL server, where the source's names are
+	// taken. The master password is the source's unless given.
 	inst, t, err := d.rds.CreateRestoredInstance(ctx, rds.RestoreSpec{
 		Region: spec.Region, Identifier: md[mdIdentifier], Engine: md[mdEngine], EngineVersion: md[mdVersion],
-		DBName: md[mdDBName], MasterUsername: md[mdUser], MasterUserPassword: password,
+		DBName: spec.Requested[mdDBName], MasterUsername: spec.Requested[mdUser], MasterUserPassword: password,
 		InstanceClass: md[mdClass], AllocatedStorage: storage, StorageEncrypted: encrypted || md[mdKey] != "", KMSKeyID: md[mdKey],
 	})
 	if err != nil {

@@ -120,9 +120,10 @@ type Source struct {
 type RestoreSpec struct {
 	Account, Region string
 	// Metadata is the recovery point's restore metadata overridden by
-	// the caller's (DBInstanceIdentifier, KmsKeyId, ...).
-	Metadata map[string]string
-	Secrets  map[string]string
+	// the caller's (DBInstanceIdentifier, KmsKeyId, ...); Requested is
+	// the caller's part alone.
+	Metadata, Requested map[string]string
+	Secrets             map[string]string
 }
 
 // Restored is the instance a restore fills.

@@ -117,7 +117,7 @@ func (s *Service) runRestore(ctx context.Context, j *Job) error {
 		return fmt.Errorf("read recovery point %s: %w", rp.ARN, err)
 	}
 	defer stream.Close()
-	target, err := s.dbs.CreateRestored(ctx, RestoreSpec{Account: j.Account, Region: j.Region, Metadata: merged, Secrets: secrets})
+	target, err := s.dbs.CreateRestored(ctx, RestoreSpec{Account: j.Account, Region: j.Region, Metadata: merged, Requested: override, Secrets: secrets})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,40 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/coffer-dev/coffer/internal/testenv"
+)
+
+// The demo runs the whole walkthrough and every check passes, on both
+// engines.
+func TestDemo(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			if engine == "postgres" {
+				if _, err := testenv.PostgresBinDir(); err != nil {
+					testenv.Missing(t, "%v", err)
+				}
+			}
+			var out bytes.Buffer
+			err := Run(context.Background(), Options{Engine: engine, Rows: 300, DataDir: t.TempDir(), Out: &out})
+			if err != nil {
+				t.Fatalf("demo failed: %v\n%s", err, out.String())
+			}
+			for _, want := range []string{"All 11 checks passed", "validation SUCCESSFUL", "key: refused (AccessDeniedException)"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("output lacks %q:\n%s", want, out.String())
+				}
+			}
+		})
+	}
+}
+
+func TestDemoRejectsUnknownEngine(t *testing.T) {
+	if err := Run(context.Background(), Options{Engine: "mysql", Out: &bytes.Buffer{}}); err == nil || !strings.Contains(err.Error(), "mysql") {
+		t.Fatalf("err = %v", err)
+	}
+}

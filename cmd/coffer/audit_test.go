@@ -45,7 +45,10 @@ type ctDetail struct {
 // caller its own account's events, and coffer audit shows all of them.
 func TestAuditTrail(t *testing.T) {
 	cli := testenv.AWSCLIv2(t)
-	c := testenv.StartSeed(t, nil)
+	testenv.ForEachStore(t, func(t *testing.T, c *testenv.Coffer) { testAuditTrail(t, cli, c) })
+}
+
+func testAuditTrail(t *testing.T, cli string, c *testenv.Coffer) {
 	ctx := context.Background()
 	src := c.AWSConfig(t, c.Profile(t, "source"))
 	admin := iam.NewFromConfig(src)
@@ -130,10 +133,14 @@ func TestAuditTrail(t *testing.T) {
 	// coffer audit reads the store directly and sees every account,
 	// the unauthenticated call too.
 	bin := binary(t)
+	store := []string{"--data-dir", c.Config.DataDir}
+	if c.Config.Database != "" {
+		store = []string{"--database", c.Config.Database}
+	}
 	var lines []string
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		out, err := exec.Command(bin, "audit", "--data-dir", c.Config.DataDir, "--json", "--all").CombinedOutput()
+		out, err := exec.Command(bin, append([]string{"audit", "--json", "--all"}, store...)...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("coffer audit: %v\n%s", err, out)
 		}
@@ -158,7 +165,7 @@ func TestAuditTrail(t *testing.T) {
 	if !unauth || !backup {
 		t.Errorf("coffer audit: unauthenticated call seen %v, backup account's call seen %v", unauth, backup)
 	}
-	out, err = exec.Command(bin, "audit", "--data-dir", c.Config.DataDir, "--errors", "--account", testenv.SourceAccount).CombinedOutput()
+	out, err = exec.Command(bin, append([]string{"audit", "--errors", "--account", testenv.SourceAccount}, store...)...).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "AccessDenied") || strings.Contains(string(out), "CreateUser") {
 		t.Fatalf("coffer audit --errors: %v\n%s", err, out)
 	}

@@ -200,7 +200,7 @@ func (r *Recorder) write(batch []*Event) error {
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				e.ID, e.Time.UnixNano(), e.AccountID, e.PrincipalType, e.PrincipalARN, e.PrincipalID, e.UserName, e.AccessKeyID,
 				e.Service, e.Operation, e.Region, e.SourceIP, clip(e.UserAgent, 512), e.RequestID, e.HTTPStatus, e.ErrorCode, clip(e.ErrorMessage, 2048),
-				e.ReadOnly, string(params), string(decisions)); err != nil {
+				boolInt(e.ReadOnly), string(params), string(decisions)); err != nil {
 				return fmt.Errorf("insert audit event: %w", err)
 			}
 		}
@@ -220,4 +220,12 @@ func newEventID() string {
 	rand.Read(b[:])
 	s := hex.EncodeToString(b[:])
 	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:32]
+}
+
+// boolInt stores a flag in a portable INTEGER column.
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -78,7 +78,7 @@ func Lookup(ctx context.Context, db meta.Querier, q Query) ([]Event, string, err
 		v := any(q.AttributeValue)
 		switch q.AttributeKey {
 		case "ReadOnly":
-			v = strings.EqualFold(q.AttributeValue, "true")
+			v = boolInt(strings.EqualFold(q.AttributeValue, "true"))
 		case "EventSource":
 			v = strings.TrimSuffix(q.AttributeValue, ".amazonaws.com")
 		}

@@ -230,3 +230,11 @@ func nanos(t time.Time) int64 { return t.UnixNano() }
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
 func nullString(ns sql.NullString) string { return ns.String }
+
+// boolInt stores a flag in a portable INTEGER column.
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

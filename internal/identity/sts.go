@@ -201,7 +201,7 @@ func (s *Service) createSession(ctx context.Context, se session) (Credentials, e
 		}
 		_, err := q.ExecContext(ctx, `INSERT INTO sts_sessions (access_key_id, account_id, kind, role_name, role_id, user_name, session_name, source_arn, chained, session_policy, sealed, created_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.AccessKeyID, se.account, se.kind, se.roleName, se.roleID, se.userName, se.sessionName, se.sourceARN, se.chained, se.policy, sealed, nanos(now), nanos(c.Expiration))
+			c.AccessKeyID, se.account, se.kind, se.roleName, se.roleID, se.userName, se.sessionName, se.sourceARN, boolInt(se.chained), se.policy, sealed, nanos(now), nanos(c.Expiration))
 		return err
 	})
 	if err != nil {

@@ -54,3 +54,14 @@ func StartSeed(t testing.TB, mutate func(*config.Config)) *Coffer {
 		}
 	})
 }
+
+// ForEachStore runs fn as subtests against a seeded coffer on SQLite and
+// on PostgreSQL (a throwaway cluster; skipped, or failed under
+// COFFER_TEST_REQUIRE_ALL=1, when PostgreSQL is missing).
+func ForEachStore(t *testing.T, fn func(t *testing.T, c *Coffer)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, StartSeed(t, nil)) })
+	t.Run("postgres", func(t *testing.T) {
+		dsn := StartPostgres(t).CreateDatabase(t, "coffer")
+		fn(t, StartSeed(t, func(c *config.Config) { c.Database = dsn }))
+	})
+}

@@ -41,8 +41,9 @@ const allowAll = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action
 
 // Users, access keys, inline policies and tags through the SDK, and a
 // user without policies denied in AWS's words.
-func TestUsersAndAccessKeys(t *testing.T) {
-	c := testenv.StartSeed(t, nil)
+func TestUsersAndAccessKeys(t *testing.T) { testenv.ForEachStore(t, testUsersAndAccessKeys) }
+
+func testUsersAndAccessKeys(t *testing.T, c *testenv.Coffer) {
 	ctx := context.Background()
 	admin := iam.NewFromConfig(c.AWSConfig(t, c.Profile(t, "source")))
 	acct := testenv.SourceAccount
@@ -120,8 +121,9 @@ func TestUsersAndAccessKeys(t *testing.T) {
 }
 
 // Roles, managed policies (customer and AWS-managed), attachments and tags.
-func TestRolesAndManagedPolicies(t *testing.T) {
-	c := testenv.StartSeed(t, nil)
+func TestRolesAndManagedPolicies(t *testing.T) { testenv.ForEachStore(t, testRolesAndManagedPolicies) }
+
+func testRolesAndManagedPolicies(t *testing.T, c *testenv.Coffer) {
 	ctx := context.Background()
 	admin := iam.NewFromConfig(c.AWSConfig(t, c.Profile(t, "backup")))
 	acct := testenv.BackupAccount

@@ -36,8 +36,9 @@ func must[T any](t *testing.T) func(T, error) T {
 	}
 }
 
-func TestOrganizationStructure(t *testing.T) {
-	c := testenv.StartSeed(t, nil)
+func TestOrganizationStructure(t *testing.T) { testenv.ForEachStore(t, testOrganizationStructure) }
+
+func testOrganizationStructure(t *testing.T, c *testenv.Coffer) {
 	ctx := context.Background()
 	mgmt := organizations.NewFromConfig(c.AWSConfig(t, c.Profile(t, "default")))
 

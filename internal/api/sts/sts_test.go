@@ -37,7 +37,10 @@ func wantAPIError(t *testing.T, err error, code, msg string) {
 // OrganizationAccountAccessRole into it, create a role there trusting
 // another account, and assume it from that account.
 func TestOrganizationAccountAndCrossAccountRole(t *testing.T) {
-	c := testenv.StartSeed(t, nil)
+	testenv.ForEachStore(t, testOrganizationAccountAndCrossAccountRole)
+}
+
+func testOrganizationAccountAndCrossAccountRole(t *testing.T, c *testenv.Coffer) {
 	ctx := context.Background()
 	mgmt := c.AWSConfig(t, c.Profile(t, "default"))
 	orgs := organizations.NewFromConfig(mgmt)
@@ -170,7 +173,10 @@ func TestPrincipalOrgID(t *testing.T) {
 // Role chaining is limited to an hour, a role assumes itself only when its
 // trust policy names it, and a session policy narrows the session.
 func TestRoleChainingAndSessionPolicy(t *testing.T) {
-	c := testenv.StartSeed(t, nil)
+	testenv.ForEachStore(t, testRoleChainingAndSessionPolicy)
+}
+
+func testRoleChainingAndSessionPolicy(t *testing.T, c *testenv.Coffer) {
 	ctx := context.Background()
 	srcCfg := c.AWSConfig(t, c.Profile(t, "source"))
 	srcIAM := iam.NewFromConfig(srcCfg)
@@ -215,7 +221,10 @@ func TestRoleChainingAndSessionPolicy(t *testing.T) {
 // Sessions of a deleted role, deleted and deactivated access keys, and
 // GetSessionToken's limits.
 func TestRevokedCredentials(t *testing.T) {
-	c := testenv.StartSeed(t, nil)
+	testenv.ForEachStore(t, testRevokedCredentials)
+}
+
+func testRevokedCredentials(t *testing.T, c *testenv.Coffer) {
 	ctx := context.Background()
 	srcCfg := c.AWSConfig(t, c.Profile(t, "source"))
 	srcIAM := iam.NewFromConfig(srcCfg)

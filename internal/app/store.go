@@ -12,3 +12,6 @@ import (
 func OpenStore(ctx context.Context, cfg config.Config) (meta.Store, error) {
 	return openStore(ctx, cfg)
 }
+
+// AuditFailures is the number of audit events that could not be written.
+func (a *App) AuditFailures() int64 { return a.audit.Failed() }

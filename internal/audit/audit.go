@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/meta"
@@ -81,6 +82,8 @@ type Recorder struct {
 	once  sync.Once
 	mu    sync.RWMutex // held for reading by Record, for writing by Close
 	shut  bool
+	// failed counts events that could not be written.
+	failed atomic.Int64
 }
 
 type request struct {
@@ -135,6 +138,9 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	}
 }
 
+// Failed is the number of events that could not be written.
+func (r *Recorder) Failed() int64 { return r.failed.Load() }
+
 // Close writes what is queued and stops the recorder.
 func (r *Recorder) Close() error {
 	r.once.Do(func() {
@@ -176,6 +182,7 @@ func (r *Recorder) run() {
 		}
 		if len(batch) > 0 {
 			if err := r.write(batch); err != nil {
+				r.failed.Add(int64(len(batch)))
 				r.log.Error("audit events not recorded", "events", len(batch), "first_request_id", batch[0].RequestID, "error", err)
 			}
 		}

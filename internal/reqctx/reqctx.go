@@ -11,10 +11,10 @@ import "context"
 // context, the codec fills in the operation and outcome, and the logging,
 // metrics and audit layers read it afterwards.
 type Call struct {
-	RequestID string
-	Service   string
-	Region    string // from the credential scope
-	Operation string
+	RequestID    string
+	Service      string
+	Region       string // from the credential scope
+	Operation    string
 	ErrorCode    string
 	ErrorMessage string
 	Status       int

@@ -67,6 +67,9 @@ func StartCoffer(t testing.TB, mutate func(*config.Config)) *Coffer {
 		if err := <-done; err != nil {
 			t.Errorf("coffer shutdown: %v", err)
 		}
+		if n := a.AuditFailures(); n > 0 {
+			t.Errorf("%d audit events could not be written (COFFER_TEST_LOG=1 shows why)", n)
+		}
 	})
 	scheme := "http"
 	if cfg.TLS.Enabled() {

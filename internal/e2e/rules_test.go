@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/backup"
 	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
 )
 
 // copySetup is the seed up to the first copy: a completed backup in the
@@ -207,5 +208,28 @@ func TestBadInput(t *testing.T) {
 	}
 	if _, err := w.src.Backup.DeleteBackupVault(ctx, &backup.DeleteBackupVaultInput{BackupVaultName: aws.String("source-vault")}); errCode(err) != "InvalidRequestException" {
 		t.Fatalf("deleting a non-empty vault: %v", err)
+	}
+}
+
+// A restore with a key the restoring account may not use fails, and
+// leaves no instance behind that claims to be available.
+func TestRestoreWithForbiddenKey(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, nil)
+	key := w.src.createKey(t, "source-cmk", sharedKeyPolicy(source))
+	private := w.dst.createKey(t, "private-cmk", sharedKeyPolicy(backupAcct))
+	db := w.src.createDB(t, "orders-db", key, 20)
+	role := w.src.backupRole(t, "backup-role")
+	w.src.vault(t, "source-vault", key)
+	job := w.src.backupJob(t, "source-vault", db, role)
+	if job.State != backuptypes.BackupJobStateCompleted {
+		t.Fatalf("backup %s: %s", job.State, aws.ToString(job.StatusMessage))
+	}
+	rj := w.src.restoreJob(t, aws.ToString(job.RecoveryPointArn), role, map[string]string{"DBInstanceIdentifier": "stolen", "KmsKeyId": private})
+	if rj.Status != backuptypes.RestoreJobStatusFailed || !strings.Contains(aws.ToString(rj.StatusMessage), "kms:") {
+		t.Fatalf("restore with another account's unshared key: %s %q", rj.Status, aws.ToString(rj.StatusMessage))
+	}
+	if out, err := w.src.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("stolen")}); err == nil && aws.ToString(out.DBInstances[0].DBInstanceStatus) == "available" {
+		t.Fatal("the failed restore left an available instance")
 	}
 }

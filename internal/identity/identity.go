@@ -22,6 +22,7 @@ import (
 	"math/big"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/authz"
@@ -46,13 +47,20 @@ type Service struct {
 	// validated when written; keyed by the document text.
 	mu     sync.Mutex
 	parsed map[string]*policy.Policy
+
+	// gen counts writes; keys and subjects cache answers (cache.go).
+	gen      atomic.Uint64
+	keyCache *cache
+	subCache *cache
 }
 
 var _ authz.Subjects = (*Service)(nil)
 
 // New returns the identity service.
 func New(store meta.Store, keys rootkey.Provider, log *slog.Logger) *Service {
-	s := &Service{store: store, keys: keys, log: log, now: time.Now, parsed: map[string]*policy.Policy{}}
+	s := &Service{keys: keys, log: log, now: time.Now, parsed: map[string]*policy.Policy{}}
+	s.store = writeStore{Store: store, gen: &s.gen}
+	s.keyCache, s.subCache = newCache(&s.gen), newCache(&s.gen)
 	s.authz = authz.New(s)
 	return s
 }
@@ -69,6 +77,27 @@ func (s *Service) SetClock(now func() time.Time) { s.now = now }
 // sigv4.ErrUnknownAccessKey when the key is unknown, inactive, deleted,
 // or belongs to a session of a role that no longer exists.
 func (s *Service) Authenticate(ctx context.Context, accessKeyID string) (sigv4.Credentials, *Principal, error) {
+	now := time.Now()
+	if v, ok := s.keyCache.get(accessKeyID, now); ok {
+		a := v.(authenticated)
+		p := *a.p
+		return a.creds, &p, nil
+	}
+	gen := s.gen.Load()
+	creds, p, err := s.authenticate(ctx, accessKeyID)
+	if err == nil {
+		cp := *p
+		s.keyCache.put(accessKeyID, gen, now, authenticated{creds, &cp})
+	}
+	return creds, p, err
+}
+
+type authenticated struct {
+	creds sigv4.Credentials
+	p     *Principal
+}
+
+func (s *Service) authenticate(ctx context.Context, accessKeyID string) (sigv4.Credentials, *Principal, error) {
 	if strings.HasPrefix(accessKeyID, "ASIA") {
 		return s.authenticateSession(ctx, accessKeyID)
 	}

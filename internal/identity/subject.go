@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/authz"
 	"github.com/coffer-dev/coffer/internal/policy"
@@ -27,6 +28,20 @@ func (s *Service) Subject(ctx context.Context) (Subject, error) {
 
 // SubjectOf is Subject for a given principal.
 func (s *Service) SubjectOf(ctx context.Context, p *Principal) (Subject, error) {
+	key := string(p.Type) + "|" + p.AccountID + "|" + p.Name + "|" + p.ARN + "|" + p.RoleID + "|" + p.AccessKeyID + "|" + p.SessionPolicy
+	now := time.Now()
+	if v, ok := s.subCache.get(key, now); ok {
+		return v.(Subject), nil
+	}
+	gen := s.gen.Load()
+	sub, err := s.subjectOf(ctx, p)
+	if err == nil {
+		s.subCache.put(key, gen, now, sub)
+	}
+	return sub, err
+}
+
+func (s *Service) subjectOf(ctx context.Context, p *Principal) (Subject, error) {
 	sub := Subject{Principal: policy.Principal{
 		Type:    policy.PrincipalType(p.Type),
 		Account: p.AccountID,

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	apibackup "github.com/coffer-dev/coffer/internal/api/backup"
+	"github.com/coffer-dev/coffer/internal/api/backupplans"
 	"github.com/coffer-dev/coffer/internal/api/cloudtrail"
 	iamapi "github.com/coffer-dev/coffer/internal/api/iam"
 	apikms "github.com/coffer-dev/coffer/internal/api/kms"
@@ -38,6 +39,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/meta"
 	"github.com/coffer-dev/coffer/internal/meta/postgres"
 	"github.com/coffer-dev/coffer/internal/meta/sqlite"
+	"github.com/coffer-dev/coffer/internal/plans"
 	"github.com/coffer-dev/coffer/internal/protocol"
 	"github.com/coffer-dev/coffer/internal/rds"
 	"github.com/coffer-dev/coffer/internal/rootkey"
@@ -58,6 +60,8 @@ type App struct {
 	dbHosts *rds.Hosts
 	backup  *backup.Service
 	queue   *jobs.Queue
+	plans   *plans.Service
+	now     func() time.Time // the backup domain's and scheduler's clock; nil is time.Now
 	// CredentialsFile is the AWS shared-credentials file written at
 	// bootstrap; ConfigFile the matching AWS config file.
 	CredentialsFile, ConfigFile string
@@ -79,10 +83,16 @@ func NewLogger(c config.Log, w io.Writer) *slog.Logger {
 
 // Open prepares everything but the listener. cfg must be validated.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	return OpenWithClock(ctx, cfg, log, nil)
+}
+
+// OpenWithClock is Open with the clock of the backup domain and the plan
+// scheduler, so tests run days of schedules in seconds.
+func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time) (*App, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	a := &App{cfg: cfg, log: log,
+	a := &App{cfg: cfg, log: log, now: now,
 		CredentialsFile: filepath.Join(cfg.DataDir, "credentials"),
 		ConfigFile:      filepath.Join(cfg.DataDir, "config"),
 	}
@@ -115,6 +125,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	a.audit = audit.NewRecorder(a.store, log.With("component", "audit"))
+	backupAPI := apibackup.New(a.backup)
+	backupplans.Register(backupAPI, a.plans)
 	a.handler = server.New(server.Options{
 		Auth:                 ids,
 		Audit:                a.audit,
@@ -126,7 +138,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 			cloudtrail.New(ids.Authorizer(), a.audit, a.store),
 			apikms.New(a.kms),
 			rdsapi.New(a.rds),
-			apibackup.New(a.backup),
+			backupAPI,
 		},
 		Regions:      cfg.Regions,
 		MaxBodyBytes: cfg.Limits.MaxBodyBytes,
@@ -211,6 +223,10 @@ func (a *App) loadTLS() error {
 	a.tlsCert = &cert
 	return nil
 }
+
+// Plans is the backup plans domain and scheduler, for tests that drive
+// its clock.
+func (a *App) Plans() *plans.Service { return a.plans }
 
 // Handler is the HTTP handler, for tests that serve it themselves.
 func (a *App) Handler() http.Handler { return a.handler }

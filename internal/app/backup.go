@@ -15,6 +15,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/jobs"
 	"github.com/coffer-dev/coffer/internal/kms"
+	"github.com/coffer-dev/coffer/internal/plans"
 	"github.com/coffer-dev/coffer/internal/rds"
 	"github.com/coffer-dev/coffer/internal/storage"
 	"github.com/coffer-dev/coffer/internal/vaultstore"
@@ -255,7 +256,8 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, reg prometh
 		return err
 	}
 	workers := river.NewWorkers()
-	if a.queue, err = jobs.Open(ctx, a.store, jobs.Options{Workers: workers, Log: a.log.With("component", "jobs")}); err != nil {
+	periodic := plans.PeriodicJobs(0, 0)
+	if a.queue, err = jobs.Open(ctx, a.store, jobs.Options{Workers: workers, Log: a.log.With("component", "jobs"), PeriodicJobs: periodic}); err != nil {
 		return err
 	}
 	guard := &manifestGuard{}
@@ -265,10 +267,13 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, reg prometh
 	}
 	a.backup = backup.New(backup.Options{
 		Store: a.store, Authz: ids.Authorizer(), Keys: kmsKeys{a.kms}, Orgs: orgs{ids}, Roles: roles{ids},
-		Storage: vaultData{vs}, Resources: dbResources{a.rds}, Queue: a.queue, Log: a.log.With("component", "backup"),
+		Storage: vaultData{vs}, Resources: dbResources{a.rds}, Queue: a.queue, Log: a.log.With("component", "backup"), Now: a.now,
 	})
 	guard.svc = a.backup
 	a.backup.AddWorkers(workers)
+	a.plans = plans.New(plans.Options{Store: a.store, Authz: ids.Authorizer(), Backup: a.backup, Resources: plans.RDSResources(a.rds), Log: a.log.With("component", "plans"), Now: a.now})
+	a.backup.OnBackupCompleted(a.plans.BackupCompleted)
+	a.plans.AddWorkers(workers)
 	return nil
 }
 

@@ -267,7 +267,8 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, reg prometh
 	}
 	a.backup = backup.New(backup.Options{
 		Store: a.store, Authz: ids.Authorizer(), Keys: kmsKeys{a.kms}, Orgs: orgs{ids}, Roles: roles{ids},
-		Storage: vaultData{vs}, Resources: dbResources{a.rds}, Queue: a.queue, Log: a.log.With("component", "backup"), Now: a.now,
+		Storage: vaultData{vs}, Resources: dbResources{a.rds}, Queue: a.queue, Log: a.log.With("component", "backup"),
+		StaleAfter: a.cfg.Jobs.StaleAfter, Now: a.now,
 	})
 	guard.svc = a.backup
 	a.backup.AddWorkers(workers)
@@ -279,7 +280,7 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, reg prometh
 
 // sweepJobs fails, every few seconds, the jobs whose node died.
 func (a *App) sweepJobs(ctx context.Context) {
-	t := time.NewTicker(5 * time.Second)
+	t := time.NewTicker(a.cfg.Jobs.StaleAfter / 6)
 	defer t.Stop()
 	for {
 		if n, err := a.backup.SweepStaleJobs(ctx); err != nil && ctx.Err() == nil {

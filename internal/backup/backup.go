@@ -155,6 +155,7 @@ type Service struct {
 	now   func() time.Time
 
 	onBackupDone func(ctx context.Context, j *Job)
+	staleAfter   time.Duration
 }
 
 // Options configure a Service.
@@ -169,6 +170,8 @@ type Options struct {
 	Queue     Queue
 	Log       *slog.Logger
 	Now       func() time.Time
+	// StaleAfter: see DefaultStaleAfter.
+	StaleAfter time.Duration
 }
 
 // New returns the backup domain.
@@ -176,7 +179,10 @@ func New(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{store: o.Store, authz: o.Authz, keys: o.Keys, orgs: o.Orgs, roles: o.Roles, data: o.Storage, dbs: o.Resources, queue: o.Queue, log: o.Log, now: o.Now}
+	if o.StaleAfter == 0 {
+		o.StaleAfter = DefaultStaleAfter
+	}
+	return &Service{staleAfter: o.StaleAfter, store: o.Store, authz: o.Authz, keys: o.Keys, orgs: o.Orgs, roles: o.Roles, data: o.Storage, dbs: o.Resources, queue: o.Queue, log: o.Log, now: o.Now}
 }
 
 // Scope is where an operation acts: the caller's account and the region

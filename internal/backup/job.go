@@ -257,19 +257,17 @@ func (s *Service) update(ctx context.Context, q meta.Querier, j *Job) error {
 
 var errJobFinished = errors.New("job already finished")
 
-// staleAfter is how long a running job may go without a heartbeat before
-// the sweeper decides its node died.
-const staleAfter = 30 * time.Second
-
-// heartbeatEvery is how often a running job proves it is alive.
-const heartbeatEvery = 5 * time.Second
+// DefaultStaleAfter is how long a running job may go without a heartbeat
+// before the sweeper decides its node died; a running job beats six
+// times as often.
+const DefaultStaleAfter = 30 * time.Second
 
 // SweepStaleJobs fails the jobs whose node stopped working on them (a
 // crash or kill -9) and removes what they left half-done: a backup's or
 // copy's uncommitted recovery point, a restore's half-filled instance is
 // left to its resource's own cleanup. It returns how many it failed.
 func (s *Service) SweepStaleJobs(ctx context.Context) (int, error) {
-	cutoff := s.now().Add(-staleAfter).UnixNano()
+	cutoff := s.now().Add(-s.staleAfter).UnixNano()
 	rows, err := s.store.QueryContext(ctx, `SELECT `+jobColumns+` FROM backup_jobs WHERE state IN ('RUNNING', 'PENDING', 'ABORTING') AND heartbeat_at < ?`, cutoff)
 	if err != nil {
 		return 0, err
@@ -287,7 +285,7 @@ func (s *Service) SweepStaleJobs(ctx context.Context) (int, error) {
 	n := 0
 	for _, j := range stale {
 		err := s.store.InTx(ctx, func(q meta.Querier) error {
-			j.State, j.StatusMessage, j.Completed = StateFailed, "the coffer node running this job stopped before it finished; no data was committed. Start the job again.", s.now()
+			j.State, j.StatusMessage, j.Completed = StateFailed, staleMessage(j.Kind), s.now()
 			if err := s.update(ctx, q, j); err != nil {
 				return err
 			}
@@ -302,6 +300,14 @@ func (s *Service) SweepStaleJobs(ctx context.Context) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+func staleMessage(kind string) string {
+	const stopped = "the coffer node running this job stopped before it finished; "
+	if kind == KindRestore {
+		return stopped + "the instance it was restoring into was not made available. Start the job again."
+	}
+	return stopped + "no recovery point was committed. Start the job again."
 }
 
 // discardUncommitted removes the recovery point a failed backup or copy

@@ -127,7 +127,7 @@ func (s *Service) heartbeat(ctx context.Context, j *Job, t *tracker, cancel func
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		tick := time.NewTicker(heartbeatEvery)
+		tick := time.NewTicker(s.staleAfter / 6)
 		defer tick.Stop()
 		for {
 			select {

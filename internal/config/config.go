@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -40,6 +41,7 @@ type Config struct {
 	RootKey   RootKey `yaml:"rootKey"`
 	Log       Log     `yaml:"log"`
 	Limits    Limits  `yaml:"limits"`
+	Jobs      Jobs    `yaml:"jobs"`
 	RDS       RDS     `yaml:"rds"`
 
 	// Storage maps regions to where vault data lives (default: a
@@ -83,6 +85,13 @@ type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
 }
 
+// Jobs tune the background job workers.
+type Jobs struct {
+	// StaleAfter is how long a running job may go without a heartbeat
+	// before coffer decides its node died and fails it.
+	StaleAfter time.Duration `yaml:"staleAfter"`
+}
+
 // Limits bound requests.
 type Limits struct {
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
@@ -100,6 +109,7 @@ func DefaultConfig() Config {
 		RootKey: RootKey{Provider: "file", EnvVar: "COFFER_ROOT_KEY"},
 		Log:     Log{Format: "text", Level: "info"},
 		Limits:  Limits{MaxBodyBytes: 10 << 20},
+		Jobs:    Jobs{StaleAfter: 30 * time.Second},
 	}
 }
 
@@ -132,6 +142,14 @@ var Env = map[string]func(c *Config, v string) error{
 	"COFFER_ROOT_KEY_FILE":     func(c *Config, v string) error { c.RootKey.File = v; return nil },
 	"COFFER_LOG_FORMAT":        func(c *Config, v string) error { c.Log.Format = v; return nil },
 	"COFFER_LOG_LEVEL":         func(c *Config, v string) error { c.Log.Level = v; return nil },
+	"COFFER_JOB_STALE_AFTER": func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("COFFER_JOB_STALE_AFTER=%q is not a duration like 30s", v)
+		}
+		c.Jobs.StaleAfter = d
+		return nil
+	},
 	"COFFER_MAX_BODY_BYTES": func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -235,6 +253,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Storage.Validate(c.Regions); err != nil {
 		return err
+	}
+	if c.Jobs.StaleAfter < time.Second {
+		return fmt.Errorf("jobs.staleAfter %s is too short (at least 1s)", c.Jobs.StaleAfter)
 	}
 	if c.Limits.MaxBodyBytes < 1024 {
 		return fmt.Errorf("maxBodyBytes %d is too small (at least 1024)", c.Limits.MaxBodyBytes)

@@ -63,7 +63,8 @@ type Options struct {
 	// workers (default GOMAXPROCS).
 	Concurrency int
 	// Uploads is the number of packs uploaded at once per writer
-	// (default 2).
+	// (default 1; each holds a PackSize buffer, and one more is being
+	// filled).
 	Uploads int
 	// Lease is how long a writer's lease lasts without renewal (default
 	// 5 minutes; renewed every third of it).
@@ -130,7 +131,7 @@ func Open(db meta.Store, keys KeyWrapper, stores Stores, o Options) (*Engine, er
 		o.Concurrency = runtime.GOMAXPROCS(0)
 	}
 	if o.Uploads <= 0 {
-		o.Uploads = 2
+		o.Uploads = 1
 	}
 	if o.Lease <= 0 {
 		o.Lease = 5 * time.Minute

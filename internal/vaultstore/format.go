@@ -185,8 +185,9 @@ type packBuilder struct {
 	ad      []byte
 }
 
-func newPackBuilder(encKey []byte, d DomainID, capacity int) *packBuilder {
-	p := &packBuilder{domain: d, buf: make([]byte, 0, capacity)}
+// newPackBuilder starts a pack in buf (reused from its start).
+func newPackBuilder(encKey []byte, d DomainID, buf []byte) *packBuilder {
+	p := &packBuilder{domain: d, buf: buf[:0]}
 	readRand(p.salt[:])
 	p.aead = subkey(encKey, p.salt[:], "coffer v1 pack")
 	p.buf = append(p.buf, packMagic...)

@@ -43,7 +43,7 @@ func TestGoldenPack(t *testing.T) {
 	fixedRand(t)
 	k := testKeys(t)
 	d := domainIDFor("r", "vault", "arn:aws:kms:us-east-1:111122223333:key/k")
-	pb := newPackBuilder(k.enc, d, 1024)
+	pb := newPackBuilder(k.enc, d, nil)
 	a := []byte("hello, world")
 	pb.add(chunkID(k.id, a), flagRaw, len(a), a)
 	pack, name := pb.finish()
@@ -70,7 +70,7 @@ func TestGoldenPack(t *testing.T) {
 func TestPackCorruption(t *testing.T) {
 	k := testKeys(t)
 	d := domainIDFor("r", "vault", "key")
-	pb := newPackBuilder(k.enc, d, 1024)
+	pb := newPackBuilder(k.enc, d, nil)
 	for i := 0; i < 5; i++ {
 		p := bytes.Repeat([]byte{byte(i)}, 100+i)
 		pb.add(chunkID(k.id, p), flagRaw, len(p), p)
@@ -206,7 +206,7 @@ func FuzzIndex(f *testing.F) {
 func FuzzPack(f *testing.F) {
 	k := testKeys(f)
 	d := domainIDFor("r", "v", "k")
-	pb := newPackBuilder(k.enc, d, 256)
+	pb := newPackBuilder(k.enc, d, nil)
 	pb.add(ChunkID{}, flagRaw, 3, []byte("abc"))
 	pack, _ := pb.finish()
 	f.Add(pack)

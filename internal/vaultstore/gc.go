@@ -445,7 +445,7 @@ func (e *Engine) repack(ctx context.Context, ds *domainState, k *domainKeys, own
 	if err != nil {
 		return 0, err
 	}
-	pb := newPackBuilder(k.enc, ds.id, len(data))
+	pb := newPackBuilder(k.enc, ds.id, make([]byte, 0, len(data)))
 	for _, en := range es {
 		if !used[en.ID] {
 			continue

@@ -80,6 +80,7 @@ type Writer struct {
 	packs    []indexPack
 
 	tokens  chan struct{}
+	packBuf chan []byte // free pack buffers: Uploads+1 at most
 	pendMu  sync.Mutex
 	pending map[ChunkID]bool
 
@@ -129,7 +130,11 @@ func (e *Engine) startWriter(ctx context.Context, ds *domainState, k *domainKeys
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w := &Writer{e: e, ds: ds, k: k, id: id, meta: meta, ctx: pctx,
 		done: make(chan struct{}), hbStop: make(chan struct{}),
-		tokens: make(chan struct{}, 6*e.o.Concurrency+32), pending: map[ChunkID]bool{}}
+		tokens: make(chan struct{}, 4*e.o.Concurrency+16), pending: map[ChunkID]bool{},
+		packBuf: make(chan []byte, e.o.Uploads+1)}
+	for i := 0; i < e.o.Uploads+1; i++ {
+		w.packBuf <- nil
+	}
 	stop := context.AfterFunc(ctx, func() { w.fail(context.Cause(ctx)) })
 	w.cancel = func() { stop(); cancel() }
 	w.cancelCtx = cancel
@@ -372,7 +377,9 @@ func (w *Writer) dedupStage(in <-chan *item, out chan<- *item) error {
 }
 
 func (w *Writer) compressStage(in <-chan *item, out chan<- *item) error {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(w.e.o.Level), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(w.e.o.Level), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false),
+		// A chunk is at most 256 KiB: a larger window only costs memory.
+		zstd.WithWindowSize(256<<10), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		return err
 	}
@@ -414,7 +421,16 @@ func (w *Writer) packStage(in <-chan *item, out chan<- *builtPack) error {
 	}
 	for it := range in {
 		if pb == nil {
-			pb = newPackBuilder(w.k.enc, w.ds.id, w.e.o.PackSize+(512<<10))
+			var buf []byte
+			select {
+			case buf = <-w.packBuf:
+			case <-w.ctx.Done():
+				return w.ctx.Err()
+			}
+			if buf == nil {
+				buf = make([]byte, 0, w.e.o.PackSize+(512<<10))
+			}
+			pb = newPackBuilder(w.k.enc, w.ds.id, buf)
 		}
 		pb.add(it.id, it.flags, len(it.data), it.payload)
 		w.release(it)
@@ -453,6 +469,7 @@ func (w *Writer) uploadStage(in <-chan *builtPack) error {
 		w.mu.Lock()
 		w.packs = append(w.packs, indexPack{Name: p.name, Size: int64(len(p.data)), Entries: p.entries})
 		w.mu.Unlock()
+		w.packBuf <- p.data[:0]
 	}
 	return nil
 }

@@ -192,24 +192,38 @@ func (r *Recorder) run() {
 	}
 }
 
+// insertRows is how many events one INSERT statement carries: parsing a
+// statement costs more than binding its values.
+const insertRows = 64
+
 func (r *Recorder) write(batch []*Event) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return r.store.InTx(ctx, func(q meta.Querier) error {
-		for _, e := range batch {
-			params, err := json.Marshal(e.Parameters)
-			if err != nil {
-				params = []byte(`{"error":"parameters could not be encoded"}`)
+		for len(batch) > 0 {
+			n := min(len(batch), insertRows)
+			var sb strings.Builder
+			sb.WriteString(`INSERT INTO audit_events (event_id, event_time, account_id, principal_type, principal_arn, principal_id, user_name, access_key_id,
+				service, operation, region, source_ip, user_agent, request_id, http_status, error_code, error_message, read_only, request_parameters, decision) VALUES `)
+			args := make([]any, 0, n*20)
+			for i, e := range batch[:n] {
+				if i > 0 {
+					sb.WriteString(", ")
+				}
+				sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+				params, err := json.Marshal(e.Parameters)
+				if err != nil {
+					params = []byte(`{"error":"parameters could not be encoded"}`)
+				}
+				decisions, _ := json.Marshal(e.Decisions)
+				args = append(args, e.ID, e.Time.UnixNano(), e.AccountID, e.PrincipalType, e.PrincipalARN, e.PrincipalID, e.UserName, e.AccessKeyID,
+					e.Service, e.Operation, e.Region, e.SourceIP, clip(e.UserAgent, 512), e.RequestID, e.HTTPStatus, e.ErrorCode, clip(e.ErrorMessage, 2048),
+					boolInt(e.ReadOnly), string(params), string(decisions))
 			}
-			decisions, _ := json.Marshal(e.Decisions)
-			if _, err := q.ExecContext(ctx, `INSERT INTO audit_events (event_id, event_time, account_id, principal_type, principal_arn, principal_id, user_name, access_key_id,
-				service, operation, region, source_ip, user_agent, request_id, http_status, error_code, error_message, read_only, request_parameters, decision)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				e.ID, e.Time.UnixNano(), e.AccountID, e.PrincipalType, e.PrincipalARN, e.PrincipalID, e.UserName, e.AccessKeyID,
-				e.Service, e.Operation, e.Region, e.SourceIP, clip(e.UserAgent, 512), e.RequestID, e.HTTPStatus, e.ErrorCode, clip(e.ErrorMessage, 2048),
-				boolInt(e.ReadOnly), string(params), string(decisions)); err != nil {
-				return fmt.Errorf("insert audit event: %w", err)
+			if _, err := q.ExecContext(ctx, sb.String(), args...); err != nil {
+				return fmt.Errorf("insert audit events: %w", err)
 			}
+			batch = batch[n:]
 		}
 		return nil
 	})

@@ -25,6 +25,9 @@ func Open(ctx context.Context, dsn string) (*meta.SQLStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	// Reconnecting costs a round trip or three and authentication; keep
+	// the connections concurrent requests use (database/sql keeps 2).
+	db.SetMaxIdleConns(32)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to postgres: %w", err)

@@ -16,6 +16,10 @@ import (
 	"github.com/coffer-dev/coffer/internal/meta"
 )
 
+// MaxIdleConns is how many connections the pool keeps open between
+// requests.
+const MaxIdleConns = 64
+
 // Open opens (creating if needed) the database file at path and migrates it.
 func Open(ctx context.Context, path string) (*meta.SQLStore, error) {
 	abs, err := filepath.Abs(path)
@@ -34,6 +38,10 @@ func Open(ctx context.Context, path string) (*meta.SQLStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", abs, err)
 	}
+	// Opening a connection applies the pragmas and reads the whole
+	// schema; keep enough idle connections that concurrent requests do
+	// not pay that each time (database/sql keeps 2 by default).
+	db.SetMaxIdleConns(MaxIdleConns)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", abs, err)

@@ -84,7 +84,13 @@ type Recorder struct {
 	shut  bool
 	// failed counts events that could not be written.
 	failed atomic.Int64
+	// pruned is when events past Retention were last deleted.
+	pruned time.Time
 }
+
+// Retention is how long events are kept, as CloudTrail's event history
+// keeps 90 days; older ones are deleted once an hour.
+const Retention = 90 * 24 * time.Hour
 
 type request struct {
 	ev    *Event
@@ -180,6 +186,12 @@ func (r *Recorder) run() {
 				break more
 			}
 		}
+		if time.Since(r.pruned) > time.Hour {
+			r.pruned = time.Now()
+			if err := r.prune(); err != nil {
+				r.log.Warn("old audit events not deleted", "error", err)
+			}
+		}
 		if len(batch) > 0 {
 			if err := r.write(batch); err != nil {
 				r.failed.Add(int64(len(batch)))
@@ -227,6 +239,13 @@ func (r *Recorder) write(batch []*Event) error {
 		}
 		return nil
 	})
+}
+
+func (r *Recorder) prune() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := r.store.ExecContext(ctx, `DELETE FROM audit_events WHERE event_time < ?`, time.Now().Add(-Retention).UnixNano())
+	return err
 }
 
 func clip(s string, n int) string {

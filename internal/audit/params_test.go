@@ -1,9 +1,16 @@
 package audit
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/meta/sqlite"
 
 	"github.com/coffer-dev/coffer/internal/protocol"
 )
@@ -70,5 +77,34 @@ func TestLongValuesClipped(t *testing.T) {
 	got := Parameters(protocol.AWSJSON, httptest.NewRequest("POST", "/", strings.NewReader(body)), []byte(body))
 	if s, _ := got["CiphertextBlob"].(string); len(s) > maxValue+20 || !strings.HasSuffix(s, "(truncated)") {
 		t.Fatalf("CiphertextBlob kept %d characters", len(s))
+	}
+}
+
+func TestRetention(t *testing.T) {
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	r := NewRecorder(store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.Record(Event{RequestID: "old", Time: time.Now().Add(-Retention - time.Hour)})
+	r.Record(Event{RequestID: "new"})
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.pruned = time.Time{} // prune with the next batch
+	r.Record(Event{RequestID: "newer"})
+	r.Close()
+	evs, _, err := Lookup(ctx, store, Query{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range evs {
+		ids = append(ids, e.RequestID)
+	}
+	if strings.Join(ids, ",") != "newer,new" {
+		t.Fatalf("events = %v, want newer,new", ids)
 	}
 }

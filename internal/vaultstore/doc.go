@@ -116,16 +116,34 @@
 // # Index, leases and garbage collection
 //
 // The live index lives in the metadata store (tables vs_*: domains,
-// packs, chunks, manifests, refs). A writer holds a lease (its manifest
-// row in state writing, with an expiry it renews); it records a
-// reference for every chunk it uses (reused ones in the same transaction
-// that locks their packs as live, new ones with their pack's index rows)
-// and commits by flipping the row to committed only while the lease is
-// unexpired (fencing). GC, per domain: drops expired leases and their
-// references, condemns packs with no referenced chunk lacking another
-// live copy (condemned packs are invisible to dedup), deletes condemned
-// packs after a second delay, repacks packs whose dead bytes exceed a
-// threshold, and deletes leftovers (unindexed packs, uncommitted
-// manifests) older than the grace period. Recovery points a vault lock or
-// legal hold protects are never deleted (see Protector).
+// packs, chunks, manifests, refs, gc). Pack states: uploading (registered
+// with its owner before its object is written), live (indexed, visible to
+// dedup), condemned (invisible to dedup, still readable), deleting.
+//
+// A writer holds a lease: its manifest row in state writing, with an
+// expiry it renews every third of Options.Lease. It records a reference
+// for every chunk it uses: reused chunks in the transaction that looks
+// them up and locks their packs as live (UPDATE ... WHERE state = 'live'),
+// new chunks in the transaction that makes their pack live. Every such
+// transaction first renews the lease and fails if it has run out, and the
+// commit flips writing to committed only while the lease holds (fencing):
+// a writer GC has given up on can add nothing and commit nothing.
+//
+// GC, per domain, holding the domain's row in vs_gc: finishes interrupted
+// manifest deletions; drops expired leases with their references;
+// deletes uploading packs whose owner is gone; deletes condemned packs
+// older than DeleteDelay (rechecking that nothing needs them); condemns
+// live packs older than Grace none of whose chunks is referenced without
+// another live copy (the condemning UPDATE takes the pack's row lock
+// before the reference count is read, so it serialises with writers
+// locking the pack for reuse); repacks packs whose unreferenced share
+// exceeds RepackWaste (new pack indexed first, old one condemned after);
+// and deletes objects no row knows of that are older than Grace.
+// Deleting a recovery point (DeleteManifest) asks the Protector first,
+// so nothing a vault lock or legal hold protects is ever collected.
+//
+// Objects are deleted before the rows that name them, and rows are
+// created before the objects they name, so a crash at any point leaves
+// either garbage GC finds or nothing at all; a committed recovery point
+// is never left without its data.
 package vaultstore

@@ -207,11 +207,11 @@ func (e *Engine) gcDomain(ctx context.Context, ds *domainState, o GCOptions, st 
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
-			st.OrphansDeleted++
-			if err := e.removePack(ctx, ds, p, st); err != nil {
+			var tmp GCStats
+			if err := e.removePack(ctx, ds, p, &tmp); err != nil {
 				return err
 			}
-			st.PacksDeleted--
+			st.OrphansDeleted++
 		}
 	}
 

@@ -45,6 +45,7 @@ func (c *counters) snapshot() Stats {
 // item is one chunk moving through the writer's pipeline.
 type item struct {
 	seq     int64
+	nseq    int64  // order among the chunks to store, set by the dedup stage
 	data    []byte // plaintext
 	buf     *[]byte
 	id      ChunkID
@@ -304,7 +305,7 @@ func (w *Writer) hashStage(in <-chan *item, out chan<- *item) error {
 // sends on only the chunks neither in the domain nor already queued.
 func (w *Writer) dedupStage(in <-chan *item, out chan<- *item) error {
 	hold := map[int64]*item{}
-	var next int64
+	var next, nextNew int64
 	var batch []*item
 	flush := func() error {
 		if len(batch) == 0 {
@@ -334,6 +335,8 @@ func (w *Writer) dedupStage(in <-chan *item, out chan<- *item) error {
 				w.release(it)
 				continue
 			}
+			it.nseq = nextNew
+			nextNew++
 			if err := send(w.ctx, out, it); err != nil {
 				return err
 			}
@@ -419,23 +422,20 @@ func (w *Writer) packStage(in <-chan *item, out chan<- *builtPack) error {
 		pb = nil
 		return send(w.ctx, out, p)
 	}
-	for it := range in {
-		if pb == nil {
-			var buf []byte
-			select {
-			case buf = <-w.packBuf:
-			case <-w.ctx.Done():
-				return w.ctx.Err()
+	// Chunks leave the compressors out of order; packs keep stream order
+	// so that a restore reads each pack front to back.
+	hold := map[int64]*item{}
+	var next int64
+	for got := range in {
+		hold[got.nseq] = got
+		for {
+			it, ok := hold[next]
+			if !ok {
+				break
 			}
-			if buf == nil {
-				buf = make([]byte, 0, w.e.o.PackSize+(512<<10))
-			}
-			pb = newPackBuilder(w.k.enc, w.ds.id, buf)
-		}
-		pb.add(it.id, it.flags, len(it.data), it.payload)
-		w.release(it)
-		if pb.size() >= w.e.o.PackSize {
-			if err := flush(); err != nil {
+			delete(hold, next)
+			next++
+			if err := w.pack(&pb, it, out); err != nil {
 				return err
 			}
 		}
@@ -443,7 +443,37 @@ func (w *Writer) packStage(in <-chan *item, out chan<- *builtPack) error {
 	if w.ctx.Err() != nil {
 		return w.ctx.Err()
 	}
+	if len(hold) != 0 {
+		return errors.New("internal error: chunks lost before packing")
+	}
 	return flush()
+}
+
+// pack adds a chunk to the pack being built, sending it off when full.
+func (w *Writer) pack(pbp **packBuilder, it *item, out chan<- *builtPack) error {
+	pb := *pbp
+	if pb == nil {
+		var buf []byte
+		select {
+		case buf = <-w.packBuf:
+		case <-w.ctx.Done():
+			w.release(it)
+			return w.ctx.Err()
+		}
+		if buf == nil {
+			buf = make([]byte, 0, w.e.o.PackSize+(512<<10))
+		}
+		pb = newPackBuilder(w.k.enc, w.ds.id, buf)
+		*pbp = pb
+	}
+	pb.add(it.id, it.flags, len(it.data), it.payload)
+	w.release(it)
+	if pb.size() < w.e.o.PackSize {
+		return nil
+	}
+	data, name := pb.finish()
+	*pbp = nil
+	return send(w.ctx, out, &builtPack{name: name, data: data, entries: pb.entries})
 }
 
 func (w *Writer) uploadStage(in <-chan *builtPack) error {

@@ -225,6 +225,7 @@ func (s *Service) runBackup(ctx context.Context, j *Job) error {
 	}()
 	t := trackerFrom(ctx)
 	t.expect(s.previousSize(ctx, j.ResourceARN))
+	started := s.now()
 	w, err := s.data.Write(ctx, rp.domain(), &countingReader{r: pr, add: t.add}, src.Secrets)
 	pr.CloseWithError(errors.New("storage stopped reading"))
 	serr := <-snapErr
@@ -236,6 +237,7 @@ func (s *Service) runBackup(ctx context.Context, j *Job) error {
 	if serr != nil {
 		return fmt.Errorf("snapshot of %s failed: %w", j.ResourceARN, serr)
 	}
+	s.log.Info("backup job", "job", j.ID, "snapshot_and_write", s.now().Sub(started), "bytes", w.Size, "written", w.BytesWritten)
 	mdJSON, err := json.Marshal(md)
 	if err != nil {
 		return err

@@ -128,10 +128,12 @@ func (s *Service) runRestore(ctx context.Context, j *Job) error {
 	}
 	t := trackerFrom(ctx)
 	t.expect(rp.Size)
+	started := s.now()
 	if err := target.Engine.Restore(ctx, target.Target, &countingReader{r: stream, add: t.add}, &md); err != nil {
 		target.Finish(context.WithoutCancel(ctx), false)
 		return fmt.Errorf("restore into %s: %w", target.ARN, err)
 	}
+	restored := s.now()
 	j.ValidationStatus, j.ValidationMessage = "SUCCESSFUL", fmt.Sprintf("%d tables and %d rows match the checksums recorded at backup time", len(md.Tables), md.Rows())
 	if res, err := target.Engine.Verify(ctx, target.Target, &md); err != nil {
 		if !errors.Is(err, engine.ErrMismatch) {
@@ -140,6 +142,7 @@ func (s *Service) runRestore(ctx context.Context, j *Job) error {
 		}
 		j.ValidationStatus, j.ValidationMessage = "FAILED", mismatchMessage(res)
 	}
+	s.log.Info("restore job", "job", j.ID, "restore", restored.Sub(started), "validation", s.now().Sub(restored))
 	if err := target.Finish(ctx, true); err != nil {
 		return err
 	}

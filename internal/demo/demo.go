@@ -136,6 +136,9 @@ func (r *run) start(ctx context.Context) (func(), error) {
 	cfg := config.DefaultConfig()
 	cfg.Listen, cfg.DataDir, cfg.Bootstrap = "127.0.0.1:0", filepath.Join(r.o.DataDir, "coffer"), bootPath
 	cfg.Log.Level = "warn"
+	if r.o.Log != nil {
+		cfg.Log.Level = "info"
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

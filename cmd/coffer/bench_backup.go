@@ -1,0 +1,33 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/coffer-dev/coffer/internal/demo"
+)
+
+func benchBackupCommand() *cobra.Command {
+	var o demo.BenchOptions
+	var size string
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "backup",
+		Short: "Time backup, incremental backup, cross-account copy and restore of a PostgreSQL database against bare pg_dump and pg_restore",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n, err := parseSize(size)
+			if err != nil {
+				return err
+			}
+			o.Size, o.Out = n, cmd.OutOrStdout()
+			if verbose {
+				o.Log = cmd.ErrOrStderr()
+			}
+			return demo.Bench(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&size, "size", "1GiB", "size of the generated database")
+	cmd.Flags().BoolVar(&verbose, "verbose", false, "show coffer's log")
+	cmd.Flags().StringVar(&o.DataDir, "data-dir", "", "keep the data here instead of a temporary directory")
+	return cmd
+}

@@ -157,6 +157,9 @@ func Run(ctx context.Context, o Options) error {
 			defer os.RemoveAll(d)
 		}
 	}
+	if err := os.MkdirAll(o.WorkDir, 0o700); err != nil {
+		return err
+	}
 	w := o.Out
 	fmt.Fprintf(w, "coffer bench storage: %d MiB pg_dump-style stream, 3 versions (v2: 2%% of rows changed in clusters, v3: 2%% more at random), work dir %s\n",
 		o.Size>>20, o.WorkDir)

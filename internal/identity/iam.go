@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"regexp"
@@ -228,8 +227,6 @@ func splitPathName(s string) (path, name string) {
 func nanos(t time.Time) int64 { return t.UnixNano() }
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
-
-func nullString(ns sql.NullString) string { return ns.String }
 
 // boolInt stores a flag in a portable INTEGER column.
 func boolInt(b bool) int {

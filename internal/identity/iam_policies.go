@@ -180,6 +180,8 @@ func PolicyARN(account, path, name string) string {
 	return fmt.Sprintf("arn:%s:iam::%s:policy%s%s", Partition, account, path, name)
 }
 
+var versionIDRe = regexp.MustCompile(`^v[1-9][0-9]*(\.[A-Za-z0-9-]*)?$`)
+
 var policyARNRe = regexp.MustCompile(`^arn:aws:iam::(aws|\d{12}):policy(/.*)?/([\w+=,.@-]{1,128})$`)
 
 // splitPolicyARN returns the account ("aws" for AWS-managed) of a policy ARN.
@@ -294,7 +296,7 @@ func (s *Service) GetPolicy(ctx context.Context, arn string) (ManagedPolicy, err
 
 // GetPolicyVersion returns one version of a managed policy.
 func (s *Service) GetPolicyVersion(ctx context.Context, arn, versionID string) (PolicyVersion, error) {
-	if !regexp.MustCompile(`^v[1-9][0-9]*(\.[A-Za-z0-9-]*)?$`).MatchString(versionID) {
+	if !versionIDRe.MatchString(versionID) {
 		return PolicyVersion{}, validationError("1 validation error detected: Value '%s' at 'versionId' failed to satisfy constraint: Member must satisfy regular expression pattern: v[1-9][0-9]*(\\.[A-Za-z0-9-]*)?", versionID)
 	}
 	_, mp, err := s.policyForAction(ctx, "iam:GetPolicyVersion", arn)

@@ -70,26 +70,34 @@ func orgAccountARN(mgmt, org, account string) string {
 	return fmt.Sprintf("arn:%s:organizations::%s:account/%s/%s", Partition, mgmt, org, account)
 }
 
-// orgCall authorizes an Organizations action (evaluated in the caller's
-// own account, as Organizations does) and returns the caller's
-// organization; management requires the caller to be in the management
-// account.
-func (s *Service) orgCall(ctx context.Context, action, resource string, management bool) (*Principal, orgRow, error) {
+// orgCall reads the caller's organization and authorizes an Organizations
+// action on the resource named by resource (evaluated in the caller's own
+// account, as Organizations does); management requires the caller to be in
+// the management account.
+func (s *Service) orgCall(ctx context.Context, action string, resource func(orgRow) string, management bool) (*Principal, orgRow, error) {
 	p, err := caller(ctx)
 	if err != nil {
-		return nil, orgRow{}, err
-	}
-	if err := s.authz.Authorize(ctx, authz.Request{Action: action, Resource: resource, ResourceAccount: p.AccountID}); err != nil {
 		return nil, orgRow{}, err
 	}
 	o, err := s.orgOf(ctx, s.store, p.AccountID)
 	if err != nil {
 		return nil, orgRow{}, err
 	}
+	if err := s.authz.Authorize(ctx, authz.Request{Action: action, Resource: resource(o), ResourceAccount: p.AccountID}); err != nil {
+		return nil, orgRow{}, err
+	}
 	if management && o.MasterAccountID != p.AccountID {
 		return nil, orgRow{}, orgAccessDenied()
 	}
 	return p, o, nil
+}
+
+// anyResource is the resource of actions that name none.
+func anyResource(orgRow) string { return "*" }
+
+// accountResource is the ARN of an account of the organization.
+func accountResource(id string) func(orgRow) string {
+	return func(o orgRow) string { return orgAccountARN(o.MasterAccountID, o.ID, id) }
 }
 
 // CreateOrganization makes the caller's account the management account of
@@ -150,7 +158,7 @@ func createOrg(ctx context.Context, q meta.Querier, mgmt, featureSet string, now
 // DescribeOrganization describes the caller's organization; every member
 // account may call it.
 func (s *Service) DescribeOrganization(ctx context.Context) (Organization, error) {
-	_, o, err := s.orgCall(ctx, "organizations:DescribeOrganization", "*", false)
+	_, o, err := s.orgCall(ctx, "organizations:DescribeOrganization", anyResource, false)
 	return o.Organization, err
 }
 
@@ -164,7 +172,7 @@ var (
 // trusts the management account and has administrator rights. The account
 // is ready when the call returns; the status says SUCCEEDED.
 func (s *Service) CreateAccount(ctx context.Context, email, name, roleName string, tags []Tag) (CreateAccountStatus, error) {
-	_, o, err := s.orgCall(ctx, "organizations:CreateAccount", "*", true)
+	_, o, err := s.orgCall(ctx, "organizations:CreateAccount", anyResource, true)
 	if err != nil {
 		return CreateAccountStatus{}, err
 	}
@@ -241,7 +249,7 @@ func createAccessRole(ctx context.Context, q meta.Querier, account, mgmt, roleNa
 
 // DescribeCreateAccountStatus returns the status of a CreateAccount request.
 func (s *Service) DescribeCreateAccountStatus(ctx context.Context, id string) (CreateAccountStatus, error) {
-	_, o, err := s.orgCall(ctx, "organizations:DescribeCreateAccountStatus", "*", true)
+	_, o, err := s.orgCall(ctx, "organizations:DescribeCreateAccountStatus", anyResource, true)
 	if err != nil {
 		return CreateAccountStatus{}, err
 	}
@@ -288,18 +296,11 @@ var accountIDArgRe = regexp.MustCompile(`^\d{12}$`)
 
 // DescribeAccount describes an account of the caller's organization.
 func (s *Service) DescribeAccount(ctx context.Context, id string) (Account, error) {
-	p, err := caller(ctx)
-	if err != nil {
-		return Account{}, err
-	}
 	if !accountIDArgRe.MatchString(id) {
 		return Account{}, orgErr(awserr.Invalid, "InvalidInputException", "AccountId %q must be 12 digits.", id)
 	}
-	o, err := s.orgOf(ctx, s.store, p.AccountID)
+	_, o, err := s.orgCall(ctx, "organizations:DescribeAccount", accountResource(id), true)
 	if err != nil {
-		return Account{}, err
-	}
-	if _, _, err := s.orgCall(ctx, "organizations:DescribeAccount", orgAccountARN(o.MasterAccountID, o.ID, id), true); err != nil {
 		return Account{}, err
 	}
 	as, err := s.scanAccounts(ctx, o, `AND id = ?`, id)
@@ -314,7 +315,7 @@ func (s *Service) DescribeAccount(ctx context.Context, id string) (Account, erro
 
 // ListAccounts lists the accounts of the caller's organization.
 func (s *Service) ListAccounts(ctx context.Context) ([]Account, error) {
-	_, o, err := s.orgCall(ctx, "organizations:ListAccounts", "*", true)
+	_, o, err := s.orgCall(ctx, "organizations:ListAccounts", anyResource, true)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +324,7 @@ func (s *Service) ListAccounts(ctx context.Context) ([]Account, error) {
 
 // ListRoots lists the root of the caller's organization.
 func (s *Service) ListRoots(ctx context.Context) ([]OrgUnit, error) {
-	_, o, err := s.orgCall(ctx, "organizations:ListRoots", "*", true)
+	_, o, err := s.orgCall(ctx, "organizations:ListRoots", anyResource, true)
 	if err != nil {
 		return nil, err
 	}
@@ -374,15 +375,8 @@ const MaxOUDepth = 5
 
 // CreateOrganizationalUnit creates an OU under a root or OU.
 func (s *Service) CreateOrganizationalUnit(ctx context.Context, parentID, name string) (OrgUnit, error) {
-	p, err := caller(ctx)
+	_, o, err := s.orgCall(ctx, "organizations:CreateOrganizationalUnit", anyResource, true)
 	if err != nil {
-		return OrgUnit{}, err
-	}
-	o, err := s.orgOf(ctx, s.store, p.AccountID)
-	if err != nil {
-		return OrgUnit{}, err
-	}
-	if _, _, err := s.orgCall(ctx, "organizations:CreateOrganizationalUnit", "*", true); err != nil {
 		return OrgUnit{}, err
 	}
 	if len(name) < 1 || len(name) > 128 {
@@ -421,7 +415,7 @@ func (s *Service) CreateOrganizationalUnit(ctx context.Context, parentID, name s
 
 // ListOrganizationalUnitsForParent lists the OUs directly under a parent.
 func (s *Service) ListOrganizationalUnitsForParent(ctx context.Context, parentID string) ([]OrgUnit, error) {
-	_, o, err := s.orgCall(ctx, "organizations:ListOrganizationalUnitsForParent", "*", true)
+	_, o, err := s.orgCall(ctx, "organizations:ListOrganizationalUnitsForParent", anyResource, true)
 	if err != nil {
 		return nil, err
 	}
@@ -433,7 +427,7 @@ func (s *Service) ListOrganizationalUnitsForParent(ctx context.Context, parentID
 
 // ListAccountsForParent lists the accounts directly under a parent.
 func (s *Service) ListAccountsForParent(ctx context.Context, parentID string) ([]Account, error) {
-	_, o, err := s.orgCall(ctx, "organizations:ListAccountsForParent", "*", true)
+	_, o, err := s.orgCall(ctx, "organizations:ListAccountsForParent", anyResource, true)
 	if err != nil {
 		return nil, err
 	}
@@ -445,15 +439,8 @@ func (s *Service) ListAccountsForParent(ctx context.Context, parentID string) ([
 
 // MoveAccount moves an account from one parent to another.
 func (s *Service) MoveAccount(ctx context.Context, accountID, sourceID, destID string) error {
-	p, err := caller(ctx)
+	_, o, err := s.orgCall(ctx, "organizations:MoveAccount", accountResource(accountID), true)
 	if err != nil {
-		return err
-	}
-	o, err := s.orgOf(ctx, s.store, p.AccountID)
-	if err != nil {
-		return err
-	}
-	if _, _, err := s.orgCall(ctx, "organizations:MoveAccount", orgAccountARN(o.MasterAccountID, o.ID, accountID), true); err != nil {
 		return err
 	}
 	if !accountIDArgRe.MatchString(accountID) {
@@ -487,15 +474,8 @@ func (s *Service) MoveAccount(ctx context.Context, accountID, sourceID, destID s
 
 // RemoveAccountFromOrganization makes a member account standalone.
 func (s *Service) RemoveAccountFromOrganization(ctx context.Context, accountID string) error {
-	p, err := caller(ctx)
+	_, o, err := s.orgCall(ctx, "organizations:RemoveAccountFromOrganization", accountResource(accountID), true)
 	if err != nil {
-		return err
-	}
-	o, err := s.orgOf(ctx, s.store, p.AccountID)
-	if err != nil {
-		return err
-	}
-	if _, _, err := s.orgCall(ctx, "organizations:RemoveAccountFromOrganization", orgAccountARN(o.MasterAccountID, o.ID, accountID), true); err != nil {
 		return err
 	}
 	if accountID == o.MasterAccountID {
@@ -516,7 +496,7 @@ var servicePrincipalRe = regexp.MustCompile(`^[\w+=,.@-]{1,128}$`)
 // EnableAWSServiceAccess lets a service (backup.amazonaws.com) work across
 // the organization.
 func (s *Service) EnableAWSServiceAccess(ctx context.Context, principal string) error {
-	_, o, err := s.orgCall(ctx, "organizations:EnableAWSServiceAccess", "*", true)
+	_, o, err := s.orgCall(ctx, "organizations:EnableAWSServiceAccess", anyResource, true)
 	if err != nil {
 		return err
 	}
@@ -535,7 +515,7 @@ func (s *Service) EnableAWSServiceAccess(ctx context.Context, principal string) 
 
 // DisableAWSServiceAccess withdraws a service's organization access.
 func (s *Service) DisableAWSServiceAccess(ctx context.Context, principal string) error {
-	_, o, err := s.orgCall(ctx, "organizations:DisableAWSServiceAccess", "*", true)
+	_, o, err := s.orgCall(ctx, "organizations:DisableAWSServiceAccess", anyResource, true)
 	if err != nil {
 		return err
 	}
@@ -545,7 +525,7 @@ func (s *Service) DisableAWSServiceAccess(ctx context.Context, principal string)
 
 // ListAWSServiceAccessForOrganization lists the trusted services.
 func (s *Service) ListAWSServiceAccessForOrganization(ctx context.Context) ([]ServiceAccess, error) {
-	_, o, err := s.orgCall(ctx, "organizations:ListAWSServiceAccessForOrganization", "*", true)
+	_, o, err := s.orgCall(ctx, "organizations:ListAWSServiceAccessForOrganization", anyResource, true)
 	if err != nil {
 		return nil, err
 	}

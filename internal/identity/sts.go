@@ -118,10 +118,10 @@ func (s *Service) AssumeRole(ctx context.Context, in AssumeRoleInput) (AssumedRo
 		// Assuming one's own role needs the trust policy to name the role
 		// itself: the account delegation does not count.
 		if p.Type == TypeAssumedRole && p.RoleID == role.RoleID && !namesRole(trust, role.ARN) {
-			req.ResourcePolicy = policy.MustParse(`{"Statement":[{"Effect":"Deny","Principal":"*","Action":"sts:NoSuchAction"}]}`)
+			req.ResourcePolicy = trustsNobody
 		}
 	} else {
-		req.ResourcePolicy = policy.MustParse(`{"Statement":[{"Effect":"Deny","Principal":"*","Action":"sts:NoSuchAction"}]}`)
+		req.ResourcePolicy = trustsNobody
 	}
 	if err := s.authz.Authorize(ctx, req); err != nil {
 		return AssumedRole{}, err
@@ -147,6 +147,10 @@ func (s *Service) AssumeRole(ctx context.Context, in AssumeRoleInput) (AssumedRo
 		PackedPolicySize: packed,
 	}, nil
 }
+
+// trustsNobody stands for the trust policy of a role that does not exist
+// or may not be assumed: it allows nothing.
+var trustsNobody = policy.MustParse(`{"Statement":[{"Effect":"Deny","Principal":"*","Action":"sts:NoSuchAction"}]}`)
 
 func namesRole(trust *policy.Policy, roleARN string) bool {
 	for _, st := range trust.Statements {

@@ -18,17 +18,22 @@ import (
 // endpoint.
 func Register(s *protocol.RESTService, p *plans.Service) {
 	a := &adapter{p: p}
-	s.Handle("PUT /backup/plans/{$}", "CreateBackupPlan", a.createPlan)
-	s.Handle("GET /backup/plans/{$}", "ListBackupPlans", a.listPlans)
-	s.Handle("GET /backup/plans/{backupPlanId}/{$}", "GetBackupPlan", a.getPlan)
-	s.Handle("GET /backup/plans/{backupPlanId}", "GetBackupPlan", a.getPlan)
+	// The SDKs drop the trailing slash of AWS's request URIs; the CLI keeps
+	// it. Both forms route.
+	both := func(method, path, op string, h protocol.RESTOp) {
+		s.Handle(method+" "+path, op, h)
+		s.Handle(method+" "+path+"/{$}", op, h)
+	}
+	both("PUT", "/backup/plans", "CreateBackupPlan", a.createPlan)
+	both("GET", "/backup/plans", "ListBackupPlans", a.listPlans)
+	both("GET", "/backup/plans/{backupPlanId}", "GetBackupPlan", a.getPlan)
 	s.Handle("POST /backup/plans/{backupPlanId}", "UpdateBackupPlan", a.updatePlan)
 	s.Handle("DELETE /backup/plans/{backupPlanId}", "DeleteBackupPlan", a.deletePlan)
-	s.Handle("GET /backup/plans/{backupPlanId}/versions/{$}", "ListBackupPlanVersions", a.listVersions)
-	s.Handle("GET /backup/plans/{backupPlanId}/toTemplate/{$}", "ExportBackupPlanTemplate", a.exportTemplate)
+	both("GET", "/backup/plans/{backupPlanId}/versions", "ListBackupPlanVersions", a.listVersions)
+	both("GET", "/backup/plans/{backupPlanId}/toTemplate", "ExportBackupPlanTemplate", a.exportTemplate)
 	s.Handle("POST /backup/template/json/toPlan", "GetBackupPlanFromJSON", a.fromJSON)
-	s.Handle("PUT /backup/plans/{backupPlanId}/selections/{$}", "CreateBackupSelection", a.createSelection)
-	s.Handle("GET /backup/plans/{backupPlanId}/selections/{$}", "ListBackupSelections", a.listSelections)
+	both("PUT", "/backup/plans/{backupPlanId}/selections", "CreateBackupSelection", a.createSelection)
+	both("GET", "/backup/plans/{backupPlanId}/selections", "ListBackupSelections", a.listSelections)
 	s.Handle("GET /backup/plans/{backupPlanId}/selections/{selectionId}", "GetBackupSelection", a.getSelection)
 	s.Handle("DELETE /backup/plans/{backupPlanId}/selections/{selectionId}", "DeleteBackupSelection", a.deleteSelection)
 }

@@ -35,7 +35,7 @@ func hourlyPlan(t *testing.T, src *account, destVault, role, dbARN string) strin
 	}}))
 	must[*backup.CreateBackupSelectionOutput](t)(src.Backup.CreateBackupSelection(ctx, &backup.CreateBackupSelectionInput{BackupPlanId: plan.BackupPlanId,
 		BackupSelection: &backuptypes.BackupSelection{SelectionName: aws.String("tagged-databases"), IamRoleArn: aws.String(role),
-			Resources: []string{"arn:aws:rds:*:*:db:*"},
+			Resources:  []string{"arn:aws:rds:*:*:db:*"},
 			Conditions: &backuptypes.Conditions{StringEquals: []backuptypes.ConditionParameter{{ConditionKey: aws.String("aws:ResourceTag/backup"), ConditionValue: aws.String("hourly")}}},
 		}}))
 	return aws.ToString(plan.BackupPlanId)

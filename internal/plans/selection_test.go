@@ -54,7 +54,10 @@ func TestSelectionMatches(t *testing.T) {
 
 func TestSelectionValidate(t *testing.T) {
 	sc := scope{Account: "111222333444", Region: "us-east-1"}
-	ok := func(s Selection) Selection { s.SelectionName, s.IamRoleArn = "sel", "arn:aws:iam::111222333444:role/r"; return s }
+	ok := func(s Selection) Selection {
+		s.SelectionName, s.IamRoleArn = "sel", "arn:aws:iam::111222333444:role/r"
+		return s
+	}
 	tests := []struct {
 		name string
 		sel  Selection

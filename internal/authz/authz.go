@@ -1,8 +1,19 @@
 // Package authz is where every domain operation asks whether its caller
-// may act: it gathers the caller's policies (through Subjects), the
-// request's facts (source IP, TLS, region) and the resource's policy, runs
-// the pure policy evaluator, and turns a denial into AWS's AccessDenied
-// error in AWS's wording.
+// may act: it gathers the caller's policies (through Subjects, which the
+// identity domain implements), the request's facts (source IP, TLS,
+// region) and the resource's policy, runs the pure policy evaluator, and
+// turns a denial into AWS's AccessDenied error in AWS's wording.
+//
+// Services bring their own condition keys (kms:ViaService,
+// kms:EncryptionContext:*, backup:CopyTargets, ...) in Request.Context:
+// that map is the extension point, merged with the global keys the
+// evaluator derives from the caller and the request.
+//
+// Every decision is noted on the request's reqctx.Call: the audit trail
+// records the explanation, and when the server requires authorization the
+// codecs refuse to send the result of an operation that succeeded without
+// one. Operations AWS lets every caller perform (sts:GetCallerIdentity)
+// say so with NoPermissionRequired.
 package authz
 
 import (

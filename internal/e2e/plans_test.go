@@ -29,8 +29,7 @@ func hourlyPlan(t *testing.T, src *account, destVault, role, dbARN string) strin
 			ScheduleExpression: aws.String("cron(0 * ? * * *)"), StartWindowMinutes: aws.Int64(60), CompletionWindowMinutes: aws.Int64(180),
 			Lifecycle:         &backuptypes.Lifecycle{DeleteAfterDays: aws.Int64(1)},
 			RecoveryPointTags: map[string]string{"plan": "hourly"},
-			CopyActions: []backuptypes.CopyAction{{DestinationBackupVaultArn: aws.String(destVault),
-				Lifecycle: &backuptypes.Lifecycle{DeleteAfterDays: aws.Int64(1)}}},
+			CopyActions: copyTo(destVault),
 		}},
 	}}))
 	must[*backup.CreateBackupSelectionOutput](t)(src.Backup.CreateBackupSelection(ctx, &backup.CreateBackupSelectionInput{BackupPlanId: plan.BackupPlanId,
@@ -39,6 +38,13 @@ func hourlyPlan(t *testing.T, src *account, destVault, role, dbARN string) strin
 			Conditions: &backuptypes.Conditions{StringEquals: []backuptypes.ConditionParameter{{ConditionKey: aws.String("aws:ResourceTag/backup"), ConditionValue: aws.String("hourly")}}},
 		}}))
 	return aws.ToString(plan.BackupPlanId)
+}
+
+func copyTo(vault string) []backuptypes.CopyAction {
+	if vault == "" {
+		return nil
+	}
+	return []backuptypes.CopyAction{{DestinationBackupVaultArn: aws.String(vault), Lifecycle: &backuptypes.Lifecycle{DeleteAfterDays: aws.Int64(1)}}}
 }
 
 // TestHourlyPlanFor48Hours: an hourly rule with a copy action into

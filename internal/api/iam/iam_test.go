@@ -2,7 +2,6 @@ package iam_test
 
 import (
 	"context"
-	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -11,31 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
 
 	"github.com/coffer-dev/coffer/internal/testenv"
 )
-
-func wantAPIError(t *testing.T, err error, code, msg string) {
-	t.Helper()
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		t.Fatalf("err = %v, want %s", err, code)
-	}
-	if ae.ErrorCode() != code || !strings.Contains(ae.ErrorMessage(), msg) {
-		t.Fatalf("err = %s: %s\nwant %s: ...%s...", ae.ErrorCode(), ae.ErrorMessage(), code, msg)
-	}
-}
-
-func must[T any](t *testing.T) func(T, error) T {
-	return func(v T, err error) T {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-}
 
 const allowAll = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
 
@@ -48,76 +25,76 @@ func testUsersAndAccessKeys(t *testing.T, c *testenv.Coffer) {
 	admin := iam.NewFromConfig(c.AWSConfig(t, c.Profile(t, "source")))
 	acct := testenv.SourceAccount
 
-	u := must[*iam.CreateUserOutput](t)(admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("bob"), Path: aws.String("/team/"),
+	u := testenv.Must[*iam.CreateUserOutput](t)(admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("bob"), Path: aws.String("/team/"),
 		Tags: []types.Tag{{Key: aws.String("dept"), Value: aws.String("ops")}}}))
 	if got, want := aws.ToString(u.User.Arn), "arn:aws:iam::"+acct+":user/team/bob"; got != want {
 		t.Fatalf("Arn = %s, want %s", got, want)
 	}
 	_, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("BOB")})
-	wantAPIError(t, err, "EntityAlreadyExists", "User with name BOB already exists.")
+	testenv.WantAPIError(t, err, "EntityAlreadyExists", "User with name BOB already exists.")
 
-	got := must[*iam.GetUserOutput](t)(admin.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("bob")}))
+	got := testenv.Must[*iam.GetUserOutput](t)(admin.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("bob")}))
 	if !strings.HasPrefix(aws.ToString(got.User.UserId), "AIDA") || len(got.User.Tags) != 1 || aws.ToString(got.User.Path) != "/team/" {
 		t.Fatalf("GetUser = %+v", got.User)
 	}
-	list := must[*iam.ListUsersOutput](t)(admin.ListUsers(ctx, &iam.ListUsersInput{PathPrefix: aws.String("/team/")}))
+	list := testenv.Must[*iam.ListUsersOutput](t)(admin.ListUsers(ctx, &iam.ListUsersInput{PathPrefix: aws.String("/team/")}))
 	if len(list.Users) != 1 || aws.ToString(list.Users[0].UserName) != "bob" {
 		t.Fatalf("ListUsers = %+v", list.Users)
 	}
 
-	k := must[*iam.CreateAccessKeyOutput](t)(admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("bob")}))
+	k := testenv.Must[*iam.CreateAccessKeyOutput](t)(admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("bob")}))
 	if len(aws.ToString(k.AccessKey.SecretAccessKey)) != 40 || !strings.HasPrefix(aws.ToString(k.AccessKey.AccessKeyId), "AKIA") {
 		t.Fatalf("key = %+v", k.AccessKey)
 	}
-	keys := must[*iam.ListAccessKeysOutput](t)(admin.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("bob")}))
+	keys := testenv.Must[*iam.ListAccessKeysOutput](t)(admin.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("bob")}))
 	if len(keys.AccessKeyMetadata) != 1 || keys.AccessKeyMetadata[0].Status != types.StatusTypeActive {
 		t.Fatalf("ListAccessKeys = %+v", keys.AccessKeyMetadata)
 	}
-	must[*iam.CreateAccessKeyOutput](t)(admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("bob")}))
+	testenv.Must[*iam.CreateAccessKeyOutput](t)(admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("bob")}))
 	_, err = admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("bob")})
-	wantAPIError(t, err, "LimitExceeded", "AccessKeysPerUser: 2")
+	testenv.WantAPIError(t, err, "LimitExceeded", "AccessKeysPerUser: 2")
 
 	bobCfg := c.AWSConfig(t, aws.Credentials{AccessKeyID: *k.AccessKey.AccessKeyId, SecretAccessKey: *k.AccessKey.SecretAccessKey})
 	bob := iam.NewFromConfig(bobCfg)
-	id := must[*sts.GetCallerIdentityOutput](t)(sts.NewFromConfig(bobCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}))
+	id := testenv.Must[*sts.GetCallerIdentityOutput](t)(sts.NewFromConfig(bobCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}))
 	if aws.ToString(id.Arn) != "arn:aws:iam::"+acct+":user/team/bob" {
 		t.Fatalf("bob is %s", aws.ToString(id.Arn))
 	}
 
 	// A user without policies is denied, in AWS's words.
 	_, err = bob.ListUsers(ctx, &iam.ListUsersInput{})
-	wantAPIError(t, err, "AccessDenied", "User: arn:aws:iam::"+acct+":user/team/bob is not authorized to perform: iam:ListUsers on resource: arn:aws:iam::"+acct+":user/ because no identity-based policy allows the iam:ListUsers action")
+	testenv.WantAPIError(t, err, "AccessDenied", "User: arn:aws:iam::"+acct+":user/team/bob is not authorized to perform: iam:ListUsers on resource: arn:aws:iam::"+acct+":user/ because no identity-based policy allows the iam:ListUsers action")
 
 	// The AWS documentation's self-management example: ${aws:username}.
 	selfManage := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:ListAccessKeys","iam:GetUser"],"Resource":"arn:aws:iam::*:user/*/${aws:username}"}]}`
-	must[*iam.PutUserPolicyOutput](t)(admin.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("bob"), PolicyName: aws.String("self"), PolicyDocument: aws.String(selfManage)}))
+	testenv.Must[*iam.PutUserPolicyOutput](t)(admin.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("bob"), PolicyName: aws.String("self"), PolicyDocument: aws.String(selfManage)}))
 	if _, err := bob.ListAccessKeys(ctx, &iam.ListAccessKeysInput{}); err != nil {
 		t.Fatalf("bob lists his own keys: %v", err)
 	}
 	_, err = bob.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("admin")})
-	wantAPIError(t, err, "AccessDenied", "iam:GetUser on resource: arn:aws:iam::"+acct+":user/admin because no identity-based policy allows")
+	testenv.WantAPIError(t, err, "AccessDenied", "iam:GetUser on resource: arn:aws:iam::"+acct+":user/admin because no identity-based policy allows")
 
-	pol := must[*iam.GetUserPolicyOutput](t)(admin.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String("bob"), PolicyName: aws.String("self")}))
+	pol := testenv.Must[*iam.GetUserPolicyOutput](t)(admin.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String("bob"), PolicyName: aws.String("self")}))
 	if doc, err := url.QueryUnescape(aws.ToString(pol.PolicyDocument)); err != nil || doc != selfManage {
 		t.Fatalf("policy document = %q (%v)", aws.ToString(pol.PolicyDocument), err)
 	}
-	names := must[*iam.ListUserPoliciesOutput](t)(admin.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: aws.String("bob")}))
+	names := testenv.Must[*iam.ListUserPoliciesOutput](t)(admin.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: aws.String("bob")}))
 	if len(names.PolicyNames) != 1 {
 		t.Fatalf("policies = %v", names.PolicyNames)
 	}
 
 	// Deleting needs the keys and policies gone first.
 	_, err = admin.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String("bob")})
-	wantAPIError(t, err, "DeleteConflict", "must delete access keys first")
-	for _, km := range must[*iam.ListAccessKeysOutput](t)(admin.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("bob")})).AccessKeyMetadata {
-		must[*iam.DeleteAccessKeyOutput](t)(admin.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String("bob"), AccessKeyId: km.AccessKeyId}))
+	testenv.WantAPIError(t, err, "DeleteConflict", "must delete access keys first")
+	for _, km := range testenv.Must[*iam.ListAccessKeysOutput](t)(admin.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("bob")})).AccessKeyMetadata {
+		testenv.Must[*iam.DeleteAccessKeyOutput](t)(admin.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String("bob"), AccessKeyId: km.AccessKeyId}))
 	}
 	_, err = admin.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String("bob")})
-	wantAPIError(t, err, "DeleteConflict", "must delete policies first")
-	must[*iam.DeleteUserPolicyOutput](t)(admin.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String("bob"), PolicyName: aws.String("self")}))
-	must[*iam.DeleteUserOutput](t)(admin.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String("bob")}))
+	testenv.WantAPIError(t, err, "DeleteConflict", "must delete policies first")
+	testenv.Must[*iam.DeleteUserPolicyOutput](t)(admin.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String("bob"), PolicyName: aws.String("self")}))
+	testenv.Must[*iam.DeleteUserOutput](t)(admin.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String("bob")}))
 	_, err = admin.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("bob")})
-	wantAPIError(t, err, "NoSuchEntity", "The user with name bob cannot be found.")
+	testenv.WantAPIError(t, err, "NoSuchEntity", "The user with name bob cannot be found.")
 }
 
 // Roles, managed policies (customer and AWS-managed), attachments and tags.
@@ -129,72 +106,72 @@ func testRolesAndManagedPolicies(t *testing.T, c *testenv.Coffer) {
 	acct := testenv.BackupAccount
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"backup.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
 
-	r := must[*iam.CreateRoleOutput](t)(admin.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("backup-role"), Path: aws.String("/service-role/"),
+	r := testenv.Must[*iam.CreateRoleOutput](t)(admin.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("backup-role"), Path: aws.String("/service-role/"),
 		AssumeRolePolicyDocument: aws.String(trust), Description: aws.String("jobs"), Tags: []types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}}))
 	if got, want := aws.ToString(r.Role.Arn), "arn:aws:iam::"+acct+":role/service-role/backup-role"; got != want || !strings.HasPrefix(aws.ToString(r.Role.RoleId), "AROA") {
 		t.Fatalf("role = %+v", r.Role)
 	}
-	g := must[*iam.GetRoleOutput](t)(admin.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("backup-role")}))
+	g := testenv.Must[*iam.GetRoleOutput](t)(admin.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("backup-role")}))
 	if doc, _ := url.QueryUnescape(aws.ToString(g.Role.AssumeRolePolicyDocument)); doc != trust || aws.ToInt32(g.Role.MaxSessionDuration) != 3600 || len(g.Role.Tags) != 1 {
 		t.Fatalf("GetRole = %+v", g.Role)
 	}
 
 	// AWS-managed policies are there to attach.
 	for _, arn := range []string{"arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup", "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores"} {
-		must[*iam.AttachRolePolicyOutput](t)(admin.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("backup-role"), PolicyArn: aws.String(arn)}))
+		testenv.Must[*iam.AttachRolePolicyOutput](t)(admin.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("backup-role"), PolicyArn: aws.String(arn)}))
 	}
-	awsPolicies := must[*iam.ListPoliciesOutput](t)(admin.ListPolicies(ctx, &iam.ListPoliciesInput{Scope: types.PolicyScopeTypeAws}))
+	awsPolicies := testenv.Must[*iam.ListPoliciesOutput](t)(admin.ListPolicies(ctx, &iam.ListPoliciesInput{Scope: types.PolicyScopeTypeAws}))
 	if len(awsPolicies.Policies) != 3 {
 		t.Fatalf("AWS-managed policies = %d, want 3", len(awsPolicies.Policies))
 	}
-	gp := must[*iam.GetPolicyOutput](t)(admin.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String("arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup")}))
+	gp := testenv.Must[*iam.GetPolicyOutput](t)(admin.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String("arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup")}))
 	if aws.ToInt32(gp.Policy.AttachmentCount) != 1 {
 		t.Fatalf("AttachmentCount = %d", aws.ToInt32(gp.Policy.AttachmentCount))
 	}
 	_, err := admin.DeletePolicy(ctx, &iam.DeletePolicyInput{PolicyArn: aws.String("arn:aws:iam::aws:policy/AdministratorAccess")})
-	wantAPIError(t, err, "UnmodifiableEntity", "AWS managed policy")
+	testenv.WantAPIError(t, err, "UnmodifiableEntity", "AWS managed policy")
 
 	// A customer-managed policy.
 	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Decrypt","Resource":"arn:aws:kms:*:111222333444:key/*"}]}`
-	p := must[*iam.CreatePolicyOutput](t)(admin.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("use-source-key"), PolicyDocument: aws.String(doc)}))
+	p := testenv.Must[*iam.CreatePolicyOutput](t)(admin.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("use-source-key"), PolicyDocument: aws.String(doc)}))
 	parn := aws.ToString(p.Policy.Arn)
 	if parn != "arn:aws:iam::"+acct+":policy/use-source-key" || aws.ToString(p.Policy.DefaultVersionId) != "v1" {
 		t.Fatalf("policy = %+v", p.Policy)
 	}
-	v := must[*iam.GetPolicyVersionOutput](t)(admin.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(parn), VersionId: aws.String("v1")}))
+	v := testenv.Must[*iam.GetPolicyVersionOutput](t)(admin.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: aws.String(parn), VersionId: aws.String("v1")}))
 	if d, _ := url.QueryUnescape(aws.ToString(v.PolicyVersion.Document)); d != doc || !v.PolicyVersion.IsDefaultVersion {
 		t.Fatalf("version = %+v", v.PolicyVersion)
 	}
-	must[*iam.AttachRolePolicyOutput](t)(admin.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("backup-role"), PolicyArn: aws.String(parn)}))
-	att := must[*iam.ListAttachedRolePoliciesOutput](t)(admin.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String("backup-role")}))
+	testenv.Must[*iam.AttachRolePolicyOutput](t)(admin.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("backup-role"), PolicyArn: aws.String(parn)}))
+	att := testenv.Must[*iam.ListAttachedRolePoliciesOutput](t)(admin.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String("backup-role")}))
 	if len(att.AttachedPolicies) != 3 {
 		t.Fatalf("attached = %+v", att.AttachedPolicies)
 	}
 	_, err = admin.DeletePolicy(ctx, &iam.DeletePolicyInput{PolicyArn: aws.String(parn)})
-	wantAPIError(t, err, "DeleteConflict", "attached")
+	testenv.WantAPIError(t, err, "DeleteConflict", "attached")
 	_, err = admin.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("backup-role")})
-	wantAPIError(t, err, "DeleteConflict", "must detach all policies first")
+	testenv.WantAPIError(t, err, "DeleteConflict", "must detach all policies first")
 	_, err = admin.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("backup-role"), PolicyArn: aws.String("arn:aws:iam::aws:policy/NoSuchPolicy")})
-	wantAPIError(t, err, "NoSuchEntity", "does not exist or is not attachable")
+	testenv.WantAPIError(t, err, "NoSuchEntity", "does not exist or is not attachable")
 	// Another account's policy cannot be read or attached.
 	_, err = iam.NewFromConfig(c.AWSConfig(t, c.Profile(t, "source"))).GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(parn)})
-	wantAPIError(t, err, "AccessDenied", "because no resource-based policy allows the iam:GetPolicy action")
+	testenv.WantAPIError(t, err, "AccessDenied", "because no resource-based policy allows the iam:GetPolicy action")
 
 	// Tags.
-	must[*iam.TagRoleOutput](t)(admin.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String("backup-role"), Tags: []types.Tag{{Key: aws.String("env"), Value: aws.String("prod")}}}))
-	must[*iam.UntagRoleOutput](t)(admin.UntagRole(ctx, &iam.UntagRoleInput{RoleName: aws.String("backup-role"), TagKeys: []string{"k"}}))
-	tags := must[*iam.ListRoleTagsOutput](t)(admin.ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: aws.String("backup-role")}))
+	testenv.Must[*iam.TagRoleOutput](t)(admin.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String("backup-role"), Tags: []types.Tag{{Key: aws.String("env"), Value: aws.String("prod")}}}))
+	testenv.Must[*iam.UntagRoleOutput](t)(admin.UntagRole(ctx, &iam.UntagRoleInput{RoleName: aws.String("backup-role"), TagKeys: []string{"k"}}))
+	tags := testenv.Must[*iam.ListRoleTagsOutput](t)(admin.ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: aws.String("backup-role")}))
 	if len(tags.Tags) != 1 || aws.ToString(tags.Tags[0].Key) != "env" {
 		t.Fatalf("tags = %+v", tags.Tags)
 	}
 
 	// Detach everything, then delete.
 	for _, a := range att.AttachedPolicies {
-		must[*iam.DetachRolePolicyOutput](t)(admin.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: aws.String("backup-role"), PolicyArn: a.PolicyArn}))
+		testenv.Must[*iam.DetachRolePolicyOutput](t)(admin.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: aws.String("backup-role"), PolicyArn: a.PolicyArn}))
 	}
-	must[*iam.DeletePolicyOutput](t)(admin.DeletePolicy(ctx, &iam.DeletePolicyInput{PolicyArn: aws.String(parn)}))
-	must[*iam.DeleteRoleOutput](t)(admin.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("backup-role")}))
-	roles := must[*iam.ListRolesOutput](t)(admin.ListRoles(ctx, &iam.ListRolesInput{}))
+	testenv.Must[*iam.DeletePolicyOutput](t)(admin.DeletePolicy(ctx, &iam.DeletePolicyInput{PolicyArn: aws.String(parn)}))
+	testenv.Must[*iam.DeleteRoleOutput](t)(admin.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("backup-role")}))
+	roles := testenv.Must[*iam.ListRolesOutput](t)(admin.ListRoles(ctx, &iam.ListRolesInput{}))
 	for _, r := range roles.Roles {
 		if aws.ToString(r.RoleName) == "backup-role" {
 			t.Fatal("deleted role still listed")
@@ -207,7 +184,7 @@ func TestPolicyValidation(t *testing.T) {
 	c := testenv.StartSeed(t, nil)
 	ctx := context.Background()
 	admin := iam.NewFromConfig(c.AWSConfig(t, c.Profile(t, "source")))
-	must[*iam.CreateUserOutput](t)(admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("dave")}))
+	testenv.Must[*iam.CreateUserOutput](t)(admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("dave")}))
 	big := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::` + strings.Repeat("a", 2100) + `"}]}`
 	inline := []struct{ name, doc, code, msg string }{
 		{"not JSON", `{"Version":`, "MalformedPolicyDocument", "Syntax errors in policy."},
@@ -219,10 +196,10 @@ func TestPolicyValidation(t *testing.T) {
 	for _, tt := range inline {
 		t.Run("user policy/"+tt.name, func(t *testing.T) {
 			_, err := admin.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("dave"), PolicyName: aws.String("p"), PolicyDocument: aws.String(tt.doc)})
-			wantAPIError(t, err, tt.code, tt.msg)
+			testenv.WantAPIError(t, err, tt.code, tt.msg)
 		})
 	}
-	if l := must[*iam.ListUserPoliciesOutput](t)(admin.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: aws.String("dave")})); len(l.PolicyNames) != 0 {
+	if l := testenv.Must[*iam.ListUserPoliciesOutput](t)(admin.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: aws.String("dave")})); len(l.PolicyNames) != 0 {
 		t.Fatalf("a rejected policy was stored: %v", l.PolicyNames)
 	}
 	trusts := []struct{ name, doc, code, msg string }{
@@ -235,15 +212,15 @@ func TestPolicyValidation(t *testing.T) {
 	for _, tt := range trusts {
 		t.Run("trust policy/"+tt.name, func(t *testing.T) {
 			_, err := admin.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("r"), AssumeRolePolicyDocument: aws.String(tt.doc)})
-			wantAPIError(t, err, tt.code, tt.msg)
+			testenv.WantAPIError(t, err, tt.code, tt.msg)
 		})
 	}
 	_, err := admin.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("r")})
-	wantAPIError(t, err, "NoSuchEntity", "cannot be found")
+	testenv.WantAPIError(t, err, "NoSuchEntity", "cannot be found")
 	_, err = admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("no spaces")})
-	wantAPIError(t, err, "ValidationError", "userName")
+	testenv.WantAPIError(t, err, "ValidationError", "userName")
 	_, err = admin.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("big"), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::` + strings.Repeat("a", 6200) + `"}]}`)})
-	wantAPIError(t, err, "LimitExceeded", "PolicySize: 6144")
+	testenv.WantAPIError(t, err, "LimitExceeded", "PolicySize: 6144")
 }
 
 // The AWS CLI v2 drives IAM end to end; it decodes policy documents.

@@ -2,7 +2,6 @@ package sts_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -11,26 +10,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
 
 	"github.com/coffer-dev/coffer/internal/testenv"
 )
 
 func sessionCreds(c *sts.AssumeRoleOutput) aws.Credentials {
 	return aws.Credentials{AccessKeyID: *c.Credentials.AccessKeyId, SecretAccessKey: *c.Credentials.SecretAccessKey, SessionToken: *c.Credentials.SessionToken}
-}
-
-// wantAPIError checks err is an API error with code and a message
-// containing msg.
-func wantAPIError(t *testing.T, err error, code, msg string) {
-	t.Helper()
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		t.Fatalf("err = %v, want %s", err, code)
-	}
-	if ae.ErrorCode() != code || !strings.Contains(ae.ErrorMessage(), msg) {
-		t.Fatalf("err = %s: %s\nwant %s: ...%s...", ae.ErrorCode(), ae.ErrorMessage(), code, msg)
-	}
 }
 
 // The scenario: create an account through Organizations, assume
@@ -101,7 +86,7 @@ func testOrganizationAccountAndCrossAccountRole(t *testing.T, c *testenv.Coffer)
 	backupSTS := sts.NewFromConfig(c.AWSConfig(t, c.Profile(t, "backup")))
 	t.Run("without the external ID", func(t *testing.T) {
 		_, err := backupSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String("xx")})
-		wantAPIError(t, err, "AccessDenied", "User: arn:aws:iam::"+testenv.BackupAccount+":user/admin is not authorized to perform: sts:AssumeRole on resource: "+roleARN)
+		testenv.WantAPIError(t, err, "AccessDenied", "User: arn:aws:iam::"+testenv.BackupAccount+":user/admin is not authorized to perform: sts:AssumeRole on resource: "+roleARN)
 	})
 	t.Run("cross account with the external ID", func(t *testing.T) {
 		ar, err := backupSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String("audit"),
@@ -121,7 +106,7 @@ func testOrganizationAccountAndCrossAccountRole(t *testing.T, c *testenv.Coffer)
 			t.Errorf("roles = %d, want 2", len(roles.Roles))
 		}
 		_, err = sess.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("intruder")})
-		wantAPIError(t, err, "AccessDenied", "User: arn:aws:sts::"+newID+":assumed-role/auditor/audit is not authorized to perform: iam:CreateUser on resource: arn:aws:iam::"+newID+":user/intruder because no identity-based policy allows the iam:CreateUser action")
+		testenv.WantAPIError(t, err, "AccessDenied", "User: arn:aws:sts::"+newID+":assumed-role/auditor/audit is not authorized to perform: iam:CreateUser on resource: arn:aws:iam::"+newID+":user/intruder because no identity-based policy allows the iam:CreateUser action")
 	})
 	t.Run("trusted account but no identity policy", func(t *testing.T) {
 		backupIAM := iam.NewFromConfig(c.AWSConfig(t, c.Profile(t, "backup")))
@@ -134,16 +119,16 @@ func testOrganizationAccountAndCrossAccountRole(t *testing.T, c *testenv.Coffer)
 		}
 		nobody := sts.NewFromConfig(c.AWSConfig(t, aws.Credentials{AccessKeyID: *k.AccessKey.AccessKeyId, SecretAccessKey: *k.AccessKey.SecretAccessKey}))
 		_, err = nobody.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String("xx"), ExternalId: aws.String("ext-1234")})
-		wantAPIError(t, err, "AccessDenied", "because no identity-based policy allows the sts:AssumeRole action")
+		testenv.WantAPIError(t, err, "AccessDenied", "because no identity-based policy allows the sts:AssumeRole action")
 	})
 	t.Run("account the trust policy does not name", func(t *testing.T) {
 		_, err := sts.NewFromConfig(c.AWSConfig(t, c.Profile(t, "source"))).AssumeRole(ctx, &sts.AssumeRoleInput{
 			RoleArn: aws.String(roleARN), RoleSessionName: aws.String("xx"), ExternalId: aws.String("ext-1234")})
-		wantAPIError(t, err, "AccessDenied", "because no resource-based policy allows the sts:AssumeRole action")
+		testenv.WantAPIError(t, err, "AccessDenied", "because no resource-based policy allows the sts:AssumeRole action")
 	})
 	t.Run("role that does not exist", func(t *testing.T) {
 		_, err := backupSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + newID + ":role/nope"), RoleSessionName: aws.String("xx")})
-		wantAPIError(t, err, "AccessDenied", "is not authorized to perform: sts:AssumeRole")
+		testenv.WantAPIError(t, err, "AccessDenied", "is not authorized to perform: sts:AssumeRole")
 	})
 }
 
@@ -167,7 +152,7 @@ func TestPrincipalOrgID(t *testing.T) {
 		t.Fatalf("member of the organization refused: %v", err)
 	}
 	_, err = sts.NewFromConfig(c.AWSConfig(t, c.Profile(t, "outsider"))).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String("outsider")})
-	wantAPIError(t, err, "AccessDenied", "User: arn:aws:iam::"+testenv.OutsiderAccount+":user/admin is not authorized to perform: sts:AssumeRole on resource: "+roleARN+" because no resource-based policy allows the sts:AssumeRole action")
+	testenv.WantAPIError(t, err, "AccessDenied", "User: arn:aws:iam::"+testenv.OutsiderAccount+":user/admin is not authorized to perform: sts:AssumeRole on resource: "+roleARN+" because no resource-based policy allows the sts:AssumeRole action")
 }
 
 // Role chaining is limited to an hour, a role assumes itself only when its
@@ -197,12 +182,12 @@ func testRoleChainingAndSessionPolicy(t *testing.T, c *testenv.Coffer) {
 	}
 	aSTS := sts.NewFromConfig(c.AWSConfig(t, sessionCreds(a)))
 	_, err = aSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: arn("b"), RoleSessionName: aws.String("two"), DurationSeconds: aws.Int32(7200)})
-	wantAPIError(t, err, "ValidationError", "1 hour session limit for roles assumed by role chaining")
+	testenv.WantAPIError(t, err, "ValidationError", "1 hour session limit for roles assumed by role chaining")
 	if _, err := aSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: arn("b"), RoleSessionName: aws.String("two")}); err != nil {
 		t.Fatalf("chaining within an hour: %v", err)
 	}
 	_, err = aSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: arn("a"), RoleSessionName: aws.String("loop")})
-	wantAPIError(t, err, "AccessDenied", "sts:AssumeRole on resource: arn:aws:iam::"+testenv.SourceAccount+":role/a")
+	testenv.WantAPIError(t, err, "AccessDenied", "sts:AssumeRole on resource: arn:aws:iam::"+testenv.SourceAccount+":role/a")
 
 	// A session policy that allows only ListRoles.
 	sp, err := sts.NewFromConfig(srcCfg).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: arn("a"), RoleSessionName: aws.String("narrow"),
@@ -215,7 +200,7 @@ func testRoleChainingAndSessionPolicy(t *testing.T, c *testenv.Coffer) {
 		t.Fatal(err)
 	}
 	_, err = narrow.ListUsers(ctx, &iam.ListUsersInput{})
-	wantAPIError(t, err, "AccessDenied", "because no session policy allows the iam:ListUsers action")
+	testenv.WantAPIError(t, err, "AccessDenied", "because no session policy allows the iam:ListUsers action")
 }
 
 // Sessions of a deleted role, deleted and deactivated access keys, and
@@ -244,14 +229,14 @@ func testRevokedCredentials(t *testing.T, c *testenv.Coffer) {
 		creds := sessionCreds(ar)
 		creds.SessionToken += "x"
 		_, err := sts.NewFromConfig(c.AWSConfig(t, creds)).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-		wantAPIError(t, err, "InvalidClientTokenId", "security token included in the request is invalid")
+		testenv.WantAPIError(t, err, "InvalidClientTokenId", "security token included in the request is invalid")
 	})
 	t.Run("deleted role", func(t *testing.T) {
 		if _, err := srcIAM.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("temp")}); err != nil {
 			t.Fatal(err)
 		}
 		_, err := sess.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-		wantAPIError(t, err, "InvalidClientTokenId", "security token included in the request is invalid")
+		testenv.WantAPIError(t, err, "InvalidClientTokenId", "security token included in the request is invalid")
 	})
 	t.Run("inactive and deleted keys", func(t *testing.T) {
 		if _, err := srcIAM.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("carol")}); err != nil {
@@ -276,18 +261,18 @@ func testRevokedCredentials(t *testing.T, c *testenv.Coffer) {
 			t.Fatalf("session identity = %v, %v", id, err)
 		}
 		_, err = sts.NewFromConfig(c.AWSConfig(t, tmp)).GetSessionToken(ctx, &sts.GetSessionTokenInput{})
-		wantAPIError(t, err, "AccessDenied", "Cannot call GetSessionToken with session credentials")
+		testenv.WantAPIError(t, err, "AccessDenied", "Cannot call GetSessionToken with session credentials")
 
 		if _, err := srcIAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String("carol"), AccessKeyId: k.AccessKey.AccessKeyId, Status: "Inactive"}); err != nil {
 			t.Fatal(err)
 		}
 		_, err = carol.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-		wantAPIError(t, err, "InvalidClientTokenId", "security token included in the request is invalid")
+		testenv.WantAPIError(t, err, "InvalidClientTokenId", "security token included in the request is invalid")
 		if _, err := srcIAM.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String("carol"), AccessKeyId: k.AccessKey.AccessKeyId}); err != nil {
 			t.Fatal(err)
 		}
 		_, err = carol.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-		wantAPIError(t, err, "InvalidClientTokenId", "security token included in the request is invalid")
+		testenv.WantAPIError(t, err, "InvalidClientTokenId", "security token included in the request is invalid")
 	})
 }
 
@@ -310,7 +295,7 @@ func TestAssumeRoleBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := s.AssumeRole(ctx, &tt.in)
-			wantAPIError(t, err, tt.code, tt.msg)
+			testenv.WantAPIError(t, err, tt.code, tt.msg)
 		})
 	}
 }

@@ -20,30 +20,45 @@
 // same committed state, however many transactions commit meanwhile. The
 // transaction stays open until pg_dump has finished.
 //
-// # Checksums ("postgres-rowtext-hash-sum128/v1")
+// # Checksums ("postgres-hash-sum/v1")
 //
-// For every ordinary table (relkind 'r', including partitions and
-// unlogged tables; not in pg_catalog, information_schema, pg_toast or
-// temporary schemas; not belonging to an extension), each row's text
-// representation (the row value cast to text, `ROW(r.*)::text`, with TimeZone
-// UTC, DateStyle ISO, IntervalStyle postgres, extra_float_digits 1,
-// bytea_output hex and lc_monetary C fixed for the session) is hashed
-// twice with hashtextextended, seeds 0 and 1, giving two signed 64-bit
-// hashes. Each is summed over the table (SELECT ... FROM ONLY the table,
-// so inheritance children count once, under their own name); the checksum
-// is the two sums modulo 2^64 as 32 hex digits. The sum is independent of
-// row order, so no sort is needed, and it detects any changed, added or
-// removed row with overwhelming probability. Column order is part of the
-// row text; pg_dump preserves it.
+// Checksums cover every ordinary table (relkind 'r', including partitions
+// and unlogged tables; not in pg_catalog, information_schema, pg_toast or
+// temporary schemas; not belonging to an extension), read with SELECT ...
+// FROM ONLY the table, so inheritance children count once, under their
+// own name. Each row is hashed to signed 64-bit integers and the hashes
+// are summed over the table modulo 2^64: a multiset hash, independent of
+// row order, so no sort is needed, and any changed, added or removed row
+// changes it with overwhelming probability. Two row hashes are used:
 //
-// hashtextextended is the hash behind hash partitioning of text columns,
-// which PostgreSQL keeps stable across major versions (pg_upgrade keeps
-// hash partitions valid); like hash partitions it depends on the CPU's
-// byte order, so a checksum verifies on servers of the same endianness.
-// It was chosen over md5(t::text): on the benchmark machine md5 plus the
-// hex-to-integer conversions cost four times the row-to-text conversion
-// and made the snapshot three times slower than pg_dump alone; two
-// hashtextextended calls cost a tenth of it (see bench_test.go).
+//   - "r:" + 16 hex digits: hashint8extended(hash_record_extended(ROW(r.*),
+//     0), 0). hash_record_extended combines each column's own extended
+//     hash function (the ones hash partitioning uses) linearly
+//     (h = 31*h + column hash), so summed as is it would miss values
+//     swapped between rows; hashint8extended mixes each row's hash first.
+//     Used when every column type has a hash function (PostgreSQL 14 and
+//     later).
+//   - "t:" + 32 hex digits: otherwise (json, money, point, xml columns;
+//     older servers), hashtextextended of the row's text, ROW(r.*)::text,
+//     with seeds 0 and 1, two sums. The session fixes TimeZone UTC,
+//     DateStyle ISO, IntervalStyle postgres, extra_float_digits 1,
+//     bytea_output hex and lc_monetary C, which shape that text.
+//
+// The choice depends only on the column types, so a restored copy takes
+// the same path. Value hashes follow each type's equality (numeric 1.0
+// and 1.00, float 0 and -0 hash alike); pg_dump and pg_restore preserve
+// values exactly, so nothing a restore can damage escapes. Column order
+// is part of both hashes; pg_dump preserves it.
+//
+// These hash functions are kept stable across major versions (pg_upgrade
+// keeps hash partitions valid); like hash partitions they depend on the
+// CPU's byte order, so a checksum verifies on servers of the same
+// endianness. They were chosen over md5(t::text) for speed: on the
+// benchmark machine md5 of the row text plus the hex-to-integer
+// conversions made checksumming three times slower than pg_dump's own
+// COPY; the row text alone costs about 1.8 times the COPY; the value
+// hashes about half of it, so the checksum query finishes before the
+// dump it runs beside (see bench_test.go).
 //
 // # Restore
 //
@@ -62,6 +77,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -71,6 +87,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/coffer-dev/coffer/internal/engine"
 )
@@ -79,7 +96,7 @@ import (
 const (
 	Name              = "postgres"
 	DumpFormat        = "pg_dump-custom"
-	ChecksumAlgorithm = "postgres-rowtext-hash-sum128/v1"
+	ChecksumAlgorithm = "postgres-hash-sum/v1"
 )
 
 // Options configure the engine.
@@ -380,24 +397,54 @@ func checksums(ctx context.Context, q pgx.Tx) ([]engine.Table, error) {
 	}
 	tables := make([]engine.Table, 0, len(names))
 	for _, name := range names {
-		tb := engine.Table{Name: name}
-		var hi, lo string
-		// name is quoted by quote_ident above.
-		// ROW(r.*) is the whole row even when a column is named r;
-		// OFFSET 0 keeps the subquery, so each row is cast to text once.
-		err := q.QueryRow(ctx, `SELECT count(*),
-			coalesce(sum(hashtextextended(s, 0)), 0)::text,
-			coalesce(sum(hashtextextended(s, 1)), 0)::text
-			FROM (SELECT ROW(r.*)::text AS s FROM ONLY `+name+` r OFFSET 0) x`).Scan(&tb.Rows, &hi, &lo)
+		tb, err := tableChecksum(ctx, q, name)
 		if err != nil {
-			return nil, fmt.Errorf("table %s: %w", name, err)
-		}
-		if tb.Checksum, err = sum128(hi, lo); err != nil {
 			return nil, fmt.Errorf("table %s: %w", name, err)
 		}
 		tables = append(tables, tb)
 	}
 	return tables, nil
+}
+
+// tableChecksum computes one table's checksum: from the values' own
+// hash functions where every column type has one, else from the row's
+// text. name is quoted (quote_ident). ROW(r.*) is the whole row even when
+// a column is named r.
+func tableChecksum(ctx context.Context, q pgx.Tx, name string) (engine.Table, error) {
+	tb := engine.Table{Name: name}
+	sp, err := q.Begin(ctx) // a savepoint: a type without a hash function fails the query
+	if err != nil {
+		return tb, err
+	}
+	var sum string
+	err = sp.QueryRow(ctx, `SELECT count(*), coalesce(sum(hashint8extended(hash_record_extended(ROW(r.*), 0), 0)), 0)::text FROM ONLY `+name+` r`).Scan(&tb.Rows, &sum)
+	if err == nil {
+		if err := sp.Commit(ctx); err != nil {
+			return tb, err
+		}
+		v, err := mod64(sum)
+		tb.Checksum = fmt.Sprintf("r:%016x", v)
+		return tb, err
+	}
+	if rerr := sp.Rollback(ctx); rerr != nil {
+		return tb, rerr
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "42883" { // undefined_function
+		return tb, err
+	}
+	// OFFSET 0 keeps the subquery, so each row is cast to text once.
+	var hi, lo string
+	err = q.QueryRow(ctx, `SELECT count(*),
+		coalesce(sum(hashtextextended(s, 0)), 0)::text,
+		coalesce(sum(hashtextextended(s, 1)), 0)::text
+		FROM (SELECT ROW(r.*)::text AS s FROM ONLY `+name+` r OFFSET 0) x`).Scan(&tb.Rows, &hi, &lo)
+	if err != nil {
+		return tb, err
+	}
+	sum, err = sum128(hi, lo)
+	tb.Checksum = "t:" + sum
+	return tb, err
 }
 
 // sum128 formats two decimal sums modulo 2^64 as 32 hex digits.

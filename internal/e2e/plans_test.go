@@ -29,7 +29,7 @@ func hourlyPlan(t *testing.T, src *account, destVault, role, dbARN string) strin
 			ScheduleExpression: aws.String("cron(0 * ? * * *)"), StartWindowMinutes: aws.Int64(60), CompletionWindowMinutes: aws.Int64(180),
 			Lifecycle:         &backuptypes.Lifecycle{DeleteAfterDays: aws.Int64(1)},
 			RecoveryPointTags: map[string]string{"plan": "hourly"},
-			CopyActions: copyTo(destVault),
+			CopyActions:       copyTo(destVault),
 		}},
 	}}))
 	must[*backup.CreateBackupSelectionOutput](t)(src.Backup.CreateBackupSelection(ctx, &backup.CreateBackupSelectionInput{BackupPlanId: plan.BackupPlanId,

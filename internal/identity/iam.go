@@ -54,6 +54,27 @@ func (s *Service) authorizeIAM(ctx context.Context, action, resource string) err
 	return s.authz.Authorize(ctx, authz.Request{Action: action, Resource: resource, DeniedCode: "AccessDenied"})
 }
 
+// authorizeFound authorizes action on what a lookup found, or, when it
+// found nothing, on the path-less ARN the request named, so that a caller
+// without permission learns nothing about what exists:
+//
+//	u, err := authorizeFound(s, ctx, action, arn, arnOf)(s.findUser(...))
+func authorizeFound[T any](s *Service, ctx context.Context, action, pathless string, arnOf func(T) string) func(T, error) (T, error) {
+	return func(v T, err error) (T, error) {
+		var zero T
+		if err != nil {
+			if aerr := s.authorizeIAM(ctx, action, pathless); aerr != nil {
+				return zero, aerr
+			}
+			return zero, err
+		}
+		if err := s.authorizeIAM(ctx, action, arnOf(v)); err != nil {
+			return zero, err
+		}
+		return v, nil
+	}
+}
+
 func checkName(field, v string) error {
 	if !iamNameRe.MatchString(v) {
 		return validationError("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+ and have length between 1 and 64", v, field)

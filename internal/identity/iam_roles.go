@@ -120,17 +120,8 @@ func (s *Service) roleForAction(ctx context.Context, action, name string) (*Prin
 	if err := checkName("roleName", name); err != nil {
 		return nil, Role{}, err
 	}
-	r, err := s.findRole(ctx, s.store, p.AccountID, name)
-	if err != nil {
-		if aerr := s.authorizeIAM(ctx, action, RoleARN(p.AccountID, "/", name)); aerr != nil {
-			return nil, Role{}, aerr
-		}
-		return nil, Role{}, err
-	}
-	if err := s.authorizeIAM(ctx, action, r.ARN); err != nil {
-		return nil, Role{}, err
-	}
-	return p, r, nil
+	r, err := authorizeFound(s, ctx, action, RoleARN(p.AccountID, "/", name), func(r Role) string { return r.ARN })(s.findRole(ctx, s.store, p.AccountID, name))
+	return p, r, err
 }
 
 // GetRole returns a role of the caller's account with its tags.

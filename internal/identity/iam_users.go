@@ -93,17 +93,8 @@ func (s *Service) userForAction(ctx context.Context, action, name string) (*Prin
 	if err := checkName("userName", name); err != nil {
 		return nil, User{}, err
 	}
-	u, err := s.findUser(ctx, s.store, p.AccountID, name)
-	if err != nil {
-		if aerr := s.authorizeIAM(ctx, action, UserARN(p.AccountID, "/", name)); aerr != nil {
-			return nil, User{}, aerr
-		}
-		return nil, User{}, err
-	}
-	if err := s.authorizeIAM(ctx, action, u.ARN); err != nil {
-		return nil, User{}, err
-	}
-	return p, u, nil
+	u, err := authorizeFound(s, ctx, action, UserARN(p.AccountID, "/", name), func(u User) string { return u.ARN })(s.findUser(ctx, s.store, p.AccountID, name))
+	return p, u, err
 }
 
 // GetUser returns a user of the caller's account; name "" means the

@@ -172,6 +172,20 @@ func required(form url.Values, name string) (string, error) {
 	return v, nil
 }
 
+// listOf pages items with Marker and MaxItems and converts the page to
+// its wire shape.
+func listOf[T, X any](form url.Values, items []T, conv func(T) X) ([]X, bool, string, error) {
+	page, truncated, marker, err := pageOf(form, items)
+	if err != nil {
+		return nil, false, "", err
+	}
+	out := make([]X, len(page))
+	for i, v := range page {
+		out[i] = conv(v)
+	}
+	return out, truncated, marker, nil
+}
+
 // pageOf applies Marker and MaxItems (1-1000, default 100).
 func pageOf[T any](form url.Values, items []T) ([]T, bool, string, error) {
 	limit := 100
@@ -216,19 +230,15 @@ func (a api) listUsers(ctx context.Context, form url.Values) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	page, truncated, marker, err := pageOf(form, us)
+	page, truncated, marker, err := listOf(form, us, userOut)
 	if err != nil {
 		return nil, err
 	}
-	out := struct {
+	return struct {
 		Users       []userXML `xml:"Users>member"`
 		IsTruncated bool
 		Marker      string `xml:",omitempty"`
-	}{IsTruncated: truncated, Marker: marker}
-	for _, u := range page {
-		out.Users = append(out.Users, userOut(u))
-	}
-	return out, nil
+	}{page, truncated, marker}, nil
 }
 
 func (a api) deleteUser(ctx context.Context, form url.Values) (any, error) {
@@ -254,19 +264,17 @@ func (a api) listAccessKeys(ctx context.Context, form url.Values) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	page, truncated, marker, err := pageOf(form, ks)
+	page, truncated, marker, err := listOf(form, ks, func(k identity.AccessKey) accessKeyXML {
+		return accessKeyXML{UserName: k.UserName, AccessKeyId: k.AccessKeyID, Status: k.Status, CreateDate: isoTime(k.Created)}
+	})
 	if err != nil {
 		return nil, err
 	}
-	out := struct {
+	return struct {
 		AccessKeyMetadata []accessKeyXML `xml:"AccessKeyMetadata>member"`
 		IsTruncated       bool
 		Marker            string `xml:",omitempty"`
-	}{IsTruncated: truncated, Marker: marker}
-	for _, k := range page {
-		out.AccessKeyMetadata = append(out.AccessKeyMetadata, accessKeyXML{UserName: k.UserName, AccessKeyId: k.AccessKeyID, Status: k.Status, CreateDate: isoTime(k.Created)})
-	}
-	return out, nil
+	}{page, truncated, marker}, nil
 }
 
 func (a api) updateAccessKey(ctx context.Context, form url.Values) (any, error) {
@@ -330,19 +338,15 @@ func (a api) listRoles(ctx context.Context, form url.Values) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	page, truncated, marker, err := pageOf(form, rs)
+	page, truncated, marker, err := listOf(form, rs, roleOut)
 	if err != nil {
 		return nil, err
 	}
-	out := struct {
+	return struct {
 		Roles       []roleXML `xml:"Roles>member"`
 		IsTruncated bool
 		Marker      string `xml:",omitempty"`
-	}{IsTruncated: truncated, Marker: marker}
-	for _, r := range page {
-		out.Roles = append(out.Roles, roleOut(r))
-	}
-	return out, nil
+	}{page, truncated, marker}, nil
 }
 
 func (a api) deleteRole(ctx context.Context, form url.Values) (any, error) {
@@ -508,19 +512,15 @@ func (a api) listManagedPolicies(ctx context.Context, form url.Values) (any, err
 	if err != nil {
 		return nil, err
 	}
-	page, truncated, marker, err := pageOf(form, ps)
+	page, truncated, marker, err := listOf(form, ps, policyOut)
 	if err != nil {
 		return nil, err
 	}
-	out := struct {
+	return struct {
 		Policies    []policyXML `xml:"Policies>member"`
 		IsTruncated bool
 		Marker      string `xml:",omitempty"`
-	}{IsTruncated: truncated, Marker: marker}
-	for _, p := range page {
-		out.Policies = append(out.Policies, policyOut(p))
-	}
-	return out, nil
+	}{page, truncated, marker}, nil
 }
 
 func (a api) deleteManagedPolicy(ctx context.Context, form url.Values) (any, error) {
@@ -569,19 +569,15 @@ func (a api) listAttached(kind string) protocol.QueryOp {
 		if err != nil {
 			return nil, err
 		}
-		page, truncated, marker, err := pageOf(form, ps)
+		page, truncated, marker, err := listOf(form, ps, func(p identity.AttachedPolicy) attachedXML { return attachedXML{p.Name, p.ARN} })
 		if err != nil {
 			return nil, err
 		}
-		out := struct {
+		return struct {
 			AttachedPolicies []attachedXML `xml:"AttachedPolicies>member"`
 			IsTruncated      bool
 			Marker           string `xml:",omitempty"`
-		}{IsTruncated: truncated, Marker: marker}
-		for _, p := range page {
-			out.AttachedPolicies = append(out.AttachedPolicies, attachedXML{p.Name, p.ARN})
-		}
-		return out, nil
+		}{page, truncated, marker}, nil
 	}
 }
 
@@ -621,7 +617,7 @@ func (a api) listTags(kind string) protocol.QueryOp {
 		if err != nil {
 			return nil, err
 		}
-		page, truncated, marker, err := pageOf(form, tags)
+		page, truncated, marker, err := listOf(form, tags, func(t identity.Tag) tagXML { return tagXML{t.Key, t.Value} })
 		if err != nil {
 			return nil, err
 		}
@@ -629,6 +625,6 @@ func (a api) listTags(kind string) protocol.QueryOp {
 			Tags        []tagXML `xml:"Tags>member"`
 			IsTruncated bool
 			Marker      string `xml:",omitempty"`
-		}{tagsXML(page), truncated, marker}, nil
+		}{page, truncated, marker}, nil
 	}
 }

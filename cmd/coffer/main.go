@@ -21,7 +21,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), versionCommand(), auditCommand(), dbCommand(), demoCommand(), vaultCommand(), benchCommand())
+	root.AddCommand(serveCommand(), versionCommand(), auditCommand(), dbCommand(), statusCommand(), demoCommand(), vaultCommand(), benchCommand())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "coffer:", err)
 		os.Exit(1)

@@ -158,4 +158,35 @@ func TestHourlyPlanFor48Hours(t *testing.T) {
 			t.Errorf("%s holds recovery points from %s to %s, want %s to %s", name, got[0], got[23], first, last)
 		}
 	}
+
+	// The RPO view: the database in both vaults, fresh, expected hourly;
+	// three hours later (past the hour plus the 60-minute start window),
+	// overdue in both.
+	srcVaultARN := "arn:aws:backup:us-east-1:" + source + ":backup-vault:source-vault"
+	check := func(wantOverdue bool) {
+		t.Helper()
+		entries, err := n.app.Plans().RPO(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, e := range entries {
+			if e.ResourceARN == other {
+				t.Errorf("unselected %s in the RPO view", other)
+			}
+			if e.ResourceARN != dbARN {
+				continue
+			}
+			seen[e.VaultARN] = true
+			if !e.Last.Equal(start.Add(48*time.Hour)) || e.Frequency != time.Hour || e.Overdue != wantOverdue {
+				t.Errorf("RPO of %s in %s: last %s, every %s, overdue %v; want %s, 1h, %v", dbARN, e.VaultARN, e.Last, e.Frequency, e.Overdue, start.Add(48*time.Hour), wantOverdue)
+			}
+		}
+		if !seen[srcVaultARN] || !seen[dstVault] || len(seen) != 2 {
+			t.Errorf("RPO view shows %s in %v, want %s and %s", dbARN, seen, srcVaultARN, dstVault)
+		}
+	}
+	check(false)
+	clock.Set(start.Add(51 * time.Hour))
+	check(true)
 }

@@ -194,6 +194,7 @@ type Backup interface {
 	ApplyLifecycle(ctx context.Context) (backup.LifecycleResult, error)
 	VaultExists(ctx context.Context, account, region, name string) (bool, error)
 	CheckJobRole(ctx context.Context, roleARN string) error
+	LatestRecoveryPoints(ctx context.Context) ([]backup.LatestRecoveryPoint, error)
 }
 
 var _ Backup = (*backup.Service)(nil)

@@ -33,16 +33,11 @@ type RPOEntry struct {
 	Overdue bool
 }
 
-// LatestRecoveryPoints is the RPO view's source in the backup domain.
-type LatestRecoveryPoints interface {
-	LatestRecoveryPoints(ctx context.Context) ([]backup.LatestRecoveryPoint, error)
-}
-
 // RPO is the operator's view of every protected resource in every vault
 // of every account (coffer status): the resources the active plans
 // select, in their rules' target vaults and copy destinations, and every
 // vault that holds a recovery point of a resource.
-func (s *Service) RPO(ctx context.Context, latest LatestRecoveryPoints) ([]RPOEntry, error) {
+func (s *Service) RPO(ctx context.Context) ([]RPOEntry, error) {
 	now := s.now().UTC()
 	type key struct{ resource, vault string }
 	entries := map[key]*RPOEntry{}
@@ -103,7 +98,7 @@ func (s *Service) RPO(ctx context.Context, latest LatestRecoveryPoints) ([]RPOEn
 			}
 		}
 	}
-	rps, err := latest.LatestRecoveryPoints(ctx)
+	rps, err := s.backup.LatestRecoveryPoints(ctx)
 	if err != nil {
 		return nil, err
 	}

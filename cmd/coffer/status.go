@@ -1,0 +1,164 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/coffer-dev/coffer/internal/app"
+	"github.com/coffer-dev/coffer/internal/backup"
+	"github.com/coffer-dev/coffer/internal/config"
+	"github.com/coffer-dev/coffer/internal/plans"
+	"github.com/coffer-dev/coffer/internal/rds"
+)
+
+func statusCommand() *cobra.Command {
+	var (
+		configFile, dataDir, database string
+		asJSON, overdueOnly, check    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the recovery point objective of every protected database",
+		Long: `Show, for every database the backup plans protect and every vault that holds
+its recovery points (the rule's target vault and the copy actions'
+destinations, in any account and region), the age of the newest completed
+recovery point. A database whose age exceeds its plan's frequency plus the
+rule's start window is OVERDUE; one a plan expects in a vault that holds
+none of its recovery points yet is NEVER once that much time has passed
+since the plan was created.
+
+It reads the same store as coffer serve (--data-dir or --database), and can
+run while the server does. With --check it exits non-zero when anything is
+overdue, for monitoring.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := config.DefaultConfig()
+			if configFile != "" {
+				if err := cfg.LoadFile(configFile); err != nil {
+					return err
+				}
+			}
+			if err := cfg.LoadEnv(os.LookupEnv); err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("data-dir") {
+				cfg.DataDir = dataDir
+			}
+			if cmd.Flags().Changed("database") {
+				cfg.Database = database
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			store, err := app.OpenStore(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			// Reading needs only the store: no keys, no storage, no queue.
+			p := plans.New(plans.Options{Store: store, Backup: backup.New(backup.Options{Store: store}), Resources: plans.RDSResources(rds.New(rds.Options{Store: store}))})
+			entries, err := p.RPO(cmd.Context())
+			if err != nil {
+				return err
+			}
+			overdue := 0
+			var shown []plans.RPOEntry
+			for _, e := range entries {
+				if e.Overdue {
+					overdue++
+				}
+				if e.Overdue || !overdueOnly {
+					shown = append(shown, e)
+				}
+			}
+			if asJSON {
+				err = writeStatusJSON(cmd.OutOrStdout(), shown)
+			} else {
+				err = writeStatusTable(cmd.OutOrStdout(), shown)
+			}
+			if err != nil {
+				return err
+			}
+			if check && overdue > 0 {
+				return fmt.Errorf("%d resource/vault pair(s) overdue", overdue)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configFile, "config", "", "YAML configuration file (as for coffer serve)")
+	f.StringVar(&dataDir, "data-dir", "./coffer-data", "data directory holding the SQLite metadata store")
+	f.StringVar(&database, "database", "", "postgres:// URL of the metadata database")
+	f.BoolVar(&asJSON, "json", false, "one JSON object per resource and vault")
+	f.BoolVar(&overdueOnly, "overdue", false, "only what is overdue")
+	f.BoolVar(&check, "check", false, "exit non-zero when anything is overdue")
+	return cmd
+}
+
+// statusWord is the STATUS column.
+func statusWord(e plans.RPOEntry) string {
+	switch {
+	case e.Overdue && e.Last.IsZero():
+		return "NEVER"
+	case e.Overdue:
+		return "OVERDUE"
+	case e.Frequency == 0:
+		return "no plan"
+	case e.Last.IsZero():
+		return "waiting"
+	}
+	return "ok"
+}
+
+func writeStatusTable(w io.Writer, entries []plans.RPOEntry) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RESOURCE\tVAULT\tKIND\tLAST RECOVERY POINT\tAGE\tEXPECTED EVERY\tSTATUS\tPLANS")
+	for _, e := range entries {
+		last, age, every := "-", "-", "-"
+		if !e.Last.IsZero() {
+			last, age = e.Last.Local().Format(time.DateTime), roundDuration(e.Age)
+		}
+		if e.Frequency > 0 {
+			every = roundDuration(e.Frequency)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ResourceARN, e.VaultARN, dash(e.Kind), last, age, every, statusWord(e), dash(strings.Join(e.Plans, ", ")))
+	}
+	return tw.Flush()
+}
+
+func roundDuration(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%.1fd", d.Hours()/24)
+	case d >= time.Hour:
+		return d.Round(time.Minute).String()
+	}
+	return d.Round(time.Second).String()
+}
+
+func writeStatusJSON(w io.Writer, entries []plans.RPOEntry) error {
+	enc := json.NewEncoder(w)
+	for _, e := range entries {
+		out := struct {
+			ResourceArn, ResourceName, VaultArn, Kind, Status string
+			Plans                                             []string   `json:",omitempty"`
+			LastRecoveryPoint                                 *time.Time `json:",omitempty"`
+			AgeSeconds, FrequencySeconds, AllowedSeconds      float64
+			Overdue                                           bool
+		}{e.ResourceARN, e.ResourceName, e.VaultARN, e.Kind, statusWord(e), e.Plans, nil, e.Age.Seconds(), e.Frequency.Seconds(), e.Allowed.Seconds(), e.Overdue}
+		if !e.Last.IsZero() {
+			out.LastRecoveryPoint = &e.Last
+		}
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/plans"
+)
+
+func TestStatusOutput(t *testing.T) {
+	last := time.Date(2024, 5, 15, 10, 0, 0, 0, time.UTC)
+	entries := []plans.RPOEntry{
+		{ResourceARN: "arn:aws:rds:us-east-1:111222333444:db:orders", VaultARN: "arn:aws:backup:us-east-1:111222333444:backup-vault:source-vault", Kind: "backup",
+			Plans: []string{"hourly (p1)"}, Last: last, Age: 30 * time.Minute, Frequency: time.Hour, Allowed: 2 * time.Hour},
+		{ResourceARN: "arn:aws:rds:us-east-1:111222333444:db:orders", VaultARN: "arn:aws:backup:us-west-2:666777888999:backup-vault:backup-vault", Kind: "copy",
+			Plans: []string{"hourly (p1)"}, Last: last.Add(-5 * time.Hour), Age: 5*time.Hour + 30*time.Minute, Frequency: time.Hour, Allowed: 2 * time.Hour, Overdue: true},
+		{ResourceARN: "arn:aws:rds:us-east-1:111222333444:db:users", VaultARN: "arn:aws:backup:us-east-1:111222333444:backup-vault:source-vault", Kind: "backup",
+			Plans: []string{"hourly (p1)"}, Frequency: time.Hour, Allowed: 2 * time.Hour, Overdue: true},
+		{ResourceARN: "arn:aws:rds:us-east-1:111222333444:db:old", VaultARN: "arn:aws:backup:us-east-1:111222333444:backup-vault:source-vault",
+			Last: last.Add(-72 * time.Hour), Age: 72 * time.Hour},
+	}
+	var buf bytes.Buffer
+	if err := writeStatusTable(&buf, entries); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "RESOURCE") {
+		t.Fatalf("table:\n%s", buf.String())
+	}
+	for i, want := range []string{"ok", "OVERDUE", "NEVER", "no plan"} {
+		if !strings.Contains(lines[i+1], " "+want+" ") {
+			t.Errorf("line %d %q lacks status %q", i+1, lines[i+1], want)
+		}
+	}
+	if !strings.Contains(lines[2], "5h30m0s") || !strings.Contains(lines[4], "3.0d") {
+		t.Errorf("ages: %q, %q", lines[2], lines[4])
+	}
+	buf.Reset()
+	if err := writeStatusJSON(&buf, entries[1:2]); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Status     string
+		Overdue    bool
+		AgeSeconds float64
+	}
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil || got.Status != "OVERDUE" || !got.Overdue || got.AgeSeconds != 19800 {
+		t.Fatalf("JSON %s: %+v %v", buf.String(), got, err)
+	}
+}

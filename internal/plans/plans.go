@@ -42,9 +42,8 @@ const (
 	maxSelectionResourceCount  = 500
 	minScheduleInterval        = time.Hour
 	templateMaxBytes           = 1 << 20
-	windowLookback             = 24 * time.Hour * 35 // how far back Prev looks for a rule's last window
 	maxWindowsPerTick          = 1000
-	copyCatchUp                = 24 * time.Hour
+	copyCatchUp                = 6 * time.Hour // how far back the tick restarts missed copy actions
 	lifecycleInterval          = time.Hour
 	defaultTickInterval        = time.Minute
 	versionIDBytes             = 24

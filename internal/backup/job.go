@@ -262,13 +262,14 @@ var errJobFinished = errors.New("job already finished")
 // times as often.
 const DefaultStaleAfter = 30 * time.Second
 
-// SweepStaleJobs fails the jobs whose node stopped working on them (a
-// crash or kill -9) and removes what they left half-done: a backup's or
+// SweepStaleJobs fails the running jobs whose node stopped working on
+// them (a crash or kill -9); queued jobs (CREATED, PENDING) are the
+// queue's to run and removes what they left half-done: a backup's or
 // copy's uncommitted recovery point, a restore's half-filled instance is
 // left to its resource's own cleanup. It returns how many it failed.
 func (s *Service) SweepStaleJobs(ctx context.Context) (int, error) {
 	cutoff := s.now().Add(-s.staleAfter).UnixNano()
-	rows, err := s.store.QueryContext(ctx, `SELECT `+jobColumns+` FROM backup_jobs WHERE state IN ('RUNNING', 'PENDING', 'ABORTING') AND heartbeat_at < ?`, cutoff)
+	rows, err := s.store.QueryContext(ctx, `SELECT `+jobColumns+` FROM backup_jobs WHERE state IN ('RUNNING', 'ABORTING') AND heartbeat_at < ?`, cutoff)
 	if err != nil {
 		return 0, err
 	}

@@ -156,6 +156,7 @@ type Service struct {
 
 	onBackupDone func(ctx context.Context, j *Job)
 	staleAfter   time.Duration
+	perAccount   int
 }
 
 // Options configure a Service.
@@ -172,6 +173,9 @@ type Options struct {
 	Now       func() time.Time
 	// StaleAfter: see DefaultStaleAfter.
 	StaleAfter time.Duration
+	// JobsPerAccount bounds the jobs one account runs at once across all
+	// nodes (default 2).
+	JobsPerAccount int
 }
 
 // New returns the backup domain.
@@ -182,7 +186,10 @@ func New(o Options) *Service {
 	if o.StaleAfter == 0 {
 		o.StaleAfter = DefaultStaleAfter
 	}
-	return &Service{staleAfter: o.StaleAfter, store: o.Store, authz: o.Authz, keys: o.Keys, orgs: o.Orgs, roles: o.Roles, data: o.Storage, dbs: o.Resources, queue: o.Queue, log: o.Log, now: o.Now}
+	if o.JobsPerAccount == 0 {
+		o.JobsPerAccount = 2
+	}
+	return &Service{staleAfter: o.StaleAfter, perAccount: o.JobsPerAccount, store: o.Store, authz: o.Authz, keys: o.Keys, orgs: o.Orgs, roles: o.Roles, data: o.Storage, dbs: o.Resources, queue: o.Queue, log: o.Log, now: o.Now}
 }
 
 // Scope is where an operation acts: the caller's account and the region

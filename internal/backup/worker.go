@@ -48,8 +48,12 @@ func (s *Service) run(ctx context.Context, id string) error {
 		j.State, j.StatusMessage, j.Completed = StateExpired, "the job did not start within its start window", now
 		return ignoreFinished(s.update(ctx, s.store, j))
 	}
-	if j.State == StateCreated {
-		j.State = StatePending
+	if busy, err := s.accountBusy(ctx, j.Account); err != nil {
+		return err
+	} else if busy {
+		// The account has its share of the workers; try again shortly
+		// rather than hold a worker that other accounts could use.
+		return river.JobSnooze(time.Second)
 	}
 	j.State = StateRunning
 	if err := s.update(ctx, s.store, j); err != nil {
@@ -96,6 +100,14 @@ func ignoreFinished(err error) error {
 		return nil
 	}
 	return err
+}
+
+// accountBusy reports whether the account already runs its limit of jobs
+// across all nodes, so one account's burst cannot starve the others.
+func (s *Service) accountBusy(ctx context.Context, account string) (bool, error) {
+	var n int
+	err := s.store.QueryRowContext(ctx, `SELECT COUNT(*) FROM backup_jobs WHERE account_id = ? AND state = 'RUNNING'`, account).Scan(&n)
+	return n >= s.perAccount, err
 }
 
 // runAs runs the job as the service role session of its IamRoleArn, in

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/coffer-dev/coffer/internal/awserr"
 	"github.com/coffer-dev/coffer/internal/reqctx"
@@ -28,9 +29,10 @@ type RESTOp func(ctx context.Context, r *RESTRequest) (status int, out any, err 
 
 // RESTService serves a restJson1 API through net/http's pattern routing.
 type RESTService struct {
-	Name   string // signing name, "backup"
-	mux    *http.ServeMux
-	routes []RESTRoute
+	Name       string // signing name, "backup"
+	mux        *http.ServeMux
+	routes     []RESTRoute
+	registered map[string]bool
 }
 
 // RESTRoute is one registered operation.
@@ -47,16 +49,24 @@ var _ Service = (*RESTService)(nil)
 
 // NewRESTService returns a service with no routes.
 func NewRESTService(name string) *RESTService {
-	return &RESTService{Name: name, mux: http.NewServeMux()}
+	return &RESTService{Name: name, mux: http.NewServeMux(), registered: map[string]bool{}}
 }
 
 func (s *RESTService) SigningName() string { return s.Name }
 func (s *RESTService) Protocol() Kind      { return RESTJSON }
 
 // Handle registers op under a method-and-path pattern such as
-// "PUT /backup-vaults/{backupVaultName}".
+// "PUT /backup-vaults/{backupVaultName}". A model URI with a trailing
+// slash ("GET /backup-vaults/{$}") also routes without it: the AWS CLI
+// sends the slash, the Go SDK drops it.
 func (s *RESTService) Handle(pattern, operation string, op RESTOp) {
-	s.mux.Handle(pattern, restHandler{s: s, operation: operation, op: op})
+	h := restHandler{s: s, operation: operation, op: op}
+	for _, p := range []string{pattern, strings.TrimSuffix(pattern, "/{$}")} {
+		if !s.registered[p] {
+			s.registered[p] = true
+			s.mux.Handle(p, h)
+		}
+	}
 	s.routes = append(s.routes, RESTRoute{pattern, operation})
 }
 

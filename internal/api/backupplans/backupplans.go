@@ -18,12 +18,9 @@ import (
 // endpoint.
 func Register(s *protocol.RESTService, p *plans.Service) {
 	a := &adapter{p: p}
-	// The SDKs drop the trailing slash of AWS's request URIs; the CLI keeps
-	// it. Both forms route.
-	both := func(method, path, op string, h protocol.RESTOp) {
-		s.Handle(method+" "+path, op, h)
-		s.Handle(method+" "+path+"/{$}", op, h)
-	}
+	// AWS's request URIs end with a slash; RESTService also routes them
+	// without it, as the Go SDK sends them.
+	both := func(method, path, op string, h protocol.RESTOp) { s.Handle(method+" "+path+"/{$}", op, h) }
 	both("PUT", "/backup/plans", "CreateBackupPlan", a.createPlan)
 	both("GET", "/backup/plans", "ListBackupPlans", a.listPlans)
 	both("GET", "/backup/plans/{backupPlanId}", "GetBackupPlan", a.getPlan)

@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,8 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/backup"
 	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
-	"github.com/aws/smithy-go/middleware"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/coffer-dev/coffer/internal/app"
 	"github.com/coffer-dev/coffer/internal/config"
@@ -104,30 +101,8 @@ func (n *node) clients(t *testing.T, id, profile, region string) *account {
 	if region != "" {
 		cfg.Region = region
 	}
-	acc := scenario.NewAccount(id, cfg)
-	acc.Backup = backup.NewFromConfig(cfg, func(o *backup.Options) { o.APIOptions = append(o.APIOptions, keepTrailingSlash) })
-	return &account{Account: acc, id: id, t: t}
+	return &account{Account: scenario.NewAccount(id, cfg), id: id, t: t}
 }
-
-// keepTrailingSlash puts back the trailing slash of AWS's request URIs
-// (/backup-jobs/, ...) that aws-sdk-go-v2 drops: the backup adapter
-// routes those list operations with the slash only, and the 307 redirect
-// the mux answers without it is re-sent with a signature for the old
-// path. (The AWS CLI keeps the slash.)
-func keepTrailingSlash(stack *middleware.Stack) error {
-	return stack.Build.Add(middleware.BuildMiddlewareFunc("KeepTrailingSlash", func(ctx context.Context, in middleware.BuildInput, next middleware.BuildHandler) (middleware.BuildOutput, middleware.Metadata, error) {
-		if req, ok := in.Request.(*smithyhttp.Request); ok && slashOps[middleware.GetOperationName(ctx)] && !strings.HasSuffix(req.URL.Path, "/") {
-			req.URL.Path += "/"
-			if req.URL.RawPath != "" {
-				req.URL.RawPath += "/"
-			}
-		}
-		return next.HandleBuild(ctx, in)
-	}), middleware.After)
-}
-
-var slashOps = map[string]bool{"ListBackupVaults": true, "ListBackupJobs": true, "ListCopyJobs": true, "ListRestoreJobs": true,
-	"ListRecoveryPointsByBackupVault": true, "ListRecoveryPointsByResource": true, "ListProtectedResources": true, "ListLegalHolds": true}
 
 // allJobs lists an account's backup (or copy) jobs in its clients'
 // region.

@@ -77,6 +77,17 @@ func (a *adapter) startBackupJob(ctx context.Context, r *protocol.RESTRequest) (
 	}{j.ID, j.RecoveryPointARN, protocol.Epoch(j.Created)}, nil
 }
 
+type createdByShape struct {
+	BackupPlanId, BackupPlanArn, BackupPlanVersion, BackupRuleId, BackupRuleName string
+}
+
+func createdByOut(c backup.CreatedBy) *createdByShape {
+	if c.PlanID == "" {
+		return nil
+	}
+	return &createdByShape{c.PlanID, c.PlanARN, c.PlanVersion, c.RuleID, c.RuleName}
+}
+
 type backupJobShape struct {
 	AccountId              string
 	BackupJobId            string
@@ -99,6 +110,7 @@ type backupJobShape struct {
 	IamRoleArn             string
 	RecoveryPointLifecycle *lifecycleShape `json:",omitempty"`
 	BackupType             string
+	CreatedBy              *createdByShape `json:",omitempty"`
 }
 
 func backupJobOut(j *backup.Job) backupJobShape {
@@ -108,7 +120,7 @@ func backupJobOut(j *backup.Job) backupJobShape {
 		ResourceName: optString(j.ResourceName), CreationDate: protocol.Epoch(j.Created), CompletionDate: protocol.EpochPtr(j.Completed),
 		StartBy: protocol.EpochPtr(j.StartBy), State: j.State, StatusMessage: optString(j.StatusMessage), PercentDone: j.PercentDone,
 		BackupSizeInBytes: j.Size, BytesTransferred: j.BytesTransferred, IamRoleArn: j.IAMRoleARN,
-		RecoveryPointLifecycle: lifecycleOut(j.Lifecycle), BackupType: "FULL",
+		RecoveryPointLifecycle: lifecycleOut(j.Lifecycle), BackupType: "FULL", CreatedBy: createdByOut(j.CreatedBy),
 	}
 }
 
@@ -161,6 +173,7 @@ type copyJobShape struct {
 	StatusMessage                     *string `json:",omitempty"`
 	BackupSizeInBytes                 int64
 	IamRoleArn                        string
+	CreatedBy                         *createdByShape `json:",omitempty"`
 }
 
 func copyJobOut(j *backup.Job) copyJobShape {
@@ -170,7 +183,7 @@ func copyJobOut(j *backup.Job) copyJobShape {
 		DestinationEncryptionKeyArn: optString(j.EncryptionKeyARN), DestinationRecoveryPointLifecycle: lifecycleOut(j.Lifecycle),
 		ResourceArn: j.ResourceARN, ResourceType: j.ResourceType, ResourceName: optString(j.ResourceName),
 		CreationDate: protocol.Epoch(j.Created), CompletionDate: protocol.EpochPtr(j.Completed), State: j.State,
-		StatusMessage: optString(j.StatusMessage), BackupSizeInBytes: j.Size, IamRoleArn: j.IAMRoleARN,
+		StatusMessage: optString(j.StatusMessage), BackupSizeInBytes: j.Size, IamRoleArn: j.IAMRoleARN, CreatedBy: createdByOut(j.CreatedBy),
 	}
 }
 

@@ -63,13 +63,17 @@ type Options struct {
 	// workers (default GOMAXPROCS).
 	Concurrency int
 	// Uploads is the number of packs uploaded at once per writer
-	// (default 1; each holds a PackSize buffer, and one more is being
-	// filled).
+	// (default 2). Packs are built in spool files, not in memory.
 	Uploads int
 	// Lease is how long a writer's lease lasts without renewal (default
 	// 5 minutes; renewed every third of it).
 	Lease time.Duration
-	// Level is the zstd level (default zstd.SpeedDefault).
+	// SpoolDir holds the packs being built, as unlinked temporary files
+	// (default os.TempDir()).
+	SpoolDir string
+	// Level is the zstd level (default zstd.SpeedFastest: compression is
+	// the pipeline's bottleneck, and the default level saves only about
+	// 4% more on database dumps for half the speed).
 	Level zstd.EncoderLevel
 	// Chunker are the chunk sizes for new domains (default 16/64/256 KiB).
 	Chunker chunker.Params
@@ -131,13 +135,13 @@ func Open(db meta.Store, keys KeyWrapper, stores Stores, o Options) (*Engine, er
 		o.Concurrency = runtime.GOMAXPROCS(0)
 	}
 	if o.Uploads <= 0 {
-		o.Uploads = 1
+		o.Uploads = 2
 	}
 	if o.Lease <= 0 {
 		o.Lease = 5 * time.Minute
 	}
 	if o.Level == 0 {
-		o.Level = zstd.SpeedDefault
+		o.Level = zstd.SpeedFastest
 	}
 	if o.Chunker == (chunker.Params{}) {
 		o.Chunker = chunker.DefaultParams
@@ -386,11 +390,17 @@ func readObject(ctx context.Context, s blob.Store, name string) ([]byte, error) 
 // createObject writes a new object, refusing to replace one where the
 // store can (Creator).
 func createObject(ctx context.Context, s blob.Store, name string, b []byte) error {
+	return createFrom(ctx, s, name, newBytesReader(b), int64(len(b)))
+}
+
+// createFrom is createObject from a reader; an io.Seeker lets the retry
+// wrapper retry.
+func createFrom(ctx context.Context, s blob.Store, name string, r io.Reader, size int64) error {
 	if c, ok := s.(blob.Creator); ok {
-		return c.Create(ctx, name, newBytesReader(b), int64(len(b)))
+		return c.Create(ctx, name, r, size)
 	}
 	if _, err := s.Stat(ctx, name); err == nil {
 		return fmt.Errorf("%s: %w", name, blob.ErrExists)
 	}
-	return s.Put(ctx, name, newBytesReader(b), int64(len(b)))
+	return s.Put(ctx, name, r, size)
 }

@@ -10,7 +10,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"os"
 	"sort"
 
 	"github.com/zeebo/blake3"
@@ -175,55 +177,101 @@ type Entry struct {
 	Flags  byte
 }
 
-// packBuilder assembles one pack in memory.
+// packBuilder assembles one pack, in memory or in a spool file.
 type packBuilder struct {
 	domain  DomainID
 	salt    [saltSize]byte
 	aead    cipher.AEAD
-	buf     []byte
+	buf     []byte   // the pack (memory mode)
+	spool   *os.File // the pack (spool mode), written from offset 0
+	h       hash.Hash
+	n       int
+	piece   []byte
 	entries []Entry
 	ad      []byte
+	err     error
 }
 
 // newPackBuilder starts a pack in buf (reused from its start).
 func newPackBuilder(encKey []byte, d DomainID, buf []byte) *packBuilder {
 	p := &packBuilder{domain: d, buf: buf[:0]}
-	readRand(p.salt[:])
-	p.aead = subkey(encKey, p.salt[:], "coffer v1 pack")
-	p.buf = append(p.buf, packMagic...)
-	p.buf = append(p.buf, FormatVersion, 1, 0, 0)
-	p.buf = append(p.buf, p.salt[:]...)
+	p.start(encKey)
 	return p
 }
 
-func (p *packBuilder) size() int { return len(p.buf) }
+// newSpoolBuilder starts a pack in a spool file (truncated first), so a
+// writer holds no pack in memory.
+func newSpoolBuilder(encKey []byte, d DomainID, f *os.File) *packBuilder {
+	p := &packBuilder{domain: d, spool: f, h: sha256.New()}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		p.err = err
+	} else if err := f.Truncate(0); err != nil {
+		p.err = err
+	}
+	p.start(encKey)
+	return p
+}
+
+func (p *packBuilder) start(encKey []byte) {
+	readRand(p.salt[:])
+	p.aead = subkey(encKey, p.salt[:], "coffer v1 pack")
+	head := append([]byte(packMagic), FormatVersion, 1, 0, 0)
+	p.emit(append(head, p.salt[:]...))
+}
+
+// emit appends b to the pack.
+func (p *packBuilder) emit(b []byte) {
+	p.n += len(b)
+	if p.spool == nil {
+		p.buf = append(p.buf, b...)
+		return
+	}
+	if p.err == nil {
+		_, p.err = p.spool.Write(b)
+	}
+	p.h.Write(b)
+}
+
+func (p *packBuilder) size() int { return p.n }
 
 // add seals payload (flags says how it encodes rawLen plaintext bytes).
 func (p *packBuilder) add(id ChunkID, flags byte, rawLen int, payload []byte) Entry {
-	off := len(p.buf)
+	off := p.n
 	var nonce [nonceSize]byte
 	readRand(nonce[:])
-	p.buf = append(p.buf, nonce[:]...)
 	p.ad = chunkAAD(p.ad, p.domain, id, flags, rawLen)
-	p.buf = p.aead.Seal(p.buf, nonce[:], payload, p.ad)
-	e := Entry{ID: id, Offset: int64(off), Length: int64(len(p.buf) - off), RawLen: int64(rawLen), Flags: flags}
+	if p.spool == nil {
+		p.buf = append(p.buf, nonce[:]...)
+		p.buf = p.aead.Seal(p.buf, nonce[:], payload, p.ad)
+		p.n = len(p.buf)
+	} else {
+		p.piece = append(p.piece[:0], nonce[:]...)
+		p.piece = p.aead.Seal(p.piece, nonce[:], payload, p.ad)
+		p.emit(p.piece)
+	}
+	e := Entry{ID: id, Offset: int64(off), Length: int64(p.n - off), RawLen: int64(rawLen), Flags: flags}
 	p.entries = append(p.entries, e)
 	return e
 }
 
-// finish appends the sealed trailer and footer and returns the pack and
-// its name (hex SHA-256 of its bytes).
-func (p *packBuilder) finish() ([]byte, string) {
+// finish appends the sealed trailer and footer and returns the pack's
+// name (hex SHA-256 of its bytes) and, in memory mode, the pack.
+func (p *packBuilder) finish() ([]byte, string, error) {
 	plain := encodeEntries(nil, p.entries)
 	var nonce [nonceSize]byte
 	readRand(nonce[:])
-	start := len(p.buf)
-	p.buf = append(p.buf, nonce[:]...)
-	p.buf = p.aead.Seal(p.buf, nonce[:], plain, aad(nil, kindTrailer, p.domain, p.salt[:]))
-	p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(len(p.buf)-start))
-	p.buf = append(p.buf, footerMagic...)
+	t := append([]byte(nil), nonce[:]...)
+	t = p.aead.Seal(t, nonce[:], plain, aad(nil, kindTrailer, p.domain, p.salt[:]))
+	t = binary.LittleEndian.AppendUint32(t, uint32(len(t)))
+	p.emit(append(t, footerMagic...))
+	if p.spool != nil {
+		if p.err != nil {
+			return nil, "", fmt.Errorf("spool pack: %w", p.err)
+		}
+		return nil, hex.EncodeToString(p.h.Sum(nil)), nil
+	}
 	sum := sha256.Sum256(p.buf)
-	return p.buf, hex.EncodeToString(sum[:])
+	return p.buf, hex.EncodeToString(sum[:]), nil
 }
 
 func encodeEntries(dst []byte, es []Entry) []byte {

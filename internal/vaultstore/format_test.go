@@ -46,7 +46,7 @@ func TestGoldenPack(t *testing.T) {
 	pb := newPackBuilder(k.enc, d, nil)
 	a := []byte("hello, world")
 	pb.add(chunkID(k.id, a), flagRaw, len(a), a)
-	pack, name := pb.finish()
+	pack, name, _ := pb.finish()
 	if id := chunkID(k.id, a).String(); id != "f9da72d88c6c83539b7f86afe302473c59aea30791ac37a55909d59c67ef9d24" {
 		t.Errorf("golden chunk id %s", id)
 	}
@@ -75,7 +75,7 @@ func TestPackCorruption(t *testing.T) {
 		p := bytes.Repeat([]byte{byte(i)}, 100+i)
 		pb.add(chunkID(k.id, p), flagRaw, len(p), p)
 	}
-	pack, _ := pb.finish()
+	pack, _, _ := pb.finish()
 	if _, _, err := parsePack(k.enc, domainIDFor("r", "vault", "other"), pack); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("other domain: %v", err)
 	}
@@ -208,7 +208,7 @@ func FuzzPack(f *testing.F) {
 	d := domainIDFor("r", "v", "k")
 	pb := newPackBuilder(k.enc, d, nil)
 	pb.add(ChunkID{}, flagRaw, 3, []byte("abc"))
-	pack, _ := pb.finish()
+	pack, _, _ := pb.finish()
 	f.Add(pack)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		es, aead, err := parsePack(k.enc, d, b)

@@ -463,7 +463,10 @@ func (e *Engine) repack(ctx context.Context, ds *domainState, k *domainKeys, own
 		_, err := e.condemn(ctx, ds.id.String(), pack)
 		return 0, err
 	}
-	out, name := pb.finish()
+	out, name, err := pb.finish()
+	if err != nil {
+		return 0, err
+	}
 	if err := e.registerPack(ctx, ds, owner, name, int64(len(out))); err != nil {
 		return 0, err
 	}

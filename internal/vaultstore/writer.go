@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,7 +82,7 @@ type Writer struct {
 	packs    []indexPack
 
 	tokens  chan struct{}
-	packBuf chan []byte // free pack buffers: Uploads+1 at most
+	spools  chan *os.File // free spool files: Uploads+1 at most
 	pendMu  sync.Mutex
 	pending map[ChunkID]bool
 
@@ -132,9 +133,9 @@ func (e *Engine) startWriter(ctx context.Context, ds *domainState, k *domainKeys
 	w := &Writer{e: e, ds: ds, k: k, id: id, meta: meta, ctx: pctx,
 		done: make(chan struct{}), hbStop: make(chan struct{}),
 		tokens: make(chan struct{}, 4*e.o.Concurrency+16), pending: map[ChunkID]bool{},
-		packBuf: make(chan []byte, e.o.Uploads+1)}
+		spools: make(chan *os.File, e.o.Uploads+1)}
 	for i := 0; i < e.o.Uploads+1; i++ {
-		w.packBuf <- nil
+		w.spools <- nil
 	}
 	stop := context.AfterFunc(ctx, func() { w.fail(context.Cause(ctx)) })
 	w.cancel = func() { stop(); cancel() }
@@ -407,20 +408,28 @@ func (w *Writer) compressStage(in <-chan *item, out chan<- *item) error {
 
 type builtPack struct {
 	name    string
-	data    []byte
+	spool   *os.File
+	size    int64
 	entries []Entry
 }
 
 func (w *Writer) packStage(in <-chan *item, out chan<- *builtPack) error {
 	var pb *packBuilder
+	defer func() {
+		if pb != nil {
+			w.spools <- pb.spool
+		}
+	}()
 	flush := func() error {
 		if pb == nil {
 			return nil
 		}
-		data, name := pb.finish()
-		p := &builtPack{name: name, data: data, entries: pb.entries}
+		p, err := w.built(pb)
 		pb = nil
-		return send(w.ctx, out, p)
+		if err != nil {
+			return err
+		}
+		return w.sendPack(out, p)
 	}
 	// Chunks leave the compressors out of order; packs keep stream order
 	// so that a restore reads each pack front to back.
@@ -453,17 +462,22 @@ func (w *Writer) packStage(in <-chan *item, out chan<- *builtPack) error {
 func (w *Writer) pack(pbp **packBuilder, it *item, out chan<- *builtPack) error {
 	pb := *pbp
 	if pb == nil {
-		var buf []byte
+		var f *os.File
 		select {
-		case buf = <-w.packBuf:
+		case f = <-w.spools:
 		case <-w.ctx.Done():
 			w.release(it)
 			return w.ctx.Err()
 		}
-		if buf == nil {
-			buf = make([]byte, 0, w.e.o.PackSize+(512<<10))
+		if f == nil {
+			var err error
+			if f, err = newSpool(w.e.o.SpoolDir); err != nil {
+				w.spools <- nil
+				w.release(it)
+				return err
+			}
 		}
-		pb = newPackBuilder(w.k.enc, w.ds.id, buf)
+		pb = newSpoolBuilder(w.k.enc, w.ds.id, f)
 		*pbp = pb
 	}
 	pb.add(it.id, it.flags, len(it.data), it.payload)
@@ -471,37 +485,90 @@ func (w *Writer) pack(pbp **packBuilder, it *item, out chan<- *builtPack) error 
 	if pb.size() < w.e.o.PackSize {
 		return nil
 	}
-	data, name := pb.finish()
 	*pbp = nil
-	return send(w.ctx, out, &builtPack{name: name, data: data, entries: pb.entries})
+	p, err := w.built(pb)
+	if err != nil {
+		return err
+	}
+	return w.sendPack(out, p)
+}
+
+func (w *Writer) sendPack(out chan<- *builtPack, p *builtPack) error {
+	if err := send(w.ctx, out, p); err != nil {
+		w.spools <- p.spool
+		return err
+	}
+	return nil
+}
+
+// built finishes a pack.
+func (w *Writer) built(pb *packBuilder) (*builtPack, error) {
+	_, name, err := pb.finish()
+	if err != nil {
+		w.spools <- pb.spool
+		return nil, err
+	}
+	return &builtPack{name: name, spool: pb.spool, size: int64(pb.size()), entries: pb.entries}, nil
+}
+
+// newSpool creates an unlinked temporary file: nothing is left behind
+// if the process dies.
+func newSpool(dir string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, "coffer-pack-")
+	if err != nil {
+		return nil, fmt.Errorf("create pack spool file: %w", err)
+	}
+	os.Remove(f.Name())
+	return f, nil
 }
 
 func (w *Writer) uploadStage(in <-chan *builtPack) error {
 	for p := range in {
-		name := w.ds.packName(p.name)
-		if err := w.e.registerPack(w.ctx, w.ds, string(w.id), p.name, int64(len(p.data))); err != nil {
+		err := w.upload(p)
+		w.spools <- p.spool
+		if err != nil {
 			return err
 		}
-		if err := createObject(w.ctx, w.ds.store, name, p.data); err != nil && !errors.Is(err, blob.ErrExists) {
-			return fmt.Errorf("upload pack %s: %w", name, err)
-		}
-		if err := w.e.addPack(w.ctx, w.ds, w.id, p.name, p.entries); err != nil {
-			return err
-		}
-		w.pendMu.Lock()
-		for _, en := range p.entries {
-			delete(w.pending, en.ID)
-		}
-		w.pendMu.Unlock()
-		w.c.chunksNew.Add(int64(len(p.entries)))
-		w.c.bytesWritten.Add(int64(len(p.data)))
-		w.c.packs.Add(1)
-		w.mu.Lock()
-		w.packs = append(w.packs, indexPack{Name: p.name, Size: int64(len(p.data)), Entries: p.entries})
-		w.mu.Unlock()
-		w.packBuf <- p.data[:0]
 	}
 	return nil
+}
+
+func (w *Writer) upload(p *builtPack) error {
+	name := w.ds.packName(p.name)
+	if err := w.e.registerPack(w.ctx, w.ds, string(w.id), p.name, p.size); err != nil {
+		return err
+	}
+	if err := createFrom(w.ctx, w.ds.store, name, io.NewSectionReader(p.spool, 0, p.size), p.size); err != nil && !errors.Is(err, blob.ErrExists) {
+		return fmt.Errorf("upload pack %s: %w", name, err)
+	}
+	if err := w.e.addPack(w.ctx, w.ds, w.id, p.name, p.entries); err != nil {
+		return err
+	}
+	w.pendMu.Lock()
+	for _, en := range p.entries {
+		delete(w.pending, en.ID)
+	}
+	w.pendMu.Unlock()
+	w.c.chunksNew.Add(int64(len(p.entries)))
+	w.c.bytesWritten.Add(p.size)
+	w.c.packs.Add(1)
+	w.mu.Lock()
+	w.packs = append(w.packs, indexPack{Name: p.name, Size: p.size, Entries: p.entries})
+	w.mu.Unlock()
+	return nil
+}
+
+// closeSpools closes the spool files once the pipeline has stopped.
+func (w *Writer) closeSpools() {
+	for i := 0; i < cap(w.spools); i++ {
+		select {
+		case f := <-w.spools:
+			if f != nil {
+				f.Close()
+			}
+		default:
+		}
+	}
 }
 
 // Write adds p to the stream.
@@ -533,6 +600,7 @@ func (w *Writer) Commit(ctx context.Context) (ManifestID, Stats, error) {
 		w.pw.Close()
 	}
 	<-w.done
+	w.closeSpools()
 	close(w.hbStop)
 	defer w.cancel()
 	if err := w.firstErr(); err != nil {
@@ -608,6 +676,7 @@ func (w *Writer) Abort() error {
 		w.pw.CloseWithError(ErrAborted)
 	}
 	<-w.done
+	w.closeSpools()
 	close(w.hbStop)
 	w.drop()
 	return nil

@@ -17,23 +17,10 @@ import (
 	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
 
 	"github.com/coffer-dev/coffer/internal/config"
+	"github.com/coffer-dev/coffer/internal/demo"
 	"github.com/coffer-dev/coffer/internal/scenario"
 	"github.com/coffer-dev/coffer/internal/testenv"
 )
-
-const faultBootstrap = `
-organizations:
-  - managementAccount: "000000000000"
-    members: ["111222333444", "666777888999"]
-accounts:
-  - {id: "000000000000", name: management}
-  - {id: "111222333444", name: source}
-  - {id: "666777888999", name: backup}
-users:
-  - {account: "000000000000", name: admin, profile: default}
-  - {account: "111222333444", name: admin, profile: source}
-  - {account: "666777888999", name: admin, profile: backup}
-`
 
 // faultEnv is a coffer process that the test kills and restarts on one
 // data directory.
@@ -68,7 +55,7 @@ func (f *faultEnv) account(id, profile string) *scenario.Account {
 func TestKillDuringJobs(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	if err := os.WriteFile(filepath.Join(root, "bootstrap.yaml"), []byte(faultBootstrap), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(root, "bootstrap.yaml"), []byte(demo.Bootstrap), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	f := &faultEnv{t: t, dataDir: filepath.Join(root, "data"), env: []string{"COFFER_JOB_STALE_AFTER=2s"}}

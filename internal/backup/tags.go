@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"sort"
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/authz"
@@ -60,23 +59,6 @@ func loadTags(ctx context.Context, q meta.Querier, arn string) (map[string]strin
 	return tags, rows.Err()
 }
 
-// requestTagContext gives aws:RequestTag/* and aws:TagKeys for a request
-// that sets tags.
-func requestTagContext(tags map[string]string) map[string][]string {
-	if len(tags) == 0 {
-		return nil
-	}
-	ctx := map[string][]string{}
-	keys := make([]string, 0, len(tags))
-	for k, v := range tags {
-		ctx["aws:RequestTag/"+k] = []string{v}
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	ctx[policy.KeyTagKeys] = keys
-	return ctx
-}
-
 // taggable checks that arn is a backup resource of the caller's account
 // and authorizes action on it.
 func (s *Service) taggable(ctx context.Context, arn, action string, extra map[string][]string) error {
@@ -109,7 +91,7 @@ func (s *Service) TagResource(ctx context.Context, arn string, tags map[string]s
 	if err := validateTags(tags); err != nil {
 		return err
 	}
-	if err := s.taggable(ctx, arn, "backup:TagResource", requestTagContext(tags)); err != nil {
+	if err := s.taggable(ctx, arn, "backup:TagResource", policy.RequestTagContext(tags)); err != nil {
 		return err
 	}
 	return s.store.InTx(ctx, func(q meta.Querier) error {

@@ -58,7 +58,7 @@ func (s *Service) CreateVault(ctx context.Context, in CreateVaultInput) (*Vault,
 		return nil, InvalidParam("backup vault name %q must be 2 to 50 letters, digits, hyphens or underscores", in.Name)
 	}
 	arn := VaultARN(sc.Region, sc.Account, in.Name)
-	if err := s.authz.Authorize(ctx, authz.Request{Action: "backup:CreateBackupVault", Resource: arn, Context: requestTagContext(in.Tags)}); err != nil {
+	if err := s.authz.Authorize(ctx, authz.Request{Action: "backup:CreateBackupVault", Resource: arn, Context: policy.RequestTagContext(in.Tags)}); err != nil {
 		return nil, err
 	}
 	if existing, err := s.loadVault(ctx, s.store, sc, in.Name); err == nil {

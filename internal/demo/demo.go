@@ -33,7 +33,9 @@ const (
 	BackupAcct = "666777888999"
 )
 
-const bootstrap = `
+// Bootstrap declares the organization with the seed's accounts and an
+// administrator in each (profiles default, source and backup).
+const Bootstrap = `
 organizations:
   - managementAccount: "000000000000"
     members: ["111222333444", "666777888999"]
@@ -130,7 +132,7 @@ func postgresInstalled() bool {
 // start runs coffer in this process on a free port.
 func (r *run) start(ctx context.Context) (func(), error) {
 	bootPath := filepath.Join(r.o.DataDir, "demo-bootstrap.yaml")
-	if err := os.WriteFile(bootPath, []byte(bootstrap), 0o600); err != nil {
+	if err := os.WriteFile(bootPath, []byte(Bootstrap), 0o600); err != nil {
 		return nil, err
 	}
 	cfg := config.DefaultConfig()

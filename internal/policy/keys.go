@@ -1,5 +1,7 @@
 package policy
 
+import "sort"
+
 // Global condition keys (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
 // Keys are matched case-insensitively; these are AWS's spellings. The keys
 // marked "derived" are filled in by Evaluate from Request.Principal and
@@ -48,3 +50,20 @@ const (
 	KeyOrganizationsPolicyType = "organizations:PolicyType"       //
 	KeyOrganizationsService    = "organizations:ServicePrincipal" //
 )
+
+// RequestTagContext is the condition context of a request that sets
+// tags: aws:RequestTag/KEY for each tag and aws:TagKeys, nil without tags.
+func RequestTagContext(tags map[string]string) map[string][]string {
+	if len(tags) == 0 {
+		return nil
+	}
+	ctx := make(map[string][]string, len(tags)+1)
+	keys := make([]string, 0, len(tags))
+	for k, v := range tags {
+		ctx[KeyRequestTagPrefix+k] = []string{v}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	ctx[KeyTagKeys] = keys
+	return ctx
+}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/coffer-dev/coffer/internal/policy"
 	"regexp"
 	"strings"
 	"time"
@@ -220,11 +221,11 @@ func (s *Service) CreateInstance(ctx context.Context, in CreateInput) (*Instance
 	}
 	in.Identifier = strings.ToLower(in.Identifier)
 	arn := InstanceARN(sc.Region, sc.Account, in.Identifier)
-	if err := s.authorize(ctx, "CreateDBInstance", arn, requestTagContext(in.Tags)); err != nil {
+	if err := s.authorize(ctx, "CreateDBInstance", arn, policy.RequestTagContext(in.Tags)); err != nil {
 		return nil, err
 	}
 	if len(in.Tags) > 0 {
-		if err := s.authorize(ctx, "AddTagsToResource", arn, requestTagContext(in.Tags)); err != nil {
+		if err := s.authorize(ctx, "AddTagsToResource", arn, policy.RequestTagContext(in.Tags)); err != nil {
 			return nil, err
 		}
 	}

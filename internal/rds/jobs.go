@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/coffer-dev/coffer/internal/policy"
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/awserr"
@@ -125,7 +126,7 @@ func (s *Service) CreateRestoredInstance(ctx context.Context, spec RestoreSpec) 
 	}
 	sc := scope{Account: p.AccountID, Region: spec.Region}
 	arn := InstanceARN(sc.Region, sc.Account, in.Identifier)
-	if err := s.authorize(ctx, "CreateDBInstance", arn, requestTagContext(in.Tags)); err != nil {
+	if err := s.authorize(ctx, "CreateDBInstance", arn, policy.RequestTagContext(in.Tags)); err != nil {
 		return nil, engine.Target{}, err
 	}
 	if err := in.validate(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/coffer-dev/coffer/internal/policy"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -46,7 +47,7 @@ func (s *Service) RegisterInstance(ctx context.Context, in RegisterInput) (*Inst
 	}
 	in.Identifier = strings.ToLower(in.Identifier)
 	arn := InstanceARN(sc.Region, sc.Account, in.Identifier)
-	if err := s.authorize(ctx, "RegisterDBInstance", arn, requestTagContext(in.Tags)); err != nil {
+	if err := s.authorize(ctx, "RegisterDBInstance", arn, policy.RequestTagContext(in.Tags)); err != nil {
 		return nil, err
 	}
 	if err := validateTags(in.Tags); err != nil {

@@ -2,7 +2,6 @@ package rds
 
 import (
 	"context"
-	"sort"
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/awserr"
@@ -27,23 +26,6 @@ func validateTags(tags map[string]string) error {
 		}
 	}
 	return nil
-}
-
-// requestTagContext gives aws:RequestTag/* and aws:TagKeys for a request
-// that sets tags.
-func requestTagContext(tags map[string]string) map[string][]string {
-	if len(tags) == 0 {
-		return nil
-	}
-	ctx := map[string][]string{}
-	keys := make([]string, 0, len(tags))
-	for k, v := range tags {
-		ctx["aws:RequestTag/"+k] = []string{v}
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	ctx[policy.KeyTagKeys] = keys
-	return ctx
 }
 
 func putTags(ctx context.Context, q meta.Querier, arn string, tags map[string]string) error {
@@ -110,7 +92,7 @@ func (s *Service) AddTags(ctx context.Context, arn string, tags map[string]strin
 	if len(tags) == 0 {
 		return missingParam("Tags")
 	}
-	inst, err := s.taggable(ctx, arn, "AddTagsToResource", requestTagContext(tags))
+	inst, err := s.taggable(ctx, arn, "AddTagsToResource", policy.RequestTagContext(tags))
 	if err != nil {
 		return err
 	}

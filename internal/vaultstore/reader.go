@@ -13,9 +13,9 @@ import (
 )
 
 const (
-	segmentMax = 4 << 20  // plaintext per fetch
+	segmentMax = 2 << 20  // plaintext per fetch
 	segmentGap = 64 << 10 // sealed bytes skipped within one fetch
-	readAhead  = 8        // segments fetched ahead of the reader
+	readAhead  = 6        // segments fetched ahead of the reader
 )
 
 // fetched is one verified chunk.
@@ -61,7 +61,7 @@ func (e *Engine) newFetcher(ctx context.Context, ds *domainState, k *domainKeys,
 	f := &fetcher{e: e, ds: ds, k: k, id: id, m: m, keep: keep, ctx: ctx, cancel: cancel,
 		segs: make(chan *segment, readAhead), work: make(chan *segment, readAhead), aeads: map[string]cipher.AEAD{}}
 	go f.plan()
-	for i := 0; i < max(2, e.o.Concurrency); i++ {
+	for i := 0; i < max(4, e.o.Concurrency); i++ {
 		go f.fetchLoop()
 	}
 	return f

@@ -92,9 +92,32 @@ type Writer struct {
 	c       counters
 }
 
-var (
-	chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, 256<<10); return &b }}
-)
+// Chunk buffers come from pools by size class (multiples of 32 KiB up
+// to the largest chunk), so an average chunk does not pin a buffer sized
+// for the largest.
+const bufClass = 32 << 10
+
+var bufPools [16<<20/bufClass + 1]sync.Pool
+
+func getBuf(n int) *[]byte {
+	c := (n + bufClass - 1) / bufClass
+	if c >= len(bufPools) {
+		b := make([]byte, 0, n)
+		return &b
+	}
+	if b, ok := bufPools[c].Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, c*bufClass)
+	return &b
+}
+
+func putBuf(b *[]byte) {
+	c := cap(*b) / bufClass
+	if cap(*b)%bufClass == 0 && c < len(bufPools) {
+		bufPools[c].Put(b)
+	}
+}
 
 // NewWriter starts a recovery point in domain d (creating the domain on
 // first use, which needs kms:GenerateDataKey; every write needs
@@ -132,7 +155,7 @@ func (e *Engine) startWriter(ctx context.Context, ds *domainState, k *domainKeys
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w := &Writer{e: e, ds: ds, k: k, id: id, meta: meta, ctx: pctx,
 		done: make(chan struct{}), hbStop: make(chan struct{}),
-		tokens: make(chan struct{}, 4*e.o.Concurrency+16), pending: map[ChunkID]bool{},
+		tokens: make(chan struct{}, 3*e.o.Concurrency+10), pending: map[ChunkID]bool{},
 		spools: make(chan *os.File, e.o.Uploads+1)}
 	for i := 0; i < e.o.Uploads+1; i++ {
 		w.spools <- nil
@@ -248,11 +271,11 @@ func (w *Writer) emit(out chan<- *item, it *item) error {
 // release returns an item's buffers and its token.
 func (w *Writer) release(it *item) {
 	if it.buf != nil {
-		chunkPool.Put(it.buf)
+		putBuf(it.buf)
 		it.buf = nil
 	}
 	if it.pbuf != nil {
-		chunkPool.Put(it.pbuf)
+		putBuf(it.pbuf)
 		it.pbuf = nil
 	}
 	it.data, it.payload = nil, nil
@@ -281,7 +304,7 @@ func (w *Writer) chunkStream(r io.Reader, out chan<- *item) error {
 		}
 		h.Write(ch)
 		w.size += int64(len(ch))
-		bp := chunkPool.Get().(*[]byte)
+		bp := getBuf(len(ch))
 		*bp = append((*bp)[:0], ch...)
 		if err := w.emit(out, &item{seq: seq, data: *bp, buf: bp}); err != nil {
 			return err
@@ -390,12 +413,13 @@ func (w *Writer) compressStage(in <-chan *item, out chan<- *item) error {
 	defer enc.Close()
 	for it := range in {
 		if !it.pre {
-			bp := chunkPool.Get().(*[]byte)
+			bp := getBuf(len(it.data))
 			comp := enc.EncodeAll(it.data, (*bp)[:0])
 			if len(comp) < len(it.data)-len(it.data)/20 {
+				*bp = comp
 				it.payload, it.pbuf, it.flags = comp, bp, flagZstd
 			} else {
-				chunkPool.Put(bp)
+				putBuf(bp)
 				it.payload, it.flags = it.data, flagRaw
 			}
 		}

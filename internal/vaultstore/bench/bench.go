@@ -180,15 +180,47 @@ func Run(ctx context.Context, o Options) error {
 	}
 	t := &table{}
 	var notes []string
-	if err := runCoffer(ctx, o, t, "coffer", files, nil); err != nil {
-		return err
-	}
+	tools := []tool{&cofferTool{o: o, name: "coffer"}}
 	if !o.SkipPeers {
-		if err := runRestic(ctx, o, t, files); err != nil {
-			notes = append(notes, "restic: "+err.Error())
+		tools = append(tools, &resticTool{o: o}, &borgTool{o: o})
+	}
+	// Steps run tool after tool for each version, so that the tools see
+	// the machine in the same state.
+	var live []tool
+	for _, tl := range tools {
+		if err := tl.init(ctx); err != nil {
+			notes = append(notes, tl.label()+": "+err.Error())
+			continue
 		}
-		if err := runBorg(ctx, o, t, files); err != nil {
-			notes = append(notes, "borg: "+err.Error())
+		live = append(live, tl)
+	}
+	failed := map[tool]bool{}
+	step := func(f func(tool) (row, error)) {
+		for _, tl := range live {
+			if failed[tl] {
+				continue
+			}
+			r, err := f(tl)
+			if err != nil {
+				failed[tl] = true
+				notes = append(notes, tl.label()+": "+err.Error())
+				continue
+			}
+			t.rows = append(t.rows, r)
+		}
+	}
+	for i, f := range files {
+		step(func(tl tool) (row, error) { return tl.backup(ctx, i, f) })
+	}
+	step(func(tl tool) (row, error) { return tl.restore(ctx, files[2]) })
+	if c := tools[0].(*cofferTool); !failed[c] {
+		for i := range 2 {
+			r, err := c.copy(ctx, i)
+			if err != nil {
+				notes = append(notes, "coffer copy: "+err.Error())
+				break
+			}
+			t.rows = append(t.rows, r)
 		}
 	}
 	if !o.SkipMinIO {
@@ -196,7 +228,23 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			notes = append(notes, "coffer on MinIO: "+err.Error())
 		} else {
-			err = runCoffer(ctx, o, t, "coffer-minio", files, srv)
+			c := &cofferTool{o: o, name: "coffer-minio", srv: srv}
+			err := c.init(ctx)
+			for i, f := range files {
+				if err != nil {
+					break
+				}
+				var r row
+				if r, err = c.backup(ctx, i, f); err == nil {
+					t.rows = append(t.rows, r)
+				}
+			}
+			if err == nil {
+				var r row
+				if r, err = c.restore(ctx, files[2]); err == nil {
+					t.rows = append(t.rows, r)
+				}
+			}
 			srv.stop()
 			if err != nil {
 				notes = append(notes, "coffer on MinIO: "+err.Error())
@@ -257,59 +305,87 @@ type workerResult struct {
 	Chunks       int64  `json:"chunks"`
 }
 
-func runCoffer(ctx context.Context, o Options, t *table, tool string, files []string, srv *minioServer) error {
-	repo := filepath.Join(o.WorkDir, tool)
-	if err := os.MkdirAll(repo, 0o700); err != nil {
-		return err
+type tool interface {
+	label() string
+	init(ctx context.Context) error
+	backup(ctx context.Context, i int, file string) (row, error)
+	restore(ctx context.Context, file string) (row, error)
+}
+
+type cofferTool struct {
+	o    Options
+	name string
+	srv  *minioServer
+	repo string
+	env  []string
+	base []string
+	ids  []string
+}
+
+func (c *cofferTool) label() string { return c.name }
+
+func (c *cofferTool) init(ctx context.Context) error {
+	c.repo = filepath.Join(c.o.WorkDir, c.name)
+	c.base = []string{"bench", "storage-worker", "--repo", c.repo}
+	if c.srv != nil {
+		c.env = c.srv.env()
+		c.base = append(c.base, "--s3-endpoint", c.srv.url, "--s3-bucket", c.srv.bucket)
 	}
-	var env []string
-	base := []string{"bench", "storage-worker", "--repo", repo}
-	sizeOf := func() int64 { return dirSize(repo) }
-	if srv != nil {
-		env = srv.env()
-		base = append(base, "--s3-endpoint", srv.url, "--s3-bucket", srv.bucket)
-		sizeOf = func() int64 { return dirSize(srv.dir) }
+	return os.MkdirAll(c.repo, 0o700)
+}
+
+func (c *cofferTool) size() int64 {
+	if c.srv != nil {
+		return dirSize(c.srv.dir)
 	}
-	var ids []string
-	for i, f := range files {
-		before := sizeOf()
-		m, err := run(ctx, env, "", o.Exe, append(base, "--op", "backup", "--file", f)...)
-		if err != nil {
-			return err
-		}
-		var res workerResult
-		if err := json.Unmarshal(m.out, &res); err != nil {
-			return fmt.Errorf("worker output %q: %w", m.out, err)
-		}
-		ids = append(ids, res.Manifest)
-		t.rows = append(t.rows, row{tool: tool, what: fmt.Sprintf("backup v%d", i+1), bytes: res.BytesIn, m: m, added: sizeOf() - before,
-			note: fmt.Sprintf("%d/%d chunks reused", res.ChunksReused, res.Chunks)})
-	}
-	out := filepath.Join(o.WorkDir, "restore-"+tool+".sql")
-	m, err := run(ctx, env, "", o.Exe, append(base, "--op", "restore", "--manifest", ids[2], "--file", out)...)
+	return dirSize(c.repo)
+}
+
+func (c *cofferTool) worker(ctx context.Context, args ...string) (measured, workerResult, error) {
+	var res workerResult
+	m, err := run(ctx, c.env, "", c.o.Exe, append(c.base, args...)...)
 	if err != nil {
-		return err
+		return m, res, err
+	}
+	if err := json.Unmarshal(m.out, &res); err != nil {
+		return m, res, fmt.Errorf("worker output %q: %w", m.out, err)
+	}
+	return m, res, nil
+}
+
+func (c *cofferTool) backup(ctx context.Context, i int, file string) (row, error) {
+	before := c.size()
+	m, res, err := c.worker(ctx, "--op", "backup", "--file", file)
+	if err != nil {
+		return row{}, err
+	}
+	c.ids = append(c.ids, res.Manifest)
+	return row{tool: c.name, what: fmt.Sprintf("backup v%d", i+1), bytes: res.BytesIn, m: m, added: c.size() - before,
+		note: fmt.Sprintf("%d/%d chunks reused", res.ChunksReused, res.Chunks)}, nil
+}
+
+func (c *cofferTool) restore(ctx context.Context, file string) (row, error) {
+	out := filepath.Join(c.o.WorkDir, "restore-"+c.name+".sql")
+	defer os.Remove(out)
+	m, _, err := c.worker(ctx, "--op", "restore", "--manifest", c.ids[len(c.ids)-1], "--file", out)
+	if err != nil {
+		return row{}, err
 	}
 	note := "byte-identical"
-	if a, b := mustSum(out), mustSum(files[2]); a != b {
+	if mustSum(out) != mustSum(file) {
 		note = "DIFFERS FROM THE INPUT"
 	}
-	os.Remove(out)
-	t.rows = append(t.rows, row{tool: tool, what: "restore v3", bytes: o.Size, m: m, added: -1, note: note})
-	if srv != nil {
-		return nil
+	return row{tool: c.name, what: "restore v3", bytes: c.o.Size, m: m, added: -1, note: note}, nil
+}
+
+// copy copies version i+1 into another vault under another key.
+func (c *cofferTool) copy(ctx context.Context, i int) (row, error) {
+	m, res, err := c.worker(ctx, "--op", "copy", "--manifest", c.ids[i])
+	if err != nil {
+		return row{}, err
 	}
-	for i, id := range ids[:2] {
-		m, err := run(ctx, env, "", o.Exe, append(base, "--op", "copy", "--manifest", id)...)
-		if err != nil {
-			return err
-		}
-		var res workerResult
-		json.Unmarshal(m.out, &res)
-		t.rows = append(t.rows, row{tool: tool, what: fmt.Sprintf("copy v%d", i+1), bytes: res.BytesIn, m: m, added: res.BytesWritten,
-			note: fmt.Sprintf("to another vault and key: %d/%d chunks reused", res.ChunksReused, res.Chunks)})
-	}
-	return nil
+	return row{tool: c.name, what: fmt.Sprintf("copy v%d", i+1), bytes: res.BytesIn, m: m, added: res.BytesWritten,
+		note: fmt.Sprintf("to another vault and key: %d/%d chunks reused", res.ChunksReused, res.Chunks)}, nil
 }
 
 func mustSum(p string) [32]byte {
@@ -317,59 +393,79 @@ func mustSum(p string) [32]byte {
 	return s
 }
 
-func runRestic(ctx context.Context, o Options, t *table, files []string) error {
-	bin, err := exec.LookPath("restic")
-	if err != nil {
-		return errors.New("restic is not installed (scripts/bench-deps.sh installs Debian's)")
-	}
-	repo := filepath.Join(o.WorkDir, "restic")
-	env := []string{"RESTIC_PASSWORD=coffer-bench", "RESTIC_CACHE_DIR=" + filepath.Join(o.WorkDir, "restic-cache")}
-	if _, err := run(ctx, env, "", bin, "init", "--repo", repo); err != nil {
-		return err
-	}
-	for i, f := range files {
-		before := dirSize(repo)
-		m, err := run(ctx, env, "", bin, "backup", "--repo", repo, "--quiet", f)
-		if err != nil {
-			return err
-		}
-		t.rows = append(t.rows, row{tool: "restic", what: fmt.Sprintf("backup v%d", i+1), bytes: o.Size, m: m, added: dirSize(repo) - before})
-	}
-	target := filepath.Join(o.WorkDir, "restic-restore")
-	m, err := run(ctx, env, "", bin, "restore", "latest", "--repo", repo, "--target", target)
-	if err != nil {
-		return err
-	}
-	os.RemoveAll(target)
-	t.rows = append(t.rows, row{tool: "restic", what: "restore v3", bytes: o.Size, m: m, added: -1})
-	return nil
+type resticTool struct {
+	o         Options
+	bin, repo string
+	env       []string
 }
 
-func runBorg(ctx context.Context, o Options, t *table, files []string) error {
-	bin, err := exec.LookPath("borg")
+func (r *resticTool) label() string { return "restic" }
+
+func (r *resticTool) init(ctx context.Context) error {
+	var err error
+	if r.bin, err = exec.LookPath("restic"); err != nil {
+		return errors.New("restic is not installed (scripts/bench-deps.sh installs Debian's)")
+	}
+	r.repo = filepath.Join(r.o.WorkDir, "restic")
+	r.env = []string{"RESTIC_PASSWORD=coffer-bench", "RESTIC_CACHE_DIR=" + filepath.Join(r.o.WorkDir, "restic-cache")}
+	_, err = run(ctx, r.env, "", r.bin, "init", "--repo", r.repo)
+	return err
+}
+
+func (r *resticTool) backup(ctx context.Context, i int, file string) (row, error) {
+	before := dirSize(r.repo)
+	m, err := run(ctx, r.env, "", r.bin, "backup", "--repo", r.repo, "--quiet", file)
 	if err != nil {
+		return row{}, err
+	}
+	return row{tool: "restic", what: fmt.Sprintf("backup v%d", i+1), bytes: r.o.Size, m: m, added: dirSize(r.repo) - before}, nil
+}
+
+func (r *resticTool) restore(ctx context.Context, file string) (row, error) {
+	target := filepath.Join(r.o.WorkDir, "restic-restore")
+	defer os.RemoveAll(target)
+	m, err := run(ctx, r.env, "", r.bin, "restore", "latest", "--repo", r.repo, "--target", target)
+	if err != nil {
+		return row{}, err
+	}
+	return row{tool: "restic", what: "restore v3", bytes: r.o.Size, m: m, added: -1}, nil
+}
+
+type borgTool struct {
+	o         Options
+	bin, repo string
+	env       []string
+}
+
+func (b *borgTool) label() string { return "borg" }
+
+func (b *borgTool) init(ctx context.Context) error {
+	var err error
+	if b.bin, err = exec.LookPath("borg"); err != nil {
 		return errors.New("borg is not installed (scripts/bench-deps.sh installs Debian's borgbackup)")
 	}
-	repo := filepath.Join(o.WorkDir, "borg")
-	env := []string{"BORG_PASSPHRASE=coffer-bench", "BORG_BASE_DIR=" + filepath.Join(o.WorkDir, "borg-base"), "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes"}
-	if _, err := run(ctx, env, "", bin, "init", "--encryption=repokey", repo); err != nil {
-		return err
-	}
-	for i, f := range files {
-		before := dirSize(repo)
-		m, err := run(ctx, env, "", bin, "create", fmt.Sprintf("%s::v%d", repo, i+1), f)
-		if err != nil {
-			return err
-		}
-		t.rows = append(t.rows, row{tool: "borg", what: fmt.Sprintf("backup v%d", i+1), bytes: o.Size, m: m, added: dirSize(repo) - before})
-	}
-	target := filepath.Join(o.WorkDir, "borg-restore")
-	os.MkdirAll(target, 0o700)
-	m, err := run(ctx, env, target, bin, "extract", repo+"::v3")
+	b.repo = filepath.Join(b.o.WorkDir, "borg")
+	b.env = []string{"BORG_PASSPHRASE=coffer-bench", "BORG_BASE_DIR=" + filepath.Join(b.o.WorkDir, "borg-base")}
+	_, err = run(ctx, b.env, "", b.bin, "init", "--encryption=repokey", b.repo)
+	return err
+}
+
+func (b *borgTool) backup(ctx context.Context, i int, file string) (row, error) {
+	before := dirSize(b.repo)
+	m, err := run(ctx, b.env, "", b.bin, "create", fmt.Sprintf("%s::v%d", b.repo, i+1), file)
 	if err != nil {
-		return err
+		return row{}, err
 	}
-	os.RemoveAll(target)
-	t.rows = append(t.rows, row{tool: "borg", what: "restore v3", bytes: o.Size, m: m, added: -1})
-	return nil
+	return row{tool: "borg", what: fmt.Sprintf("backup v%d", i+1), bytes: b.o.Size, m: m, added: dirSize(b.repo) - before}, nil
+}
+
+func (b *borgTool) restore(ctx context.Context, file string) (row, error) {
+	target := filepath.Join(b.o.WorkDir, "borg-restore")
+	os.MkdirAll(target, 0o700)
+	defer os.RemoveAll(target)
+	m, err := run(ctx, b.env, target, b.bin, "extract", b.repo+"::v3")
+	if err != nil {
+		return row{}, err
+	}
+	return row{tool: "borg", what: "restore v3", bytes: b.o.Size, m: m, added: -1}, nil
 }

@@ -35,7 +35,7 @@ type GCStats struct {
 	PacksCondemned    int
 	PacksDeleted      int
 	PacksRepacked     int
-	OrphansDeleted    int // objects of failed writes
+	OrphansDeleted    int // objects of failed writes and stale index objects
 	BytesReclaimed    int64
 	BytesRepackedKept int64
 }
@@ -349,13 +349,72 @@ func (e *Engine) gcDomain(ctx context.Context, ds *domainState, o GCOptions, st 
 	for _, m := range ms {
 		known[m] = true
 	}
-	return ds.store.List(ctx, ds.prefix()+"manifests/", func(fi blob.Info) error {
+	err = ds.store.List(ctx, ds.prefix()+"manifests/", func(fi blob.Info) error {
 		if known[path.Base(fi.Name)] || !fi.ModTime.Before(cutoff) || strings.HasSuffix(fi.Name, "/") {
 			return nil
 		}
 		st.OrphansDeleted++
 		return ds.store.Delete(ctx, fi.Name)
 	})
+	if err != nil {
+		return fmt.Errorf("delete uncommitted manifests: %w", err)
+	}
+
+	// 7. Index objects none of whose packs exist any more (best effort:
+	// reading them needs the domain key).
+	packs, err = e.queryStrings(ctx, `SELECT pack FROM vs_packs WHERE domain_id = ?`, dom)
+	if err != nil {
+		return err
+	}
+	known = map[string]bool{}
+	for _, p := range packs {
+		known[p] = true
+	}
+	var stale []string
+	err = ds.store.List(ctx, ds.prefix()+"index/", func(fi blob.Info) error {
+		if !fi.ModTime.Before(cutoff) {
+			return nil
+		}
+		if keys == nil && keyErr == nil {
+			if keys, keyErr = e.unwrap(ctx, ds); keyErr != nil {
+				e.log.Warn("vaultstore: GC cannot read index objects without the domain key", "vault", ds.Vault, "err", keyErr)
+			}
+		}
+		if keyErr != nil {
+			return nil
+		}
+		obj, err := readObject(ctx, ds.store, fi.Name)
+		if err != nil {
+			return err
+		}
+		plain, err := openObject(keys.meta, kindIndex, ds.id, nil, obj)
+		if err != nil {
+			return nil // verify reports damaged objects
+		}
+		ps, err := decodeIndex(plain)
+		if err != nil {
+			return nil
+		}
+		for _, p := range ps {
+			if known[p.Name] {
+				return nil
+			}
+		}
+		stale = append(stale, fi.Name)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("collect index objects: %w", err)
+	}
+	for _, name := range stale {
+		if err := ds.store.Delete(ctx, name); err != nil {
+			return err
+		}
+		st.OrphansDeleted++
+	}
+	e.log.Info("vaultstore: collected", "vault", ds.Vault, "region", ds.Region, "domain", dom,
+		"packs_condemned", st.PacksCondemned, "packs_deleted", st.PacksDeleted, "packs_repacked", st.PacksRepacked, "bytes_reclaimed", st.BytesReclaimed)
+	return nil
 }
 
 // neededChunks counts a pack's chunks that a manifest references and no

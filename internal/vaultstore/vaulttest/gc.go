@@ -57,6 +57,7 @@ func testGC(t *testing.T, open Open) {
 	id2, _ := write(t, en.e, domA(), a)
 	only1, _ := write(t, en.e, domA(), genStream(13, 3<<20))
 	before := dirSize(t, en.dir)
+	indexBefore := len(objects(t, en.dir, "/index/"))
 
 	// Nothing is garbage yet.
 	st, err := en.e.GC(ctx, "", "", vaultstore.GCOptions{})
@@ -103,6 +104,9 @@ func testGC(t *testing.T, open Open) {
 	}
 	if !bytes.Equal(readAll(t, en.e, id2), a) {
 		t.Fatal("surviving recovery point changed after deletion")
+	}
+	if n := len(objects(t, en.dir, "/index/")); n >= indexBefore {
+		t.Fatalf("%d index objects before, %d after the packs of one were deleted", indexBefore, n)
 	}
 	mustVerify(t, en.e, 100)
 	// The freed content can be written again (nothing stale is reused).

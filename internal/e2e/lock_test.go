@@ -12,9 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 )
 
-// TestVaultLock: after its LockDate a compliance-mode lock lets nobody
-// delete or shorten a recovery point, change or remove the lock, or
-// delete the vault; a governance-mode lock lets a principal allowed to
+// TestVaultLock: after its LockDate a compliance-mode lock lets nobody,
+// the account root included, delete or shorten a recovery point, change
+// or remove the lock, or delete the vault; a governance-mode lock lets a principal allowed to
 // remove it do all of that, and refuses the others. Jobs whose retention
 // falls outside the lock's range fail, and a legal hold keeps a recovery
 // point from everyone.
@@ -98,7 +98,8 @@ func TestVaultLock(t *testing.T) {
 		_, err := c.DeleteBackupVault(ctx, &backup.DeleteBackupVaultInput{BackupVaultName: aws.String(vault)})
 		return err
 	}
-	for who, c := range map[string]*backup.Client{"administrator": src.Backup, "operator": operator} {
+	root := backup.NewFromConfig(n.c.AWSConfig(t, n.c.Profile(t, "source-root")))
+	for who, c := range map[string]*backup.Client{"administrator": src.Backup, "operator": operator, "account root": root} {
 		for what, err := range map[string]error{
 			"DeleteRecoveryPoint":                del(c, "compliance", compRP),
 			"UpdateRecoveryPointLifecycle":       shorten(c, "compliance", compRP),

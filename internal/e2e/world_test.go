@@ -39,6 +39,7 @@ accounts:
 users:
   - {account: "123456789012", name: admin, profile: default}
   - {account: "111222333444", name: admin, profile: source}
+  - {account: "111222333444", root: true, profile: source-root}
   - {account: "666777888999", name: admin, profile: backup}
   - {account: "999988887777", name: admin, profile: outsider}
 `

@@ -48,8 +48,13 @@ type BootstrapAccount struct {
 // BootstrapUser is an IAM user with administrator rights in its account
 // and, optionally, a fixed access key.
 type BootstrapUser struct {
-	Account         string `yaml:"account"`
-	Name            string `yaml:"name"`
+	Account string `yaml:"account"`
+	Name    string `yaml:"name"`
+	// Root makes the entry an access key of the account root user
+	// (arn:aws:iam::ACCOUNT:root) instead of an IAM user; Name stays
+	// empty. AWS discourages root keys; they are here to show what the
+	// root may and may not do (a compliance-mode vault lock binds it too).
+	Root            bool   `yaml:"root"`
 	AccessKeyID     string `yaml:"accessKeyId"`
 	SecretAccessKey string `yaml:"secretAccessKey"`
 	// Profile names the credentials-file profile written for the user.
@@ -121,7 +126,10 @@ func (b Bootstrap) Validate() error {
 		if !accounts[u.Account] {
 			return fmt.Errorf("user %s: account %q is not declared under accounts", u.Name, u.Account)
 		}
-		if !userNameRe.MatchString(u.Name) {
+		switch {
+		case u.Root && u.Name != "":
+			return fmt.Errorf("account %s: a root access key has no user name (got %q)", u.Account, u.Name)
+		case !u.Root && !userNameRe.MatchString(u.Name):
 			return fmt.Errorf("user name %q is not a valid IAM user name", u.Name)
 		}
 		if (u.AccessKeyID == "") != (u.SecretAccessKey == "") {
@@ -217,13 +225,15 @@ func (s *Service) ApplyBootstrap(ctx context.Context, b Bootstrap) (BootstrapRes
 			}
 		}
 		for _, u := range b.Users {
-			if _, err := q.ExecContext(ctx, `INSERT INTO iam_users (account_id, name, user_id, path, created_at) VALUES (?, ?, ?, '/', ?)`,
-				u.Account, u.Name, newUserID(), nanos(now)); err != nil {
-				return fmt.Errorf("create user %s in %s: %w", u.Name, u.Account, err)
-			}
-			if _, err := q.ExecContext(ctx, `INSERT INTO iam_user_policies (account_id, user_name, policy_name, document) VALUES (?, ?, 'AdministratorAccess', ?)`,
-				u.Account, u.Name, AdministratorAccess); err != nil {
-				return fmt.Errorf("grant administrator rights to %s: %w", u.Name, err)
+			if !u.Root {
+				if _, err := q.ExecContext(ctx, `INSERT INTO iam_users (account_id, name, user_id, path, created_at) VALUES (?, ?, ?, '/', ?)`,
+					u.Account, u.Name, newUserID(), nanos(now)); err != nil {
+					return fmt.Errorf("create user %s in %s: %w", u.Name, u.Account, err)
+				}
+				if _, err := q.ExecContext(ctx, `INSERT INTO iam_user_policies (account_id, user_name, policy_name, document) VALUES (?, ?, 'AdministratorAccess', ?)`,
+					u.Account, u.Name, AdministratorAccess); err != nil {
+					return fmt.Errorf("grant administrator rights to %s: %w", u.Name, err)
+				}
 			}
 			id, secret := u.AccessKeyID, u.SecretAccessKey
 			if id == "" {

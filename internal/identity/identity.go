@@ -101,13 +101,16 @@ func (s *Service) authenticate(ctx context.Context, accessKeyID string) (sigv4.C
 	if strings.HasPrefix(accessKeyID, "ASIA") {
 		return s.authenticateSession(ctx, accessKeyID)
 	}
-	var account, user, userID, path string
+	var account, user string
+	var userID, path sql.NullString
 	var sealed []byte
+	// A key without a user name is the account root's; a user's key
+	// stops working when the user is deleted.
 	err := s.store.QueryRowContext(ctx, `
 		SELECT k.account_id, k.user_name, u.user_id, u.path, k.sealed_secret
-		FROM access_keys k JOIN iam_users u ON u.account_id = k.account_id AND u.name = k.user_name
+		FROM access_keys k LEFT JOIN iam_users u ON u.account_id = k.account_id AND u.name = k.user_name
 		JOIN accounts a ON a.id = k.account_id
-		WHERE k.access_key_id = ? AND k.status = 'Active' AND a.status = 'ACTIVE'`, accessKeyID).Scan(&account, &user, &userID, &path, &sealed)
+		WHERE k.access_key_id = ? AND k.status = 'Active' AND a.status = 'ACTIVE' AND (k.user_name = '' OR u.user_id IS NOT NULL)`, accessKeyID).Scan(&account, &user, &userID, &path, &sealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sigv4.Credentials{}, nil, fmt.Errorf("access key %s: %w", accessKeyID, sigv4.ErrUnknownAccessKey)
 	}
@@ -121,10 +124,13 @@ func (s *Service) authenticate(ctx context.Context, accessKeyID string) (sigv4.C
 	p := &Principal{
 		Type:        TypeUser,
 		AccountID:   account,
-		ARN:         UserARN(account, path, user),
-		UserID:      userID,
+		ARN:         UserARN(account, path.String, user),
+		UserID:      userID.String,
 		Name:        user,
 		AccessKeyID: accessKeyID,
+	}
+	if user == "" {
+		p.Type, p.ARN, p.UserID = TypeAccount, "arn:aws:iam::"+account+":root", account
 	}
 	return sigv4.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: string(secret)}, p, nil
 }

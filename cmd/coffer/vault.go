@@ -156,8 +156,9 @@ func (k operatorKeys) Decrypt(ctx context.Context, arn string, wrapped []byte, e
 
 func vaultCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "vault",
-		Short: "Maintain the vault storage engine: verify, rebuild-index, gc",
+		Use:          "vault",
+		Short:        "Maintain the vault storage engine: verify, rebuild-index, gc",
+		SilenceUsage: true,
 	}
 	cmd.AddCommand(vaultVerifyCommand(), vaultRebuildCommand(), vaultGCCommand())
 	return cmd

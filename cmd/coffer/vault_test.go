@@ -8,8 +8,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coffer-dev/coffer/internal/blob"
+	blobfs "github.com/coffer-dev/coffer/internal/blob/fs"
 	"github.com/coffer-dev/coffer/internal/config"
+	"github.com/coffer-dev/coffer/internal/identity"
+	"github.com/coffer-dev/coffer/internal/kms"
 	"github.com/coffer-dev/coffer/internal/meta/sqlite"
+	"github.com/coffer-dev/coffer/internal/rootkey"
 	"github.com/coffer-dev/coffer/internal/storage"
 	"github.com/coffer-dev/coffer/internal/vaultstore"
 	"github.com/coffer-dev/coffer/internal/vaultstore/dumpgen"
@@ -94,4 +99,59 @@ func mustRead(t *testing.T, r interface{ Read([]byte) (int, error) }) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// Without --local-keys the commands unwrap domain keys through this
+// installation's KMS, as the root user of the key's account.
+func TestVaultCommandsWithKMS(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "coffer.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := rootkey.LoadOrCreateFile(filepath.Join(dir, "root.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := identity.New(db, root, nil)
+	if _, err := ids.ApplyBootstrap(ctx, identity.Bootstrap{
+		Accounts: []identity.BootstrapAccount{{ID: "111122223333", Name: "prod"}},
+		Users:    []identity.BootstrapUser{{Account: "111122223333", Name: "admin", AccessKeyID: "AKIAVAULTTESTADMIN00", SecretAccessKey: "vault-test-secret"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, admin, err := ids.Authenticate(ctx, "AKIAVAULTTESTADMIN00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := kms.New(kms.Options{Store: db, RootKey: root, Authorizer: ids.Authorizer(),
+		RegionStore: func(r string) (blob.Store, error) { return blobfs.New(filepath.Join(dir, "regions", r, "kms")) }})
+	md, err := k.CreateKey(identity.WithCaller(ctx, admin), &kms.CreateKeyInput{Call: kms.Call{Region: "us-east-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	regions, _ := storage.New(storage.Config{}, dir, config.DefaultRegions, storage.Options{})
+	e, _ := vaultstore.Open(db, operatorKeys{k}, regions, vaultstore.Options{})
+	w, err := e.NewWriter(ctx, vaultstore.Domain{Region: "us-east-1", Vault: "111122223333.prod", KeyARN: md.Arn}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(mustRead(t, dumpgen.Reader(dumpgen.Base, 2<<20)))
+	if _, _, err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runVault(t, "verify", "--data", "100", "--data-dir", dir)
+	if err != nil || !strings.Contains(out, "packs read 1") {
+		t.Fatalf("verify through KMS: %v\n%s", err, out)
+	}
+	if err := k.DisableKey(identity.WithCaller(ctx, admin), &kms.KeyInput{Call: kms.Call{Region: "us-east-1"}, KeyId: md.Arn}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	out, err = runVault(t, "verify", "--data", "100", "--data-dir", dir)
+	if err == nil || !strings.Contains(out, "DAMAGED domain key "+md.Arn) {
+		t.Fatalf("verify with a disabled key: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
 }

@@ -8,9 +8,8 @@
 //
 // A dedup domain is (vault, KMS key ARN) in a region. Its ID is the first
 // 16 bytes of SHA-256("coffer domain v1" 0x00 region 0x00 vault 0x00
-// keyARN). Its master key is 32
-// random bytes, wrapped by KMS GenerateDataKey under the KMS key with the
-// encryption context {"coffer:vault": vault, "coffer:domain": hex ID}, and
+// keyARN). Its master key is 32 random bytes, wrapped by KMS
+// GenerateDataKey under the KMS key with the encryption context {"coffer:vault": vault, "coffer:domain": hex ID}, and
 // stored only wrapped: in the metadata store and in the domain record
 // object. Every operation unwraps it with one KMS Decrypt made as the
 // caller (the principal travels in the context), so a caller the key
@@ -38,7 +37,10 @@
 //	V/D/manifests/M             manifest of recovery point M (32 hex digits)
 //
 // Objects are created once (Creator where the store has it) and never
-// overwritten; data packs and index objects are named by content.
+// overwritten; data packs and index objects are named by content. Data
+// (packs) and metadata (manifests, index objects, domain records) live
+// apart. A writer builds each pack in an unlinked spool file, so it holds
+// no pack in memory and a crash leaves nothing behind locally.
 //
 // # Additional authenticated data
 //
@@ -109,7 +111,7 @@
 //
 // # Domain record
 //
-// JSON: {"version":1, "vault", "domain" (hex), "keyArn", "wrappedKey"
+// JSON: {"version":1, "region", "vault", "domain" (hex), "keyArn", "wrappedKey"
 // (base64 of the KMS ciphertext blob), "encryptionContext", "chunker":
 // {"min","avg","max"}}. It holds no secret in the clear.
 //

@@ -36,7 +36,9 @@ import (
 
 // Params are the chunk size bounds, fixed per dedup domain.
 type Params struct {
-	Min, Avg, Max int
+	Min int `json:"min"`
+	Avg int `json:"avg"`
+	Max int `json:"max"`
 }
 
 // DefaultParams are 16/64/256 KiB.

@@ -20,7 +20,6 @@ import (
 	"github.com/coffer-dev/coffer/internal/meta"
 	"github.com/coffer-dev/coffer/internal/meta/postgres"
 	"github.com/coffer-dev/coffer/internal/meta/sqlite"
-	"github.com/coffer-dev/coffer/internal/rootkey"
 	"github.com/coffer-dev/coffer/internal/storage"
 	"github.com/coffer-dev/coffer/internal/vaultstore"
 	"github.com/coffer-dev/coffer/internal/vaultstore/localkeys"
@@ -88,12 +87,7 @@ func (f *vaultFlags) open(ctx context.Context) (*vaultstore.Engine, config.Confi
 		}
 		keys = lk
 	} else {
-		var root rootkey.Provider
-		if cfg.RootKey.Provider == "env" {
-			root, err = rootkey.FromEnv(cfg.RootKey.EnvVar)
-		} else {
-			root, err = rootkey.LoadOrCreateFile(cfg.RootKey.File)
-		}
+		root, err := app.OpenRootKey(ctx, cfg)
 		if err != nil {
 			db.Close()
 			return nil, cfg, nil, err

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/prometheus/client_golang/prometheus"
 
 	apibackup "github.com/coffer-dev/coffer/internal/api/backup"
@@ -96,7 +98,7 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 		CredentialsFile: filepath.Join(cfg.DataDir, "credentials"),
 		ConfigFile:      filepath.Join(cfg.DataDir, "config"),
 	}
-	keys, err := openRootKey(cfg)
+	keys, err := OpenRootKey(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -149,10 +151,21 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 	return a, nil
 }
 
-func openRootKey(cfg config.Config) (rootkey.Provider, error) {
+// OpenRootKey returns the root-key provider the configuration names.
+func OpenRootKey(ctx context.Context, cfg config.Config) (rootkey.Provider, error) {
 	switch cfg.RootKey.Provider {
 	case "env":
 		return rootkey.FromEnv(cfg.RootKey.EnvVar)
+	case "kms":
+		opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.RootKey.KMSRegion)}
+		if cfg.RootKey.KMSEndpoint != "" {
+			opts = append(opts, awsconfig.WithBaseEndpoint(cfg.RootKey.KMSEndpoint))
+		}
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("root key service: %w", err)
+		}
+		return rootkey.NewKMS(awskms.NewFromConfig(awsCfg), cfg.RootKey.KMSKeyID), nil
 	default:
 		return rootkey.LoadOrCreateFile(cfg.RootKey.File)
 	}

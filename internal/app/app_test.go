@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,8 +11,10 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/coffer-dev/coffer/internal/app"
 	"github.com/coffer-dev/coffer/internal/config"
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/testenv"
@@ -132,5 +135,81 @@ func TestBootstrapFileRejected(t *testing.T) {
 				t.Fatalf("err = %v, want one mentioning %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// A coffer can keep its root key in another KMS-speaking service (here a
+// second coffer): its secrets are sealed under that service's key, and it
+// starts again with them after a restart.
+func TestRootKeyInExternalKMS(t *testing.T) {
+	ctx := context.Background()
+	keeper := testenv.StartCoffer(t, nil)
+	creds := keeper.Profile(t, "default")
+	key, err := kms.NewFromConfig(keeper.AWSConfig(t, creds)).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("coffer root key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", creds.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", creds.SecretAccessKey)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	dataDir := filepath.Join(t.TempDir(), "data")
+	useKMS := func(c *config.Config) {
+		c.DataDir = dataDir
+		c.RootKey = config.RootKey{Provider: "kms", KMSKeyID: aws.ToString(key.KeyMetadata.Arn), KMSEndpoint: keeper.URL}
+	}
+	for run := 1; run <= 2; run++ {
+		c := startStoppable(t, useKMS)
+		out, err := sts.NewFromConfig(c.coffer.AWSConfig(t, c.coffer.Profile(t, "default"))).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		if aws.ToString(out.Account) != identity.DefaultManagementAccountID {
+			t.Fatalf("run %d: account %s", run, aws.ToString(out.Account))
+		}
+		c.stop()
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "root.key")); err == nil {
+		t.Error("a local root key file was written although the root key is external")
+	}
+}
+
+type stoppable struct {
+	coffer *testenv.Coffer
+	stop   func()
+}
+
+// startStoppable runs a coffer that the test stops before starting the
+// next on the same data directory.
+func startStoppable(t *testing.T, mutate func(*config.Config)) stoppable {
+	t.Helper()
+	cfg := config.DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Log.Level = "warn"
+	mutate(&cfg)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.Open(ctx, cfg, app.NewLogger(cfg.Log, io.Discard))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	ln, err := a.Listen()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, ln) }()
+	return stoppable{
+		coffer: &testenv.Coffer{URL: "http://" + ln.Addr().String(), Config: cfg, CredentialsFile: a.CredentialsFile},
+		stop: func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("shutdown: %v", err)
+			}
+		},
 	}
 }

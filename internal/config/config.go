@@ -72,11 +72,20 @@ func (t TLS) Enabled() bool { return t.SelfSigned || t.Cert != "" }
 
 // RootKey chooses where the key sealing secrets at rest comes from.
 type RootKey struct {
-	// Provider is "file" (default: DataDir/root.key, created 0600) or
-	// "env" (a base64 key in the variable EnvVar).
+	// Provider is "file" (default: DataDir/root.key, created 0600),
+	// "env" (a base64 key in the variable EnvVar), or "kms" (an external
+	// key service speaking the AWS KMS API — AWS KMS, or another coffer —
+	// holds the key: KMSKeyID, with credentials from the standard AWS
+	// chain).
 	Provider string `yaml:"provider"`
 	File     string `yaml:"file"`
 	EnvVar   string `yaml:"envVar"`
+	// KMSKeyID is the key ARN the kms provider wraps secrets under.
+	KMSKeyID string `yaml:"kmsKeyId"`
+	// KMSEndpoint is the service's URL; empty means AWS KMS itself.
+	KMSEndpoint string `yaml:"kmsEndpoint"`
+	// KMSRegion defaults to the key ARN's region.
+	KMSRegion string `yaml:"kmsRegion"`
 }
 
 // Log configures log/slog output.
@@ -130,18 +139,20 @@ func (c *Config) LoadFile(path string) error {
 
 // Env is the COFFER_* variables coffer reads, with what each sets.
 var Env = map[string]func(c *Config, v string) error{
-	"COFFER_LISTEN":            func(c *Config, v string) error { c.Listen = v; return nil },
-	"COFFER_DATA_DIR":          func(c *Config, v string) error { c.DataDir = v; return nil },
-	"COFFER_DATABASE":          func(c *Config, v string) error { c.Database = v; return nil },
-	"COFFER_REGIONS":           func(c *Config, v string) error { c.Regions = splitList(v); return nil },
-	"COFFER_BOOTSTRAP":         func(c *Config, v string) error { c.Bootstrap = v; return nil },
-	"COFFER_TLS_CERT":          func(c *Config, v string) error { c.TLS.Cert = v; return nil },
-	"COFFER_TLS_KEY":           func(c *Config, v string) error { c.TLS.Key = v; return nil },
-	"COFFER_TLS_SELF_SIGNED":   func(c *Config, v string) error { return setBool(&c.TLS.SelfSigned, "COFFER_TLS_SELF_SIGNED", v) },
-	"COFFER_ROOT_KEY_PROVIDER": func(c *Config, v string) error { c.RootKey.Provider = v; return nil },
-	"COFFER_ROOT_KEY_FILE":     func(c *Config, v string) error { c.RootKey.File = v; return nil },
-	"COFFER_LOG_FORMAT":        func(c *Config, v string) error { c.Log.Format = v; return nil },
-	"COFFER_LOG_LEVEL":         func(c *Config, v string) error { c.Log.Level = v; return nil },
+	"COFFER_LISTEN":                func(c *Config, v string) error { c.Listen = v; return nil },
+	"COFFER_DATA_DIR":              func(c *Config, v string) error { c.DataDir = v; return nil },
+	"COFFER_DATABASE":              func(c *Config, v string) error { c.Database = v; return nil },
+	"COFFER_REGIONS":               func(c *Config, v string) error { c.Regions = splitList(v); return nil },
+	"COFFER_BOOTSTRAP":             func(c *Config, v string) error { c.Bootstrap = v; return nil },
+	"COFFER_TLS_CERT":              func(c *Config, v string) error { c.TLS.Cert = v; return nil },
+	"COFFER_TLS_KEY":               func(c *Config, v string) error { c.TLS.Key = v; return nil },
+	"COFFER_TLS_SELF_SIGNED":       func(c *Config, v string) error { return setBool(&c.TLS.SelfSigned, "COFFER_TLS_SELF_SIGNED", v) },
+	"COFFER_ROOT_KEY_PROVIDER":     func(c *Config, v string) error { c.RootKey.Provider = v; return nil },
+	"COFFER_ROOT_KEY_KMS_KEY_ID":   func(c *Config, v string) error { c.RootKey.KMSKeyID = v; return nil },
+	"COFFER_ROOT_KEY_KMS_ENDPOINT": func(c *Config, v string) error { c.RootKey.KMSEndpoint = v; return nil },
+	"COFFER_ROOT_KEY_FILE":         func(c *Config, v string) error { c.RootKey.File = v; return nil },
+	"COFFER_LOG_FORMAT":            func(c *Config, v string) error { c.Log.Format = v; return nil },
+	"COFFER_LOG_LEVEL":             func(c *Config, v string) error { c.Log.Level = v; return nil },
 	"COFFER_JOB_STALE_AFTER": func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -227,8 +238,16 @@ func (c *Config) Validate() error {
 		if c.RootKey.EnvVar == "" {
 			return errors.New("the env root-key provider needs the name of the variable (rootKey.envVar)")
 		}
+	case "kms":
+		parts := strings.SplitN(c.RootKey.KMSKeyID, ":", 6)
+		if len(parts) != 6 || parts[0] != "arn" || parts[2] != "kms" {
+			return fmt.Errorf("the kms root-key provider needs rootKey.kmsKeyId, a key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), not %q", c.RootKey.KMSKeyID)
+		}
+		if c.RootKey.KMSRegion == "" {
+			c.RootKey.KMSRegion = parts[3]
+		}
 	default:
-		return fmt.Errorf("root key provider %q is not file or env", c.RootKey.Provider)
+		return fmt.Errorf("root key provider %q is not file, env or kms", c.RootKey.Provider)
 	}
 	switch c.Log.Format {
 	case "text", "json":

@@ -55,7 +55,8 @@ func TestValidate(t *testing.T) {
 		{"no port", func(c *Config) { c.Listen = "localhost" }, "listen address"},
 		{"password hidden", func(c *Config) { c.Database = "mysql://u:hunter2@h/db" }, "***"},
 		{"env key without variable", func(c *Config) { c.RootKey = RootKey{Provider: "env"} }, "envVar"},
-		{"unknown provider", func(c *Config) { c.RootKey.Provider = "hsm" }, "not file or env"},
+		{"unknown provider", func(c *Config) { c.RootKey.Provider = "hsm" }, "not file, env or kms"},
+		{"kms without a key ARN", func(c *Config) { c.RootKey = RootKey{Provider: "kms", KMSKeyID: "alias/root"} }, "kmsKeyId"},
 		{"tiny body limit", func(c *Config) { c.Limits.MaxBodyBytes = 10 }, "too small"},
 		{"both tls modes", func(c *Config) { c.TLS = TLS{Cert: "c", Key: "k", SelfSigned: true} }, "not both"},
 	}

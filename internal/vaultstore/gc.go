@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -330,9 +331,20 @@ func (e *Engine) gcDomain(ctx context.Context, ds *domainState, o GCOptions, st 
 	for _, p := range all {
 		known[p] = true
 	}
+	// Rows are created before the objects they name, so a row missing
+	// from the snapshot may belong to an object written since: each
+	// candidate is checked again after it was listed.
+	rowExists := func(q, key string) (bool, error) {
+		var n int
+		err := e.db.QueryRowContext(ctx, q, dom, key).Scan(&n)
+		return n > 0, err
+	}
 	err = ds.store.List(ctx, ds.prefix()+"data/", func(fi blob.Info) error {
 		if known[path.Base(fi.Name)] || !fi.ModTime.Before(cutoff) {
 			return nil
+		}
+		if ok, err := rowExists(`SELECT COUNT(*) FROM vs_packs WHERE domain_id = ? AND pack = ?`, path.Base(fi.Name)); err != nil || ok {
+			return err
 		}
 		st.OrphansDeleted++
 		st.BytesReclaimed += fi.Size
@@ -353,6 +365,9 @@ func (e *Engine) gcDomain(ctx context.Context, ds *domainState, o GCOptions, st 
 		if known[path.Base(fi.Name)] || !fi.ModTime.Before(cutoff) || strings.HasSuffix(fi.Name, "/") {
 			return nil
 		}
+		if ok, err := rowExists(`SELECT COUNT(*) FROM vs_manifests WHERE domain_id = ? AND manifest_id = ?`, path.Base(fi.Name)); err != nil || ok {
+			return err
+		}
 		st.OrphansDeleted++
 		return ds.store.Delete(ctx, fi.Name)
 	})
@@ -361,16 +376,9 @@ func (e *Engine) gcDomain(ctx context.Context, ds *domainState, o GCOptions, st 
 	}
 
 	// 7. Index objects none of whose packs exist any more (best effort:
-	// reading them needs the domain key).
-	packs, err = e.queryStrings(ctx, `SELECT pack FROM vs_packs WHERE domain_id = ?`, dom)
-	if err != nil {
-		return err
-	}
-	known = map[string]bool{}
-	for _, p := range packs {
-		known[p] = true
-	}
-	var stale []string
+	// reading them needs the domain key). The pack rows are read after
+	// the listing, so an index object written meanwhile finds its packs.
+	candidates := map[string][]string{}
 	err = ds.store.List(ctx, ds.prefix()+"index/", func(fi blob.Info) error {
 		if !fi.ModTime.Before(cutoff) {
 			return nil
@@ -396,15 +404,26 @@ func (e *Engine) gcDomain(ctx context.Context, ds *domainState, o GCOptions, st 
 			return nil
 		}
 		for _, p := range ps {
-			if known[p.Name] {
-				return nil
-			}
+			candidates[fi.Name] = append(candidates[fi.Name], p.Name)
 		}
-		stale = append(stale, fi.Name)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("collect index objects: %w", err)
+	}
+	packs, err = e.queryStrings(ctx, `SELECT pack FROM vs_packs WHERE domain_id = ?`, dom)
+	if err != nil {
+		return err
+	}
+	known = map[string]bool{}
+	for _, p := range packs {
+		known[p] = true
+	}
+	var stale []string
+	for name, ps := range candidates {
+		if !slices.ContainsFunc(ps, func(p string) bool { return known[p] }) {
+			stale = append(stale, name)
+		}
 	}
 	for _, name := range stale {
 		if err := ds.store.Delete(ctx, name); err != nil {

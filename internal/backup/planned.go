@@ -133,12 +133,12 @@ type LifecycleResult struct {
 
 // ApplyLifecycle moves recovery points due for cold storage there and
 // deletes those whose retention ended, except the ones under a legal
-// hold. It works through each recovery point independently, so one
+// hold; it also finishes deletions a crash interrupted (DELETING). It works through each recovery point independently, so one
 // failure does not stop the others.
 func (s *Service) ApplyLifecycle(ctx context.Context) (LifecycleResult, error) {
 	var res LifecycleResult
 	now := s.now()
-	rows, err := s.store.QueryContext(ctx, `SELECT `+rpColumns+` FROM backup_recovery_points WHERE status IN ('COMPLETED', 'DELETING') AND (cold_after_days > 0 OR delete_after_days > 0)`)
+	rows, err := s.store.QueryContext(ctx, `SELECT `+rpColumns+` FROM backup_recovery_points WHERE status = 'DELETING' OR (status = 'COMPLETED' AND (cold_after_days > 0 OR delete_after_days > 0))`)
 	if err != nil {
 		return res, err
 	}

@@ -53,6 +53,9 @@ func (s *Service) StartRestoreJob(ctx context.Context, in StartRestoreJobInput) 
 	if rp.Status != RPCompleted {
 		return nil, invalidRequest("recovery point %s is %s; only a COMPLETED recovery point can be restored", rp.ARN, rp.Status)
 	}
+	if rp.ResourceType == "RDS" && in.Metadata["DBInstanceIdentifier"] == "" {
+		return nil, InvalidParam("Metadata must name the DBInstanceIdentifier of the instance to create")
+	}
 	if in.ResourceType != "" && in.ResourceType != rp.ResourceType {
 		return nil, InvalidParam("ResourceType %s does not match the recovery point's type %s", in.ResourceType, rp.ResourceType)
 	}

@@ -209,6 +209,15 @@ func TestBadInput(t *testing.T) {
 	if _, err := w.src.Backup.DeleteBackupVault(ctx, &backup.DeleteBackupVaultInput{BackupVaultName: aws.String("source-vault")}); errCode(err) != "InvalidRequestException" {
 		t.Fatalf("deleting a non-empty vault: %v", err)
 	}
+	_, err := w.src.Backup.StartRestoreJob(ctx, &backup.StartRestoreJobInput{RecoveryPointArn: job.RecoveryPointArn, IamRoleArn: aws.String(role), Metadata: map[string]string{"KmsKeyId": key}})
+	if errCode(err) != "InvalidParameterValueException" || !strings.Contains(err.Error(), "DBInstanceIdentifier") {
+		t.Fatalf("restore without DBInstanceIdentifier: %v", err)
+	}
+	_, err = w.src.Backup.StartCopyJob(ctx, &backup.StartCopyJobInput{RecoveryPointArn: job.RecoveryPointArn, SourceBackupVaultName: aws.String("source-vault"),
+		DestinationBackupVaultArn: aws.String("arn:aws:backup:us-east-1:111222333444:backup-vault:source-vault"), IamRoleArn: aws.String(role)})
+	if errCode(err) != "InvalidParameterValueException" || !strings.Contains(err.Error(), "same") && !strings.Contains(err.Error(), "source vault") {
+		t.Fatalf("copy into the same vault: %v", err)
+	}
 }
 
 // A restore with a key the restoring account may not use fails, and

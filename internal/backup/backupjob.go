@@ -243,7 +243,7 @@ func (s *Service) runBackup(ctx context.Context, j *Job) error {
 		return err
 	}
 	now := s.now()
-	return s.store.InTx(ctx, func(q meta.Querier) error {
+	err = s.store.InTx(ctx, func(q meta.Querier) error {
 		if err := completeRP(ctx, q, rp.ARN, w, now); err != nil {
 			return err
 		}
@@ -253,6 +253,19 @@ func (s *Service) runBackup(ctx context.Context, j *Job) error {
 		j.State, j.PercentDone, j.Size, j.BytesTransferred, j.Completed = StateCompleted, "100.0", w.Size, w.BytesWritten, now
 		return s.update(ctx, q, j)
 	})
+	return s.dropIfUncommitted(ctx, rp.domain(), w, err)
+}
+
+// dropIfUncommitted deletes the data a job stored when its recovery point
+// could not be committed (the job was stopped or failed meanwhile), so no
+// manifest outlives its recovery point.
+func (s *Service) dropIfUncommitted(ctx context.Context, d Domain, w Written, err error) error {
+	if err != nil {
+		if derr := s.data.Delete(context.WithoutCancel(ctx), d, w.ManifestID); derr != nil {
+			s.log.Warn("drop the data of an uncommitted recovery point", "manifest", w.ManifestID, "error", derr)
+		}
+	}
+	return err
 }
 
 // previousSize is the size of the resource's last recovery point, to

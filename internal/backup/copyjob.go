@@ -154,13 +154,14 @@ func (s *Service) runCopy(ctx context.Context, j *Job) error {
 		return fmt.Errorf("copy into backup vault %s: %w", dstVault.ARN, err)
 	}
 	now := s.now()
-	return s.store.InTx(ctx, func(q meta.Querier) error {
+	err = s.store.InTx(ctx, func(q meta.Querier) error {
 		if err := completeRP(ctx, q, copyRP.ARN, w, now); err != nil {
 			return err
 		}
 		j.State, j.PercentDone, j.Size, j.BytesTransferred, j.Completed = StateCompleted, "100.0", w.Size, w.BytesWritten, now
 		return s.update(ctx, q, j)
 	})
+	return s.dropIfUncommitted(dataCtx, copyRP.domain(), w, err)
 }
 
 // crossAccountChecks applies AWS Backup's rules for a copy into another

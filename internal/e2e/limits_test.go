@@ -26,21 +26,7 @@ func TestJobsPerAccount(t *testing.T) {
 	var ids []*string
 	for i := 0; i < 4; i++ {
 		db := must[*scenario.DB](t)(w.src.CreateDB(ctx, scenario.DBSpec{ID: fmt.Sprintf("db-%d", i), Engine: "sqlite", KeyID: key}))
-		conn := must[*sql.DB](t)(db.Open())
-		if _, err := conn.Exec(`CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB)`); err != nil {
-			t.Fatal(err)
-		}
-		rng := rand.New(rand.NewSource(int64(i)))
-		buf := make([]byte, 8192)
-		tx, _ := conn.Begin()
-		for r := 0; r < 2000; r++ { // 16 MiB of incompressible rows
-			rng.Read(buf)
-			tx.Exec(`INSERT INTO blobs (data) VALUES (?)`, buf)
-		}
-		if err := tx.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		conn.Close()
+		fillBlobs(t, db, 16, int64(i))
 		out := must[*backup.StartBackupJobOutput](t)(w.src.Backup.StartBackupJob(ctx, &backup.StartBackupJobInput{BackupVaultName: aws.String("source-vault"), ResourceArn: aws.String(db.ARN), IamRoleArn: aws.String(role)}))
 		ids = append(ids, out.BackupJobId)
 	}
@@ -67,4 +53,56 @@ func TestJobsPerAccount(t *testing.T) {
 		}
 	}
 	t.Fatal("the jobs did not finish")
+}
+
+// fillBlobs adds mib MiB of incompressible rows to an SQLite instance, so
+// its backup lasts long enough to watch or stop.
+func fillBlobs(t *testing.T, db *scenario.DB, mib int, seed int64) {
+	t.Helper()
+	conn := must[*sql.DB](t)(db.Open())
+	defer conn.Close()
+	if _, err := conn.Exec(`CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(seed))
+	buf := make([]byte, 8192)
+	tx := must[*sql.Tx](t)(conn.Begin())
+	for r := 0; r < mib*128; r++ {
+		rng.Read(buf)
+		if _, err := tx.Exec(`INSERT INTO blobs (data) VALUES (?)`, buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// StopBackupJob ends a running backup ABORTED and leaves no recovery
+// point behind.
+func TestStopBackupJob(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, nil)
+	key := w.src.createKey(t, "source-cmk", sharedKeyPolicy(source))
+	role := w.src.backupRole(t, "backup-role")
+	w.src.vault(t, "source-vault", key)
+	db := must[*scenario.DB](t)(w.src.CreateDB(ctx, scenario.DBSpec{ID: "big", Engine: "sqlite", KeyID: key}))
+	fillBlobs(t, db, 64, 1)
+	out := must[*backup.StartBackupJobOutput](t)(w.src.Backup.StartBackupJob(ctx, &backup.StartBackupJobInput{BackupVaultName: aws.String("source-vault"), ResourceArn: aws.String(db.ARN), IamRoleArn: aws.String(role)}))
+	must[*backup.StopBackupJobOutput](t)(w.src.Backup.StopBackupJob(ctx, &backup.StopBackupJobInput{BackupJobId: out.BackupJobId}))
+	j := must[*backup.DescribeBackupJobOutput](t)(w.src.Backup.DescribeBackupJob(ctx, &backup.DescribeBackupJobInput{BackupJobId: out.BackupJobId}))
+	if j.State != backuptypes.BackupJobStateAborted {
+		t.Fatalf("state after StopBackupJob = %s", j.State)
+	}
+	if _, err := w.src.Backup.StopBackupJob(ctx, &backup.StopBackupJobInput{BackupJobId: out.BackupJobId}); errCode(err) != "InvalidRequestException" {
+		t.Fatalf("stopping an aborted job: %v", err)
+	}
+	time.Sleep(2 * time.Second) // let a worker that already started notice
+	rps := must[*backup.ListRecoveryPointsByBackupVaultOutput](t)(w.src.Backup.ListRecoveryPointsByBackupVault(ctx, &backup.ListRecoveryPointsByBackupVaultInput{BackupVaultName: aws.String("source-vault")}))
+	if len(rps.RecoveryPoints) != 0 {
+		t.Fatalf("the stopped job left %d recovery points", len(rps.RecoveryPoints))
+	}
+	if j := must[*backup.DescribeBackupJobOutput](t)(w.src.Backup.DescribeBackupJob(ctx, &backup.DescribeBackupJobInput{BackupJobId: out.BackupJobId})); j.State != backuptypes.BackupJobStateAborted {
+		t.Fatalf("the stopped job became %s", j.State)
+	}
 }

@@ -35,13 +35,8 @@ It reads the same store as coffer serve (--data-dir or --database), and can
 run while the server does.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg := config.DefaultConfig()
-			if configFile != "" {
-				if err := cfg.LoadFile(configFile); err != nil {
-					return err
-				}
-			}
-			if err := cfg.LoadEnv(os.LookupEnv); err != nil {
+			cfg, err := config.Load(configFile)
+			if err != nil {
 				return err
 			}
 			if cmd.Flags().Changed("data-dir") {

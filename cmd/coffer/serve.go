@@ -26,13 +26,8 @@ directory coffer creates its organization, the management account
 to DATA_DIR/credentials (profile default) with a matching DATA_DIR/config.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg := config.DefaultConfig()
-			if configFile != "" {
-				if err := cfg.LoadFile(configFile); err != nil {
-					return err
-				}
-			}
-			if err := cfg.LoadEnv(os.LookupEnv); err != nil {
+			cfg, err := config.Load(configFile)
+			if err != nil {
 				return err
 			}
 			applyFlags(cmd.Flags(), &cfg, flags)

@@ -46,13 +46,8 @@ func (f *vaultFlags) register(cmd *cobra.Command) {
 // unwrapped by this installation's KMS acting as the root user of the
 // key's account (the operator runs every account), or by --local-keys.
 func (f *vaultFlags) open(ctx context.Context) (*vaultstore.Engine, config.Config, func(), error) {
-	cfg := config.DefaultConfig()
-	if f.configFile != "" {
-		if err := cfg.LoadFile(f.configFile); err != nil {
-			return nil, cfg, nil, err
-		}
-	}
-	if err := cfg.LoadEnv(os.LookupEnv); err != nil {
+	cfg, err := config.Load(f.configFile)
+	if err != nil {
 		return nil, cfg, nil, err
 	}
 	if f.dataDir != "" {
@@ -68,7 +63,6 @@ func (f *vaultFlags) open(ctx context.Context) (*vaultstore.Engine, config.Confi
 		return nil, cfg, nil, fmt.Errorf("data directory: %w", err)
 	}
 	var db meta.Store
-	var err error
 	if cfg.Database != "" {
 		db, err = postgres.Open(ctx, cfg.Database)
 	} else {

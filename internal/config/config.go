@@ -294,3 +294,16 @@ func redactDSN(dsn string) string {
 	}
 	return dsn
 }
+
+// Load is DefaultConfig with the YAML file (when file is not empty) and
+// the COFFER_* environment variables applied, not yet validated: the
+// caller applies its flags, then Validate.
+func Load(file string) (Config, error) {
+	c := DefaultConfig()
+	if file != "" {
+		if err := c.LoadFile(file); err != nil {
+			return c, err
+		}
+	}
+	return c, c.LoadEnv(os.LookupEnv)
+}

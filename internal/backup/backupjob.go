@@ -194,8 +194,8 @@ func (s *Service) runBackup(ctx context.Context, j *Job) error {
 	if key == "" {
 		key = v.EncryptionKeyARN
 	}
-	var tags map[string]string
-	json.Unmarshal([]byte(j.RecoveryPointTags), &tags)
+	var rpTags map[string]string
+	json.Unmarshal([]byte(j.RecoveryPointTags), &rpTags)
 	rp := &RecoveryPoint{
 		ARN: j.RecoveryPointARN, Account: j.Account, Region: j.Region, VaultName: v.Name,
 		ResourceARN: j.ResourceARN, ResourceType: j.ResourceType, ResourceName: src.Name, Status: RPCreating,
@@ -210,7 +210,7 @@ func (s *Service) runBackup(ctx context.Context, j *Job) error {
 		if err := insertRP(ctx, q, rp); err != nil {
 			return err
 		}
-		return putTags(ctx, q, rp.ARN, tags)
+		return putTags(ctx, q, rp.ARN, rpTags)
 	}); err != nil {
 		return err
 	}

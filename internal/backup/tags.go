@@ -4,59 +4,32 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 
 	"github.com/coffer-dev/coffer/internal/authz"
 	"github.com/coffer-dev/coffer/internal/meta"
 	"github.com/coffer-dev/coffer/internal/policy"
+	"github.com/coffer-dev/coffer/internal/tags"
 )
 
-const maxTags = 50
+// backupTags is where vaults', recovery points' and plans' tags live.
+const backupTags = tags.Table("backup_tags")
 
-func validateTags(tags map[string]string) error {
-	if len(tags) > maxTags {
-		return awsLimit("a resource has at most %d tags; %d were given", maxTags, len(tags))
-	}
-	for k, v := range tags {
-		switch {
-		case k == "" || len(k) > 128:
-			return InvalidParam("tag key %q must be 1 to 128 characters", k)
-		case len(v) > 256:
-			return InvalidParam("the value of tag %q is longer than 256 characters", k)
-		case strings.HasPrefix(strings.ToLower(k), "aws:"):
-			return InvalidParam("tag key %q uses the reserved prefix aws:", k)
+func validateTags(t map[string]string) error {
+	if p := tags.Validate(t); p != nil {
+		if p.TooMany {
+			return awsLimit("%s", p.Message)
 		}
+		return InvalidParam("%s", p.Message)
 	}
 	return nil
 }
 
-func putTags(ctx context.Context, q meta.Querier, arn string, tags map[string]string) error {
-	for k, v := range tags {
-		if _, err := q.ExecContext(ctx, `DELETE FROM backup_tags WHERE resource_arn = ? AND tag_key = ?`, arn, k); err != nil {
-			return err
-		}
-		if _, err := q.ExecContext(ctx, `INSERT INTO backup_tags (resource_arn, tag_key, tag_value) VALUES (?, ?, ?)`, arn, k, v); err != nil {
-			return err
-		}
-	}
-	return nil
+func putTags(ctx context.Context, q meta.Querier, arn string, t map[string]string) error {
+	return backupTags.Put(ctx, q, arn, t)
 }
 
 func loadTags(ctx context.Context, q meta.Querier, arn string) (map[string]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT tag_key, tag_value FROM backup_tags WHERE resource_arn = ?`, arn)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	tags := map[string]string{}
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			return nil, err
-		}
-		tags[k] = v
-	}
-	return tags, rows.Err()
+	return backupTags.Load(ctx, q, arn)
 }
 
 // taggable checks that arn is a backup resource of the caller's account
@@ -84,26 +57,26 @@ func (s *Service) taggable(ctx context.Context, arn, action string, extra map[st
 }
 
 // TagResource adds or replaces tags.
-func (s *Service) TagResource(ctx context.Context, arn string, tags map[string]string) error {
-	if len(tags) == 0 {
+func (s *Service) TagResource(ctx context.Context, arn string, kv map[string]string) error {
+	if len(kv) == 0 {
 		return missingParam("Tags")
 	}
-	if err := validateTags(tags); err != nil {
+	if err := validateTags(kv); err != nil {
 		return err
 	}
-	if err := s.taggable(ctx, arn, "backup:TagResource", policy.RequestTagContext(tags)); err != nil {
+	if err := s.taggable(ctx, arn, "backup:TagResource", policy.RequestTagContext(kv)); err != nil {
 		return err
 	}
 	return s.store.InTx(ctx, func(q meta.Querier) error {
-		if err := putTags(ctx, q, arn, tags); err != nil {
+		if err := putTags(ctx, q, arn, kv); err != nil {
 			return err
 		}
 		var n int
 		if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM backup_tags WHERE resource_arn = ?`, arn).Scan(&n); err != nil {
 			return err
 		}
-		if n > maxTags {
-			return awsLimit("resource %s would have %d tags; the limit is %d", arn, n, maxTags)
+		if n > tags.Max {
+			return awsLimit("resource %s would have %d tags; the limit is %d", arn, n, tags.Max)
 		}
 		return nil
 	})

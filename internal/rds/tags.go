@@ -7,54 +7,28 @@ import (
 	"github.com/coffer-dev/coffer/internal/awserr"
 	"github.com/coffer-dev/coffer/internal/meta"
 	"github.com/coffer-dev/coffer/internal/policy"
+	"github.com/coffer-dev/coffer/internal/tags"
 )
 
-const maxTags = 50
+// rdsTags is where instances' tags live.
+const rdsTags = tags.Table("rds_tags")
 
-func validateTags(tags map[string]string) error {
-	if len(tags) > maxTags {
-		return awserr.New(awserr.Limit, "TagQuotaPerResourceExceeded", "a resource has at most %d tags; %d were given", maxTags, len(tags))
-	}
-	for k, v := range tags {
-		switch {
-		case k == "" || len(k) > 128:
-			return invalidParam("tag key %q must be 1 to 128 characters", k)
-		case len(v) > 256:
-			return invalidParam("the value of tag %q is longer than 256 characters", k)
-		case strings.HasPrefix(strings.ToLower(k), "aws:") || strings.HasPrefix(strings.ToLower(k), "rds:"):
-			return invalidParam("tag key %q uses a reserved prefix (aws: or rds:)", k)
+func validateTags(t map[string]string) error {
+	if p := tags.Validate(t, "rds:"); p != nil {
+		if p.TooMany {
+			return awserr.New(awserr.Limit, "TagQuotaPerResourceExceeded", "%s", p.Message)
 		}
+		return invalidParam("%s", p.Message)
 	}
 	return nil
 }
 
-func putTags(ctx context.Context, q meta.Querier, arn string, tags map[string]string) error {
-	for k, v := range tags {
-		if _, err := q.ExecContext(ctx, `DELETE FROM rds_tags WHERE resource_arn = ? AND tag_key = ?`, arn, k); err != nil {
-			return err
-		}
-		if _, err := q.ExecContext(ctx, `INSERT INTO rds_tags (resource_arn, tag_key, tag_value) VALUES (?, ?, ?)`, arn, k, v); err != nil {
-			return err
-		}
-	}
-	return nil
+func putTags(ctx context.Context, q meta.Querier, arn string, t map[string]string) error {
+	return rdsTags.Put(ctx, q, arn, t)
 }
 
 func loadTags(ctx context.Context, q meta.Querier, arn string) (map[string]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT tag_key, tag_value FROM rds_tags WHERE resource_arn = ?`, arn)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	tags := map[string]string{}
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			return nil, err
-		}
-		tags[k] = v
-	}
-	return tags, rows.Err()
+	return rdsTags.Load(ctx, q, arn)
 }
 
 // taggable resolves a ResourceName (an instance ARN of the caller's
@@ -88,27 +62,27 @@ func (s *Service) taggable(ctx context.Context, arn, action string, cond map[str
 }
 
 // AddTags adds or replaces tags on an instance.
-func (s *Service) AddTags(ctx context.Context, arn string, tags map[string]string) error {
-	if len(tags) == 0 {
+func (s *Service) AddTags(ctx context.Context, arn string, kv map[string]string) error {
+	if len(kv) == 0 {
 		return missingParam("Tags")
 	}
-	inst, err := s.taggable(ctx, arn, "AddTagsToResource", policy.RequestTagContext(tags))
+	inst, err := s.taggable(ctx, arn, "AddTagsToResource", policy.RequestTagContext(kv))
 	if err != nil {
 		return err
 	}
-	if err := validateTags(tags); err != nil {
+	if err := validateTags(kv); err != nil {
 		return err
 	}
 	return s.store.InTx(ctx, func(q meta.Querier) error {
-		if err := putTags(ctx, q, inst.ARN, tags); err != nil {
+		if err := putTags(ctx, q, inst.ARN, kv); err != nil {
 			return err
 		}
 		var n int
 		if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM rds_tags WHERE resource_arn = ?`, inst.ARN).Scan(&n); err != nil {
 			return err
 		}
-		if n > maxTags {
-			return awserr.New(awserr.Limit, "TagQuotaPerResourceExceeded", "a resource has at most %d tags; this change would give it %d", maxTags, n)
+		if n > tags.Max {
+			return awserr.New(awserr.Limit, "TagQuotaPerResourceExceeded", "a resource has at most %d tags; this change would give it %d", tags.Max, n)
 		}
 		return nil
 	})

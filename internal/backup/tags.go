@@ -11,8 +11,8 @@ import (
 	"github.com/coffer-dev/coffer/internal/tags"
 )
 
-// backupTags is where vaults', recovery points' and plans' tags live.
-const backupTags = tags.Table("backup_tags")
+// TagTable is where vaults', recovery points' and plans' tags live.
+const TagTable = tags.Table("backup_tags")
 
 func validateTags(t map[string]string) error {
 	if p := tags.Validate(t); p != nil {
@@ -25,11 +25,11 @@ func validateTags(t map[string]string) error {
 }
 
 func putTags(ctx context.Context, q meta.Querier, arn string, t map[string]string) error {
-	return backupTags.Put(ctx, q, arn, t)
+	return TagTable.Put(ctx, q, arn, t)
 }
 
 func loadTags(ctx context.Context, q meta.Querier, arn string) (map[string]string, error) {
-	return backupTags.Load(ctx, q, arn)
+	return TagTable.Load(ctx, q, arn)
 }
 
 // taggable checks that arn is a backup resource of the caller's account

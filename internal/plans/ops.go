@@ -8,6 +8,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/coffer-dev/coffer/internal/backup"
 	"github.com/coffer-dev/coffer/internal/meta"
 )
 
@@ -43,10 +44,8 @@ func (s *Service) CreatePlan(ctx context.Context, d Document, tags map[string]st
 		if err := insertVersion(ctx, q, id, version, &d, now); err != nil {
 			return err
 		}
-		for k, v := range tags {
-			if _, err := q.ExecContext(ctx, `INSERT INTO backup_tags (resource_arn, tag_key, tag_value) VALUES (?, ?, ?)`, PlanARN(sc.Region, sc.Account, id), k, v); err != nil {
-				return err
-			}
+		if err := backup.TagTable.Put(ctx, q, PlanARN(sc.Region, sc.Account, id), tags); err != nil {
+			return err
 		}
 		return ensureCursors(ctx, q, id, &d, now)
 	})

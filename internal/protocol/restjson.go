@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/awserr"
@@ -98,9 +99,10 @@ func (h restHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *RESTService) Serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, body))
-	// A path that matches no route, or matches with another method, is an
-	// unknown operation in AWS's format rather than the mux's plain text.
-	if _, pattern := s.mux.Handler(r); pattern == "" {
+	// A path that matches no route, matches with another method, or is not
+	// in canonical form (the mux would answer a redirect) is an unknown
+	// operation in AWS's format rather than the mux's plain text.
+	if _, pattern := s.mux.Handler(r); pattern == "" || !canonicalPath(r.URL.Path) {
 		s.WriteError(w, r, awserr.New(awserr.NotFound, "UnknownOperationException", "no %s operation matches %s %s", s.Name, r.Method, r.URL.EscapedPath()).WithStatus(http.StatusNotFound))
 		return
 	}
@@ -119,4 +121,10 @@ func (s *RESTService) WriteError(w http.ResponseWriter, r *http.Request, err err
 	}{e.Code, e.Message, e.Code}
 	writeJSON(w, r, "application/json", e.HTTPStatus(), body)
 	record(r.Context(), e.HTTPStatus(), e)
+}
+
+// canonicalPath reports whether p has no empty, "." or ".." segments,
+// the form the SDKs send and the mux routes without redirecting.
+func canonicalPath(p string) bool {
+	return path.Clean(p) == strings.TrimSuffix(p, "/") || p == "/"
 }

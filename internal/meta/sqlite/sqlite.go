@@ -27,8 +27,10 @@ func Open(ctx context.Context, path string) (*meta.SQLStore, error) {
 		return nil, err
 	}
 	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
+	// busy_timeout first: switching to WAL takes a lock, and a second
+	// process opening the file at the same moment must wait, not fail.
 	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	// Writers take the lock when they begin, so two transactions never

@@ -48,16 +48,12 @@ func (s *Service) run(ctx context.Context, id string) error {
 		j.State, j.StatusMessage, j.Completed = StateExpired, "the job did not start within its start window", now
 		return ignoreFinished(s.update(ctx, s.store, j))
 	}
-	if busy, err := s.accountBusy(ctx, j.Account); err != nil {
-		return err
-	} else if busy {
+	if claimed, err := s.claim(ctx, j); err != nil {
+		return ignoreFinished(err)
+	} else if !claimed {
 		// The account has its share of the workers; try again shortly
 		// rather than hold a worker that other accounts could use.
 		return river.JobSnooze(time.Second)
-	}
-	j.State = StateRunning
-	if err := s.update(ctx, s.store, j); err != nil {
-		return ignoreFinished(err)
 	}
 	jobCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -102,12 +98,31 @@ func ignoreFinished(err error) error {
 	return err
 }
 
-// accountBusy reports whether the account already runs its limit of jobs
-// across all nodes, so one account's burst cannot starve the others.
-func (s *Service) accountBusy(ctx context.Context, account string) (bool, error) {
-	var n int
-	err := s.store.QueryRowContext(ctx, `SELECT COUNT(*) FROM backup_jobs WHERE account_id = ? AND state = 'RUNNING'`, account).Scan(&n)
-	return n >= s.perAccount, err
+// claim marks the job RUNNING unless its account already runs its limit
+// of jobs across all nodes, so one account's burst cannot starve the
+// others. Counting and claiming happen in one transaction serialised per
+// account (SQLite's writers are serialised anyway; PostgreSQL takes an
+// advisory lock on the account).
+func (s *Service) claim(ctx context.Context, j *Job) (bool, error) {
+	claimed := false
+	err := s.store.InTx(ctx, func(q meta.Querier) error {
+		if s.store.Dialect() == meta.Postgres {
+			if _, err := q.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext(?))`, "coffer-jobs-"+j.Account); err != nil {
+				return err
+			}
+		}
+		var n int
+		if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM backup_jobs WHERE account_id = ? AND state = 'RUNNING'`, j.Account).Scan(&n); err != nil {
+			return err
+		}
+		if n >= s.perAccount {
+			return nil
+		}
+		j.State = StateRunning
+		claimed = true
+		return s.update(ctx, q, j)
+	})
+	return claimed, err
 }
 
 // runAs runs the job as the service role session of its IamRoleArn, in

@@ -22,6 +22,13 @@ func AWSCLIv1(t testing.TB) string {
 	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
 		candidates = append(candidates, filepath.Join(dir, "aws"))
 	}
+	// Where the machine's Python keeps it when PATH (a non-login shell)
+	// leaves pyenv out.
+	if home, err := os.UserHomeDir(); err == nil {
+		found, _ := filepath.Glob(filepath.Join(home, ".pyenv", "versions", "*", "bin", "aws"))
+		candidates = append(candidates, found...)
+		candidates = append(candidates, filepath.Join(home, ".local", "bin", "aws"))
+	}
 	return awsCLI(t, 1, candidates)
 }
 

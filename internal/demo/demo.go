@@ -73,7 +73,8 @@ func Run(ctx context.Context, o Options) error {
 	if o.Rows <= 0 {
 		o.Rows = 10000
 	}
-	if o.DataDir == "" {
+	kept := o.DataDir != ""
+	if !kept {
 		dir, err := os.MkdirTemp("", "coffer-demo-")
 		if err != nil {
 			return err
@@ -106,7 +107,10 @@ func Run(ctx context.Context, o Options) error {
 	if failed > 0 {
 		return fmt.Errorf("%d of %d checks failed", failed, len(r.checks))
 	}
-	fmt.Fprintf(r.out, "\nAll %d checks passed. Data directory: %s\n", len(r.checks), o.DataDir)
+	fmt.Fprintf(r.out, "\nAll %d checks passed.\n", len(r.checks))
+	if kept {
+		fmt.Fprintf(r.out, "The data stays in %s; coffer serve --data-dir %s/coffer picks it up.\n", o.DataDir, o.DataDir)
+	}
 	return nil
 }
 

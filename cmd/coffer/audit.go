@@ -9,14 +9,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/coffer-dev/coffer/internal/app"
 	"github.com/coffer-dev/coffer/internal/audit"
-	"github.com/coffer-dev/coffer/internal/config"
 )
 
 func auditCommand() *cobra.Command {
 	var (
-		configFile, dataDir, database string
+		loc                           storeFlags
 		q                             audit.Query
 		since                         time.Duration
 		operation, principal, service string
@@ -35,20 +33,7 @@ It reads the same store as coffer serve (--data-dir or --database), and can
 run while the server does.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(configFile)
-			if err != nil {
-				return err
-			}
-			if cmd.Flags().Changed("data-dir") {
-				cfg.DataDir = dataDir
-			}
-			if cmd.Flags().Changed("database") {
-				cfg.Database = database
-			}
-			if err := cfg.Validate(); err != nil {
-				return err
-			}
-			store, err := app.OpenStore(cmd.Context(), cfg)
+			store, _, err := loc.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -107,9 +92,7 @@ run while the server does.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&configFile, "config", "", "YAML configuration file (as for coffer serve)")
-	f.StringVar(&dataDir, "data-dir", "./coffer-data", "data directory holding the SQLite metadata store")
-	f.StringVar(&database, "database", "", "postgres:// URL of the metadata database")
+	loc.register(f)
 	f.StringVar(&q.AccountID, "account", "", "only this account's calls")
 	f.StringVar(&q.Region, "region", "", "only this region's calls (and IAM's and Organizations')")
 	f.StringVar(&operation, "operation", "", "only this operation (e.g. AssumeRole)")

@@ -10,17 +10,15 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/coffer-dev/coffer/internal/app"
 	"github.com/coffer-dev/coffer/internal/backup"
-	"github.com/coffer-dev/coffer/internal/config"
 	"github.com/coffer-dev/coffer/internal/plans"
 	"github.com/coffer-dev/coffer/internal/rds"
 )
 
 func statusCommand() *cobra.Command {
 	var (
-		configFile, dataDir, database string
-		asJSON, overdueOnly, check    bool
+		loc                        storeFlags
+		asJSON, overdueOnly, check bool
 	)
 	cmd := &cobra.Command{
 		Use:   "status",
@@ -38,20 +36,7 @@ run while the server does. With --check it exits non-zero when anything is
 overdue, for monitoring.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := config.Load(configFile)
-			if err != nil {
-				return err
-			}
-			if cmd.Flags().Changed("data-dir") {
-				cfg.DataDir = dataDir
-			}
-			if cmd.Flags().Changed("database") {
-				cfg.Database = database
-			}
-			if err := cfg.Validate(); err != nil {
-				return err
-			}
-			store, err := app.OpenStore(cmd.Context(), cfg)
+			store, _, err := loc.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -87,9 +72,7 @@ overdue, for monitoring.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&configFile, "config", "", "YAML configuration file (as for coffer serve)")
-	f.StringVar(&dataDir, "data-dir", "./coffer-data", "data directory holding the SQLite metadata store")
-	f.StringVar(&database, "database", "", "postgres:// URL of the metadata database")
+	loc.register(f)
 	f.BoolVar(&asJSON, "json", false, "one JSON object per resource and vault")
 	f.BoolVar(&overdueOnly, "overdue", false, "only what is overdue")
 	f.BoolVar(&check, "check", false, "exit non-zero when anything is overdue")

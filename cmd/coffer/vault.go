@@ -17,9 +17,6 @@ import (
 	"github.com/coffer-dev/coffer/internal/config"
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/kms"
-	"github.com/coffer-dev/coffer/internal/meta"
-	"github.com/coffer-dev/coffer/internal/meta/postgres"
-	"github.com/coffer-dev/coffer/internal/meta/sqlite"
 	"github.com/coffer-dev/coffer/internal/storage"
 	"github.com/coffer-dev/coffer/internal/vaultstore"
 	"github.com/coffer-dev/coffer/internal/vaultstore/localkeys"
@@ -27,16 +24,14 @@ import (
 
 // vaultFlags are the settings every vault subcommand shares.
 type vaultFlags struct {
-	configFile, dataDir, database string
-	localKeys                     string
-	region, vault                 string
+	storeFlags
+	localKeys     string
+	region, vault string
 }
 
 func (f *vaultFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.configFile, "config", "", "YAML configuration file (as for coffer serve)")
-	fl.StringVar(&f.dataDir, "data-dir", "", "data directory (default: from the configuration)")
-	fl.StringVar(&f.database, "database", "", "postgres:// URL of the metadata database (default: from the configuration)")
+	f.storeFlags.register(fl)
 	fl.StringVar(&f.localKeys, "local-keys", "", "unwrap domain keys with a local key file (vaults written by coffer bench or tests) instead of coffer's KMS")
 	fl.StringVar(&f.region, "region", "", "only this region")
 	fl.StringVar(&f.vault, "vault", "", "only this vault (the storage engine's vault name, ACCOUNT.NAME for backup vaults)")
@@ -46,28 +41,14 @@ func (f *vaultFlags) register(cmd *cobra.Command) {
 // unwrapped by this installation's KMS acting as the root user of the
 // key's account (the operator runs every account), or by --local-keys.
 func (f *vaultFlags) open(ctx context.Context) (*vaultstore.Engine, config.Config, func(), error) {
-	cfg, err := config.Load(f.configFile)
+	cfg, err := f.config()
 	if err != nil {
-		return nil, cfg, nil, err
-	}
-	if f.dataDir != "" {
-		cfg.DataDir = f.dataDir
-	}
-	if f.database != "" {
-		cfg.Database = f.database
-	}
-	if err := cfg.Validate(); err != nil {
 		return nil, cfg, nil, err
 	}
 	if _, err := os.Stat(cfg.DataDir); err != nil {
 		return nil, cfg, nil, fmt.Errorf("data directory: %w", err)
 	}
-	var db meta.Store
-	if cfg.Database != "" {
-		db, err = postgres.Open(ctx, cfg.Database)
-	} else {
-		db, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "coffer.db"))
-	}
+	db, err := app.OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, cfg, nil, err
 	}

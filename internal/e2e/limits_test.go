@@ -89,12 +89,24 @@ func TestStopBackupJob(t *testing.T) {
 	db := must[*scenario.DB](t)(w.src.CreateDB(ctx, scenario.DBSpec{ID: "big", Engine: "sqlite", KeyID: key}))
 	fillBlobs(t, db, 64, 1)
 	out := must[*backup.StartBackupJobOutput](t)(w.src.Backup.StartBackupJob(ctx, &backup.StartBackupJobInput{BackupVaultName: aws.String("source-vault"), ResourceArn: aws.String(db.ARN), IamRoleArn: aws.String(role)}))
+	// A recovery point still being created can be neither copied nor
+	// restored.
+	_, err := w.src.Backup.StartCopyJob(ctx, &backup.StartCopyJobInput{RecoveryPointArn: out.RecoveryPointArn, SourceBackupVaultName: aws.String("source-vault"),
+		DestinationBackupVaultArn: aws.String("arn:aws:backup:us-east-1:111222333444:backup-vault:Default"), IamRoleArn: aws.String(role)})
+	if c := errCode(err); c != "InvalidRequestException" && c != "ResourceNotFoundException" {
+		t.Errorf("copying a recovery point being created: %v", err)
+	}
+	_, err = w.src.Backup.StartRestoreJob(ctx, &backup.StartRestoreJobInput{RecoveryPointArn: out.RecoveryPointArn, IamRoleArn: aws.String(role),
+		Metadata: map[string]string{"DBInstanceIdentifier": "too-early"}})
+	if c := errCode(err); c != "InvalidRequestException" && c != "ResourceNotFoundException" {
+		t.Errorf("restoring a recovery point being created: %v", err)
+	}
 	must[*backup.StopBackupJobOutput](t)(w.src.Backup.StopBackupJob(ctx, &backup.StopBackupJobInput{BackupJobId: out.BackupJobId}))
 	j := must[*backup.DescribeBackupJobOutput](t)(w.src.Backup.DescribeBackupJob(ctx, &backup.DescribeBackupJobInput{BackupJobId: out.BackupJobId}))
 	if j.State != backuptypes.BackupJobStateAborted {
 		t.Fatalf("state after StopBackupJob = %s", j.State)
 	}
-	if _, err := w.src.Backup.StopBackupJob(ctx, &backup.StopBackupJobInput{BackupJobId: out.BackupJobId}); errCode(err) != "InvalidRequestException" {
+	if _, err = w.src.Backup.StopBackupJob(ctx, &backup.StopBackupJobInput{BackupJobId: out.BackupJobId}); errCode(err) != "InvalidRequestException" {
 		t.Fatalf("stopping an aborted job: %v", err)
 	}
 	time.Sleep(2 * time.Second) // let a worker that already started notice

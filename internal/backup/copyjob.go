@@ -120,7 +120,7 @@ func (s *Service) runCopy(ctx context.Context, j *Job) error {
 		if dataCtx, err = s.crossAccountChecks(ctx, rp, srcVault, dstVault); err != nil {
 			return err
 		}
-	} else if err := s.authz.Authorize(ctx, s.vaultRequest(dstVault, "backup:CopyIntoBackupVault", dstVault.ARN)); err != nil {
+	} else if err := s.authorizeOnVault(ctx, dstVault, "backup:CopyIntoBackupVault", dstVault.ARN); err != nil {
 		return copyFailure("%s", failMessage(err))
 	}
 	copyRP := &RecoveryPoint{
@@ -194,7 +194,7 @@ func (s *Service) crossAccountChecks(ctx context.Context, rp *RecoveryPoint, src
 	if k.Manager == "AWS" {
 		return nil, copyFailure("recovery point %s is encrypted with the AWS managed key %s; resources encrypted with AWS managed keys cannot be copied across accounts. Encrypt the resource with a customer managed key", rp.ARN, k.ARN)
 	}
-	if err := s.authz.Authorize(ctx, s.vaultRequest(dstVault, "backup:CopyIntoBackupVault", dstVault.ARN)); err != nil {
+	if err := s.authorizeOnVault(ctx, dstVault, "backup:CopyIntoBackupVault", dstVault.ARN); err != nil {
 		return nil, copyFailure("the access policy of destination vault %s does not allow backup:CopyIntoBackupVault: %s", dstVault.ARN, failMessage(err))
 	}
 	role, err := s.roles.EnsureBackupServiceRole(ctx, dstVault.Account)

@@ -103,7 +103,7 @@ func (s *Service) mayShorten(ctx context.Context, v *Vault, rp *RecoveryPoint, w
 	if v.Lock.Immutable(s.now()) {
 		return invalidRequest("recovery point %s is protected by the compliance-mode vault lock of %s; %s is refused for every principal until its retention ends", rp.ARN, v.Name, what)
 	}
-	if err := s.authz.Authorize(ctx, s.vaultRequest(v, "backup:DeleteBackupVaultLockConfiguration", v.ARN)); err != nil {
+	if err := s.authorizeOnVault(ctx, v, "backup:DeleteBackupVaultLockConfiguration", v.ARN); err != nil {
 		return awserr.New(awserr.Invalid, "InvalidRequestException", "recovery point %s is protected by the governance-mode vault lock of %s; %s needs a principal allowed backup:DeleteBackupVaultLockConfiguration: %s",
 			rp.ARN, v.Name, what, failMessage(err))
 	}

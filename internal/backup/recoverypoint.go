@@ -136,22 +136,24 @@ func (s *Service) recoveryPoint(ctx context.Context, vaultName, arn, action stri
 	if rp.Account != v.Account || rp.Region != v.Region || rp.VaultName != v.Name {
 		return nil, nil, notFound("recovery point %s is not in backup vault %s", arn, v.Name)
 	}
-	if err := s.authz.Authorize(ctx, s.vaultRequest(v, action, arn)); err != nil {
+	if err := s.authorizeOnVault(ctx, v, action, arn); err != nil {
 		return nil, nil, err
 	}
 	return v, rp, nil
 }
 
-// vaultRequest is an authorization request on a resource of vault v,
-// with v's access policy.
-func (s *Service) vaultRequest(v *Vault, action, resource string) authz.Request {
+// authorizeOnVault authorizes action on resource, a vault or a recovery
+// point in it, with the vault's access policy.
+func (s *Service) authorizeOnVault(ctx context.Context, v *Vault, action, resource string) error {
 	req := authz.Request{Action: action, Resource: resource, ResourceAccount: v.Account}
 	if v.AccessPolicy != "" {
-		if p, err := policy.Parse([]byte(v.AccessPolicy), policy.ParseOptions{Kind: policy.KindResource}); err == nil {
-			req.ResourcePolicy = p
+		p, err := policy.Parse([]byte(v.AccessPolicy), policy.ParseOptions{Kind: policy.KindResource})
+		if err != nil {
+			return fmt.Errorf("stored access policy of %s: %w", v.ARN, err)
 		}
+		req.ResourcePolicy = p
 	}
-	return req
+	return s.authz.Authorize(ctx, req)
 }
 
 // DescribeRecoveryPoint returns a recovery point of the caller's vault.

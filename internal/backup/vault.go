@@ -144,13 +144,7 @@ func (s *Service) vault(ctx context.Context, name, action string) (*Vault, error
 		}
 		return nil, err
 	}
-	req := authz.Request{Action: action, Resource: v.ARN}
-	if v.AccessPolicy != "" {
-		if req.ResourcePolicy, err = policy.Parse([]byte(v.AccessPolicy), policy.ParseOptions{Kind: policy.KindResource}); err != nil {
-			return nil, fmt.Errorf("stored access policy of %s: %w", v.ARN, err)
-		}
-	}
-	if err := s.authz.Authorize(ctx, req); err != nil {
+	if err := s.authorizeOnVault(ctx, v, action, v.ARN); err != nil {
 		return nil, err
 	}
 	return v, nil

@@ -13,15 +13,16 @@ package audit
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/coffer-dev/coffer/internal/meta"
 )
@@ -159,9 +160,19 @@ func (r *Recorder) Close() error {
 	return nil
 }
 
+// batchLinger is how long the recorder waits, after the first event of a
+// batch, for more to join it: one transaction of hundreds of events costs
+// far less than hundreds of small ones. Flush (and so LookupEvents) does
+// not wait for it.
+const batchLinger = 100 * time.Millisecond
+
+// maxBatch bounds the events of one transaction.
+const maxBatch = 1024
+
 func (r *Recorder) run() {
 	defer close(r.done)
-	const maxBatch = 256
+	linger := time.NewTimer(batchLinger)
+	linger.Stop()
 	for req := range r.ch {
 		batch := []*Event{}
 		var flushes []chan struct{}
@@ -174,18 +185,20 @@ func (r *Recorder) run() {
 			}
 		}
 		add(req)
+		linger.Reset(batchLinger)
 	more:
-		for len(batch) < maxBatch {
+		for len(batch) < maxBatch && len(flushes) == 0 {
 			select {
 			case q, ok := <-r.ch:
 				if !ok {
 					break more
 				}
 				add(q)
-			default:
+			case <-linger.C:
 				break more
 			}
 		}
+		linger.Stop()
 		if time.Since(r.pruned) > time.Hour {
 			r.pruned = time.Now()
 			if err := r.prune(); err != nil {
@@ -236,6 +249,9 @@ func (r *Recorder) write(batch []*Event) error {
 				return fmt.Errorf("insert audit events: %w", err)
 			}
 			batch = batch[n:]
+			// A batch is milliseconds of CPU; between statements the
+			// requests being served go first.
+			runtime.Gosched()
 		}
 		return nil
 	})
@@ -255,11 +271,11 @@ func clip(s string, n int) string {
 	return s
 }
 
+// newEventID is a UUID, as CloudTrail's event IDs are; version 7, so that
+// IDs grow with time and the primary-key index is appended to rather
+// than written all over.
 func newEventID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	s := hex.EncodeToString(b[:])
-	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:32]
+	return uuid.Must(uuid.NewV7()).String()
 }
 
 // boolInt stores a flag in a portable INTEGER column.

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/authz"
+	"github.com/coffer-dev/coffer/internal/memo"
 	"github.com/coffer-dev/coffer/internal/meta"
 	"github.com/coffer-dev/coffer/internal/policy"
 	"github.com/coffer-dev/coffer/internal/rootkey"
@@ -48,10 +49,10 @@ type Service struct {
 	mu     sync.Mutex
 	parsed map[string]*policy.Policy
 
-	// gen counts writes; keys and subjects cache answers (cache.go).
+	// gen counts writes; keys and subjects cache answers (package memo).
 	gen      atomic.Uint64
-	keyCache *cache
-	subCache *cache
+	keyCache *memo.Cache[authenticated]
+	subCache *memo.Cache[Subject]
 }
 
 var _ authz.Subjects = (*Service)(nil)
@@ -59,8 +60,8 @@ var _ authz.Subjects = (*Service)(nil)
 // New returns the identity service.
 func New(store meta.Store, keys rootkey.Provider, log *slog.Logger) *Service {
 	s := &Service{keys: keys, log: log, now: time.Now, parsed: map[string]*policy.Policy{}}
-	s.store = writeStore{Store: store, gen: &s.gen}
-	s.keyCache, s.subCache = newCache(&s.gen), newCache(&s.gen)
+	s.store = memo.Store{Store: store, Gen: &s.gen}
+	s.keyCache, s.subCache = memo.New[authenticated](&s.gen), memo.New[Subject](&s.gen)
 	s.authz = authz.New(s)
 	return s
 }
@@ -78,8 +79,7 @@ func (s *Service) SetClock(now func() time.Time) { s.now = now }
 // or belongs to a session of a role that no longer exists.
 func (s *Service) Authenticate(ctx context.Context, accessKeyID string) (sigv4.Credentials, *Principal, error) {
 	now := time.Now()
-	if v, ok := s.keyCache.get(accessKeyID, now); ok {
-		a := v.(authenticated)
+	if a, ok := s.keyCache.Get(accessKeyID, now); ok {
 		p := *a.p
 		return a.creds, &p, nil
 	}
@@ -87,7 +87,7 @@ func (s *Service) Authenticate(ctx context.Context, accessKeyID string) (sigv4.C
 	creds, p, err := s.authenticate(ctx, accessKeyID)
 	if err == nil {
 		cp := *p
-		s.keyCache.put(accessKeyID, gen, now, authenticated{creds, &cp})
+		s.keyCache.Put(accessKeyID, gen, now, authenticated{creds, &cp})
 	}
 	return creds, p, err
 }

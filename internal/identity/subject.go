@@ -30,13 +30,13 @@ func (s *Service) Subject(ctx context.Context) (Subject, error) {
 func (s *Service) SubjectOf(ctx context.Context, p *Principal) (Subject, error) {
 	key := string(p.Type) + "|" + p.AccountID + "|" + p.Name + "|" + p.ARN + "|" + p.RoleID + "|" + p.AccessKeyID + "|" + p.SessionPolicy
 	now := time.Now()
-	if v, ok := s.subCache.get(key, now); ok {
-		return v.(Subject), nil
+	if sub, ok := s.subCache.Get(key, now); ok {
+		return sub, nil
 	}
 	gen := s.gen.Load()
 	sub, err := s.subjectOf(ctx, p)
 	if err == nil {
-		s.subCache.put(key, gen, now, sub)
+		s.subCache.Put(key, gen, now, sub)
 	}
 	return sub, err
 }

@@ -6,6 +6,12 @@
 // authz with the caller in the context, the key policy as a mandatory
 // resource policy, and the grants on the key.
 //
+// Key rows read outside a transaction are cached for a second (package
+// memo) and forgotten whenever this process writes: a change made through
+// another coffer node sharing the database (a key disabled, a deletion
+// window ended) takes effect here within a second, as AWS KMS is
+// eventually consistent across its endpoints.
+//
 // # Symmetric ciphertext format (version 1)
 //
 // Encrypt, GenerateDataKey* and ReEncrypt return self-describing blobs:

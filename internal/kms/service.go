@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,6 +18,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/awserr"
 	"github.com/coffer-dev/coffer/internal/blob"
 	"github.com/coffer-dev/coffer/internal/identity"
+	"github.com/coffer-dev/coffer/internal/memo"
 	"github.com/coffer-dev/coffer/internal/meta"
 	"github.com/coffer-dev/coffer/internal/policy"
 	"github.com/coffer-dev/coffer/internal/reqctx"
@@ -61,6 +63,11 @@ type Service struct {
 	mu        sync.Mutex
 	policies  map[string]cachedPolicy // key ID -> parsed policy at a version
 	materials map[string]*material    // key ID + "/" + version
+
+	// gen counts this service's writes; keys caches key rows read
+	// outside transactions (package memo).
+	gen  atomic.Uint64
+	keys *memo.Cache[*key]
 }
 
 type cachedPolicy struct {
@@ -70,8 +77,10 @@ type cachedPolicy struct {
 
 // New returns the KMS service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, root: o.RootKey, authz: o.Authorizer, regions: o.RegionStore, log: o.Log, now: o.Now,
+	s := &Service{root: o.RootKey, authz: o.Authorizer, regions: o.RegionStore, log: o.Log, now: o.Now,
 		policies: map[string]cachedPolicy{}, materials: map[string]*material{}}
+	s.store = memo.Store{Store: o.Store, Gen: &s.gen}
+	s.keys = memo.New[*key](&s.gen)
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -55,12 +55,35 @@ func scanKey(row interface{ Scan(...any) error }) (*key, error) {
 // request's cost.
 func (s *Service) loadKey(ctx context.Context, q meta.Querier, id string) (*key, error) {
 	const query = `SELECT ` + keyColumns + ` FROM kms_keys WHERE id = ?`
-	var row *sql.Row
-	if stmt := s.keyStmt(ctx, query); q == meta.Querier(s.store) && stmt != nil {
-		row = stmt.QueryRowContext(ctx, id)
-	} else {
-		row = q.QueryRowContext(ctx, query, id)
+	if q != meta.Querier(s.store) {
+		return loadedKey(q.QueryRowContext(ctx, query, id), id)
 	}
+	// Outside a transaction the row may come from the cache; callers
+	// get their own copy, which they may change.
+	now := time.Now()
+	k, ok := s.keys.Get(id, now)
+	if !ok {
+		gen := s.gen.Load()
+		var row *sql.Row
+		if stmt := s.keyStmt(ctx, query); stmt != nil {
+			row = stmt.QueryRowContext(ctx, id)
+		} else {
+			row = q.QueryRowContext(ctx, query, id)
+		}
+		var err error
+		if k, err = loadedKey(row, id); err != nil {
+			return nil, err
+		}
+		s.keys.Put(id, gen, now, k)
+	}
+	if k == nil {
+		return nil, nil
+	}
+	cp := *k
+	return &cp, nil
+}
+
+func loadedKey(row *sql.Row, id string) (*key, error) {
 	k, err := scanKey(row)
 	if isNoRows(err) {
 		return nil, nil

@@ -35,6 +35,7 @@ to DATA_DIR/credentials (profile default) with a matching DATA_DIR/config.`,
 				return err
 			}
 			log := app.NewLogger(cfg.Log, os.Stderr)
+			app.TuneGC()
 			a, err := app.Open(cmd.Context(), cfg, log)
 			if err != nil {
 				return err

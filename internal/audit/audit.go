@@ -49,8 +49,9 @@ type Event struct {
 	ErrorCode     string
 	ErrorMessage  string
 	ReadOnly      bool
-	// Parameters are the request's parameters with secrets redacted.
-	Parameters map[string]any
+	// Parameters are the request's parameters with secrets redacted, a
+	// JSON object.
+	Parameters json.RawMessage
 	// Decisions explain the authorization decisions taken.
 	Decisions []string
 }
@@ -236,9 +237,9 @@ func (r *Recorder) write(batch []*Event) error {
 					sb.WriteString(", ")
 				}
 				sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-				params, err := json.Marshal(e.Parameters)
-				if err != nil {
-					params = []byte(`{"error":"parameters could not be encoded"}`)
+				params := e.Parameters
+				if len(params) == 0 {
+					params = json.RawMessage("{}")
 				}
 				decisions, _ := json.Marshal(e.Decisions)
 				args = append(args, e.ID, e.Time.UnixNano(), e.AccountID, e.PrincipalType, e.PrincipalARN, e.PrincipalID, e.UserName, e.AccessKeyID,

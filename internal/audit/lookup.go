@@ -117,7 +117,9 @@ func Lookup(ctx context.Context, db meta.Querier, q Query) ([]Event, string, err
 			return nil, "", err
 		}
 		e.Time = time.Unix(0, t).UTC()
-		json.Unmarshal([]byte(params), &e.Parameters)
+		if json.Valid([]byte(params)) {
+			e.Parameters = json.RawMessage(params)
+		}
 		json.Unmarshal([]byte(decisions), &e.Decisions)
 		out = append(out, e)
 	}
@@ -162,26 +164,26 @@ func (e Event) CloudTrailJSON() string {
 		UserName    string `json:"userName,omitempty"`
 	}
 	doc := struct {
-		EventVersion       string         `json:"eventVersion"`
-		UserIdentity       userIdentity   `json:"userIdentity"`
-		EventTime          string         `json:"eventTime"`
-		EventSource        string         `json:"eventSource"`
-		EventName          string         `json:"eventName"`
-		AWSRegion          string         `json:"awsRegion"`
-		SourceIPAddress    string         `json:"sourceIPAddress"`
-		UserAgent          string         `json:"userAgent"`
-		ErrorCode          string         `json:"errorCode,omitempty"`
-		ErrorMessage       string         `json:"errorMessage,omitempty"`
-		RequestParameters  map[string]any `json:"requestParameters"`
-		ResponseElements   any            `json:"responseElements"`
-		RequestID          string         `json:"requestID"`
-		EventID            string         `json:"eventID"`
-		ReadOnly           bool           `json:"readOnly"`
-		EventType          string         `json:"eventType"`
-		ManagementEvent    bool           `json:"managementEvent"`
-		RecipientAccountID string         `json:"recipientAccountId"`
-		HTTPStatus         int            `json:"cofferHttpStatus"`
-		Authorization      []string       `json:"cofferAuthorization,omitempty"`
+		EventVersion       string          `json:"eventVersion"`
+		UserIdentity       userIdentity    `json:"userIdentity"`
+		EventTime          string          `json:"eventTime"`
+		EventSource        string          `json:"eventSource"`
+		EventName          string          `json:"eventName"`
+		AWSRegion          string          `json:"awsRegion"`
+		SourceIPAddress    string          `json:"sourceIPAddress"`
+		UserAgent          string          `json:"userAgent"`
+		ErrorCode          string          `json:"errorCode,omitempty"`
+		ErrorMessage       string          `json:"errorMessage,omitempty"`
+		RequestParameters  json.RawMessage `json:"requestParameters"`
+		ResponseElements   any             `json:"responseElements"`
+		RequestID          string          `json:"requestID"`
+		EventID            string          `json:"eventID"`
+		ReadOnly           bool            `json:"readOnly"`
+		EventType          string          `json:"eventType"`
+		ManagementEvent    bool            `json:"managementEvent"`
+		RecipientAccountID string          `json:"recipientAccountId"`
+		HTTPStatus         int             `json:"cofferHttpStatus"`
+		Authorization      []string        `json:"cofferAuthorization,omitempty"`
 	}{
 		EventVersion: "1.08",
 		UserIdentity: userIdentity{Type: principalTypeName(e.PrincipalType), PrincipalID: e.PrincipalID, ARN: e.PrincipalARN, AccountID: e.AccountID, AccessKeyID: e.AccessKeyID, UserName: e.UserName},

@@ -1,10 +1,10 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/identity"
@@ -40,10 +40,10 @@ func isSecret(name string) bool {
 const maxValue = 1024
 
 // Parameters extracts the request parameters of a call in its protocol,
-// secrets redacted: the form of an awsQuery request (less Action and
-// Version), the JSON body of an awsJson request, and the path, query and
-// JSON body of a restJson request.
-func Parameters(kind protocol.Kind, r *http.Request, body []byte) map[string]any {
+// secrets redacted, as a JSON object: the form of an awsQuery request
+// (less Action and Version), the JSON body of an awsJson request, and the
+// path, query and JSON body of a restJson request.
+func Parameters(kind protocol.Kind, r *http.Request, body []byte) json.RawMessage {
 	switch kind {
 	case protocol.Query:
 		form := r.URL.Query()
@@ -53,18 +53,13 @@ func Parameters(kind protocol.Kind, r *http.Request, body []byte) map[string]any
 			}
 		}
 		out := map[string]any{}
-		keys := make([]string, 0, len(form))
-		for k := range form {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if k == "Action" || k == "Version" || len(form[k]) == 0 {
+		for k, v := range form {
+			if k == "Action" || k == "Version" || len(v) == 0 {
 				continue
 			}
-			out[k] = redactValue(k, form[k][0])
+			out[k] = redactValue(k, v[0])
 		}
-		return out
+		return marshalParams(out)
 	case protocol.AWSJSON:
 		return jsonParams(body)
 	default:
@@ -76,49 +71,35 @@ func Parameters(kind protocol.Kind, r *http.Request, body []byte) map[string]any
 			}
 			out["query"] = qs
 		}
-		if b := jsonParams(body); len(b) > 0 {
-			out["body"] = b
+		if len(bytes.TrimSpace(body)) > 0 {
+			out["body"] = jsonParams(body)
 		}
-		return out
+		return marshalParams(out)
 	}
 }
 
-func jsonParams(body []byte) map[string]any {
-	if len(strings.TrimSpace(string(body))) == 0 {
-		return map[string]any{}
+// jsonParams is a JSON body redacted; a body that is not an object is
+// recorded as {"body": ...}, one that is not JSON by its length.
+func jsonParams(body []byte) json.RawMessage {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return json.RawMessage("{}")
 	}
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
-		return map[string]any{"unparsedBodyBytes": len(body)}
-	}
-	m, ok := redact("", v).(map[string]any)
+	b, ok := redactJSON(body)
 	if !ok {
-		return map[string]any{"body": redact("", v)}
+		return marshalParams(map[string]any{"unparsedBodyBytes": len(body)})
 	}
-	return m
+	if b[0] != '{' {
+		return marshalParams(map[string]any{"body": json.RawMessage(b)})
+	}
+	return b
 }
 
-// redact walks a decoded JSON value, hiding secret members and clipping
-// long strings.
-func redact(name string, v any) any {
-	if name != "" && isSecret(name) {
-		return Redacted
+func marshalParams(m map[string]any) json.RawMessage {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return json.RawMessage(`{"error":"parameters could not be encoded"}`)
 	}
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			x[k] = redact(k, e)
-		}
-		return x
-	case []any:
-		for i, e := range x {
-			x[i] = redact(name, e)
-		}
-		return x
-	case string:
-		return clipValue(x)
-	}
-	return v
+	return b
 }
 
 func redactValue(name, v string) any {

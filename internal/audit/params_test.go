@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -32,7 +33,7 @@ func TestParametersRedactSecrets(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest("POST", tt.target, strings.NewReader(tt.body))
-			got := Parameters(tt.kind, r, []byte(tt.body))
+			got := decodeParams(t, Parameters(tt.kind, r, []byte(tt.body)))
 			for _, k := range tt.hidden {
 				if got[k] != Redacted {
 					t.Errorf("%s = %v, want it hidden", k, got[k])
@@ -48,6 +49,15 @@ func TestParametersRedactSecrets(t *testing.T) {
 			}
 		})
 	}
+}
+
+func decodeParams(t *testing.T, raw []byte) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("parameters %q are not a JSON object: %v", raw, err)
+	}
+	return m
 }
 
 func fmtAny(v any) string {
@@ -74,7 +84,7 @@ func fmtAny(v any) string {
 
 func TestLongValuesClipped(t *testing.T) {
 	body := `{"CiphertextBlob":"` + strings.Repeat("A", 5000) + `"}`
-	got := Parameters(protocol.AWSJSON, httptest.NewRequest("POST", "/", strings.NewReader(body)), []byte(body))
+	got := decodeParams(t, Parameters(protocol.AWSJSON, httptest.NewRequest("POST", "/", strings.NewReader(body)), []byte(body)))
 	if s, _ := got["CiphertextBlob"].(string); len(s) > maxValue+20 || !strings.HasSuffix(s, "(truncated)") {
 		t.Fatalf("CiphertextBlob kept %d characters", len(s))
 	}

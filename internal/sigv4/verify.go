@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -304,12 +305,33 @@ func stringToSign(amzDate, scope, canonicalRequest string) string {
 }
 
 // signingKey derives HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service), "aws4_request").
+// A key serves a day of requests, so derived keys are kept (as the SDKs'
+// signers keep theirs).
 func signingKey(secret string, s Scope) []byte {
-	k := hmacSHA256([]byte("AWS4"+secret), []byte(s.Date))
+	ck := secret + "\x00" + s.String()
+	derivedKeys.Lock()
+	k, ok := derivedKeys.m[ck]
+	derivedKeys.Unlock()
+	if ok {
+		return k
+	}
+	k = hmacSHA256([]byte("AWS4"+secret), []byte(s.Date))
 	k = hmacSHA256(k, []byte(s.Region))
 	k = hmacSHA256(k, []byte(s.Service))
-	return hmacSHA256(k, []byte(scopeTerm))
+	k = hmacSHA256(k, []byte(scopeTerm))
+	derivedKeys.Lock()
+	if len(derivedKeys.m) >= 4096 {
+		clear(derivedKeys.m)
+	}
+	derivedKeys.m[ck] = k
+	derivedKeys.Unlock()
+	return k
 }
+
+var derivedKeys = struct {
+	sync.Mutex
+	m map[string][]byte
+}{m: map[string][]byte{}}
 
 func hmacSHA256(key, data []byte) []byte {
 	m := hmac.New(sha256.New, key)

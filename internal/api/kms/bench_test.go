@@ -12,6 +12,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/coffer-dev/coffer/internal/app"
 )
 
 // BenchmarkKMS drives Encrypt, Decrypt and GenerateDataKey through the
@@ -21,6 +23,7 @@ import (
 //
 //	go test -run XXX -bench KMS -benchtime 5000x ./internal/api/kms/
 func BenchmarkKMS(b *testing.B) {
+	app.TuneGC() // as coffer serve runs
 	_, a, _ := start(b)
 	ctx := context.Background()
 	cfg := a.Options()

@@ -1,0 +1,283 @@
+package audit
+
+import (
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// redactJSON copies the JSON document body with the values of secret
+// members replaced by Redacted (whatever their type; the elements of an
+// array take the array's name) and strings longer than maxValue clipped.
+// It works on the bytes, without building the document in memory: every
+// awsJson and restJson request passes through here. ok is false when body
+// is not one valid JSON value, so the output is always valid JSON.
+func redactJSON(body []byte) (out []byte, ok bool) {
+	r := redactor{in: body, out: make([]byte, 0, min(len(body), 4096))}
+	if !r.value("", 0) {
+		return nil, false
+	}
+	r.space()
+	if r.i != len(r.in) {
+		return nil, false
+	}
+	return r.out, true
+}
+
+// maxDepth bounds nesting; deeper documents are recorded as unparsed.
+const maxDepth = 64
+
+type redactor struct {
+	in  []byte
+	i   int
+	out []byte
+}
+
+func (r *redactor) space() {
+	for r.i < len(r.in) {
+		switch r.in[r.i] {
+		case ' ', '\t', '\n', '\r':
+			r.i++
+		default:
+			return
+		}
+	}
+}
+
+// value copies (or, under a secret name, replaces) the value at r.i.
+func (r *redactor) value(name string, depth int) bool {
+	r.space()
+	if r.i >= len(r.in) || depth > maxDepth {
+		return false
+	}
+	if name != "" && isSecret(name) {
+		mark := len(r.out)
+		if !r.value("", depth) { // validate and skip it
+			return false
+		}
+		r.out = append(r.out[:mark], `"`+Redacted+`"`...)
+		return true
+	}
+	switch c := r.in[r.i]; {
+	case c == '{':
+		return r.object(depth)
+	case c == '[':
+		return r.array(name, depth)
+	case c == '"':
+		start := r.i
+		if !r.skipString() {
+			return false
+		}
+		r.appendString(r.in[start:r.i])
+		return true
+	case c == 't':
+		return r.literal("true")
+	case c == 'f':
+		return r.literal("false")
+	case c == 'n':
+		return r.literal("null")
+	default:
+		return r.number()
+	}
+}
+
+func (r *redactor) object(depth int) bool {
+	r.i++ // {
+	r.out = append(r.out, '{')
+	r.space()
+	if r.i < len(r.in) && r.in[r.i] == '}' {
+		r.i++
+		r.out = append(r.out, '}')
+		return true
+	}
+	for {
+		r.space()
+		if r.i >= len(r.in) || r.in[r.i] != '"' {
+			return false
+		}
+		start := r.i
+		if !r.skipString() {
+			return false
+		}
+		raw := r.in[start:r.i]
+		r.appendString(raw)
+		name, ok := memberName(raw)
+		if !ok {
+			return false
+		}
+		r.space()
+		if r.i >= len(r.in) || r.in[r.i] != ':' {
+			return false
+		}
+		r.i++
+		r.out = append(r.out, ':')
+		if !r.value(name, depth+1) {
+			return false
+		}
+		r.space()
+		if r.i >= len(r.in) {
+			return false
+		}
+		switch r.in[r.i] {
+		case ',':
+			r.i++
+			r.out = append(r.out, ',')
+		case '}':
+			r.i++
+			r.out = append(r.out, '}')
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+func (r *redactor) array(name string, depth int) bool {
+	r.i++ // [
+	r.out = append(r.out, '[')
+	r.space()
+	if r.i < len(r.in) && r.in[r.i] == ']' {
+		r.i++
+		r.out = append(r.out, ']')
+		return true
+	}
+	for {
+		if !r.value(name, depth+1) {
+			return false
+		}
+		r.space()
+		if r.i >= len(r.in) {
+			return false
+		}
+		switch r.in[r.i] {
+		case ',':
+			r.i++
+			r.out = append(r.out, ',')
+		case ']':
+			r.i++
+			r.out = append(r.out, ']')
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// memberName is the text of a member name token; names with escapes (rare)
+// are decoded.
+func memberName(raw []byte) (string, bool) {
+	inner := raw[1 : len(raw)-1]
+	for _, c := range inner {
+		if c == '\\' {
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return "", false
+			}
+			return s, true
+		}
+	}
+	return string(inner), true
+}
+
+// skipString moves past the string token at r.i, checking its escapes.
+func (r *redactor) skipString() bool {
+	r.i++ // opening quote
+	for r.i < len(r.in) {
+		c := r.in[r.i]
+		switch {
+		case c == '"':
+			r.i++
+			return true
+		case c < 0x20:
+			return false
+		case c == '\\':
+			if r.i+1 >= len(r.in) {
+				return false
+			}
+			switch r.in[r.i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				r.i += 2
+			case 'u':
+				if r.i+6 > len(r.in) {
+					return false
+				}
+				for _, h := range r.in[r.i+2 : r.i+6] {
+					if !isHexDigit(h) {
+						return false
+					}
+				}
+				r.i += 6
+			default:
+				return false
+			}
+		default:
+			r.i++
+		}
+	}
+	return false
+}
+
+func isHexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// appendString copies a string token, clipped to maxValue bytes of its
+// decoded text (a token no longer than that cannot decode to more), with
+// invalid UTF-8 replaced as encoding/json does: the store's text columns
+// take only UTF-8.
+func (r *redactor) appendString(raw []byte) {
+	if len(raw)-2 <= maxValue && utf8.Valid(raw) {
+		r.out = append(r.out, raw...)
+		return
+	}
+	var s string
+	json.Unmarshal(raw, &s) // skipString checked it
+	b, _ := json.Marshal(clipValue(s))
+	r.out = append(r.out, b...)
+}
+
+func (r *redactor) literal(word string) bool {
+	if len(r.in)-r.i < len(word) || string(r.in[r.i:r.i+len(word)]) != word {
+		return false
+	}
+	r.i += len(word)
+	r.out = append(r.out, word...)
+	return true
+}
+
+// number copies a number token: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (r *redactor) number() bool {
+	start := r.i
+	digits := func() int {
+		n := 0
+		for r.i < len(r.in) && '0' <= r.in[r.i] && r.in[r.i] <= '9' {
+			r.i++
+			n++
+		}
+		return n
+	}
+	if r.i < len(r.in) && r.in[r.i] == '-' {
+		r.i++
+	}
+	if r.i < len(r.in) && r.in[r.i] == '0' {
+		r.i++
+	} else if digits() == 0 {
+		return false
+	}
+	if r.i < len(r.in) && r.in[r.i] == '.' {
+		r.i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if r.i < len(r.in) && (r.in[r.i] == 'e' || r.in[r.i] == 'E') {
+		r.i++
+		if r.i < len(r.in) && (r.in[r.i] == '+' || r.in[r.i] == '-') {
+			r.i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	r.out = append(r.out, r.in[start:r.i]...)
+	return true
+}

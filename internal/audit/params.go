@@ -109,9 +109,12 @@ func redactValue(name, v string) any {
 	return clipValue(v)
 }
 
+// truncatedMark ends a clipped value.
+const truncatedMark = "...(truncated)"
+
 func clipValue(s string) string {
 	if len(s) > maxValue {
-		return s[:maxValue] + "...(truncated)"
+		return s[:maxValue] + truncatedMark
 	}
 	return s
 }

@@ -30,6 +30,8 @@ type redactor struct {
 	in  []byte
 	i   int
 	out []byte
+	// skipping is set while a secret value is checked and dropped.
+	skipping bool
 }
 
 func (r *redactor) space() {
@@ -49,13 +51,13 @@ func (r *redactor) value(name string, depth int) bool {
 	if r.i >= len(r.in) || depth > maxDepth {
 		return false
 	}
-	if name != "" && isSecret(name) {
+	if name != "" && isSecret(name) && !r.skipping {
 		mark := len(r.out)
-		if !r.value("", depth) { // validate and skip it
-			return false
-		}
+		r.skipping = true
+		ok := r.value("", depth) // checked, then dropped
+		r.skipping = false
 		r.out = append(r.out[:mark], `"`+Redacted+`"`...)
-		return true
+		return ok
 	}
 	switch c := r.in[r.i]; {
 	case c == '{':
@@ -225,14 +227,36 @@ func isHexDigit(c byte) bool {
 // invalid UTF-8 replaced as encoding/json does: the store's text columns
 // take only UTF-8.
 func (r *redactor) appendString(raw []byte) {
+	if r.skipping {
+		return
+	}
 	if len(raw)-2 <= maxValue && utf8.Valid(raw) {
 		r.out = append(r.out, raw...)
+		return
+	}
+	if len(raw)-2 > maxValue && plainASCII(raw[1:1+maxValue]) {
+		head := raw[1 : 1+maxValue]
+		// Long ciphertexts and documents, mostly: the clipped text is the
+		// token's own bytes.
+		r.out = append(r.out, '"')
+		r.out = append(r.out, head...)
+		r.out = append(r.out, truncatedMark+`"`...)
 		return
 	}
 	var s string
 	json.Unmarshal(raw, &s) // skipString checked it
 	b, _ := json.Marshal(clipValue(s))
 	r.out = append(r.out, b...)
+}
+
+// plainASCII reports whether b is printable ASCII without escapes.
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *redactor) literal(word string) bool {

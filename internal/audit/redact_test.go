@@ -74,6 +74,7 @@ func TestRedactJSONCases(t *testing.T) {
 		`{"Pass\u0077ord":"hunter2"}`,
 		`{"s":"` + long + `","t":"\u00e9\n\"` + strings.Repeat("a", 2000) + `"}`,
 		`{"a":1,"a":2}`,
+		`{"CiphertextBlob":"` + strings.Repeat("A<b+/=", 400) + `","x":"` + strings.Repeat("a", 1030) + `\n"}`,
 		"{\"k\xff\":\"v\xfe\"}",
 		// invalid
 		``, `{`, `{"a"}`, `{"a":}`, `[1,]`, `{"a":1,}`, `01`, `1.`, `.5`, `-`, `tru`, `nul`, `"\x"`, `"\u12"`, "\"a\x01\"", `{} {}`, `{"a":1}x`,
@@ -98,6 +99,9 @@ func TestRedactJSONRandom(t *testing.T) {
 	gen = func(depth int) any {
 		switch n := rng.IntN(7); {
 		case depth > 4 || n == 0:
+			if rng.IntN(2) == 0 {
+				return strings.Repeat("QUJD+/=", rng.IntN(400))
+			}
 			return strings.Repeat("ab\"\\\n", rng.IntN(400))
 		case n == 1:
 			return rng.Float64() * 1e6

@@ -435,12 +435,14 @@ func parsePack(encKey []byte, d DomainID, pack []byte) ([]Entry, cipher.AEAD, er
 	return es, a, nil
 }
 
-// openChunk authenticates one sealed entry and returns its payload.
-func openChunk(a cipher.AEAD, d DomainID, e Entry, sealed []byte, dst []byte) ([]byte, error) {
+// openChunk authenticates one sealed entry and returns its payload,
+// decrypted in place: sealed is overwritten.
+func openChunk(a cipher.AEAD, d DomainID, e Entry, sealed []byte) ([]byte, error) {
 	if int64(len(sealed)) != e.Length || len(sealed) < nonceSize+tagSize {
 		return nil, corrupt("chunk %s: sealed length %d, want %d", e.ID, len(sealed), e.Length)
 	}
-	out, err := a.Open(dst[:0], sealed[:nonceSize], sealed[nonceSize:], chunkAAD(nil, d, e.ID, e.Flags, int(e.RawLen)))
+	ct := sealed[nonceSize:]
+	out, err := a.Open(ct[:0], sealed[:nonceSize], ct, chunkAAD(nil, d, e.ID, e.Flags, int(e.RawLen)))
 	if err != nil {
 		return nil, corrupt("chunk %s does not authenticate", e.ID)
 	}

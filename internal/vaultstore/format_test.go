@@ -61,7 +61,7 @@ func TestGoldenPack(t *testing.T) {
 	if len(es) != 1 || es[0].Offset != packHeaderSize || es[0].RawLen != int64(len(a)) {
 		t.Fatalf("entries %+v", es)
 	}
-	got, err := openChunk(aead, d, es[0], pack[es[0].Offset:es[0].Offset+es[0].Length], nil)
+	got, err := openChunk(aead, d, es[0], pack[es[0].Offset:es[0].Offset+es[0].Length])
 	if err != nil || string(got) != string(a) {
 		t.Fatalf("open chunk: %q, %v", got, err)
 	}
@@ -92,7 +92,7 @@ func TestPackCorruption(t *testing.T) {
 		// The flip is in an entry: opening it must fail.
 		failed := false
 		for _, e := range es {
-			if _, err := openChunk(aead, d, e, bad[e.Offset:e.Offset+e.Length], nil); err != nil {
+			if _, err := openChunk(aead, d, e, bad[e.Offset:e.Offset+e.Length]); err != nil {
 				failed = true
 			}
 		}
@@ -216,7 +216,7 @@ func FuzzPack(f *testing.F) {
 			return
 		}
 		for _, e := range es {
-			openChunk(aead, d, e, b[e.Offset:e.Offset+e.Length], nil)
+			openChunk(aead, d, e, b[e.Offset:e.Offset+e.Length])
 		}
 	})
 }

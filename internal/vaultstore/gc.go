@@ -528,7 +528,7 @@ func (e *Engine) repack(ctx context.Context, ds *domainState, k *domainKeys, own
 		if !used[en.ID] {
 			continue
 		}
-		payload, err := openChunk(aead, ds.id, en, data[en.Offset:en.Offset+en.Length], nil)
+		payload, err := openChunk(aead, ds.id, en, data[en.Offset:en.Offset+en.Length])
 		if err != nil {
 			return 0, err
 		}

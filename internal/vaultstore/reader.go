@@ -16,6 +16,9 @@ const (
 	segmentMax = 2 << 20  // plaintext per fetch
 	segmentGap = 64 << 10 // sealed bytes skipped within one fetch
 	readAhead  = 6        // segments fetched ahead of the reader
+	// segmentBuf is the least a segment's buffers hold, so that nearly
+	// all of them come from one pool.
+	segmentBuf = segmentMax + 512<<10
 )
 
 // fetched is one verified chunk.
@@ -34,6 +37,17 @@ type segment struct {
 	done       chan struct{}
 	chunks     []fetched
 	err        error
+	// plain holds the chunks' plaintext, back to back; a pooled buffer
+	// the reader returns once it has passed the segment on.
+	plain *[]byte
+}
+
+// release returns the segment's buffer; its chunks are invalid after.
+func (s *segment) release() {
+	if s.plain != nil {
+		putBuf(s.plain)
+		s.plain, s.chunks = nil, nil
+	}
 }
 
 // fetcher reads a manifest's chunks in order with read-ahead and
@@ -160,12 +174,17 @@ func (f *fetcher) packAEAD(pack string) (cipher.AEAD, error) {
 }
 
 func getRange(ctx context.Context, ds *domainState, pack string, off, n int64) ([]byte, error) {
+	return getRangeInto(ctx, ds, pack, off, n, make([]byte, n))
+}
+
+// getRangeInto reads n bytes of a pack into b[:n].
+func getRangeInto(ctx context.Context, ds *domainState, pack string, off, n int64, b []byte) ([]byte, error) {
 	rc, err := ds.store.Get(ctx, ds.packName(pack), off, n)
 	if err != nil {
 		return nil, fmt.Errorf("read pack %s: %w", pack, err)
 	}
 	defer rc.Close()
-	b := make([]byte, n)
+	b = b[:n]
 	if _, err := io.ReadFull(rc, b); err != nil {
 		return nil, fmt.Errorf("read pack %s: %w", pack, err)
 	}
@@ -177,7 +196,13 @@ func (f *fetcher) fetch(s *segment) error {
 	if err != nil {
 		return f.chunkErr(s.locs[0], err)
 	}
-	buf, err := getRange(f.ctx, f.ds, s.pack, s.start, s.end-s.start)
+	// The sealed bytes are decrypted in place; a copy keeps the payloads
+	// they become, so only a plain read gives the buffer back.
+	sealedBuf := getBuf(max(int(s.end-s.start), segmentBuf))
+	if !f.keep {
+		defer putBuf(sealedBuf)
+	}
+	buf, err := getRangeInto(f.ctx, f.ds, s.pack, s.start, s.end-s.start, *sealedBuf)
 	if err != nil {
 		return f.chunkErr(s.locs[0], err)
 	}
@@ -186,11 +211,12 @@ func (f *fetcher) fetch(s *segment) error {
 	for _, l := range s.locs {
 		raw += l.RawLen
 	}
-	out := make([]byte, 0, raw)
+	s.plain = getBuf(max(int(raw), segmentBuf))
+	out := (*s.plain)[:0]
 	s.chunks = make([]fetched, 0, len(s.locs))
 	for _, l := range s.locs {
 		sealed := buf[l.Offset-s.start : l.Offset-s.start+l.Length]
-		payload, err := openChunk(a, f.ds.id, l.Entry, sealed, nil)
+		payload, err := openChunk(a, f.ds.id, l.Entry, sealed)
 		if err != nil {
 			return f.chunkErr(l, err)
 		}
@@ -244,6 +270,7 @@ func (f *fetcher) next() (*segment, error) {
 type Reader struct {
 	f    *fetcher
 	info *ManifestInfo
+	seg  *segment // the segment cur points into
 	cur  [][]byte
 	h    hash.Hash
 	n    int64
@@ -285,26 +312,75 @@ func (r *Reader) Read(p []byte) (int, error) {
 			r.cur[0] = r.cur[0][n:]
 			return n, nil
 		}
-		s, err := r.f.next()
-		if err != nil {
-			r.err = err
-			break
-		}
+		s := r.nextSegment()
 		if s == nil {
-			if r.n != r.info.Size || !equalSum(r.h.Sum(nil), r.info.SHA256[:]) {
-				r.err = fmt.Errorf("recovery point %s: %w: stream length or SHA-256 does not match the manifest", r.info.ID, ErrCorrupt)
-			} else {
-				r.err = io.EOF
-			}
 			break
 		}
 		for _, c := range s.chunks {
-			r.h.Write(c.plain)
-			r.n += int64(len(c.plain))
 			r.cur = append(r.cur, c.plain)
 		}
 	}
 	return 0, r.err
+}
+
+// WriteTo writes the rest of the stream to w a chunk at a time, so that
+// io.Copy does not copy it through a small buffer. (Whole 2 MiB segments
+// per write measured slower: on ext4 the kernel time tripled.)
+func (r *Reader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for _, b := range r.cur {
+		n, err := w.Write(b)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	r.cur = nil
+	for r.err == nil {
+		s := r.nextSegment()
+		if s == nil {
+			break
+		}
+		for _, c := range s.chunks {
+			n, err := w.Write(c.plain)
+			total += int64(n)
+			if err != nil {
+				return total, err
+			}
+		}
+	}
+	if r.err == io.EOF {
+		return total, nil
+	}
+	return total, r.err
+}
+
+// nextSegment releases the segment read so far and returns the next one,
+// hashed, or nil with r.err set (io.EOF once the stream is verified).
+func (r *Reader) nextSegment() *segment {
+	if r.seg != nil {
+		r.seg.release()
+		r.seg = nil
+	}
+	s, err := r.f.next()
+	if err != nil {
+		r.err = err
+		return nil
+	}
+	if s == nil {
+		if r.n != r.info.Size || !equalSum(r.h.Sum(nil), r.info.SHA256[:]) {
+			r.err = fmt.Errorf("recovery point %s: %w: stream length or SHA-256 does not match the manifest", r.info.ID, ErrCorrupt)
+		} else {
+			r.err = io.EOF
+		}
+		return nil
+	}
+	for _, c := range s.chunks {
+		r.h.Write(c.plain)
+		r.n += int64(len(c.plain))
+	}
+	r.seg = s
+	return s
 }
 
 // BytesRead is what the reader fetched from storage so far.

@@ -239,7 +239,7 @@ func (e *Engine) checkPack(ctx context.Context, ds *domainState, k *domainKeys, 
 		if got, ok := idx[en.ID]; !ok || got != en {
 			return fmt.Sprintf("chunk %s: trailer and index disagree", en.ID), nil
 		}
-		payload, err := openChunk(aead, ds.id, en, data[en.Offset:en.Offset+en.Length], nil)
+		payload, err := openChunk(aead, ds.id, en, data[en.Offset:en.Offset+en.Length])
 		if err == nil {
 			err = e.checkPayload(k, en, payload)
 		}

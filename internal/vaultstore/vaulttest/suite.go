@@ -138,6 +138,25 @@ func tryRead(e *vaultstore.Engine, id vaultstore.ManifestID) ([]byte, error) {
 	return io.ReadAll(r)
 }
 
+// readMixed reads the first bytes with Read, the rest with WriteTo (as
+// io.Copy does).
+func readMixed(t testing.TB, e *vaultstore.Engine, id vaultstore.ManifestID, first int) []byte {
+	t.Helper()
+	r, err := e.OpenReader(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out bytes.Buffer
+	if _, err := io.CopyN(&out, io.LimitReader(r, int64(first)), int64(first)); err != nil && err != io.EOF {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(&out, r); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
 // genStream makes n bytes with repeated regions and compressible parts.
 func genStream(seed uint64, n int) []byte {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
@@ -181,6 +200,9 @@ func testRoundTrip(t *testing.T, open Open) {
 			got := readAll(t, en.e, id)
 			if !bytes.Equal(got, data) {
 				t.Fatalf("size %d: read back %d bytes, differ", n, len(got))
+			}
+			if got := readMixed(t, en.e, id, n/3+1); !bytes.Equal(got, data) {
+				t.Fatalf("size %d: Read then WriteTo gave %d bytes, differ", n, len(got))
 			}
 			info, err := en.e.Stat(context.Background(), id)
 			if err != nil || info.Size != int64(n) || info.SHA256 != sha256.Sum256(data) {

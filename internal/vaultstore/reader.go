@@ -37,8 +37,8 @@ type segment struct {
 	done       chan struct{}
 	chunks     []fetched
 	err        error
-	// plain holds the chunks' plaintext, back to back; a pooled buffer
-	// the reader returns once it has passed the segment on.
+	// plain is the pooled buffer holding the chunks' plaintext, which the
+	// reader returns once it has passed the segment on (nil for a copy).
 	plain *[]byte
 }
 
@@ -196,23 +196,28 @@ func (f *fetcher) fetch(s *segment) error {
 	if err != nil {
 		return f.chunkErr(s.locs[0], err)
 	}
-	// The sealed bytes are decrypted in place; a copy keeps the payloads
-	// they become, so only a plain read gives the buffer back.
-	sealedBuf := getBuf(max(int(s.end-s.start), segmentBuf))
-	if !f.keep {
-		defer putBuf(sealedBuf)
-	}
-	buf, err := getRangeInto(f.ctx, f.ds, s.pack, s.start, s.end-s.start, *sealedBuf)
-	if err != nil {
-		return f.chunkErr(s.locs[0], err)
-	}
-	f.read.Add(int64(len(buf)))
 	var raw int64
 	for _, l := range s.locs {
 		raw += l.RawLen
 	}
-	s.plain = getBuf(max(int(raw), segmentBuf))
-	out := (*s.plain)[:0]
+	// The sealed bytes are decrypted in place. A plain read takes both
+	// buffers from the pool and gives them back; a copy keeps the payloads
+	// and plaintext until they are stored again, so it allocates.
+	var sealedBuf, out []byte
+	if f.keep {
+		sealedBuf, out = make([]byte, s.end-s.start), make([]byte, 0, raw)
+	} else {
+		sb := getBuf(max(int(s.end-s.start), segmentBuf))
+		defer putBuf(sb)
+		sealedBuf = *sb
+		s.plain = getBuf(max(int(raw), segmentBuf))
+		out = (*s.plain)[:0]
+	}
+	buf, err := getRangeInto(f.ctx, f.ds, s.pack, s.start, s.end-s.start, sealedBuf)
+	if err != nil {
+		return f.chunkErr(s.locs[0], err)
+	}
+	f.read.Add(int64(len(buf)))
 	s.chunks = make([]fetched, 0, len(s.locs))
 	for _, l := range s.locs {
 		sealed := buf[l.Offset-s.start : l.Offset-s.start+l.Length]

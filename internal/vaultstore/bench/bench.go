@@ -47,6 +47,9 @@ type measured struct {
 }
 
 func run(ctx context.Context, env []string, dir string, name string, args ...string) (measured, error) {
+	// Each tool starts with no dirty pages left by the one before, whose
+	// writeback would otherwise be charged to it.
+	syscall.Sync()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Dir = dir

@@ -23,8 +23,10 @@ type Hooks struct {
 	IsConflict func(error) bool
 	// IsRetryable reports a transaction that lost a race and may be rerun.
 	IsRetryable func(error) bool
-	// TypeNames maps the portable type names used in migrations to the
-	// engine's ("BLOB" -> "BYTEA").
+	// TypeNames maps the portable words used in migrations to the
+	// engine's: type names ("BLOB" -> "BYTEA") and the table option
+	// COMPACT (a table stored as its primary key: "WITHOUT ROWID" on
+	// SQLite, nothing on PostgreSQL).
 	TypeNames map[string]string
 }
 

@@ -121,6 +121,10 @@
 // packs, chunks, manifests, refs, gc). Pack states: uploading (registered
 // with its owner before its object is written), live (indexed, visible to
 // dedup), condemned (invisible to dedup, still readable), deleting.
+// A reference (vs_refs) is a chunk ID and a manifest ID: chunk IDs are
+// keyed per domain, so the ID alone says whether a domain's chunk is in
+// use (two domains sharing an ID, a 2^-128 chance, would only keep a
+// chunk longer).
 //
 // A writer holds a lease: its manifest row in state writing, with an
 // expiry it renews every third of Options.Lease. It records a reference

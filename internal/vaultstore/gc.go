@@ -260,7 +260,7 @@ func (e *Engine) gcDomain(ctx context.Context, ds *domainState, o GCOptions, st 
 	type usage struct{ total, used int64 }
 	use := map[string]*usage{}
 	rows, err := e.db.QueryContext(ctx, `SELECT c.pack, c.length,
-		CASE WHEN EXISTS (SELECT 1 FROM vs_refs r WHERE r.domain_id = c.domain_id AND r.chunk_id = c.chunk_id) THEN 1 ELSE 0 END
+		CASE WHEN EXISTS (SELECT 1 FROM vs_refs r WHERE r.chunk_id = c.chunk_id) THEN 1 ELSE 0 END
 		FROM vs_chunks c JOIN vs_packs p ON p.domain_id = c.domain_id AND p.pack = c.pack
 		WHERE c.domain_id = ? AND p.state = 'live' AND p.created_at < ?`, dom, e.now()-o.Grace.Nanoseconds())
 	if err != nil {
@@ -441,7 +441,7 @@ func (e *Engine) gcDomain(ctx context.Context, ds *domainState, o GCOptions, st 
 func neededChunks(ctx context.Context, q meta.Querier, dom, pack string) (int, error) {
 	var n int
 	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM vs_chunks c WHERE c.domain_id = ? AND c.pack = ?
-		AND EXISTS (SELECT 1 FROM vs_refs r WHERE r.domain_id = c.domain_id AND r.chunk_id = c.chunk_id)
+		AND EXISTS (SELECT 1 FROM vs_refs r WHERE r.chunk_id = c.chunk_id)
 		AND NOT EXISTS (SELECT 1 FROM vs_chunks c2 JOIN vs_packs p2 ON p2.domain_id = c2.domain_id AND p2.pack = c2.pack
 			WHERE c2.domain_id = c.domain_id AND c2.chunk_id = c.chunk_id AND c2.pack <> c.pack AND p2.state = 'live')`, dom, pack).Scan(&n)
 	return n, err
@@ -497,7 +497,7 @@ func (e *Engine) removePack(ctx context.Context, ds *domainState, pack string, s
 // kept.
 func (e *Engine) repack(ctx context.Context, ds *domainState, k *domainKeys, owner, pack string) (int64, error) {
 	rows, err := e.db.QueryContext(ctx, `SELECT c.chunk_id FROM vs_chunks c WHERE c.domain_id = ? AND c.pack = ?
-		AND EXISTS (SELECT 1 FROM vs_refs r WHERE r.domain_id = c.domain_id AND r.chunk_id = c.chunk_id)`, ds.id.String(), pack)
+		AND EXISTS (SELECT 1 FROM vs_refs r WHERE r.chunk_id = c.chunk_id)`, ds.id.String(), pack)
 	if err != nil {
 		return 0, err
 	}

@@ -30,12 +30,12 @@ func (e *Engine) checkLease(ctx context.Context, q meta.Querier, mid ManifestID)
 func insertRefs(ctx context.Context, q meta.Querier, ds *domainState, mid ManifestID, ids []ChunkID) error {
 	for len(ids) > 0 {
 		n := min(len(ids), maxBatch)
-		args := make([]any, 0, 3*n)
+		args := make([]any, 0, 2*n)
 		for _, id := range ids[:n] {
-			args = append(args, string(mid), ds.id.String(), id[:])
+			args = append(args, id[:], string(mid))
 		}
-		vals := placeholders(3)
-		stmt := `INSERT INTO vs_refs (manifest_id, domain_id, chunk_id) VALUES (` + vals + `)` + repeatValues(vals, n-1) + ` ON CONFLICT DO NOTHING`
+		vals := placeholders(2)
+		stmt := `INSERT INTO vs_refs (chunk_id, manifest_id) VALUES (` + vals + `)` + repeatValues(vals, n-1) + ` ON CONFLICT DO NOTHING`
 		if _, err := q.ExecContext(ctx, stmt, args...); err != nil {
 			return fmt.Errorf("record chunk references: %w", err)
 		}

@@ -86,8 +86,8 @@ func (e *Engine) verifyDomain(ctx context.Context, ds *domainState, o VerifyOpti
 	}
 	// Referenced chunks with no readable copy in the index.
 	rows, err := e.db.QueryContext(ctx, `SELECT r.manifest_id, r.chunk_id FROM vs_refs r JOIN vs_manifests m ON m.manifest_id = r.manifest_id
-		WHERE r.domain_id = ? AND m.state = 'committed' AND NOT EXISTS (SELECT 1 FROM vs_chunks c JOIN vs_packs p ON p.domain_id = c.domain_id AND p.pack = c.pack
-			WHERE c.domain_id = r.domain_id AND c.chunk_id = r.chunk_id AND p.state IN ('live', 'condemned'))
+		WHERE m.domain_id = ? AND m.state = 'committed' AND NOT EXISTS (SELECT 1 FROM vs_chunks c JOIN vs_packs p ON p.domain_id = c.domain_id AND p.pack = c.pack
+			WHERE c.domain_id = m.domain_id AND c.chunk_id = r.chunk_id AND p.state IN ('live', 'condemned'))
 		ORDER BY r.chunk_id, r.manifest_id`, dom)
 	if err != nil {
 		return err
@@ -276,8 +276,8 @@ func (e *Engine) locateIn(ctx context.Context, ds *domainState, pack string) (ma
 // other live pack holds.
 func (e *Engine) affected(ctx context.Context, dom, pack string) ([]ManifestID, error) {
 	ids, err := e.queryStrings(ctx, `SELECT DISTINCT r.manifest_id FROM vs_refs r
-		JOIN vs_chunks c ON c.domain_id = r.domain_id AND c.chunk_id = r.chunk_id
 		JOIN vs_manifests m ON m.manifest_id = r.manifest_id
+		JOIN vs_chunks c ON c.domain_id = m.domain_id AND c.chunk_id = r.chunk_id
 		WHERE c.domain_id = ? AND c.pack = ? AND m.state = 'committed'
 		AND NOT EXISTS (SELECT 1 FROM vs_chunks c2 JOIN vs_packs p2 ON p2.domain_id = c2.domain_id AND p2.pack = c2.pack
 			WHERE c2.domain_id = c.domain_id AND c2.chunk_id = c.chunk_id AND c2.pack <> c.pack AND p2.state = 'live')

@@ -57,7 +57,7 @@ var Hooks = meta.Hooks{
 	Rebind:      meta.RebindDollar,
 	IsConflict:  func(err error) bool { return hasCode(err, "23505") },
 	IsRetryable: func(err error) bool { return hasCode(err, "40001", "40P01") },
-	TypeNames:   map[string]string{"BLOB": "BYTEA"},
+	TypeNames:   map[string]string{"BLOB": "BYTEA", "COMPACT": ""},
 }
 
 func hasCode(err error, codes ...string) bool {

@@ -64,6 +64,7 @@ var Hooks = meta.Hooks{
 		return hasCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 	},
 	IsRetryable: func(err error) bool { return hasCode(err, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) },
+	TypeNames:   map[string]string{"COMPACT": "WITHOUT ROWID"},
 }
 
 func hasCode(err error, codes ...int) bool {

@@ -24,16 +24,34 @@ var secretParams = map[string]bool{
 	"privatekey": true, "addprivatekey": true, "secretaccesskey": true, "rawsecretaccesskey": true,
 	"sessiontoken": true, "samlassertion": true, "webidentitytoken": true, "tradeintoken": true,
 	"plaintext": true, "message": true, "presignedurl": true,
+	"x-amz-security-token": true, // a presigned URL's session token
+}
+
+// omittedParams are left out altogether, as CloudTrail leaves them out:
+// the binary payloads of KMS calls, and a presigned URL's signature,
+// with which the URL could be replayed until it expires.
+var omittedParams = map[string]bool{
+	"ciphertextblob": true, "signature": true, "mac": true, "x-amz-signature": true,
 }
 
 // isSecret reports whether a parameter name carries a secret: one of the
 // known names, or any name mentioning a password or a secret.
 func isSecret(name string) bool {
+	n := paramName(name)
+	return secretParams[n] || strings.Contains(n, "password") || strings.Contains(n, "secret")
+}
+
+// isOmitted reports whether a parameter is not recorded at all.
+func isOmitted(name string) bool { return omittedParams[paramName(name)] }
+
+// paramName is the name compared with the lists: lower case, the last
+// component of a dotted query parameter.
+func paramName(name string) string {
 	n := strings.ToLower(name)
 	if i := strings.LastIndexByte(n, '.'); i >= 0 {
 		n = n[i+1:]
 	}
-	return secretParams[n] || strings.Contains(n, "password") || strings.Contains(n, "secret")
+	return n
 }
 
 // maxValue bounds one recorded string value (ciphertexts, documents).
@@ -54,7 +72,7 @@ func Parameters(kind protocol.Kind, r *http.Request, body []byte) json.RawMessag
 		}
 		out := map[string]any{}
 		for k, v := range form {
-			if k == "Action" || k == "Version" || len(v) == 0 {
+			if k == "Action" || k == "Version" || len(v) == 0 || isOmitted(k) {
 				continue
 			}
 			out[k] = redactValue(k, v[0])
@@ -67,7 +85,9 @@ func Parameters(kind protocol.Kind, r *http.Request, body []byte) json.RawMessag
 		if q := r.URL.Query(); len(q) > 0 {
 			qs := map[string]any{}
 			for k, v := range q {
-				qs[k] = redactValue(k, v[0])
+				if !isOmitted(k) {
+					qs[k] = redactValue(k, v[0])
+				}
 			}
 			out["query"] = qs
 		}

@@ -51,6 +51,37 @@ func TestParametersRedactSecrets(t *testing.T) {
 	}
 }
 
+// A presigned request carries its session token and signature in the
+// query string; neither may reach the audit trail.
+func TestPresignedQueryRedacted(t *testing.T) {
+	target := "/?Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAEXAMPLE%2F20261127%2Fus-east-1%2Fsts%2Faws4_request" +
+		"&X-Amz-Security-Token=tok-SECRET-SESSION&X-Amz-Signature=0123abcdef"
+	for _, kind := range []protocol.Kind{protocol.Query, protocol.RESTJSON} {
+		raw := Parameters(kind, httptest.NewRequest("GET", target, nil), nil)
+		if s := string(raw); strings.Contains(s, "tok-SECRET-SESSION") || strings.Contains(s, "0123abcdef") {
+			t.Errorf("%v: presigned credentials recorded: %s", kind, s)
+		}
+		if !strings.Contains(string(raw), "ASIAEXAMPLE") {
+			t.Errorf("%v: the credential scope (not secret) is missing: %s", kind, raw)
+		}
+	}
+}
+
+// Like CloudTrail, the audit trail leaves out the binary payloads of KMS
+// calls (ciphertexts, signatures, MACs) and keeps the rest.
+func TestBlobsOmitted(t *testing.T) {
+	body := `{"CiphertextBlob":"AQIDBA==","EncryptionContext":{"a":"b"},"KeyId":"k","Signature":"c2ln","Mac":"bWFj","SourceKeyId":"s"}`
+	got := decodeParams(t, Parameters(protocol.AWSJSON, httptest.NewRequest("POST", "/", strings.NewReader(body)), []byte(body)))
+	for _, k := range []string{"CiphertextBlob", "Signature", "Mac"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("%s recorded: %v", k, got)
+		}
+	}
+	if got["KeyId"] != "k" || got["SourceKeyId"] != "s" || got["EncryptionContext"] == nil {
+		t.Errorf("other parameters lost: %v", got)
+	}
+}
+
 func decodeParams(t *testing.T, raw []byte) map[string]any {
 	t.Helper()
 	var m map[string]any
@@ -83,10 +114,10 @@ func fmtAny(v any) string {
 }
 
 func TestLongValuesClipped(t *testing.T) {
-	body := `{"CiphertextBlob":"` + strings.Repeat("A", 5000) + `"}`
+	body := `{"Policy":"` + strings.Repeat("A", 5000) + `"}`
 	got := decodeParams(t, Parameters(protocol.AWSJSON, httptest.NewRequest("POST", "/", strings.NewReader(body)), []byte(body)))
-	if s, _ := got["CiphertextBlob"].(string); len(s) > maxValue+20 || !strings.HasSuffix(s, "(truncated)") {
-		t.Fatalf("CiphertextBlob kept %d characters", len(s))
+	if s, _ := got["Policy"].(string); len(s) > maxValue+20 || !strings.HasSuffix(s, "(truncated)") {
+		t.Fatalf("Policy kept %d characters", len(s))
 	}
 }
 

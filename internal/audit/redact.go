@@ -7,7 +7,8 @@ import (
 
 // redactJSON copies the JSON document body with the values of secret
 // members replaced by Redacted (whatever their type; the elements of an
-// array take the array's name) and strings longer than maxValue clipped.
+// array take the array's name), omitted members left out, and strings
+// longer than maxValue clipped.
 // It works on the bytes, without building the document in memory: every
 // awsJson and restJson request passes through here. ok is false when body
 // is not one valid JSON value, so the output is always valid JSON.
@@ -91,6 +92,7 @@ func (r *redactor) object(depth int) bool {
 		r.out = append(r.out, '}')
 		return true
 	}
+	wrote := false
 	for {
 		r.space()
 		if r.i >= len(r.in) || r.in[r.i] != '"' {
@@ -101,7 +103,6 @@ func (r *redactor) object(depth int) bool {
 			return false
 		}
 		raw := r.in[start:r.i]
-		r.appendString(raw)
 		name, ok := memberName(raw)
 		if !ok {
 			return false
@@ -111,9 +112,25 @@ func (r *redactor) object(depth int) bool {
 			return false
 		}
 		r.i++
-		r.out = append(r.out, ':')
-		if !r.value(name, depth+1) {
-			return false
+		if isOmitted(name) && !r.skipping {
+			mark := len(r.out)
+			r.skipping = true
+			ok := r.value("", depth+1) // checked, then dropped with its name
+			r.skipping = false
+			r.out = r.out[:mark]
+			if !ok {
+				return false
+			}
+		} else {
+			if wrote {
+				r.out = append(r.out, ',')
+			}
+			r.appendString(raw)
+			r.out = append(r.out, ':')
+			if !r.value(name, depth+1) {
+				return false
+			}
+			wrote = true
 		}
 		r.space()
 		if r.i >= len(r.in) {
@@ -122,7 +139,6 @@ func (r *redactor) object(depth int) bool {
 		switch r.in[r.i] {
 		case ',':
 			r.i++
-			r.out = append(r.out, ',')
 		case '}':
 			r.i++
 			r.out = append(r.out, '}')

@@ -5,6 +5,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -130,11 +131,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// readBody reads the whole body into one buffer of the declared length
+// (io.ReadAll would grow it from 512 bytes), trusting the declaration
+// only up to the server's limit.
+func readBody(r io.Reader, declared, limit int64) ([]byte, error) {
+	if declared < 0 || declared > limit {
+		return io.ReadAll(r)
+	}
+	var b bytes.Buffer
+	b.Grow(int(declared) + bytes.MinRead)
+	_, err := b.ReadFrom(r)
+	return b.Bytes(), err
+}
+
 // serve authenticates and dispatches; it returns the caller and the
 // service when known, and the body read.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, call *reqctx.Call) (*identity.Principal, protocol.Service, []byte) {
 	ctx := r.Context()
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	body, err := readBody(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes), r.ContentLength, h.opts.MaxBodyBytes)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {

@@ -132,19 +132,8 @@ func (r *redactor) object(depth int) bool {
 			}
 			wrote = true
 		}
-		r.space()
-		if r.i >= len(r.in) {
-			return false
-		}
-		switch r.in[r.i] {
-		case ',':
-			r.i++
-		case '}':
-			r.i++
-			r.out = append(r.out, '}')
-			return true
-		default:
-			return false
+		if more, ok := r.next('}'); !more {
+			return ok
 		}
 	}
 }
@@ -162,22 +151,31 @@ func (r *redactor) array(name string, depth int) bool {
 		if !r.value(name, depth+1) {
 			return false
 		}
-		r.space()
-		if r.i >= len(r.in) {
-			return false
+		more, ok := r.next(']')
+		if !more {
+			return ok
 		}
-		switch r.in[r.i] {
-		case ',':
-			r.i++
-			r.out = append(r.out, ',')
-		case ']':
-			r.i++
-			r.out = append(r.out, ']')
-			return true
-		default:
-			return false
-		}
+		r.out = append(r.out, ',')
 	}
+}
+
+// next reads what follows a member or an element: a comma, when more
+// follow (the caller writes it, or not), or the closing byte, copied.
+func (r *redactor) next(closing byte) (more, ok bool) {
+	r.space()
+	if r.i >= len(r.in) {
+		return false, false
+	}
+	switch r.in[r.i] {
+	case ',':
+		r.i++
+		return true, true
+	case closing:
+		r.i++
+		r.out = append(r.out, closing)
+		return false, true
+	}
+	return false, false
 }
 
 // memberName is the text of a member name token; names with escapes (rare)

@@ -16,7 +16,7 @@ unit:
 	go test -count=1 -timeout 25m ./...
 
 fuzz:
-	FUZZTIME=$${FUZZTIME:-10s} scripts/fuzz.sh
+	scripts/fuzz.sh
 
 build:
 	go build -o bin/coffer ./cmd/coffer

@@ -1,14 +1,17 @@
 // Package audit is coffer's audit trail: one event per API call — allowed,
 // denied or failed, authenticated or not — with time, account, principal,
 // service, operation, source IP, request ID, error code, the request's
-// parameters with secrets redacted, and the authorization decisions taken.
+// parameters (secrets redacted; binary payloads such as ciphertexts left
+// out, as CloudTrail leaves them out), and the authorization decisions
+// taken.
 // Events are kept in the metadata store (table audit_events) and read back
 // through a CloudTrail LookupEvents subset and `coffer audit`.
 //
 // The server hands each finished call to a Recorder, which writes events
 // in batches from one goroutine so that recording adds no database round
-// trip to a request. Events still queued when the process dies are lost;
-// Close (at shutdown) and Flush write them.
+// trip to a request; a batch waits up to batchLinger for company. Events
+// still queued when the process dies are lost; Close (at shutdown) and
+// Flush (LookupEvents calls it) write them.
 package audit
 
 import (

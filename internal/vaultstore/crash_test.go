@@ -31,32 +31,28 @@ func crashStream(seed uint64) io.Reader {
 	return dumpgen.Reader(1+int(seed%3), int64(256<<10+rng.IntN(3<<20)))
 }
 
-func openCrashEngine(t testing.TB, dir string, now func() time.Time) *vaultstore.Engine {
+func openCrashEngine(dir string, now func() time.Time) (*vaultstore.Engine, error) {
 	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "meta.db"))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	keys, err := localkeys.LoadOrCreate(filepath.Join(dir, "kek"))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	e, err := vaultstore.Open(db, keys, dirStores(filepath.Join(dir, "regions")), vaultstore.Options{PackSize: 512 << 10, Lease: 3 * time.Second, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return vaultstore.Open(db, keys, dirStores(filepath.Join(dir, "regions")), vaultstore.Options{PackSize: 512 << 10, Lease: 3 * time.Second, Now: now})
 }
 
-func appendLog(t testing.TB, dir, line string) {
+func appendLog(dir, line string) error {
 	f, err := os.OpenFile(filepath.Join(dir, "log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer f.Close()
 	if _, err := f.WriteString(line + "\n"); err != nil {
-		t.Fatal(err)
+		return err
 	}
-	f.Sync()
+	return f.Sync()
 }
 
 type logEntry struct {
@@ -64,14 +60,14 @@ type logEntry struct {
 	deleted bool
 }
 
-func readLog(t testing.TB, dir string) map[vaultstore.ManifestID]*logEntry {
+func readLog(dir string) (map[vaultstore.ManifestID]*logEntry, error) {
 	out := map[vaultstore.ManifestID]*logEntry{}
 	f, err := os.Open(filepath.Join(dir, "log"))
 	if os.IsNotExist(err) {
-		return out
+		return out, nil
 	}
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -91,55 +87,75 @@ func readLog(t testing.TB, dir string) map[vaultstore.ManifestID]*logEntry {
 			}
 		}
 	}
-	return out
+	return out, sc.Err()
 }
 
-// TestCrashChild is the process the crash test kills; it does nothing
-// unless started by TestCrash.
-func TestCrashChild(t *testing.T) {
-	dir := os.Getenv("COFFER_CRASH_DIR")
-	if dir == "" {
-		t.Skip("run by TestCrash")
+// TestMain runs the crash test's children: a process started with
+// COFFER_CRASH_DIR set is a writer or a collector that works until
+// TestCrash kills it, and never runs the tests.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("COFFER_CRASH_DIR"); dir != "" {
+		if err := crashChild(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+		os.Exit(1) // a child only ends by being killed
 	}
+	os.Exit(m.Run())
+}
+
+func crashChild(dir string) error {
 	seed, _ := strconv.ParseUint(os.Getenv("COFFER_CRASH_SEED"), 10, 64)
-	e := openCrashEngine(t, dir, nil)
+	e, err := openCrashEngine(dir, nil)
+	if err != nil {
+		return err
+	}
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(seed, 2))
-	switch os.Getenv("COFFER_CRASH_ROLE") {
+	switch role := os.Getenv("COFFER_CRASH_ROLE"); role {
 	case "writer":
 		for i := uint64(0); ; i++ {
 			s := seed*1000 + i
 			w, err := e.NewWriter(ctx, crashDomain, nil)
 			if err != nil {
-				t.Fatal(err)
+				return err
 			}
 			if _, err := io.Copy(w, crashStream(s)); err != nil {
-				t.Fatal(err)
+				return err
 			}
 			id, _, err := w.Commit(ctx)
 			if err != nil {
-				t.Fatal(err)
+				return err
 			}
-			appendLog(t, dir, fmt.Sprintf("committed %s %d", id, s))
+			if err := appendLog(dir, fmt.Sprintf("committed %s %d", id, s)); err != nil {
+				return err
+			}
 		}
 	case "gc":
 		for {
 			// Now and then delete one of the recovery points, keeping a few.
+			log, err := readLog(dir)
+			if err != nil {
+				return err
+			}
 			var live []vaultstore.ManifestID
-			for id, le := range readLog(t, dir) {
+			for id, le := range log {
 				if !le.deleted {
 					live = append(live, id)
 				}
 			}
 			if len(live) > 8 && rng.IntN(4) == 0 {
 				id := live[rng.IntN(len(live))]
-				appendLog(t, dir, fmt.Sprintf("deleting %s 0", id))
+				if err := appendLog(dir, fmt.Sprintf("deleting %s 0", id)); err != nil {
+					return err
+				}
 				e.DeleteManifest(ctx, id)
 			}
 			if _, err := e.GC(ctx, "", "", vaultstore.GCOptions{Grace: time.Nanosecond, DeleteDelay: time.Nanosecond, RepackWaste: 0.2}); err != nil && err != vaultstore.ErrGCBusy {
-				t.Logf("gc: %v", err)
+				fmt.Fprintln(os.Stderr, "gc:", err)
 			}
 		}
+	default:
+		return fmt.Errorf("unknown crash role %q", role)
 	}
 }
 
@@ -156,7 +172,7 @@ func TestCrash(t *testing.T) {
 	for i := 0; i < iters; i++ {
 		var procs []*exec.Cmd
 		for _, role := range []string{"writer", "gc"} {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), "COFFER_CRASH_DIR="+dir, "COFFER_CRASH_ROLE="+role, fmt.Sprintf("COFFER_CRASH_SEED=%d", i))
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
@@ -183,7 +199,10 @@ func TestCrash(t *testing.T) {
 	}
 	// Recover: expire the dead writers' leases and collect.
 	later := func() time.Time { return time.Now().Add(time.Hour) }
-	e := openCrashEngine(t, dir, later)
+	e, err := openCrashEngine(dir, later)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	st, err := e.GC(ctx, "", "", vaultstore.GCOptions{Grace: time.Nanosecond, DeleteDelay: time.Nanosecond})
 	if err != nil {
@@ -197,7 +216,10 @@ func TestCrash(t *testing.T) {
 	for _, p := range rep.Problems {
 		t.Errorf("verify: %s", p)
 	}
-	log := readLog(t, dir)
+	log, err := readLog(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	checked := 0
 	for id, le := range log {
 		if le.deleted {

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/coffer-dev/coffer/internal/blob"
+	"github.com/coffer-dev/coffer/internal/testenv"
 )
 
 // Run runs the suite. newStore is called once per subtest and must return
@@ -356,7 +357,7 @@ func testSizeMismatch(t *testing.T, s blob.Store) {
 func creator(t *testing.T, s blob.Store) blob.Creator {
 	c, ok := s.(blob.Creator)
 	if !ok {
-		t.Skipf("%T does not implement blob.Creator", s)
+		testenv.Missing(t, "%T does not implement blob.Creator: conditional create is untested", s)
 	}
 	return c
 }
@@ -430,7 +431,7 @@ func testCreateRace(t *testing.T, s blob.Store) {
 // testLarge writes an object big enough for a multipart upload on S3.
 func testLarge(t *testing.T, s blob.Store) {
 	if testing.Short() {
-		t.Skip("large object skipped in -short mode")
+		testenv.Missing(t, "the large object (multipart upload) is skipped in -short mode")
 	}
 	data := Data(5, 40<<20)
 	Put(t, s, "large/pack", data)

@@ -22,6 +22,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/coffer-dev/coffer/internal/minioserver"
 	"github.com/coffer-dev/coffer/internal/vaultstore/dumpgen"
 )
 
@@ -227,7 +228,8 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	if !o.SkipMinIO {
-		srv, err := startMinIO(ctx, filepath.Join(o.WorkDir, "minio"))
+		srv, err := minioserver.Start(ctx, minioserver.Server{AccessKey: "coffer-bench", SecretKey: "coffer-bench-secret",
+			Region: "us-east-1", Bucket: "coffer-bench", Dir: filepath.Join(o.WorkDir, "minio")})
 		if err != nil {
 			notes = append(notes, "coffer on MinIO: "+err.Error())
 		} else {
@@ -248,7 +250,7 @@ func Run(ctx context.Context, o Options) error {
 					t.rows = append(t.rows, r)
 				}
 			}
-			srv.stop()
+			srv.Stop()
 			if err != nil {
 				notes = append(notes, "coffer on MinIO: "+err.Error())
 			}
@@ -318,7 +320,7 @@ type tool interface {
 type cofferTool struct {
 	o    Options
 	name string
-	srv  *minioServer
+	srv  *minioserver.Server
 	repo string
 	env  []string
 	base []string
@@ -331,15 +333,15 @@ func (c *cofferTool) init(ctx context.Context) error {
 	c.repo = filepath.Join(c.o.WorkDir, c.name)
 	c.base = []string{"bench", "storage-worker", "--repo", c.repo}
 	if c.srv != nil {
-		c.env = c.srv.env()
-		c.base = append(c.base, "--s3-endpoint", c.srv.url, "--s3-bucket", c.srv.bucket)
+		c.env = []string{"COFFER_BENCH_S3_ACCESS_KEY=" + c.srv.AccessKey, "COFFER_BENCH_S3_SECRET_KEY=" + c.srv.SecretKey}
+		c.base = append(c.base, "--s3-endpoint", c.srv.URL, "--s3-bucket", c.srv.Bucket)
 	}
 	return os.MkdirAll(c.repo, 0o700)
 }
 
 func (c *cofferTool) size() int64 {
 	if c.srv != nil {
-		return dirSize(c.srv.dir)
+		return dirSize(filepath.Join(c.srv.Dir, "data"))
 	}
 	return dirSize(c.repo)
 }

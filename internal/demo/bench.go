@@ -9,12 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
 
+	"github.com/coffer-dev/coffer/internal/rds"
 	"github.com/coffer-dev/coffer/internal/scenario"
 )
 
@@ -91,13 +91,14 @@ func dirSize(dir string) int64 {
 	return n
 }
 
+// pgBin is a PostgreSQL client binary from the newest server installation,
+// the one coffer's embedded clusters run.
 func pgBin(name string) (string, error) {
-	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
-	if len(found) == 0 {
-		return "", fmt.Errorf("%s not found under /usr/lib/postgresql", name)
+	dir, err := rds.PostgresBinDir()
+	if err != nil {
+		return "", err
 	}
-	sort.Strings(found)
-	return found[len(found)-1], nil
+	return filepath.Join(dir, name), nil
 }
 
 func (b *bench) measure(ctx context.Context) error {

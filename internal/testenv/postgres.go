@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/coffer-dev/coffer/internal/rds"
 )
 
 // PostgresServer is a throwaway PostgreSQL cluster on a loopback port.
@@ -48,28 +49,9 @@ func (s *PostgresServer) CreateDatabase(t testing.TB, name string) string {
 	return s.DSN(name)
 }
 
-// PostgresBinDir finds the directory holding initdb and pg_ctl: Debian
-// keeps them in /usr/lib/postgresql/VERSION/bin, off the PATH.
-func PostgresBinDir() (string, error) {
-	if p, err := exec.LookPath("pg_ctl"); err == nil {
-		if real, err := filepath.EvalSymlinks(p); err == nil {
-			return filepath.Dir(real), nil
-		}
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool { return pgVersion(dirs[i]) > pgVersion(dirs[j]) })
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
-			return d, nil
-		}
-	}
-	return "", fmt.Errorf("initdb not found (install PostgreSQL: apt-get install -y postgresql)")
-}
-
-func pgVersion(binDir string) int {
-	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
-	return v
-}
+// PostgresBinDir finds the directory holding initdb and pg_ctl, as coffer's
+// embedded RDS clusters do (rds.PostgresBinDir).
+func PostgresBinDir() (string, error) { return rds.PostgresBinDir() }
 
 // StartPostgres initialises a cluster in a temporary directory and starts
 // it on a free port; it is stopped and removed when the test ends. When

@@ -328,8 +328,7 @@ func (w *Writer) hashStage(in <-chan *item, out chan<- *item) error {
 // dedupStage puts chunks back in stream order, records the manifest, and
 // sends on only the chunks neither in the domain nor already queued.
 func (w *Writer) dedupStage(in <-chan *item, out chan<- *item) error {
-	hold := map[int64]*item{}
-	var next, nextNew int64
+	var nextNew int64
 	var batch []*item
 	flush := func() error {
 		if len(batch) == 0 {
@@ -368,28 +367,48 @@ func (w *Writer) dedupStage(in <-chan *item, out chan<- *item) error {
 		batch = batch[:0]
 		return nil
 	}
-	for it := range in {
-		hold[it.seq] = it
-		for {
-			it, ok := hold[next]
-			if !ok {
-				break
-			}
+	place := func(it *item) error {
+		w.entries = append(w.entries, ManifestEntry{ID: it.id, Length: int64(len(it.data))})
+		w.pendMu.Lock()
+		dup := w.pending[it.id]
+		w.pendMu.Unlock()
+		if dup {
+			w.c.chunksReused.Add(1)
+			w.release(it)
+			return nil
+		}
+		batch = append(batch, it)
+		return nil
+	}
+	arrived := func() error {
+		if len(batch) >= 32 || (len(in) == 0 && len(batch) > 0) {
+			return flush()
+		}
+		return nil
+	}
+	if err := w.inOrder(in, func(it *item) int64 { return it.seq }, place, arrived); err != nil {
+		return err
+	}
+	return flush()
+}
+
+// inOrder hands the items from in to each in the order key numbers them
+// (0, 1, 2, ...), holding back those that overtook others in the parallel
+// stage before; arrived, if set, runs after each arrival.
+func (w *Writer) inOrder(in <-chan *item, key func(*item) int64, each func(*item) error, arrived func() error) error {
+	hold := map[int64]*item{}
+	var next int64
+	for got := range in {
+		hold[key(got)] = got
+		for it, ok := hold[next]; ok; it, ok = hold[next] {
 			delete(hold, next)
 			next++
-			w.entries = append(w.entries, ManifestEntry{ID: it.id, Length: int64(len(it.data))})
-			w.pendMu.Lock()
-			dup := w.pending[it.id]
-			w.pendMu.Unlock()
-			if dup {
-				w.c.chunksReused.Add(1)
-				w.release(it)
-				continue
+			if err := each(it); err != nil {
+				return err
 			}
-			batch = append(batch, it)
 		}
-		if len(batch) >= 32 || (len(in) == 0 && len(batch) > 0) {
-			if err := flush(); err != nil {
+		if arrived != nil {
+			if err := arrived(); err != nil {
 				return err
 			}
 		}
@@ -400,7 +419,7 @@ func (w *Writer) dedupStage(in <-chan *item, out chan<- *item) error {
 	if len(hold) != 0 {
 		return errors.New("internal error: chunks lost in the pipeline")
 	}
-	return flush()
+	return nil
 }
 
 func (w *Writer) compressStage(in <-chan *item, out chan<- *item) error {
@@ -457,27 +476,9 @@ func (w *Writer) packStage(in <-chan *item, out chan<- *builtPack) error {
 	}
 	// Chunks leave the compressors out of order; packs keep stream order
 	// so that a restore reads each pack front to back.
-	hold := map[int64]*item{}
-	var next int64
-	for got := range in {
-		hold[got.nseq] = got
-		for {
-			it, ok := hold[next]
-			if !ok {
-				break
-			}
-			delete(hold, next)
-			next++
-			if err := w.pack(&pb, it, out); err != nil {
-				return err
-			}
-		}
-	}
-	if w.ctx.Err() != nil {
-		return w.ctx.Err()
-	}
-	if len(hold) != 0 {
-		return errors.New("internal error: chunks lost before packing")
+	place := func(it *item) error { return w.pack(&pb, it, out) }
+	if err := w.inOrder(in, func(it *item) int64 { return it.nseq }, place, nil); err != nil {
+		return err
 	}
 	return flush()
 }

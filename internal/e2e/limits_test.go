@@ -118,3 +118,25 @@ func TestStopBackupJob(t *testing.T) {
 		t.Fatalf("the stopped job became %s", j.State)
 	}
 }
+
+// A job's lifecycle is checked as a plan rule's is: a setting coffer does
+// not have, or a period below one day, is refused, not dropped.
+func TestJobLifecycleChecked(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, nil)
+	key := w.src.createKey(t, "source-cmk", sharedKeyPolicy(source))
+	role := w.src.backupRole(t, "backup-role")
+	w.src.vault(t, "source-vault", key)
+	db := must[*scenario.DB](t)(w.src.CreateDB(ctx, scenario.DBSpec{ID: "db-lifecycle", Engine: "sqlite", KeyID: key}))
+	for name, lc := range map[string]*backuptypes.Lifecycle{
+		"archive opt-in":    {OptInToArchiveForSupportedResources: aws.Bool(true)},
+		"zero-day delete":   {DeleteAfterDays: aws.Int64(0)},
+		"cold after delete": {MoveToColdStorageAfterDays: aws.Int64(30), DeleteAfterDays: aws.Int64(60)},
+	} {
+		_, err := w.src.Backup.StartBackupJob(ctx, &backup.StartBackupJobInput{BackupVaultName: aws.String("source-vault"), ResourceArn: aws.String(db.ARN),
+			IamRoleArn: aws.String(role), Lifecycle: lc})
+		if errCode(err) != "InvalidParameterValueException" {
+			t.Errorf("%s: StartBackupJob = %v, want InvalidParameterValueException", name, err)
+		}
+	}
+}

@@ -382,7 +382,7 @@ func (s *Service) validateRule(ctx context.Context, sc scope, r *Rule, checkVaul
 	if r.CompletionWindowMinutes != nil && *r.CompletionWindowMinutes < start+60 {
 		return invalidParam("rule %s: CompletionWindowMinutes (%d) must be at least 60 minutes longer than StartWindowMinutes (%d)", r.RuleName, *r.CompletionWindowMinutes, start)
 	}
-	if err := validateLifecycle(r.Lifecycle, "rule "+r.RuleName); err != nil {
+	if err := r.Lifecycle.Check("rule " + r.RuleName); err != nil {
 		return err
 	}
 	if len(r.RecoveryPointTags) > maxRecoveryPointTagEntries {
@@ -423,7 +423,7 @@ func (s *Service) validateRule(ctx context.Context, sc scope, r *Rule, checkVaul
 		} else if !ok {
 			return invalidParam("rule %s: copy action destination vault %s does not exist", r.RuleName, ca.DestinationBackupVaultArn)
 		}
-		if err := validateLifecycle(ca.Lifecycle, "rule "+r.RuleName+" copy action to "+ca.DestinationBackupVaultArn); err != nil {
+		if err := ca.Lifecycle.Check("rule " + r.RuleName + " copy action to " + ca.DestinationBackupVaultArn); err != nil {
 			return err
 		}
 	}
@@ -437,7 +437,10 @@ func (s *Service) vaultExists(ctx context.Context, check bool, account, region, 
 	return s.backup.VaultExists(ctx, account, region, name)
 }
 
-func validateLifecycle(l *Lifecycle, what string) error {
+// Check refuses what coffer cannot honour in a lifecycle (archive tiers,
+// deletion after an event, periods under a day, cold storage too close to
+// deletion), naming what holds it.
+func (l *Lifecycle) Check(what string) error {
 	if l == nil {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/backup"
+	"github.com/coffer-dev/coffer/internal/plans"
 	"github.com/coffer-dev/coffer/internal/protocol"
 )
 
@@ -21,30 +22,19 @@ func (a *adapter) registerJobs(s *protocol.RESTService) {
 	s.Handle("GET /restore-jobs/{$}", "ListRestoreJobs", a.listJobs(backup.KindRestore))
 }
 
-type lifecycleShape struct {
-	MoveToColdStorageAfterDays *int64 `json:",omitempty"`
-	DeleteAfterDays            *int64 `json:",omitempty"`
+// lifecycleIn is a request's lifecycle, checked as a plan rule's is.
+func lifecycleIn(l *plans.Lifecycle) (backup.Lifecycle, error) {
+	if err := l.Check("Lifecycle"); err != nil {
+		return backup.Lifecycle{}, err
+	}
+	return l.Domain(), nil
 }
 
-func (l *lifecycleShape) domain() backup.Lifecycle {
-	if l == nil {
-		return backup.Lifecycle{}
-	}
-	var out backup.Lifecycle
-	if l.MoveToColdStorageAfterDays != nil {
-		out.ColdAfterDays = *l.MoveToColdStorageAfterDays
-	}
-	if l.DeleteAfterDays != nil {
-		out.DeleteAfterDays = *l.DeleteAfterDays
-	}
-	return out
-}
-
-func lifecycleOut(l backup.Lifecycle) *lifecycleShape {
+func lifecycleOut(l backup.Lifecycle) *plans.Lifecycle {
 	if l == (backup.Lifecycle{}) {
 		return nil
 	}
-	out := &lifecycleShape{}
+	out := &plans.Lifecycle{}
 	if l.ColdAfterDays > 0 {
 		out.MoveToColdStorageAfterDays = &l.ColdAfterDays
 	}
@@ -58,15 +48,19 @@ func (a *adapter) startBackupJob(ctx context.Context, r *protocol.RESTRequest) (
 	var in struct {
 		BackupVaultName, ResourceArn, IamRoleArn, IdempotencyToken string
 		StartWindowMinutes, CompleteWindowMinutes                  int64
-		Lifecycle                                                  *lifecycleShape
+		Lifecycle                                                  *plans.Lifecycle
 		RecoveryPointTags                                          map[string]string
 	}
 	if err := r.Decode(&in); err != nil {
 		return 0, nil, err
 	}
+	lc, err := lifecycleIn(in.Lifecycle)
+	if err != nil {
+		return 0, nil, err
+	}
 	j, err := a.svc.StartBackupJob(ctx, backup.StartBackupJobInput{VaultName: in.BackupVaultName, ResourceARN: in.ResourceArn, IAMRoleARN: in.IamRoleArn,
 		IdempotencyToken: in.IdempotencyToken, StartWindowMinutes: in.StartWindowMinutes, CompleteWindowMinutes: in.CompleteWindowMinutes,
-		Lifecycle: in.Lifecycle.domain(), RecoveryPointTags: in.RecoveryPointTags})
+		Lifecycle: lc, RecoveryPointTags: in.RecoveryPointTags})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -108,7 +102,7 @@ type backupJobShape struct {
 	BackupSizeInBytes      int64
 	BytesTransferred       int64
 	IamRoleArn             string
-	RecoveryPointLifecycle *lifecycleShape `json:",omitempty"`
+	RecoveryPointLifecycle *plans.Lifecycle `json:",omitempty"`
 	BackupType             string
 	CreatedBy              *createdByShape `json:",omitempty"`
 }
@@ -139,13 +133,17 @@ func (a *adapter) stopBackupJob(ctx context.Context, r *protocol.RESTRequest) (i
 func (a *adapter) startCopyJob(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
 	var in struct {
 		RecoveryPointArn, SourceBackupVaultName, DestinationBackupVaultArn, IamRoleArn, IdempotencyToken string
-		Lifecycle                                                                                        *lifecycleShape
+		Lifecycle                                                                                        *plans.Lifecycle
 	}
 	if err := r.Decode(&in); err != nil {
 		return 0, nil, err
 	}
+	lc, err := lifecycleIn(in.Lifecycle)
+	if err != nil {
+		return 0, nil, err
+	}
 	j, err := a.svc.StartCopyJob(ctx, backup.StartCopyJobInput{RecoveryPointARN: in.RecoveryPointArn, SourceVaultName: in.SourceBackupVaultName,
-		DestinationVaultARN: in.DestinationBackupVaultArn, IAMRoleARN: in.IamRoleArn, IdempotencyToken: in.IdempotencyToken, Lifecycle: in.Lifecycle.domain()})
+		DestinationVaultARN: in.DestinationBackupVaultArn, IAMRoleARN: in.IamRoleArn, IdempotencyToken: in.IdempotencyToken, Lifecycle: lc})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -162,8 +160,8 @@ type copyJobShape struct {
 	SourceRecoveryPointArn            string
 	DestinationBackupVaultArn         string
 	DestinationRecoveryPointArn       string
-	DestinationEncryptionKeyArn       *string         `json:",omitempty"`
-	DestinationRecoveryPointLifecycle *lifecycleShape `json:",omitempty"`
+	DestinationEncryptionKeyArn       *string          `json:",omitempty"`
+	DestinationRecoveryPointLifecycle *plans.Lifecycle `json:",omitempty"`
 	ResourceArn                       string
 	ResourceType                      string
 	ResourceName                      *string `json:",omitempty"`

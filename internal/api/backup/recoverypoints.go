@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/coffer-dev/coffer/internal/backup"
+	"github.com/coffer-dev/coffer/internal/plans"
 	"github.com/coffer-dev/coffer/internal/protocol"
 )
 
@@ -47,7 +48,7 @@ type rpShape struct {
 	CompletionDate         *protocol.Epoch `json:",omitempty"`
 	BackupSizeInBytes      int64
 	CalculatedLifecycle    *calculatedLifecycle `json:",omitempty"`
-	Lifecycle              *lifecycleShape      `json:",omitempty"`
+	Lifecycle              *plans.Lifecycle     `json:",omitempty"`
 	EncryptionKeyArn       string
 	IsEncrypted            bool
 	StorageClass           string
@@ -124,18 +125,22 @@ func (a *adapter) listRPsByResource(ctx context.Context, r *protocol.RESTRequest
 }
 
 func (a *adapter) updateRPLifecycle(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	var in struct{ Lifecycle *lifecycleShape }
+	var in struct{ Lifecycle *plans.Lifecycle }
 	if err := r.Decode(&in); err != nil {
 		return 0, nil, err
 	}
-	v, rp, err := a.svc.UpdateRecoveryPointLifecycle(ctx, r.PathValue("backupVaultName"), r.PathValue("recoveryPointArn"), in.Lifecycle.domain())
+	lc, err := lifecycleIn(in.Lifecycle)
+	if err != nil {
+		return 0, nil, err
+	}
+	v, rp, err := a.svc.UpdateRecoveryPointLifecycle(ctx, r.PathValue("backupVaultName"), r.PathValue("recoveryPointArn"), lc)
 	if err != nil {
 		return 0, nil, err
 	}
 	return 0, struct {
 		BackupVaultArn      string
 		RecoveryPointArn    string
-		Lifecycle           *lifecycleShape      `json:",omitempty"`
+		Lifecycle           *plans.Lifecycle     `json:",omitempty"`
 		CalculatedLifecycle *calculatedLifecycle `json:",omitempty"`
 	}{v.ARN, rp.ARN, lifecycleOut(rp.Lifecycle), calculated(rp)}, nil
 }

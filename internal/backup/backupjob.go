@@ -183,7 +183,7 @@ func (s *Service) runBackup(ctx context.Context, j *Job) error {
 	if err != nil {
 		return err
 	}
-	if err := checkLockRange(v, j.Lifecycle); err != nil {
+	if err := checkLockRange(v, j.Lifecycle, j.Created); err != nil {
 		return err
 	}
 	src, err := s.dbs.Source(ctx, j.ResourceARN)

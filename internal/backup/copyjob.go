@@ -109,7 +109,7 @@ func (s *Service) runCopy(ctx context.Context, j *Job) error {
 	if err != nil {
 		return copyFailure("destination backup vault %s does not exist", j.DestinationVaultARN)
 	}
-	if err := checkLockRange(dstVault, j.Lifecycle); err != nil {
+	if err := checkLockRange(dstVault, j.Lifecycle, rp.Created); err != nil {
 		return err
 	}
 	// dataCtx is who unwraps the source key and wraps the destination

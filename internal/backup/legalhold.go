@@ -197,6 +197,9 @@ func (s *Service) CancelLegalHold(ctx context.Context, id, description string, r
 	if description == "" {
 		return missingParam("CancelDescription")
 	}
+	if retainDays < 0 || retainDays > MaxLifecycleDays {
+		return InvalidParam("RetainRecordInDays must be between 0 and %d, not %d", MaxLifecycleDays, retainDays)
+	}
 	if err := s.authorizeAny(ctx, "backup:CancelLegalHold"); err != nil {
 		return err
 	}
@@ -208,10 +211,7 @@ func (s *Service) CancelLegalHold(ctx context.Context, id, description string, r
 		return invalidResourceState("legal hold %s is %s", id, h.Status)
 	}
 	now := s.now()
-	var retain int64
-	if retainDays > 0 {
-		retain = now.Add(time.Duration(retainDays) * 24 * time.Hour).UnixNano()
-	}
+	retain := unixNano(AddDays(now, retainDays))
 	_, err = s.store.ExecContext(ctx, `UPDATE backup_legal_holds SET status = 'CANCELED', cancel_description = ?, cancellation_date = ?, retain_record_until = ? WHERE id = ?`,
 		description, now.UnixNano(), retain, id)
 	return err

@@ -65,7 +65,7 @@ func (s *Service) PutVaultLock(ctx context.Context, in PutVaultLockInput) error 
 		if *in.ChangeableForDays < minChangeableForDays || *in.ChangeableForDays > maxRetentionDays {
 			return InvalidParam("ChangeableForDays must be at least %d (the grace time before compliance mode locks the vault for good), not %d", minChangeableForDays, *in.ChangeableForDays)
 		}
-		l.LockDate = now.Add(time.Duration(*in.ChangeableForDays) * 24 * time.Hour).UTC()
+		l.LockDate = AddDays(now, *in.ChangeableForDays).UTC()
 	}
 	_, err = s.store.ExecContext(ctx, `UPDATE backup_vaults SET lock_enabled = 1, lock_min_days = ?, lock_max_days = ?, lock_date = ? WHERE arn = ?`,
 		l.MinRetentionDays, l.MaxRetentionDays, unixNano(l.LockDate), v.ARN)
@@ -117,16 +117,18 @@ func (rp *RecoveryPoint) retentionEnded(now time.Time) bool {
 	return !del.IsZero() && !now.Before(del)
 }
 
-// checkLockRange refuses a new recovery point whose retention falls
-// outside the vault lock's range.
-func checkLockRange(v *Vault, l Lifecycle) error {
+// checkLockRange refuses a recovery point created at created whose
+// retention under l falls outside the vault lock's range, comparing the
+// dates the lifecycle and the lock give it.
+func checkLockRange(v *Vault, l Lifecycle, created time.Time) error {
 	if !v.Lock.Enabled {
 		return nil
 	}
-	if v.Lock.MinRetentionDays > 0 && l.DeleteAfterDays > 0 && l.DeleteAfterDays < v.Lock.MinRetentionDays {
+	_, del := l.At(created)
+	if min := AddDays(created, v.Lock.MinRetentionDays); !min.IsZero() && !del.IsZero() && del.Before(min) {
 		return invalidRequest("the retention of %d days is shorter than the %d days the vault lock of %s requires", l.DeleteAfterDays, v.Lock.MinRetentionDays, v.Name)
 	}
-	if v.Lock.MaxRetentionDays > 0 && (l.DeleteAfterDays == 0 || l.DeleteAfterDays > v.Lock.MaxRetentionDays) {
+	if max := AddDays(created, v.Lock.MaxRetentionDays); !max.IsZero() && (del.IsZero() || del.After(max)) {
 		return invalidRequest("the vault lock of %s keeps recovery points at most %d days; give the job a lifecycle with DeleteAfterDays of at most %d", v.Name, v.Lock.MaxRetentionDays, v.Lock.MaxRetentionDays)
 	}
 	return nil

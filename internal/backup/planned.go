@@ -162,6 +162,12 @@ func (s *Service) ApplyLifecycle(ctx context.Context) (LifecycleResult, error) {
 			continue
 		}
 		_, del := rp.Lifecycle.At(rp.Created)
+		if rp.Status != RPDeleting && !del.IsZero() && !del.After(rp.Created) {
+			s.log.Error("lifecycle: refusing to delete a recovery point whose deletion date is not after its creation", "recovery_point", rp.ARN,
+				"created", rp.Created, "delete_at", del, "delete_after_days", rp.Lifecycle.DeleteAfterDays)
+			res.Errors = append(res.Errors, fmt.Errorf("%s: deletion date %s is not after its creation %s; not deleted", rp.ARN, del, rp.Created))
+			continue
+		}
 		if rp.Status == RPDeleting || (!del.IsZero() && !now.Before(del)) {
 			if err := s.notHeld(ctx, rp, "lifecycle deletion"); err != nil {
 				res.Held++

@@ -238,11 +238,10 @@ func (s *Service) UpdateRecoveryPointLifecycle(ctx context.Context, vaultName, a
 		return nil, nil, err
 	}
 	now := s.now()
-	if rp.Lifecycle.ColdAfterDays > 0 && now.After(rp.Created.Add(time.Duration(rp.Lifecycle.ColdAfterDays)*24*time.Hour)) && l.ColdAfterDays != rp.Lifecycle.ColdAfterDays {
+	if cold, _ := rp.Lifecycle.At(rp.Created); !cold.IsZero() && now.After(cold) && l.ColdAfterDays != rp.Lifecycle.ColdAfterDays {
 		return nil, nil, InvalidParam("recovery point %s has already moved to cold storage; its MoveToColdStorageAfterDays can no longer change", arn)
 	}
-	shortens := l.DeleteAfterDays > 0 && (rp.Lifecycle.DeleteAfterDays == 0 || l.DeleteAfterDays < rp.Lifecycle.DeleteAfterDays)
-	if shortens {
+	if l.deletesBefore(rp.Lifecycle, rp.Created) {
 		if err := s.notHeld(ctx, rp, "UpdateRecoveryPointLifecycle"); err != nil {
 			return nil, nil, err
 		}
@@ -251,7 +250,7 @@ func (s *Service) UpdateRecoveryPointLifecycle(ctx context.Context, vaultName, a
 		}
 	}
 	if v.Lock.Immutable(now) {
-		if err := checkLockRange(v, l); err != nil {
+		if err := checkLockRange(v, l, rp.Created); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -274,6 +274,7 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, reg prometh
 	a.backup.AddWorkers(workers)
 	a.plans = plans.New(plans.Options{Store: a.store, Authz: ids.Authorizer(), Backup: a.backup, Resources: plans.RDSResources(a.rds), Log: a.log.With("component", "plans"), Now: a.now})
 	a.backup.OnBackupCompleted(a.plans.BackupCompleted)
+	a.backup.OwnTags("backup-plan", a.plans.PlanExists)
 	a.plans.AddWorkers(workers)
 	return nil
 }

@@ -155,6 +155,7 @@ type Service struct {
 	now   func() time.Time
 
 	onBackupDone func(ctx context.Context, j *Job)
+	tagOwners    map[string]TagOwner
 	staleAfter   time.Duration
 	perAccount   int
 }
@@ -189,7 +190,7 @@ func New(o Options) *Service {
 	if o.JobsPerAccount == 0 {
 		o.JobsPerAccount = 2
 	}
-	return &Service{staleAfter: o.StaleAfter, perAccount: o.JobsPerAccount, store: o.Store, authz: o.Authz, keys: o.Keys, orgs: o.Orgs, roles: o.Roles, data: o.Storage, dbs: o.Resources, queue: o.Queue, log: o.Log, now: o.Now}
+	return &Service{tagOwners: map[string]TagOwner{}, staleAfter: o.StaleAfter, perAccount: o.JobsPerAccount, store: o.Store, authz: o.Authz, keys: o.Keys, orgs: o.Orgs, roles: o.Roles, data: o.Storage, dbs: o.Resources, queue: o.Queue, log: o.Log, now: o.Now}
 }
 
 // Scope is where an operation acts: the caller's account and the region

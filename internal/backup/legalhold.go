@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/coffer-dev/coffer/internal/authz"
 	"github.com/coffer-dev/coffer/internal/meta"
+	"github.com/coffer-dev/coffer/internal/policy"
 )
 
 // LegalHold keeps the recovery points it covers from deletion by anyone
@@ -31,6 +33,7 @@ type HoldSelection struct {
 type CreateLegalHoldInput struct {
 	Title, Description, IdempotencyToken string
 	Selection                            HoldSelection
+	Tags                                 map[string]string
 }
 
 // CreateLegalHold places a hold on the caller's recovery points that
@@ -46,7 +49,10 @@ func (s *Service) CreateLegalHold(ctx context.Context, in CreateLegalHoldInput) 
 	if in.Description == "" {
 		return nil, missingParam("Description")
 	}
-	if err := s.authorizeAny(ctx, "backup:CreateLegalHold"); err != nil {
+	if err := validateTags(in.Tags); err != nil {
+		return nil, err
+	}
+	if err := s.authz.Authorize(ctx, authz.Request{Action: "backup:CreateLegalHold", Resource: "*", Context: policy.RequestTagContext(in.Tags)}); err != nil {
 		return nil, err
 	}
 	if in.IdempotencyToken != "" {
@@ -69,6 +75,9 @@ func (s *Service) CreateLegalHold(ctx context.Context, in CreateLegalHoldInput) 
 	err = s.store.InTx(ctx, func(q meta.Querier) error {
 		if _, err := q.ExecContext(ctx, `INSERT INTO backup_legal_holds (id, arn, account_id, region, title, description, status, idempotency_token, selection, creation_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			h.ID, h.ARN, h.Account, h.Region, h.Title, h.Description, h.Status, in.IdempotencyToken, string(sel), h.Created.UnixNano()); err != nil {
+			return err
+		}
+		if err := putTags(ctx, q, h.ARN, in.Tags); err != nil {
 			return err
 		}
 		query := `SELECT arn, vault_name, resource_arn, creation_date FROM backup_recovery_points WHERE account_id = ? AND region = ? AND status = 'COMPLETED'`

@@ -268,3 +268,11 @@ func (s *Service) PlanFromJSON(ctx context.Context, template string) (*Document,
 	}
 	return &d, nil
 }
+
+// PlanExists reports whether a backup plan that is not deleted exists: the
+// backup domain's TagOwner for backup-plan ARNs.
+func (s *Service) PlanExists(ctx context.Context, region, account, id string) (bool, error) {
+	var n int
+	err := s.store.QueryRowContext(ctx, `SELECT COUNT(*) FROM backup_plans WHERE id = ? AND account_id = ? AND region = ? AND deletion_date = 0`, id, account, region).Scan(&n)
+	return n > 0, err
+}

@@ -232,9 +232,16 @@ func (a *adapter) untagResource(ctx context.Context, r *protocol.RESTRequest) (i
 }
 
 func (a *adapter) listTags(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	tags, err := a.svc.ListTags(ctx, r.PathValue("resourceArn"))
+	p, err := page(r)
 	if err != nil {
 		return 0, nil, err
 	}
-	return 0, struct{ Tags map[string]string }{tags}, nil
+	tags, next, err := a.svc.ListTags(ctx, r.PathValue("resourceArn"), p)
+	if err != nil {
+		return 0, nil, err
+	}
+	return 0, struct {
+		Tags      map[string]string
+		NextToken string `json:",omitempty"`
+	}{tags, next}, nil
 }

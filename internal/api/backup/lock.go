@@ -73,12 +73,13 @@ func (a *adapter) createLegalHold(ctx context.Context, r *protocol.RESTRequest) 
 	var in struct {
 		Title, Description, IdempotencyToken string
 		RecoveryPointSelection               *selectionShape
+		Tags                                 map[string]string
 	}
 	if err := r.Decode(&in); err != nil {
 		return 0, nil, err
 	}
 	h, err := a.svc.CreateLegalHold(ctx, backup.CreateLegalHoldInput{Title: in.Title, Description: in.Description,
-		IdempotencyToken: in.IdempotencyToken, Selection: in.RecoveryPointSelection.domain()})
+		IdempotencyToken: in.IdempotencyToken, Selection: in.RecoveryPointSelection.domain(), Tags: in.Tags})
 	if err != nil {
 		return 0, nil, err
 	}

@@ -76,8 +76,10 @@ func TestLifecycleOverflow(t *testing.T) {
 		t.Errorf("StartCopyJob MoveToColdStorageAfterDays=106752: %v, want InvalidParameterValueException", err)
 	}
 	for name, mutate := range map[string]func(*backuptypes.BackupRuleInput){
-		"rule":        func(r *backuptypes.BackupRuleInput) { r.Lifecycle = huge },
-		"copy action": func(r *backuptypes.BackupRuleInput) { r.CopyActions = []backuptypes.CopyAction{{DestinationBackupVaultArn: aws.String(vaultARN), Lifecycle: huge}} },
+		"rule": func(r *backuptypes.BackupRuleInput) { r.Lifecycle = huge },
+		"copy action": func(r *backuptypes.BackupRuleInput) {
+			r.CopyActions = []backuptypes.CopyAction{{DestinationBackupVaultArn: aws.String(vaultARN), Lifecycle: huge}}
+		},
 	} {
 		_, err := src.Backup.CreateBackupPlan(ctx, &backup.CreateBackupPlanInput{BackupPlan: planInput("huge-"+name[:4], rule("r", "compliance", mutate))})
 		if errCode(err) != "InvalidParameterValueException" {

@@ -62,6 +62,14 @@ type holdShape struct {
 	RecoveryPointSelection *selectionShape `json:",omitempty"`
 }
 
+// listedHold is ListLegalHolds' LegalHold: no selection, cancel
+// description or retention.
+type listedHold struct {
+	Title, Status, Description, LegalHoldId, LegalHoldArn string
+	CreationDate                                          protocol.Epoch
+	CancellationDate                                      *protocol.Epoch `json:",omitempty"`
+}
+
 func holdOut(h *backup.LegalHold) holdShape {
 	sel := &selectionShape{VaultNames: h.Selection.VaultNames, ResourceIdentifiers: h.Selection.ResourceIdentifiers}
 	return holdShape{Title: h.Title, Status: h.Status, Description: h.Description, CancelDescription: optString(h.CancelDescription),
@@ -99,9 +107,10 @@ func (a *adapter) listLegalHolds(ctx context.Context, _ *protocol.RESTRequest) (
 	if err != nil {
 		return 0, nil, err
 	}
-	out := struct{ LegalHolds []holdShape }{LegalHolds: []holdShape{}}
+	out := struct{ LegalHolds []listedHold }{LegalHolds: []listedHold{}}
 	for _, h := range hs {
-		out.LegalHolds = append(out.LegalHolds, holdOut(h))
+		out.LegalHolds = append(out.LegalHolds, listedHold{Title: h.Title, Status: h.Status, Description: h.Description, LegalHoldId: h.ID, LegalHoldArn: h.ARN,
+			CreationDate: protocol.Epoch(h.Created), CancellationDate: protocol.EpochPtr(h.Canceled)})
 	}
 	return 0, out, nil
 }

@@ -51,7 +51,6 @@ type rpShape struct {
 	Lifecycle              *plans.Lifecycle     `json:",omitempty"`
 	EncryptionKeyArn       string
 	IsEncrypted            bool
-	StorageClass           string
 	ParentRecoveryPointArn *string `json:",omitempty"`
 	VaultType              string
 }
@@ -62,7 +61,7 @@ func rpOut(rp *backup.RecoveryPoint) rpShape {
 		ResourceArn: rp.ResourceARN, ResourceType: rp.ResourceType, ResourceName: optString(rp.ResourceName), IamRoleArn: optString(rp.IAMRoleARN),
 		Status: rp.Status, StatusMessage: optString(rp.StatusMessage), CreationDate: protocol.Epoch(rp.Created), CompletionDate: protocol.EpochPtr(rp.Completed),
 		BackupSizeInBytes: rp.Size, CalculatedLifecycle: calculated(rp), Lifecycle: lifecycleOut(rp.Lifecycle),
-		EncryptionKeyArn: rp.EncryptionKeyARN, IsEncrypted: true, StorageClass: rp.StorageClass, VaultType: "BACKUP_VAULT",
+		EncryptionKeyArn: rp.EncryptionKeyARN, IsEncrypted: true, VaultType: "BACKUP_VAULT",
 	}
 }
 
@@ -71,7 +70,10 @@ func (a *adapter) describeRP(ctx context.Context, r *protocol.RESTRequest) (int,
 	if err != nil {
 		return 0, nil, err
 	}
-	return 0, rpOut(rp), nil
+	return 0, struct {
+		rpShape
+		StorageClass string // DescribeRecoveryPoint's alone, not RecoveryPointByBackupVault's
+	}{rpOut(rp), rp.StorageClass}, nil
 }
 
 func (a *adapter) listRPsByVault(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {

@@ -57,13 +57,33 @@ func keyRegion(keyARN string) string {
 	return parts[3]
 }
 
-// The vault storage engine wraps its domain keys through RDS
-// (kms:ViaService rds.REGION.amazonaws.com): the recovery points coffer
-// holds are RDS snapshots, which AWS encrypts and copies through RDS, and
-// that is what lets an aws/rds-encrypted database be backed up at all.
-func (k kmsKeys) GenerateDataKey(ctx context.Context, keyARN string, encCtx map[string]string) ([]byte, []byte, error) {
+// keyServicesKey carries, in the context of a vault storage call, the
+// service each key's KMS calls go through (backup.Domain.KeyService).
+type keyServicesKey struct{}
+
+func withKeyServices(ctx context.Context, ds ...backup.Domain) context.Context {
+	m := make(map[string]string, len(ds))
+	for _, d := range ds {
+		m[d.KeyARN] = d.KeyService
+	}
+	return context.WithValue(ctx, keyServicesKey{}, m)
+}
+
+// keyCall is the KMS call the vault storage engine makes with keyARN:
+// through the service its domain names (kms:ViaService), RDS when none
+// does.
+func keyCall(ctx context.Context, keyARN string) kms.Call {
 	region := keyRegion(keyARN)
-	out, err := k.kms.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{Call: kms.Call{Region: region, ViaService: kms.ViaService("rds", region)}, KeyId: keyARN, EncryptionContext: encCtx, KeySpec: "AES_256"})
+	svc, _ := ctx.Value(keyServicesKey{}).(map[string]string)
+	via := svc[keyARN]
+	if via == "" {
+		via = backup.KeyServiceRDS
+	}
+	return kms.Call{Region: region, ViaService: kms.ViaService(via, region)}
+}
+
+func (k kmsKeys) GenerateDataKey(ctx context.Context, keyARN string, encCtx map[string]string) ([]byte, []byte, error) {
+	out, err := k.kms.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{Call: keyCall(ctx, keyARN), KeyId: keyARN, EncryptionContext: encCtx, KeySpec: "AES_256"})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -71,8 +91,7 @@ func (k kmsKeys) GenerateDataKey(ctx context.Context, keyARN string, encCtx map[
 }
 
 func (k kmsKeys) Decrypt(ctx context.Context, keyARN string, wrapped []byte, encCtx map[string]string) ([]byte, error) {
-	region := keyRegion(keyARN)
-	out, err := k.kms.Decrypt(ctx, &kms.DecryptInput{Call: kms.Call{Region: region, ViaService: kms.ViaService("rds", region)}, KeyId: keyARN, CiphertextBlob: wrapped, EncryptionContext: encCtx})
+	out, err := k.kms.Decrypt(ctx, &kms.DecryptInput{Call: keyCall(ctx, keyARN), KeyId: keyARN, CiphertextBlob: wrapped, EncryptionContext: encCtx})
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +142,7 @@ func storageDomain(d backup.Domain) vaultstore.Domain {
 }
 
 func (v vaultData) Write(ctx context.Context, d backup.Domain, r io.Reader, meta map[string]string) (backup.Written, error) {
+	ctx = withKeyServices(ctx, d)
 	w, err := v.e.NewWriter(ctx, storageDomain(d), meta)
 	if err != nil {
 		return backup.Written{}, err
@@ -139,7 +159,7 @@ func (v vaultData) Write(ctx context.Context, d backup.Domain, r io.Reader, meta
 }
 
 func (v vaultData) Read(ctx context.Context, d backup.Domain, id string) (io.ReadCloser, map[string]string, error) {
-	r, err := v.e.OpenReader(ctx, vaultstore.ManifestID(id))
+	r, err := v.e.OpenReader(withKeyServices(ctx, d), vaultstore.ManifestID(id))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -151,7 +171,7 @@ func (v vaultData) Read(ctx context.Context, d backup.Domain, id string) (io.Rea
 }
 
 func (v vaultData) Copy(ctx context.Context, src, dst backup.Domain, id string) (backup.Written, error) {
-	newID, st, err := v.e.Copy(ctx, vaultstore.ManifestID(id), storageDomain(dst), nil)
+	newID, st, err := v.e.Copy(withKeyServices(ctx, src, dst), vaultstore.ManifestID(id), storageDomain(dst), nil)
 	if err != nil {
 		return backup.Written{}, err
 	}
@@ -159,7 +179,7 @@ func (v vaultData) Copy(ctx context.Context, src, dst backup.Domain, id string) 
 }
 
 func (v vaultData) Delete(ctx context.Context, d backup.Domain, id string) error {
-	return v.e.DeleteManifest(ctx, vaultstore.ManifestID(id))
+	return v.e.DeleteManifest(withKeyServices(ctx, d), vaultstore.ManifestID(id))
 }
 
 // dbResources serves backup.Resources from the RDS domain.

@@ -69,7 +69,21 @@ type Roles interface {
 // of one vault encrypted under one KMS key.
 type Domain struct {
 	Region, Account, Vault, KeyARN string
+	// KeyService is the service whose kms:ViaService the storage engine's
+	// KMS calls with KeyARN carry (KeyServiceRDS or KeyServiceBackup); it
+	// is not part of the domain's identity.
+	KeyService string
 }
+
+// Key services: a recovery point under its database's own key is an RDS
+// snapshot, used through RDS (which is what lets aws/rds-encrypted
+// databases be backed up at all); one under its vault's key (an
+// unencrypted database, a copy) is used through Backup, as the aws/backup
+// key policy requires.
+const (
+	KeyServiceRDS    = "rds"
+	KeyServiceBackup = "backup"
+)
 
 // Written reports what a write or copy stored.
 type Written struct {

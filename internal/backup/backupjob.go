@@ -190,9 +190,9 @@ func (s *Service) runBackup(ctx context.Context, j *Job) error {
 	if err != nil {
 		return err
 	}
-	key := src.KeyARN
+	key, keyService := src.KeyARN, KeyServiceRDS
 	if key == "" {
-		key = v.EncryptionKeyARN
+		key, keyService = v.EncryptionKeyARN, KeyServiceBackup
 	}
 	var rpTags map[string]string
 	json.Unmarshal([]byte(j.RecoveryPointTags), &rpTags)
@@ -200,7 +200,7 @@ func (s *Service) runBackup(ctx context.Context, j *Job) error {
 		ARN: j.RecoveryPointARN, Account: j.Account, Region: j.Region, VaultName: v.Name,
 		ResourceARN: j.ResourceARN, ResourceType: j.ResourceType, ResourceName: src.Name, Status: RPCreating,
 		EncryptionKeyARN: key, IAMRoleARN: j.IAMRoleARN, CreatedByJobID: j.ID, Created: j.Created,
-		RestoreMetadata: src.RestoreMetadata, Lifecycle: j.Lifecycle, StorageClass: "WARM",
+		RestoreMetadata: src.RestoreMetadata, Lifecycle: j.Lifecycle, StorageClass: "WARM", KeyService: keyService,
 	}
 	j.EncryptionKeyARN, j.ResourceName = key, src.Name
 	if err := s.store.InTx(ctx, func(q meta.Querier) error {

@@ -127,7 +127,7 @@ func (s *Service) runCopy(ctx context.Context, j *Job) error {
 		ARN: j.DestinationRecoveryPointARN, Account: dstVault.Account, Region: dstVault.Region, VaultName: dstVault.Name,
 		ResourceARN: rp.ResourceARN, ResourceType: rp.ResourceType, ResourceName: rp.ResourceName, Status: RPCreating,
 		EncryptionKeyARN: dstVault.EncryptionKeyARN, IAMRoleARN: j.IAMRoleARN, SourceVaultARN: srcVault.ARN,
-		CreatedByJobID: j.ID, Created: rp.Created, RestoreMetadata: rp.RestoreMetadata, Lifecycle: j.Lifecycle, StorageClass: "WARM",
+		CreatedByJobID: j.ID, Created: rp.Created, RestoreMetadata: rp.RestoreMetadata, Lifecycle: j.Lifecycle, StorageClass: "WARM", KeyService: KeyServiceBackup,
 	}
 	j.EncryptionKeyARN = dstVault.EncryptionKeyARN
 	var engineMeta string

@@ -35,6 +35,7 @@ type RecoveryPoint struct {
 	RestoreMetadata                         map[string]string
 	Lifecycle                               Lifecycle
 	StorageClass                            string
+	KeyService                              string // see Domain.KeyService
 }
 
 // VaultARN is the ARN of the vault holding the recovery point.
@@ -43,7 +44,10 @@ func (rp *RecoveryPoint) VaultARN() string { return VaultARN(rp.Region, rp.Accou
 // domain is where the recovery point's data lives: its vault's domain
 // for its key, or the cold one once lifecycle moved it.
 func (rp *RecoveryPoint) domain() Domain {
-	d := Domain{Region: rp.Region, Account: rp.Account, Vault: rp.VaultName, KeyARN: rp.EncryptionKeyARN}
+	d := Domain{Region: rp.Region, Account: rp.Account, Vault: rp.VaultName, KeyARN: rp.EncryptionKeyARN, KeyService: rp.KeyService}
+	if d.KeyService == "" {
+		d.KeyService = KeyServiceRDS // written before key services were recorded
+	}
 	if rp.StorageClass == StorageCold {
 		d.Vault += coldSuffix
 	}
@@ -62,7 +66,7 @@ const coldSuffix = ".cold"
 
 const rpColumns = `arn, account_id, region, vault_name, resource_arn, resource_type, resource_name, status, status_message,
 	encryption_key_arn, iam_role_arn, source_vault_arn, parent_recovery_point_arn, created_by_job_id, creation_date, completion_date,
-	size_bytes, manifest_id, restore_metadata, cold_after_days, delete_after_days, storage_class`
+	size_bytes, manifest_id, restore_metadata, cold_after_days, delete_after_days, storage_class, key_service`
 
 func scanRP(row interface{ Scan(...any) error }) (*RecoveryPoint, error) {
 	var rp RecoveryPoint
@@ -70,7 +74,7 @@ func scanRP(row interface{ Scan(...any) error }) (*RecoveryPoint, error) {
 	var restore string
 	err := row.Scan(&rp.ARN, &rp.Account, &rp.Region, &rp.VaultName, &rp.ResourceARN, &rp.ResourceType, &rp.ResourceName, &rp.Status, &rp.StatusMessage,
 		&rp.EncryptionKeyARN, &rp.IAMRoleARN, &rp.SourceVaultARN, &rp.ParentARN, &rp.CreatedByJobID, &created, &completed,
-		&rp.Size, &rp.ManifestID, &restore, &rp.Lifecycle.ColdAfterDays, &rp.Lifecycle.DeleteAfterDays, &rp.StorageClass)
+		&rp.Size, &rp.ManifestID, &restore, &rp.Lifecycle.ColdAfterDays, &rp.Lifecycle.DeleteAfterDays, &rp.StorageClass, &rp.KeyService)
 	if err != nil {
 		return nil, err
 	}
@@ -88,10 +92,10 @@ func insertRP(ctx context.Context, q meta.Querier, rp *RecoveryPoint) error {
 	if err != nil {
 		return err
 	}
-	_, err = q.ExecContext(ctx, `INSERT INTO backup_recovery_points (`+rpColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = q.ExecContext(ctx, `INSERT INTO backup_recovery_points (`+rpColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		rp.ARN, rp.Account, rp.Region, rp.VaultName, rp.ResourceARN, rp.ResourceType, rp.ResourceName, rp.Status, rp.StatusMessage,
 		rp.EncryptionKeyARN, rp.IAMRoleARN, rp.SourceVaultARN, rp.ParentARN, rp.CreatedByJobID, unixNano(rp.Created), unixNano(rp.Completed),
-		rp.Size, rp.ManifestID, string(restore), rp.Lifecycle.ColdAfterDays, rp.Lifecycle.DeleteAfterDays, rp.StorageClass)
+		rp.Size, rp.ManifestID, string(restore), rp.Lifecycle.ColdAfterDays, rp.Lifecycle.DeleteAfterDays, rp.StorageClass, rp.KeyService)
 	return err
 }
 

@@ -205,5 +205,11 @@ func (s *Service) crossAccountChecks(ctx context.Context, rp *RecoveryPoint, src
 	if err != nil {
 		return nil, copyFailure("%s could not assume %s in the destination account: %s", ServicePrincipal, role, failMessage(err))
 	}
-	return identity.WithCaller(ctx, session), nil
+	dataCtx := identity.WithCaller(ctx, session)
+	// A key the destination's service role cannot describe fails the
+	// copy where it is used, with KMS's reason.
+	if dk, err := s.keys.DescribeKey(dataCtx, dstVault.Region, dstVault.EncryptionKeyARN); err == nil && dk.Manager == "AWS" {
+		return nil, copyFailure("destination backup vault %s is encrypted with the AWS managed key %s; cross-account copies need vaults encrypted with customer managed keys. Copy into a vault created with a customer managed key (CreateBackupVault --encryption-key-arn)", dstVault.ARN, dk.ARN)
+	}
+	return dataCtx, nil
 }

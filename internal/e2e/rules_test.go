@@ -23,6 +23,7 @@ type copySetup struct {
 	vaultPolicy  bool   // the destination vault admits the organization
 	destAccount  *account
 	destVault    string // "" creates "backup-vault"
+	destAWSKey   bool   // the created "backup-vault" is under aws/backup, not the backup account's CMK
 	sourceVault  string // "" creates "source-vault"
 }
 
@@ -39,6 +40,7 @@ func TestCopyRules(t *testing.T) {
 		{"AWS managed key", func(s *copySetup, _ *world) { s.dbKey = "" }, "AWS managed key"},
 		{"Default vault as destination", func(s *copySetup, _ *world) { s.destVault = "Default" }, "Default vault"},
 		{"Default vault as source", func(s *copySetup, _ *world) { s.sourceVault = "Default" }, "Default vault"},
+		{"destination vault under aws/backup", func(s *copySetup, _ *world) { s.destAWSKey = true }, "cross-account copies need vaults encrypted with customer managed keys"},
 		{"vault policy missing", func(s *copySetup, _ *world) { s.vaultPolicy = false }, "backup:CopyIntoBackupVault"},
 		{"key policy does not share the key", func(s *copySetup, _ *world) { s.shareKey = false }, "kms:"},
 		{"destination IAM policy missing", func(s *copySetup, _ *world) { s.iamPolicy = false }, "kms:"},
@@ -112,7 +114,11 @@ func runCopy(t *testing.T, w *world, s copySetup) (*backuptypes.CopyJob, string)
 	var destARN string
 	if destVault == "" {
 		destVault = "backup-vault"
-		destARN = dst.vault(t, destVault, dstKey)
+		vaultKey := dstKey
+		if s.destAWSKey {
+			vaultKey = ""
+		}
+		destARN = dst.vault(t, destVault, vaultKey)
 	} else {
 		destARN = aws.ToString(must[*backup.DescribeBackupVaultOutput](t)(dst.Backup.DescribeBackupVault(context.Background(), &backup.DescribeBackupVaultInput{BackupVaultName: aws.String(destVault)})).BackupVaultArn)
 	}

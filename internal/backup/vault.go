@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/authz"
+	"github.com/coffer-dev/coffer/internal/awserr"
 	"github.com/coffer-dev/coffer/internal/meta"
 	"github.com/coffer-dev/coffer/internal/policy"
 	"github.com/coffer-dev/coffer/internal/reqctx"
@@ -97,6 +98,11 @@ func (s *Service) vaultKey(ctx context.Context, sc Scope, vault, keyID string) (
 		return s.keys.ManagedKey(ctx, sc.Account, sc.Region, "backup")
 	}
 	k, err := s.keys.DescribeKey(ctx, sc.Region, keyID)
+	var kerr *awserr.Error
+	if errors.As(err, &kerr) && (kerr.Kind == awserr.NotFound || kerr.Kind == awserr.Invalid || kerr.Kind == awserr.Conflict) {
+		// KMS's NotFoundException and the like are not in Backup's model.
+		return "", InvalidParam("EncryptionKeyArn %s cannot encrypt backup vault %s: %s", keyID, vault, kerr.Message)
+	}
 	if err != nil {
 		return "", err
 	}

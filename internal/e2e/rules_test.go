@@ -194,6 +194,13 @@ func TestBadInput(t *testing.T) {
 		{"bad vault name", func() error {
 			return second(w.src.Backup.CreateBackupVault(ctx, &backup.CreateBackupVaultInput{BackupVaultName: aws.String("a")}))
 		}, "InvalidParameterValueException", "2 to 50"},
+		{"vault key that does not exist", func() error {
+			return second(w.src.Backup.CreateBackupVault(ctx, &backup.CreateBackupVaultInput{BackupVaultName: aws.String("keyless"),
+				EncryptionKeyArn: aws.String("arn:aws:kms:us-east-1:111222333444:key/00000000-0000-0000-0000-000000000000")}))
+		}, "InvalidParameterValueException", "00000000-0000-0000-0000-000000000000"},
+		{"vault key alias that does not exist", func() error {
+			return second(w.src.Backup.CreateBackupVault(ctx, &backup.CreateBackupVaultInput{BackupVaultName: aws.String("keyless"), EncryptionKeyArn: aws.String("alias/nope")}))
+		}, "InvalidParameterValueException", "alias/nope"},
 		{"duplicate vault", func() error {
 			return second(w.src.Backup.CreateBackupVault(ctx, &backup.CreateBackupVaultInput{BackupVaultName: aws.String("source-vault")}))
 		}, "AlreadyExistsException", "source-vault"},

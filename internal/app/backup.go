@@ -224,6 +224,23 @@ func (d dbResources) Source(ctx context.Context, arn string) (*backup.Source, er
 	return src, nil
 }
 
+func (d dbResources) CheckRestore(recorded, requested map[string]string) error {
+	if e, ok := requested[mdEngine]; ok && e != recorded[mdEngine] {
+		return backup.InvalidParam("the recovery point is a backup of a %s instance; it restores as %s only, not as %s (leave Engine out of the metadata)", recorded[mdEngine], recorded[mdEngine], e)
+	}
+	if v, ok := requested[mdStorage]; ok {
+		if n, err := strconv.Atoi(v); err != nil || n < 1 {
+			return backup.InvalidParam("AllocatedStorage %q is not a number of GiB", v)
+		}
+	}
+	if v, ok := requested[mdEncrypted]; ok {
+		if _, err := strconv.ParseBool(v); err != nil {
+			return backup.InvalidParam("StorageEncrypted %q is neither true nor false", v)
+		}
+	}
+	return nil
+}
+
 func (d dbResources) CreateRestored(ctx context.Context, spec backup.RestoreSpec) (*backup.Restored, error) {
 	md := spec.Metadata
 	storage, _ := strconv.Atoi(md[mdStorage])

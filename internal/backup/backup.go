@@ -113,6 +113,10 @@ type Resources interface {
 	// CreateRestored creates a new, empty DB instance to restore into,
 	// as the caller in ctx.
 	CreateRestored(ctx context.Context, spec RestoreSpec) (*Restored, error)
+	// CheckRestore refuses restore metadata (requested, over the recovery
+	// point's recorded) that a restore could only fail on, with Backup's
+	// InvalidParameterValueException.
+	CheckRestore(recorded, requested map[string]string) error
 }
 
 // Source is a database about to be snapshotted.

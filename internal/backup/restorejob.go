@@ -59,6 +59,9 @@ func (s *Service) StartRestoreJob(ctx context.Context, in StartRestoreJobInput) 
 	if in.ResourceType != "" && in.ResourceType != rp.ResourceType {
 		return nil, InvalidParam("ResourceType %s does not match the recovery point's type %s", in.ResourceType, rp.ResourceType)
 	}
+	if err := s.dbs.CheckRestore(rp.RestoreMetadata, in.Metadata); err != nil {
+		return nil, err
+	}
 	role := in.IAMRoleARN
 	if role == "" {
 		if role, err = s.roles.EnsureBackupServiceRole(ctx, sc.Account); err != nil {

@@ -76,10 +76,13 @@ func (s *Service) StartBackupJob(ctx context.Context, in StartBackupJobInput) (*
 	if startWindow == 0 {
 		startWindow = 480
 	}
-	if startWindow < 60 {
-		return nil, InvalidParam("StartWindowMinutes must be at least 60, not %d", in.StartWindowMinutes)
+	if startWindow < 60 || startWindow > MaxWindowMinutes {
+		return nil, InvalidParam("StartWindowMinutes must be at least 60 and at most %d, not %d", MaxWindowMinutes, in.StartWindowMinutes)
 	}
-	if in.CompleteWindowMinutes < 0 || (in.CompleteWindowMinutes > 0 && in.CompleteWindowMinutes < startWindow) {
+	if in.CompleteWindowMinutes < 0 || in.CompleteWindowMinutes > MaxWindowMinutes {
+		return nil, InvalidParam("CompleteWindowMinutes must be between %d and %d, not %d", startWindow, MaxWindowMinutes, in.CompleteWindowMinutes)
+	}
+	if (in.CompleteWindowMinutes > 0 && in.CompleteWindowMinutes < startWindow) {
 		return nil, InvalidParam("CompleteWindowMinutes (%d) must not be shorter than StartWindowMinutes (%d)", in.CompleteWindowMinutes, startWindow)
 	}
 	tags, _ := json.Marshal(in.RecoveryPointTags)

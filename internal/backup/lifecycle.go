@@ -16,6 +16,9 @@ const (
 	// MaxLifecycleDays bounds every lifecycle, retention and lock figure
 	// in days: AWS's 100 years (the vault lock's MaxRetentionDays limit).
 	MaxLifecycleDays = maxRetentionDays
+	// MaxWindowMinutes bounds a job's start and completion windows by the
+	// same 100 years, so a deadline never overflows into the past.
+	MaxWindowMinutes = MaxLifecycleDays * 24 * 60
 )
 
 // Validate applies AWS Backup's rules: days between 1 and

@@ -71,12 +71,23 @@ func TestLifecycleOverflow(t *testing.T) {
 		IamRoleArn: aws.String(role), Lifecycle: huge}); errCode(err) != "InvalidParameterValueException" {
 		t.Errorf("StartBackupJob DeleteAfterDays=2^63-1: %v, want InvalidParameterValueException", err)
 	}
+	for name, in := range map[string]*backup.StartBackupJobInput{
+		"StartWindowMinutes=2^63-1":    {StartWindowMinutes: aws.Int64(math.MaxInt64)},
+		"CompleteWindowMinutes=2^63-1": {CompleteWindowMinutes: aws.Int64(math.MaxInt64)},
+	} {
+		in.BackupVaultName, in.ResourceArn, in.IamRoleArn = aws.String("compliance"), aws.String(db), aws.String(role)
+		in.Lifecycle = &backuptypes.Lifecycle{DeleteAfterDays: aws.Int64(60)}
+		if _, err := src.Backup.StartBackupJob(ctx, in); errCode(err) != "InvalidParameterValueException" {
+			t.Errorf("StartBackupJob %s: %v, want InvalidParameterValueException", name, err)
+		}
+	}
 	if _, err := src.Backup.StartCopyJob(ctx, &backup.StartCopyJobInput{SourceBackupVaultName: aws.String("compliance"), RecoveryPointArn: aws.String(rp),
 		DestinationBackupVaultArn: aws.String(vaultARN), IamRoleArn: aws.String(role), Lifecycle: &backuptypes.Lifecycle{MoveToColdStorageAfterDays: aws.Int64(106752)}}); errCode(err) != "InvalidParameterValueException" {
 		t.Errorf("StartCopyJob MoveToColdStorageAfterDays=106752: %v, want InvalidParameterValueException", err)
 	}
 	for name, mutate := range map[string]func(*backuptypes.BackupRuleInput){
-		"rule": func(r *backuptypes.BackupRuleInput) { r.Lifecycle = huge },
+		"rule":              func(r *backuptypes.BackupRuleInput) { r.Lifecycle = huge },
+		"completion window": func(r *backuptypes.BackupRuleInput) { r.CompletionWindowMinutes = aws.Int64(math.MaxInt64) },
 		"copy action": func(r *backuptypes.BackupRuleInput) {
 			r.CopyActions = []backuptypes.CopyAction{{DestinationBackupVaultArn: aws.String(vaultARN), Lifecycle: huge}}
 		},

@@ -376,8 +376,11 @@ func (s *Service) validateRule(ctx context.Context, sc scope, r *Rule, checkVaul
 		return invalidParam("rule %s: %s has no run after now", r.RuleName, sched.String())
 	}
 	start := r.startWindow()
-	if start < MinStartWindow {
-		return invalidParam("rule %s: StartWindowMinutes must be at least %d, not %d", r.RuleName, MinStartWindow, start)
+	if start < MinStartWindow || start > backup.MaxWindowMinutes {
+		return invalidParam("rule %s: StartWindowMinutes must be at least %d and at most %d, not %d", r.RuleName, MinStartWindow, backup.MaxWindowMinutes, start)
+	}
+	if r.CompletionWindowMinutes != nil && *r.CompletionWindowMinutes > backup.MaxWindowMinutes {
+		return invalidParam("rule %s: CompletionWindowMinutes must be at most %d, not %d", r.RuleName, backup.MaxWindowMinutes, *r.CompletionWindowMinutes)
 	}
 	if r.CompletionWindowMinutes != nil && *r.CompletionWindowMinutes < start+60 {
 		return invalidParam("rule %s: CompletionWindowMinutes (%d) must be at least 60 minutes longer than StartWindowMinutes (%d)", r.RuleName, *r.CompletionWindowMinutes, start)

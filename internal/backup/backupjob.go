@@ -82,7 +82,7 @@ func (s *Service) StartBackupJob(ctx context.Context, in StartBackupJobInput) (*
 	if in.CompleteWindowMinutes < 0 || in.CompleteWindowMinutes > MaxWindowMinutes {
 		return nil, InvalidParam("CompleteWindowMinutes must be between %d and %d, not %d", startWindow, MaxWindowMinutes, in.CompleteWindowMinutes)
 	}
-	if (in.CompleteWindowMinutes > 0 && in.CompleteWindowMinutes < startWindow) {
+	if in.CompleteWindowMinutes > 0 && in.CompleteWindowMinutes < startWindow {
 		return nil, InvalidParam("CompleteWindowMinutes (%d) must not be shorter than StartWindowMinutes (%d)", in.CompleteWindowMinutes, startWindow)
 	}
 	tags, _ := json.Marshal(in.RecoveryPointTags)

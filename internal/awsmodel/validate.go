@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -99,9 +101,9 @@ func (v *validator) value(path, name string, x any) {
 				v.add(join(path, r), "null", "Member must not be null")
 			}
 		}
-		for member, ref := range s.Members {
+		for _, member := range slices.Sorted(maps.Keys(s.Members)) {
 			if y, ok := obj[member]; ok {
-				v.value(join(path, member), ref.Shape, y)
+				v.value(join(path, member), s.Members[member].Shape, y)
 			}
 		}
 	case "list":
@@ -119,9 +121,9 @@ func (v *validator) value(path, name string, x any) {
 			return
 		}
 		v.length(path, "", s, len(obj))
-		for k, y := range obj {
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
 			v.value(path, s.Key.Shape, k)
-			v.value(path, s.Value.Shape, y)
+			v.value(path, s.Value.Shape, obj[k])
 		}
 	case "string":
 		str, ok := x.(string)
@@ -134,7 +136,7 @@ func (v *validator) value(path, name string, x any) {
 		}
 		v.str(path, shown, str)
 		v.length(path, shown, s, utf8.RuneCountInString(str))
-		if len(s.Enum) > 0 && !contains(s.Enum, str) {
+		if len(s.Enum) > 0 && !slices.Contains(s.Enum, str) {
 			v.add(path, shown, "Member must satisfy enum value set: ["+strings.Join(s.Enum, ", ")+"]")
 		}
 		if s.Pattern != "" {
@@ -211,11 +213,3 @@ func join(path, member string) string {
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}

@@ -71,6 +71,11 @@ type JSONService struct {
 	// Model, when set, is the service's AWS model: errors are rendered
 	// with the members their shapes define.
 	Model *awsmodel.Model
+	// ValidateInput has inputs checked against Model before the operation
+	// runs (awsmodel.ValidateJSON), answering ValidationException as AWS
+	// services whose framework validates requests do (KMS; Organizations
+	// answers InvalidInputException of its own instead).
+	ValidateInput bool
 }
 
 var _ Service = (*JSONService)(nil)
@@ -106,6 +111,12 @@ func (s *JSONService) Serve(w http.ResponseWriter, r *http.Request, body []byte)
 		return
 	}
 	reqctx.CallFrom(ctx).Operation = opName
+	if s.ValidateInput {
+		if vs := s.Model.ValidateJSON(opName, body); len(vs) > 0 {
+			s.WriteError(w, r, awserr.Validation("%s", awsmodel.Message(vs)))
+			return
+		}
+	}
 	out, err := op(ctx, body)
 	if err == nil {
 		err = checkAuthorized(ctx)

@@ -16,10 +16,11 @@ import (
 func New(svc *kms.Service) *protocol.JSONService {
 	a := &adapter{svc}
 	return &protocol.JSONService{
-		Name:         "kms",
-		TargetPrefix: "TrentService",
-		ContentType:  "application/x-amz-json-1.1",
-		Model:        awsmodel.Load("kms"),
+		Name:          "kms",
+		TargetPrefix:  "TrentService",
+		ContentType:   "application/x-amz-json-1.1",
+		Model:         awsmodel.Load("kms"),
+		ValidateInput: true,
 		Ops: map[string]protocol.JSONOp{
 			"CreateKey":                           protocol.JSONHandler(a.createKey),
 			"DescribeKey":                         protocol.JSONHandler(a.describeKey),

@@ -212,4 +212,3 @@ func join(path, member string) string {
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-

@@ -42,14 +42,18 @@ func TestInputValidation(t *testing.T) {
 	// The SDK would send valid JSON; put raw invalid UTF-8 into the body
 	// after serialization, before signing.
 	_, err = a.UpdateKeyDescription(ctx, &kms.UpdateKeyDescriptionInput{KeyId: k.KeyId, Description: aws.String("INVALID")},
-		func(o *kms.Options) { o.APIOptions = append(o.APIOptions, rewriteBody(func(b string) string { return strings.Replace(b, "INVALID", "bad \xff\xfe text", 1) })) })
+		func(o *kms.Options) {
+			o.APIOptions = append(o.APIOptions, rewriteBody(func(b string) string { return strings.Replace(b, "INVALID", "bad \xff\xfe text", 1) }))
+		})
 	testenv.WantAPIError(t, err, "ValidationException", "Value at 'description' failed to satisfy constraint: Member must be valid UTF-8")
 	if d := must(a.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: k.KeyId})).KeyMetadata.Description; aws.ToString(d) != "" {
 		t.Errorf("description after a refused update = %q", aws.ToString(d))
 	}
 
 	_, err = a.UpdateKeyDescription(ctx, &kms.UpdateKeyDescriptionInput{KeyId: k.KeyId, Description: aws.String("x")},
-		func(o *kms.Options) { o.APIOptions = append(o.APIOptions, rewriteBody(func(string) string { return "{}" })) })
+		func(o *kms.Options) {
+			o.APIOptions = append(o.APIOptions, rewriteBody(func(string) string { return "{}" }))
+		})
 	testenv.WantAPIError(t, err, "ValidationException", "2 validation errors detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null; Value null at 'description' failed to satisfy constraint: Member must not be null")
 }
 

@@ -45,39 +45,85 @@ func Message(vs []Violation) string {
 
 // ValidateJSON checks a JSON request body against operation's input
 // shape: required members, lengths, ranges, enums, patterns, and strings
-// that are valid UTF-8 without NUL characters. Members of the wrong JSON
-// type are left to the decoder, which reports them as serialization
-// errors. An unknown operation or an undecodable body yields nothing.
+// that are valid UTF-8 (InvalidUTF8) without NUL characters. Members of
+// the wrong JSON type are left to the decoder, which reports them as
+// serialization errors. An unknown operation or an undecodable body
+// yields nothing.
 func (m *Model) ValidateJSON(operation string, body []byte) []Violation {
 	op, ok := m.Operations[operation]
 	if !ok || op.Input == nil {
 		return nil
 	}
-	var doc any
-	if len(bytes.TrimSpace(body)) > 0 {
-		d := json.NewDecoder(bytes.NewReader(body))
-		d.UseNumber()
-		if err := d.Decode(&doc); err != nil {
-			return nil
-		}
+	if vs := InvalidUTF8(body); vs != nil {
+		return vs
 	}
-	if doc == nil {
-		doc = map[string]any{}
+	doc, ok := decode(body)
+	if !ok {
+		return nil
 	}
-	v := validator{m: m, badUTF8: !utf8.Valid(body)}
+	v := validator{m: m}
 	v.value("", op.Input.Shape, doc)
-	if v.badUTF8 && len(v.out) == 0 {
-		// The invalid bytes were in a member name or in a member the
-		// model does not know.
-		v.out = append(v.out, Violation{Path: "body", Constraint: "Request body must be valid UTF-8"})
-	}
 	return v.out
 }
 
+// InvalidUTF8 reports the string members of a JSON body that are not
+// valid UTF-8, whatever the service: nil when the whole body is valid.
+// Go's decoder puts U+FFFD where invalid bytes were, so in a body that is
+// not valid UTF-8 the strings holding U+FFFD are the culprits; when none
+// does (the bytes were in a member name, or the body does not decode),
+// the body as a whole is reported.
+func InvalidUTF8(body []byte) []Violation {
+	if utf8.Valid(body) {
+		return nil
+	}
+	var out []Violation
+	if doc, ok := decode(body); ok {
+		eachString("", doc, func(path, s string) {
+			if strings.ContainsRune(s, utf8.RuneError) {
+				out = append(out, Violation{Path: path, Constraint: "Member must be valid UTF-8"})
+			}
+		})
+	}
+	if len(out) == 0 {
+		out = []Violation{{Path: "body", Constraint: "Request body must be valid UTF-8"}}
+	}
+	return out
+}
+
+// decode reads a JSON body keeping numbers exact; an empty body is an
+// empty object.
+func decode(body []byte) (any, bool) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return map[string]any{}, true
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	var doc any
+	if err := d.Decode(&doc); err != nil {
+		return nil, false
+	}
+	return doc, true
+}
+
+// eachString calls f with every string value in doc and its member path.
+func eachString(path string, doc any, f func(path, s string)) {
+	switch x := doc.(type) {
+	case string:
+		f(path, x)
+	case []any:
+		for i, y := range x {
+			eachString(fmt.Sprintf("%s.%d.member", path, i+1), y, f)
+		}
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			eachString(join(path, k), x[k], f)
+		}
+	}
+}
+
 type validator struct {
-	m       *Model
-	badUTF8 bool // the body was not valid UTF-8: the decoder put U+FFFD where the bad bytes were
-	out     []Violation
+	m   *Model
+	out []Violation
 }
 
 func (v *validator) add(path, value, constraint string) {
@@ -172,12 +218,8 @@ func (v *validator) value(path, name string, x any) {
 	}
 }
 
-// str checks that a string is text: valid UTF-8, no NUL.
+// str checks that a string has no NUL (InvalidUTF8 checked the rest).
 func (v *validator) str(path, shown, s string) {
-	if v.badUTF8 && strings.ContainsRune(s, utf8.RuneError) {
-		v.add(path, "", "Member must be valid UTF-8")
-		return
-	}
 	if strings.ContainsRune(s, 0) {
 		v.add(path, strings.Map(printable, shown), "Member must not contain NUL characters")
 	}

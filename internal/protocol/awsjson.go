@@ -34,10 +34,15 @@ func JSONHandler[In, Out any](fn func(context.Context, *In) (*Out, error)) JSONO
 }
 
 // DecodeJSON decodes a JSON request body; an empty body is an empty input.
-// Unknown members are ignored, as AWS services do.
+// Unknown members are ignored, as AWS services do. Strings that are not
+// valid UTF-8 are refused with ValidationException rather than decoded
+// with replacement characters.
 func DecodeJSON(input []byte, v any) error {
 	if len(strings.TrimSpace(string(input))) == 0 {
 		return nil
+	}
+	if vs := awsmodel.InvalidUTF8(input); vs != nil {
+		return awserr.Validation("%s", awsmodel.Message(vs))
 	}
 	if err := json.Unmarshal(input, v); err != nil {
 		var ae *awserr.Error

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/coffer-dev/coffer/internal/awserr"
 	"github.com/coffer-dev/coffer/internal/awsmodel"
@@ -108,6 +109,16 @@ func (s *RESTService) Serve(w http.ResponseWriter, r *http.Request, body []byte)
 	// operation in AWS's format rather than the mux's plain text.
 	if _, pattern := s.mux.Handler(r); pattern == "" || !canonicalPath(r.URL.Path) {
 		s.WriteError(w, r, awserr.New(awserr.NotFound, "UnknownOperationException", "no %s operation matches %s %s", s.Name, r.Method, r.URL.EscapedPath()).WithStatus(http.StatusNotFound))
+		return
+	}
+	// Path labels and query parameters are strings too: refuse invalid
+	// UTF-8 in them as in the body.
+	if !utf8.ValidString(r.URL.Path) {
+		s.WriteError(w, r, awserr.Validation("%s", awsmodel.Message([]awsmodel.Violation{{Path: "uri", Constraint: "Request path must be valid UTF-8"}})))
+		return
+	}
+	if vs := invalidUTF8Params(r.URL.Query()); vs != nil {
+		s.WriteError(w, r, awserr.Validation("%s", awsmodel.Message(vs)))
 		return
 	}
 	s.mux.ServeHTTP(w, r)

@@ -2,15 +2,12 @@ package kms_test
 
 import (
 	"context"
-	"io"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
-	"github.com/aws/smithy-go/middleware"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/coffer-dev/coffer/internal/testenv"
 )
@@ -43,7 +40,7 @@ func TestInputValidation(t *testing.T) {
 	// after serialization, before signing.
 	_, err = a.UpdateKeyDescription(ctx, &kms.UpdateKeyDescriptionInput{KeyId: k.KeyId, Description: aws.String("INVALID")},
 		func(o *kms.Options) {
-			o.APIOptions = append(o.APIOptions, rewriteBody(func(b string) string { return strings.Replace(b, "INVALID", "bad \xff\xfe text", 1) }))
+			o.APIOptions = append(o.APIOptions, testenv.ReplaceInBody("INVALID", "bad \xff\xfe text"))
 		})
 	testenv.WantAPIError(t, err, "ValidationException", "Value at 'description' failed to satisfy constraint: Member must be valid UTF-8")
 	if d := must(a.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: k.KeyId})).KeyMetadata.Description; aws.ToString(d) != "" {
@@ -52,29 +49,7 @@ func TestInputValidation(t *testing.T) {
 
 	_, err = a.UpdateKeyDescription(ctx, &kms.UpdateKeyDescriptionInput{KeyId: k.KeyId, Description: aws.String("x")},
 		func(o *kms.Options) {
-			o.APIOptions = append(o.APIOptions, rewriteBody(func(string) string { return "{}" }))
+			o.APIOptions = append(o.APIOptions, testenv.RewriteBody(func(string) string { return "{}" }))
 		})
 	testenv.WantAPIError(t, err, "ValidationException", "2 validation errors detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null; Value null at 'description' failed to satisfy constraint: Member must not be null")
-}
-
-// rewriteBody rewrites the serialized request body before it is hashed
-// and signed, for inputs the SDK would not send.
-func rewriteBody(f func(string) string) func(*middleware.Stack) error {
-	return func(s *middleware.Stack) error {
-		return s.Build.Add(middleware.BuildMiddlewareFunc("rewriteBody", func(ctx context.Context, in middleware.BuildInput, next middleware.BuildHandler) (middleware.BuildOutput, middleware.Metadata, error) {
-			req := in.Request.(*smithyhttp.Request)
-			body, err := io.ReadAll(req.GetStream())
-			if err != nil {
-				return middleware.BuildOutput{}, middleware.Metadata{}, err
-			}
-			b := f(string(body))
-			r, err := req.SetStream(strings.NewReader(b))
-			if err != nil {
-				return middleware.BuildOutput{}, middleware.Metadata{}, err
-			}
-			r.ContentLength = int64(len(b))
-			in.Request = r
-			return next.HandleBuild(ctx, in)
-		}), middleware.After)
-	}
 }

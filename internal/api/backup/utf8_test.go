@@ -24,7 +24,9 @@ func TestInvalidUTF8Refused(t *testing.T) {
 
 	// restJson1 body.
 	_, err := b.CreateBackupVault(ctx, &backup.CreateBackupVaultInput{BackupVaultName: aws.String("utf8-vault"), BackupVaultTags: map[string]string{"team": "INVALID"}},
-		func(o *backup.Options) { o.APIOptions = append(o.APIOptions, testenv.ReplaceInBody("INVALID", "db\xa0a")) })
+		func(o *backup.Options) {
+			o.APIOptions = append(o.APIOptions, testenv.ReplaceInBody("INVALID", "db\xa0a"))
+		})
 	testenv.WantAPIError(t, err, "ValidationException", "1 validation error detected: Value at 'backupVaultTags.team' failed to satisfy constraint: Member must be valid UTF-8")
 	_, err = b.DescribeBackupVault(ctx, &backup.DescribeBackupVaultInput{BackupVaultName: aws.String("utf8-vault")})
 	testenv.WantAPIError(t, err, "ResourceNotFoundException", "utf8-vault")
@@ -38,7 +40,9 @@ func TestInvalidUTF8Refused(t *testing.T) {
 	// awsJson1_1 without model validation (Organizations).
 	o := organizations.NewFromConfig(c.AWSConfig(t, c.Profile(t, "default")))
 	_, err = o.CreateOrganizationalUnit(ctx, &organizations.CreateOrganizationalUnitInput{ParentId: aws.String("r-0000"), Name: aws.String("INVALID")},
-		func(o *organizations.Options) { o.APIOptions = append(o.APIOptions, testenv.ReplaceInBody("INVALID", "ou\xc3")) })
+		func(o *organizations.Options) {
+			o.APIOptions = append(o.APIOptions, testenv.ReplaceInBody("INVALID", "ou\xc3"))
+		})
 	testenv.WantAPIError(t, err, "ValidationException", "Value at 'name' failed to satisfy constraint: Member must be valid UTF-8")
 
 	// awsQuery form (IAM).

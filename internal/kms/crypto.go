@@ -20,6 +20,11 @@ import (
 	"hash"
 	"math/big"
 
+	"github.com/cloudflare/circl/pki"
+	"github.com/cloudflare/circl/sign"
+	"github.com/cloudflare/circl/sign/mldsa/mldsa44"
+	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
+	"github.com/cloudflare/circl/sign/mldsa/mldsa87"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	k1ecdsa "github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
 	"github.com/google/uuid"
@@ -36,6 +41,9 @@ const (
 	SpecP521      = "ECC_NIST_P521"
 	SpecP256K1    = "ECC_SECG_P256K1"
 	SpecEd25519   = "ECC_NIST_EDWARDS25519"
+	SpecMLDSA44   = "ML_DSA_44"
+	SpecMLDSA65   = "ML_DSA_65"
+	SpecMLDSA87   = "ML_DSA_87"
 	SpecHMAC224   = "HMAC_224"
 	SpecHMAC256   = "HMAC_256"
 	SpecHMAC384   = "HMAC_384"
@@ -51,15 +59,13 @@ const (
 
 	AlgEd25519   = "ED25519_SHA_512"    // pure Ed25519 over the raw message
 	AlgEd25519ph = "ED25519_PH_SHA_512" // Ed25519ph over the message's SHA-512
+	AlgMLDSA     = "ML_DSA_SHAKE_256"   // ML-DSA (FIPS 204), pure, empty context
 )
 
 // unsupportedSpecs are the key specs of AWS's model that coffer refuses,
 // with the reason.
 var unsupportedSpecs = map[string]string{
-	"SM2":       "SM2 keys exist only in AWS's China Regions, and coffer has no SM2 implementation",
-	"ML_DSA_44": "coffer has no ML-DSA implementation yet",
-	"ML_DSA_65": "coffer has no ML-DSA implementation yet",
-	"ML_DSA_87": "coffer has no ML-DSA implementation yet",
+	"SM2": "SM2 keys exist only in AWS's China Regions, and coffer has no SM2 implementation",
 }
 
 // specInfo is what a key spec allows.
@@ -68,6 +74,7 @@ type specInfo struct {
 	bits    int
 	curve   elliptic.Curve
 	macSize int
+	pq      sign.Scheme // ML_DSA_*
 	signing []string
 	encrypt []string
 	mac     []string
@@ -83,6 +90,9 @@ var specs = map[string]specInfo{
 	SpecP521:      {usages: []string{UsageSign}, curve: elliptic.P521(), signing: []string{"ECDSA_SHA_512"}},
 	SpecP256K1:    {usages: []string{UsageSign}, signing: []string{"ECDSA_SHA_256"}},
 	SpecEd25519:   {usages: []string{UsageSign}, signing: []string{AlgEd25519, AlgEd25519ph}},
+	SpecMLDSA44:   {usages: []string{UsageSign}, pq: mldsa44.Scheme(), signing: []string{AlgMLDSA}},
+	SpecMLDSA65:   {usages: []string{UsageSign}, pq: mldsa65.Scheme(), signing: []string{AlgMLDSA}},
+	SpecMLDSA87:   {usages: []string{UsageSign}, pq: mldsa87.Scheme(), signing: []string{AlgMLDSA}},
 	SpecHMAC224:   {usages: []string{UsageMAC}, macSize: 28, mac: []string{"HMAC_SHA_224"}},
 	SpecHMAC256:   {usages: []string{UsageMAC}, macSize: 32, mac: []string{"HMAC_SHA_256"}},
 	SpecHMAC384:   {usages: []string{UsageMAC}, macSize: 48, mac: []string{"HMAC_SHA_384"}},
@@ -114,6 +124,8 @@ func generateMaterial(spec string) ([]byte, error) {
 			return nil, err
 		}
 		return x509.MarshalPKCS8PrivateKey(k)
+	case info.pq != nil:
+		return randomBytes(info.pq.SeedSize()), nil
 	case spec == SpecP256K1:
 		k, err := secp256k1.GeneratePrivateKey()
 		if err != nil {
@@ -153,6 +165,7 @@ type material struct {
 	ec      *ecdsa.PrivateKey
 	k1      *secp256k1.PrivateKey // ECC_SECG_P256K1
 	ed      ed25519.PrivateKey    // ECC_NIST_EDWARDS25519
+	pq      sign.PrivateKey       // ML_DSA_*
 }
 
 func loadMaterial(spec string, version uint32, raw []byte) (*material, error) {
@@ -175,6 +188,11 @@ func loadMaterial(spec string, version uint32, raw []byte) (*material, error) {
 		}
 	case info.macSize > 0:
 		m.mac = append([]byte(nil), raw...)
+	case info.pq != nil:
+		if len(raw) != info.pq.SeedSize() {
+			return nil, fmt.Errorf("%s material is not a %d-byte seed", spec, info.pq.SeedSize())
+		}
+		_, m.pq = info.pq.DeriveKey(raw)
 	case spec == SpecP256K1:
 		if len(raw) != secp256k1.PrivKeyBytesLen {
 			return nil, errors.New("secp256k1 material is not 32 bytes")
@@ -237,6 +255,8 @@ func (m *material) publicKeyDER() ([]byte, error) {
 		return x509.MarshalPKIXPublicKey(m.ed.Public())
 	case m.k1 != nil:
 		return marshalP256K1PublicKey(m.k1.PubKey()), nil
+	case m.pq != nil:
+		return pki.MarshalPKIXPublicKey(m.pq.Public().(sign.PublicKey))
 	}
 	return nil, fmt.Errorf("%s material has no public key", m.spec)
 }
@@ -277,9 +297,12 @@ func rsaMaxPlaintext(bits int, alg string) int {
 	return bits/8 - 2*oaepHash(alg).Size() - 2
 }
 
-// signingHash maps AWS's signing algorithm to its hash.
+// signingHash maps AWS's signing algorithm to its hash; ML-DSA hashes
+// inside the scheme, and has none.
 func signingHash(alg string) (crypto.Hash, bool) {
 	switch alg {
+	case AlgMLDSA:
+		return 0, true
 	case "RSASSA_PSS_SHA_256", "RSASSA_PKCS1_V1_5_SHA_256", "ECDSA_SHA_256":
 		return crypto.SHA256, true
 	case "RSASSA_PSS_SHA_384", "RSASSA_PKCS1_V1_5_SHA_384", "ECDSA_SHA_384":
@@ -305,7 +328,7 @@ func digest(h crypto.Hash, msg []byte) []byte {
 }
 
 // sign signs a digest with alg (already checked against the key spec);
-// for ED25519_SHA_512 dig is the message itself.
+// for the pure algorithms (pureSigning) dig is the message itself.
 func (m *material) sign(alg string, h crypto.Hash, dig []byte) ([]byte, error) {
 	switch {
 	case m.ec != nil:
@@ -314,6 +337,8 @@ func (m *material) sign(alg string, h crypto.Hash, dig []byte) ([]byte, error) {
 		return k1ecdsa.Sign(m.k1, dig).Serialize(), nil
 	case m.ed != nil:
 		return m.ed.Sign(nil, dig, ed25519Options(alg))
+	case m.pq != nil:
+		return m.pq.Scheme().Sign(m.pq, dig, nil), nil
 	case len(alg) > 11 && alg[:11] == "RSASSA_PSS_":
 		return rsa.SignPSS(rand.Reader, m.rsa, h, dig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
 	default:
@@ -331,12 +356,18 @@ func (m *material) verify(alg string, h crypto.Hash, dig, sig []byte) bool {
 	case m.ed != nil:
 		pub, _ := m.ed.Public().(ed25519.PublicKey)
 		return ed25519.VerifyWithOptions(pub, dig, sig, ed25519Options(alg)) == nil
+	case m.pq != nil:
+		return m.pq.Scheme().Verify(m.pq.Public().(sign.PublicKey), dig, sig, nil)
 	case len(alg) > 11 && alg[:11] == "RSASSA_PSS_":
 		return rsa.VerifyPSS(&m.rsa.PublicKey, h, dig, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil
 	default:
 		return rsa.VerifyPKCS1v15(&m.rsa.PublicKey, h, dig, sig) == nil
 	}
 }
+
+// pureSigning reports whether alg signs the message itself rather than a
+// digest of it, and so takes RAW messages only.
+func pureSigning(alg string) bool { return alg == AlgEd25519 || alg == AlgMLDSA }
 
 // ed25519Options selects pure Ed25519 or Ed25519ph with SHA-512.
 func ed25519Options(alg string) *ed25519.Options {

@@ -464,12 +464,13 @@ func (s *Service) signingKey(ctx context.Context, in *SignInput, op operation) (
 	}
 	h, ok := signingHash(in.SigningAlgorithm)
 	if !ok {
-		return nil, nil, nil, awserr.Validation("1 validation error detected: Value '%s' at 'signingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [%s, ECDSA_SHA_256, ECDSA_SHA_384, ECDSA_SHA_512, %s, %s]", in.SigningAlgorithm, strings.Join(rsaSigAlgs, ", "), AlgEd25519, AlgEd25519ph)
+		return nil, nil, nil, awserr.Validation("1 validation error detected: Value '%s' at 'signingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [%s, ECDSA_SHA_256, ECDSA_SHA_384, ECDSA_SHA_512, %s, %s, %s]", in.SigningAlgorithm, strings.Join(rsaSigAlgs, ", "), AlgEd25519, AlgEd25519ph, AlgMLDSA)
 	}
 	var dig []byte
 	switch {
-	case in.SigningAlgorithm == AlgEd25519:
-		// Pure Ed25519 signs the message itself, so it takes no digest.
+	case in.SigningAlgorithm == AlgMLDSA && in.MessageType == "EXTERNAL_MU":
+		return nil, nil, nil, awserr.New(awserr.Invalid, "UnsupportedOperationException", "MessageType EXTERNAL_MU is not supported by coffer; send the RAW message")
+	case pureSigning(in.SigningAlgorithm):
 		if in.MessageType != "" && in.MessageType != "RAW" {
 			return nil, nil, nil, awserr.Validation("Signing algorithm %s takes RAW messages only.", in.SigningAlgorithm)
 		}

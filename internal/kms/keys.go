@@ -223,7 +223,7 @@ func (s *Service) insertNewKey(ctx context.Context, k *key, tags []Tag, also fun
 }
 
 func specNames() []string {
-	return []string{SpecRSA2048, SpecRSA3072, SpecRSA4096, SpecP256, SpecP384, SpecP521, SpecP256K1, SpecSymmetric, SpecHMAC224, SpecHMAC256, SpecHMAC384, SpecHMAC512, "SM2", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87", SpecEd25519}
+	return []string{SpecRSA2048, SpecRSA3072, SpecRSA4096, SpecP256, SpecP384, SpecP521, SpecP256K1, SpecSymmetric, SpecHMAC224, SpecHMAC256, SpecHMAC384, SpecHMAC512, "SM2", SpecMLDSA44, SpecMLDSA65, SpecMLDSA87, SpecEd25519}
 }
 
 func contains(list []string, s string) bool {

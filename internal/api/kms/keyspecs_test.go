@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
+	"encoding/asn1"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/cloudflare/circl/sign/mldsa/mldsa44"
+	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
+	"github.com/cloudflare/circl/sign/mldsa/mldsa87"
 
 	"github.com/coffer-dev/coffer/internal/testenv"
 )
@@ -23,8 +27,8 @@ import (
 // TestNewKeySpecs covers the key specs of AWS's model beyond the NIST
 // curves, RSA and HMAC_256..512: signatures of ECC_SECG_P256K1 and
 // ECC_NIST_EDWARDS25519 keys are verified outside coffer (OpenSSL, and
-// Go's crypto/ed25519), HMAC_224 keys make 28-byte MACs, and the specs
-// coffer lacks are refused by name.
+// Go's crypto/ed25519), ML_DSA_* signatures with a FIPS 204 verifier,
+// HMAC_224 keys make 28-byte MACs, and SM2 is refused by name.
 func TestNewKeySpecs(t *testing.T) {
 	openssl, err := exec.LookPath("openssl")
 	if err != nil {
@@ -125,8 +129,59 @@ func TestNewKeySpecs(t *testing.T) {
 		wantCode(t, err, "InvalidKeyUsageException")
 	})
 
-	for _, spec := range []types.KeySpec{types.KeySpecSm2, types.KeySpecMlDsa44, types.KeySpecMlDsa65, types.KeySpecMlDsa87} {
-		_, err := a.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: spec, KeyUsage: types.KeyUsageTypeSignVerify})
-		testenv.WantAPIError(t, err, "UnsupportedOperationException", "KeySpec "+string(spec)+" is not supported by coffer")
+	// ML-DSA: the public key is a SubjectPublicKeyInfo with NIST's OIDs
+	// (read here with encoding/asn1), the signature a pure ML-DSA one with
+	// an empty context, checked with CIRCL's FIPS 204 verifier.
+	mldsa := []struct {
+		spec   types.KeySpec
+		oid    asn1.ObjectIdentifier
+		verify func(pub, msg, sig []byte) bool
+	}{
+		{types.KeySpecMlDsa44, asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 3, 17}, func(pub, msg, sig []byte) bool {
+			var pk mldsa44.PublicKey
+			return pk.UnmarshalBinary(pub) == nil && mldsa44.Verify(&pk, msg, nil, sig)
+		}},
+		{types.KeySpecMlDsa65, asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 3, 18}, func(pub, msg, sig []byte) bool {
+			var pk mldsa65.PublicKey
+			return pk.UnmarshalBinary(pub) == nil && mldsa65.Verify(&pk, msg, nil, sig)
+		}},
+		{types.KeySpecMlDsa87, asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 3, 19}, func(pub, msg, sig []byte) bool {
+			var pk mldsa87.PublicKey
+			return pk.UnmarshalBinary(pub) == nil && mldsa87.Verify(&pk, msg, nil, sig)
+		}},
 	}
+	for _, tc := range mldsa {
+		t.Run(string(tc.spec), func(t *testing.T) {
+			cur = t
+			k := must(a.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: tc.spec, KeyUsage: types.KeyUsageTypeSignVerify})).KeyMetadata
+			sig := must(a.Sign(ctx, &kms.SignInput{KeyId: k.KeyId, Message: msg, SigningAlgorithm: types.SigningAlgorithmSpecMlDsaShake256})).Signature
+			der := must(a.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: k.KeyId})).PublicKey
+			var spki struct {
+				Algorithm struct{ Algorithm asn1.ObjectIdentifier }
+				PublicKey asn1.BitString
+			}
+			if rest, err := asn1.Unmarshal(der, &spki); err != nil || len(rest) > 0 {
+				t.Fatalf("public key is not a SubjectPublicKeyInfo: %v", err)
+			}
+			if !spki.Algorithm.Algorithm.Equal(tc.oid) {
+				t.Fatalf("public key algorithm %v, want %v", spki.Algorithm.Algorithm, tc.oid)
+			}
+			if !tc.verify(spki.PublicKey.Bytes, msg, sig) {
+				t.Fatal("the FIPS 204 verifier rejects the KMS signature")
+			}
+			if tc.verify(spki.PublicKey.Bytes, []byte("other"), sig) {
+				t.Fatal("the signature verifies another message")
+			}
+			if !must(a.Verify(ctx, &kms.VerifyInput{KeyId: k.KeyId, Message: msg, Signature: sig, SigningAlgorithm: types.SigningAlgorithmSpecMlDsaShake256})).SignatureValid {
+				t.Fatal("KMS rejects its own signature")
+			}
+			_, err := a.Sign(ctx, &kms.SignInput{KeyId: k.KeyId, Message: make([]byte, 64), MessageType: types.MessageTypeDigest, SigningAlgorithm: types.SigningAlgorithmSpecMlDsaShake256})
+			wantCode(t, err, "ValidationException")
+			_, err = a.Sign(ctx, &kms.SignInput{KeyId: k.KeyId, Message: make([]byte, 64), MessageType: types.MessageTypeExternalMu, SigningAlgorithm: types.SigningAlgorithmSpecMlDsaShake256})
+			testenv.WantAPIError(t, err, "UnsupportedOperationException", "EXTERNAL_MU")
+		})
+	}
+
+	_, err = a.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: types.KeySpecSm2, KeyUsage: types.KeyUsageTypeSignVerify})
+	testenv.WantAPIError(t, err, "UnsupportedOperationException", "KeySpec SM2 is not supported by coffer")
 }

@@ -95,6 +95,10 @@ func (m *Model) ErrorShape(code string) *Shape {
 	return s
 }
 
+// javaUnicodeEscape is Java's \uXXXX, which the models' patterns use
+// ("[\u0020-\u00FF]*") and Go's regexp spells \x{XXXX}.
+var javaUnicodeEscape = regexp.MustCompile(`\\u([0-9a-fA-F]{4})`)
+
 // pattern compiles a shape's pattern once, anchored at both ends as AWS
 // matches it; nil when the pattern uses syntax Go's regexp lacks.
 func (m *Model) pattern(name string, s *Shape) *regexp.Regexp {
@@ -102,7 +106,8 @@ func (m *Model) pattern(name string, s *Shape) *regexp.Regexp {
 		re, _ := v.(*regexp.Regexp)
 		return re
 	}
-	re, err := regexp.Compile("^(?:" + s.Pattern + ")$")
+	p := javaUnicodeEscape.ReplaceAllString(s.Pattern, `\x{$1}`)
+	re, err := regexp.Compile("^(?:" + p + ")$")
 	if err != nil {
 		re = nil
 	}

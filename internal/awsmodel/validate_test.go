@@ -19,6 +19,8 @@ func TestValidateJSON(t *testing.T) {
 		{"too short", "DescribeKey", `{"KeyId":""}`, "Value '' at 'keyId' failed to satisfy constraint: Member must have length greater than or equal to 1"},
 		{"enum", "CreateKey", `{"KeySpec":"RSA_1024"}`, "Value 'RSA_1024' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, "},
 		{"pattern", "CreateAlias", `{"AliasName":"alias/a b","TargetKeyId":"k"}`, "Value 'alias/a b' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"},
+		{"pattern with Java's \\u escapes", "PutKeyPolicy", `{"KeyId":"k","Policy":"{\"Version\":\"2012-10-17\",\"Sid\":\"\u20ac\"}"}`, "failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u00FF]+"},
+		{"Latin-1 within that pattern", "PutKeyPolicy", `{"KeyId":"k","Policy":"{\"Sid\":\"caf\u00e9\"}"}`, ""},
 		{"range", "ScheduleKeyDeletion", `{"KeyId":"k","PendingWindowInDays":0}`, "Value '0' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value greater than or equal to 1"},
 		{"range max", "GenerateRandom", `{"NumberOfBytes":1025}`, "Member must have value less than or equal to 1024"},
 		{"blob length, value not echoed", "Encrypt", `{"KeyId":"k","Plaintext":""}`, "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length greater than or equal to 1"},

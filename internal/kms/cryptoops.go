@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"fmt"
 	"strings"
 
@@ -390,9 +389,11 @@ func (s *Service) GenerateDataKeyPairWithoutPlaintext(ctx context.Context, in *G
 
 func (s *Service) generateDataKeyPair(ctx context.Context, in *GenerateDataKeyPairInput, op operation) (*GenerateDataKeyPairOutput, error) {
 	switch in.KeyPairSpec {
-	case SpecRSA2048, SpecRSA3072, SpecRSA4096, SpecP256, SpecP384, SpecP521:
+	case SpecRSA2048, SpecRSA3072, SpecRSA4096, SpecP256, SpecP384, SpecP521, SpecEd25519:
+	case SpecP256K1, "SM2":
+		return nil, awserr.New(awserr.Invalid, "UnsupportedOperationException", "KeyPairSpec %s is not supported by coffer: it cannot encode that private key as PKCS #8; use another key pair spec", in.KeyPairSpec)
 	default:
-		return nil, awserr.Validation("1 validation error detected: Value '%s' at 'keyPairSpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521]", in.KeyPairSpec)
+		return nil, awserr.Validation("1 validation error detected: Value '%s' at 'keyPairSpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1, SM2, ECC_NIST_EDWARDS25519]", in.KeyPairSpec)
 	}
 	k, err := s.resolveUse(ctx, in.KeyId, in.Call, op, in.EncryptionContext, in.GrantTokens)
 	if err != nil {
@@ -463,13 +464,20 @@ func (s *Service) signingKey(ctx context.Context, in *SignInput, op operation) (
 	}
 	h, ok := signingHash(in.SigningAlgorithm)
 	if !ok {
-		return nil, nil, nil, awserr.Validation("1 validation error detected: Value '%s' at 'signingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [%s, ECDSA_SHA_256, ECDSA_SHA_384, ECDSA_SHA_512]", in.SigningAlgorithm, strings.Join(rsaSigAlgs, ", "))
+		return nil, nil, nil, awserr.Validation("1 validation error detected: Value '%s' at 'signingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [%s, ECDSA_SHA_256, ECDSA_SHA_384, ECDSA_SHA_512, %s, %s, %s]", in.SigningAlgorithm, strings.Join(rsaSigAlgs, ", "), AlgEd25519, AlgEd25519ph, AlgMLDSA)
 	}
 	var dig []byte
-	switch in.MessageType {
-	case "", "RAW":
+	switch {
+	case in.SigningAlgorithm == AlgMLDSA && in.MessageType == "EXTERNAL_MU":
+		return nil, nil, nil, awserr.New(awserr.Invalid, "UnsupportedOperationException", "MessageType EXTERNAL_MU is not supported by coffer; send the RAW message")
+	case pureSigning(in.SigningAlgorithm):
+		if in.MessageType != "" && in.MessageType != "RAW" {
+			return nil, nil, nil, awserr.Validation("Signing algorithm %s takes RAW messages only.", in.SigningAlgorithm)
+		}
+		dig = in.Message
+	case in.MessageType == "" || in.MessageType == "RAW":
 		dig = digest(h, in.Message)
-	case "DIGEST":
+	case in.MessageType == "DIGEST":
 		if len(in.Message) != h.Size() {
 			return nil, nil, nil, awserr.Validation("Digest is invalid length for algorithm %s.", in.SigningAlgorithm)
 		}
@@ -561,7 +569,7 @@ func (s *Service) GetPublicKey(ctx context.Context, in *KeyInput) (*PublicKeyOut
 	if err != nil {
 		return nil, err
 	}
-	der, err := x509.MarshalPKIXPublicKey(m.publicKey())
+	der, err := m.publicKeyDER()
 	if err != nil {
 		return nil, err
 	}
@@ -598,9 +606,9 @@ func (s *Service) macKey(ctx context.Context, in *MacInput, op operation) (*key,
 		return nil, nil, awserr.Validation("1 validation error detected: Value at 'message' failed to satisfy constraint: Member must have length between 1 and 4096")
 	}
 	switch in.MacAlgorithm {
-	case "HMAC_SHA_256", "HMAC_SHA_384", "HMAC_SHA_512":
+	case "HMAC_SHA_224", "HMAC_SHA_256", "HMAC_SHA_384", "HMAC_SHA_512":
 	default:
-		return nil, nil, awserr.Validation("1 validation error detected: Value '%s' at 'macAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [HMAC_SHA_384, HMAC_SHA_256, HMAC_SHA_512]", in.MacAlgorithm)
+		return nil, nil, awserr.Validation("1 validation error detected: Value '%s' at 'macAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [HMAC_SHA_224, HMAC_SHA_256, HMAC_SHA_384, HMAC_SHA_512]", in.MacAlgorithm)
 	}
 	k, err := s.resolveUse(ctx, in.KeyId, in.Call, op, nil, in.GrantTokens)
 	if err != nil {

@@ -45,8 +45,10 @@
 // # Key material at rest
 //
 // Each material version is a secret: 32 random bytes (SYMMETRIC_DEFAULT),
-// the PKCS #8 DER private key (RSA_*, ECC_*), or 32/48/64 random bytes
-// (HMAC_*). It is sealed by the root-key provider with the additional data
+// the PKCS #8 DER private key (RSA_*, ECC_NIST_*), the 32-byte big-endian
+// private scalar (ECC_SECG_P256K1, which Go's x509 cannot encode), the
+// 32-byte FIPS 204 key generation seed ξ (ML_DSA_*), or
+// 28/32/48/64 random bytes (HMAC_*). It is sealed by the root-key provider with the additional data
 //
 //	"kms/key-material/" || key ARN || "/" || decimal material version
 //

@@ -121,6 +121,9 @@ func (s *Service) CreateKey(ctx context.Context, in *CreateKeyInput) (*KeyMetada
 	if spec == "" {
 		spec = SpecSymmetric
 	}
+	if why, ok := unsupportedSpecs[spec]; ok {
+		return nil, awserr.New(awserr.Invalid, "UnsupportedOperationException", "KeySpec %s is not supported by coffer: %s; use another key spec", spec, why)
+	}
 	info, ok := specs[spec]
 	if !ok {
 		return nil, awserr.Validation("1 validation error detected: Value '%s' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [%s]", spec, strings.Join(specNames(), ", "))
@@ -128,8 +131,8 @@ func (s *Service) CreateKey(ctx context.Context, in *CreateKeyInput) (*KeyMetada
 	usage := in.KeyUsage
 	if usage == "" {
 		usage = UsageEncrypt
-		if info.curve != nil {
-			usage = UsageSign
+		if !contains(info.usages, UsageEncrypt) && contains(info.usages, UsageSign) {
+			usage = UsageSign // ECC keys
 		}
 	}
 	switch usage {
@@ -220,7 +223,7 @@ func (s *Service) insertNewKey(ctx context.Context, k *key, tags []Tag, also fun
 }
 
 func specNames() []string {
-	return []string{SpecRSA2048, SpecRSA3072, SpecRSA4096, SpecP256, SpecP384, SpecP521, SpecSymmetric, SpecHMAC256, SpecHMAC384, SpecHMAC512}
+	return []string{SpecRSA2048, SpecRSA3072, SpecRSA4096, SpecP256, SpecP384, SpecP521, SpecP256K1, SpecSymmetric, SpecHMAC224, SpecHMAC256, SpecHMAC384, SpecHMAC512, "SM2", SpecMLDSA44, SpecMLDSA65, SpecMLDSA87, SpecEd25519}
 }
 
 func contains(list []string, s string) bool {

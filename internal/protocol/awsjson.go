@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/awserr"
+	"github.com/coffer-dev/coffer/internal/awsmodel"
 	"github.com/coffer-dev/coffer/internal/reqctx"
 )
 
@@ -33,10 +34,15 @@ func JSONHandler[In, Out any](fn func(context.Context, *In) (*Out, error)) JSONO
 }
 
 // DecodeJSON decodes a JSON request body; an empty body is an empty input.
-// Unknown members are ignored, as AWS services do.
+// Unknown members are ignored, as AWS services do. Strings that are not
+// valid UTF-8 are refused with ValidationException rather than decoded
+// with replacement characters.
 func DecodeJSON(input []byte, v any) error {
 	if len(strings.TrimSpace(string(input))) == 0 {
 		return nil
+	}
+	if vs := awsmodel.InvalidUTF8(input); vs != nil {
+		return awserr.Validation("%s", awsmodel.Message(vs))
 	}
 	if err := json.Unmarshal(input, v); err != nil {
 		var ae *awserr.Error
@@ -67,6 +73,14 @@ type JSONService struct {
 	TargetPrefix string // "TrentService"
 	ContentType  string // "application/x-amz-json-1.1"
 	Ops          map[string]JSONOp
+	// Model, when set, is the service's AWS model: errors are rendered
+	// with the members their shapes define.
+	Model *awsmodel.Model
+	// ValidateInput has inputs checked against Model before the operation
+	// runs (awsmodel.ValidateJSON), answering ValidationException as AWS
+	// services whose framework validates requests do (KMS; Organizations
+	// answers InvalidInputException of its own instead).
+	ValidateInput bool
 }
 
 var _ Service = (*JSONService)(nil)
@@ -102,6 +116,12 @@ func (s *JSONService) Serve(w http.ResponseWriter, r *http.Request, body []byte)
 		return
 	}
 	reqctx.CallFrom(ctx).Operation = opName
+	if s.ValidateInput {
+		if vs := s.Model.ValidateJSON(opName, body); len(vs) > 0 {
+			s.WriteError(w, r, awserr.Validation("%s", awsmodel.Message(vs)))
+			return
+		}
+	}
 	out, err := op(ctx, body)
 	if err == nil {
 		err = checkAuthorized(ctx)
@@ -114,20 +134,45 @@ func (s *JSONService) Serve(w http.ResponseWriter, r *http.Request, body []byte)
 }
 
 // WriteError renders {"__type": code, "message": ...} with the code also
-// in x-amzn-ErrorType.
+// in x-amzn-ErrorType (see errorBody for the members).
 func (s *JSONService) WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	writeJSONError(w, r, s.ContentType, err)
+	writeJSONError(w, r, s.ContentType, s.Model, err)
 }
 
-func writeJSONError(w http.ResponseWriter, r *http.Request, contentType string, err error) {
+func writeJSONError(w http.ResponseWriter, r *http.Request, contentType string, m *awsmodel.Model, err error) {
 	e := awserr.As(err)
 	w.Header().Set("x-amzn-ErrorType", e.Code)
-	body := struct {
-		Type    string `json:"__type"`
-		Message string `json:"message"`
-	}{e.Code, e.Message}
-	writeJSON(w, r, contentType, e.HTTPStatus(), body)
+	writeJSON(w, r, contentType, e.HTTPStatus(), errorBody(m, e))
 	record(r.Context(), e.HTTPStatus(), e)
+}
+
+// errorBody is the JSON body of an error: "__type" with the code, then
+// the members of the error's shape in m as the model spells them
+// ("message" in KMS, "Message" and "Code" in Backup and Organizations),
+// so that SDKs fill the modeled fields. A code the model does not define
+// (a framework error such as ValidationException), or a service without
+// a model, gets "message". Members coffer has no value for (Backup's
+// Type and Context) are omitted, as the model makes every member
+// optional.
+func errorBody(m *awsmodel.Model, e *awserr.Error) map[string]string {
+	body := map[string]string{"__type": e.Code}
+	var shape *awsmodel.Shape
+	if m != nil {
+		shape = m.ErrorShape(e.Code)
+	}
+	if shape == nil {
+		body["message"] = e.Message
+		return body
+	}
+	if _, ok := shape.Members["Message"]; ok {
+		body["Message"] = e.Message
+	} else {
+		body["message"] = e.Message
+	}
+	if _, ok := shape.Members["Code"]; ok {
+		body["Code"] = e.Code
+	}
+	return body
 }
 
 func writeJSON(w http.ResponseWriter, r *http.Request, contentType string, status int, v any) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/awserr"
+	"github.com/coffer-dev/coffer/internal/awsmodel"
 	"github.com/coffer-dev/coffer/internal/reqctx"
 )
 
@@ -106,6 +107,9 @@ func queryForm(r *http.Request, body []byte) (url.Values, error) {
 	}
 	for k, vs := range posted {
 		form[k] = append(form[k], vs...)
+	}
+	if vs := invalidUTF8Params(form); vs != nil {
+		return nil, awserr.New(awserr.Invalid, "ValidationError", "%s", awsmodel.Message(vs))
 	}
 	return form, nil
 }

@@ -9,11 +9,17 @@ package protocol
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coffer-dev/coffer/internal/awserr"
+	"github.com/coffer-dev/coffer/internal/awsmodel"
 	"github.com/coffer-dev/coffer/internal/reqctx"
 )
 
@@ -69,6 +75,18 @@ func checkAuthorized(ctx context.Context) error {
 	}
 	return &awserr.Error{Kind: awserr.Internal, Code: "InternalFailure",
 		Message: fmt.Sprintf("%s %s completed without an authorization decision, so coffer withholds its result; this is a bug in coffer", c.Service, c.Operation)}
+}
+
+// invalidUTF8Params reports the query-string or form parameters (names
+// or values) that are not valid UTF-8, by name; nil when all are.
+func invalidUTF8Params(form url.Values) []awsmodel.Violation {
+	var out []awsmodel.Violation
+	for _, k := range slices.Sorted(maps.Keys(form)) {
+		if !utf8.ValidString(k) || slices.ContainsFunc(form[k], func(v string) bool { return !utf8.ValidString(v) }) {
+			out = append(out, awsmodel.Violation{Path: strings.ToValidUTF8(k, "\uFFFD"), Constraint: "Member must be valid UTF-8"})
+		}
+	}
+	return out
 }
 
 // Epoch is a timestamp that JSON protocols send as seconds since the Unix

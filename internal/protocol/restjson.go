@@ -6,8 +6,10 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/coffer-dev/coffer/internal/awserr"
+	"github.com/coffer-dev/coffer/internal/awsmodel"
 	"github.com/coffer-dev/coffer/internal/reqctx"
 )
 
@@ -30,7 +32,10 @@ type RESTOp func(ctx context.Context, r *RESTRequest) (status int, out any, err 
 
 // RESTService serves a restJson1 API through net/http's pattern routing.
 type RESTService struct {
-	Name       string // signing name, "backup"
+	Name string // signing name, "backup"
+	// Model, when set, is the service's AWS model; errors are rendered
+	// with the members their shapes define.
+	Model      *awsmodel.Model
 	mux        *http.ServeMux
 	routes     []RESTRoute
 	registered map[string]bool
@@ -106,21 +111,23 @@ func (s *RESTService) Serve(w http.ResponseWriter, r *http.Request, body []byte)
 		s.WriteError(w, r, awserr.New(awserr.NotFound, "UnknownOperationException", "no %s operation matches %s %s", s.Name, r.Method, r.URL.EscapedPath()).WithStatus(http.StatusNotFound))
 		return
 	}
+	// Path labels and query parameters are strings too: refuse invalid
+	// UTF-8 in them as in the body.
+	if !utf8.ValidString(r.URL.Path) {
+		s.WriteError(w, r, awserr.Validation("%s", awsmodel.Message([]awsmodel.Violation{{Path: "uri", Constraint: "Request path must be valid UTF-8"}})))
+		return
+	}
+	if vs := invalidUTF8Params(r.URL.Query()); vs != nil {
+		s.WriteError(w, r, awserr.Validation("%s", awsmodel.Message(vs)))
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
-// WriteError renders {"message": ...} with the code in x-amzn-ErrorType,
-// as restJson1 clients read it.
+// WriteError renders the error's shape (errorBody) with the code in
+// x-amzn-ErrorType, as restJson1 clients read it.
 func (s *RESTService) WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	e := awserr.As(err)
-	w.Header().Set("x-amzn-ErrorType", e.Code)
-	body := struct {
-		Type    string `json:"__type"`
-		Message string `json:"message"`
-		Code    string `json:"Code"`
-	}{e.Code, e.Message, e.Code}
-	writeJSON(w, r, "application/json", e.HTTPStatus(), body)
-	record(r.Context(), e.HTTPStatus(), e)
+	writeJSONError(w, r, "application/json", s.Model, err)
 }
 
 // canonicalPath reports whether p has no empty, "." or ".." segments,

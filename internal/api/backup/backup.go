@@ -7,6 +7,7 @@ import (
 	"context"
 	"strconv"
 
+	"github.com/coffer-dev/coffer/internal/awsmodel"
 	"github.com/coffer-dev/coffer/internal/backup"
 	"github.com/coffer-dev/coffer/internal/protocol"
 )
@@ -15,6 +16,7 @@ import (
 func New(svc *backup.Service) *protocol.RESTService {
 	a := &adapter{svc: svc}
 	s := protocol.NewRESTService("backup")
+	s.Model = awsmodel.Load("backup")
 	s.Handle("PUT /backup-vaults/{backupVaultName}", "CreateBackupVault", a.createVault)
 	s.Handle("GET /backup-vaults/{backupVaultName}", "DescribeBackupVault", a.describeVault)
 	s.Handle("GET /backup-vaults/{$}", "ListBackupVaults", a.listVaults)

@@ -12,6 +12,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/audit"
 	"github.com/coffer-dev/coffer/internal/authz"
 	"github.com/coffer-dev/coffer/internal/awserr"
+	"github.com/coffer-dev/coffer/internal/awsmodel"
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/meta"
 	"github.com/coffer-dev/coffer/internal/protocol"
@@ -31,6 +32,7 @@ func New(az *authz.Authorizer, rec *audit.Recorder, store meta.Querier) *protoco
 		Name:         "cloudtrail",
 		TargetPrefix: "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101",
 		ContentType:  "application/x-amz-json-1.1",
+		Model:        awsmodel.Load("cloudtrail"),
 		Ops: map[string]protocol.JSONOp{
 			"LookupEvents": protocol.JSONHandler(a.lookupEvents),
 		},

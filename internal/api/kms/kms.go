@@ -7,6 +7,7 @@ package kms
 import (
 	"context"
 
+	"github.com/coffer-dev/coffer/internal/awsmodel"
 	"github.com/coffer-dev/coffer/internal/kms"
 	"github.com/coffer-dev/coffer/internal/protocol"
 )
@@ -15,9 +16,11 @@ import (
 func New(svc *kms.Service) *protocol.JSONService {
 	a := &adapter{svc}
 	return &protocol.JSONService{
-		Name:         "kms",
-		TargetPrefix: "TrentService",
-		ContentType:  "application/x-amz-json-1.1",
+		Name:          "kms",
+		TargetPrefix:  "TrentService",
+		ContentType:   "application/x-amz-json-1.1",
+		Model:         awsmodel.Load("kms"),
+		ValidateInput: true,
 		Ops: map[string]protocol.JSONOp{
 			"CreateKey":                           protocol.JSONHandler(a.createKey),
 			"DescribeKey":                         protocol.JSONHandler(a.describeKey),

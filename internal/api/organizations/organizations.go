@@ -7,6 +7,7 @@ import (
 
 	"github.com/coffer-dev/coffer/internal/api/paginate"
 	"github.com/coffer-dev/coffer/internal/awserr"
+	"github.com/coffer-dev/coffer/internal/awsmodel"
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/protocol"
 )
@@ -20,6 +21,7 @@ func New(ids *identity.Service) *protocol.JSONService {
 		Name:         "organizations",
 		TargetPrefix: "AWSOrganizationsV20161128",
 		ContentType:  "application/x-amz-json-1.1",
+		Model:        awsmodel.Load("organizations"),
 		Ops: map[string]protocol.JSONOp{
 			"CreateOrganization":                  protocol.JSONHandler(a.createOrganization),
 			"DescribeOrganization":                protocol.JSONHandler(a.describeOrganization),

@@ -94,6 +94,7 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
+	warnReadable(cfg.DataDir, log)
 	a := &App{cfg: cfg, log: log, now: now,
 		CredentialsFile: filepath.Join(cfg.DataDir, "credentials"),
 		ConfigFile:      filepath.Join(cfg.DataDir, "config"),
@@ -149,6 +150,19 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 		Ready:        a.ready.Load,
 	})
 	return a, nil
+}
+
+// warnReadable logs a warning when others than its owner may read or
+// enter the data directory, which holds the root key and the metadata.
+func warnReadable(dir string, log *slog.Logger) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		log.Warn("cannot check the data directory's mode", "dir", dir, "err", err)
+		return
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		log.Warn(fmt.Sprintf("data directory %s is readable by others (mode %v): run chmod 700 %s", dir, perm, dir))
+	}
 }
 
 // OpenRootKey returns the root-key provider the configuration names.

@@ -18,8 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/prometheus/client_golang/prometheus"
 
 	apibackup "github.com/coffer-dev/coffer/internal/api/backup"
@@ -44,7 +42,6 @@ import (
 	"github.com/coffer-dev/coffer/internal/plans"
 	"github.com/coffer-dev/coffer/internal/protocol"
 	"github.com/coffer-dev/coffer/internal/rds"
-	"github.com/coffer-dev/coffer/internal/rootkey"
 	"github.com/coffer-dev/coffer/internal/server"
 )
 
@@ -99,11 +96,13 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 		CredentialsFile: filepath.Join(cfg.DataDir, "credentials"),
 		ConfigFile:      filepath.Join(cfg.DataDir, "config"),
 	}
-	keys, err := OpenRootKey(ctx, cfg)
-	if err != nil {
+	var err error
+	if a.store, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if a.store, err = openStore(ctx, cfg); err != nil {
+	keys, err := OpenRootKey(ctx, cfg, a.store)
+	if err != nil {
+		a.store.Close()
 		return nil, err
 	}
 	ids := identity.New(a.store, keys, log.With("component", "identity"))
@@ -148,6 +147,7 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 		Log:          log.With("component", "http"),
 		Registry:     registry,
 		Ready:        a.ready.Load,
+		RootKey:      server.RootKeyStatus{Provider: cfg.RootKey.Provider, Verify: keys.Verify},
 	})
 	return a, nil
 }
@@ -162,26 +162,6 @@ func warnReadable(dir string, log *slog.Logger) {
 	}
 	if perm := st.Mode().Perm(); perm&0o077 != 0 {
 		log.Warn(fmt.Sprintf("data directory %s is readable by others (mode %v): run chmod 700 %s", dir, perm, dir))
-	}
-}
-
-// OpenRootKey returns the root-key provider the configuration names.
-func OpenRootKey(ctx context.Context, cfg config.Config) (rootkey.Provider, error) {
-	switch cfg.RootKey.Provider {
-	case "env":
-		return rootkey.FromEnv(cfg.RootKey.EnvVar)
-	case "kms":
-		opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.RootKey.KMSRegion)}
-		if cfg.RootKey.KMSEndpoint != "" {
-			opts = append(opts, awsconfig.WithBaseEndpoint(cfg.RootKey.KMSEndpoint))
-		}
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("root key service: %w", err)
-		}
-		return rootkey.NewKMS(awskms.NewFromConfig(awsCfg), cfg.RootKey.KMSKeyID), nil
-	default:
-		return rootkey.LoadOrCreateFile(cfg.RootKey.File)
 	}
 }
 

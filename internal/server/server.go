@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -57,6 +58,15 @@ type Options struct {
 	Ready func() bool
 	// Now is the clock used for signature checks; nil means time.Now.
 	Now func() time.Time
+	// RootKey is the root key health reports on.
+	RootKey RootKeyStatus
+}
+
+// RootKeyStatus describes the root key to health: its provider, and a
+// check that it still opens the metadata store's key check value.
+type RootKeyStatus struct {
+	Provider string
+	Verify   func(context.Context) error
 }
 
 // Handler serves every AWS endpoint coffer has.
@@ -260,18 +270,41 @@ func authError(err error, k protocol.Kind) error {
 	return &awserr.Error{Kind: awserr.Unauthenticated, Code: code, Message: se.Message, Status: se.HTTPStatus()}
 }
 
-func (h *Handler) health(w http.ResponseWriter, _ *http.Request) {
+// healthBody is what /_coffer/health answers.
+type healthBody struct {
+	Status   string      `json:"status"`
+	RootKey  *rootKeyDoc `json:"rootKey,omitempty"`
+	Services []string    `json:"services,omitempty"`
+}
+
+type rootKeyDoc struct {
+	Provider string `json:"provider"`
+	Status   string `json:"status"` // "ok" or "unusable"
+}
+
+func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
+	body := healthBody{Status: "ok"}
+	status := http.StatusOK
 	if !h.opts.Ready() {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, `{"status":"starting"}`)
-		return
+		body.Status, status = "starting", http.StatusServiceUnavailable
+	} else {
+		if v := h.opts.RootKey.Verify; v != nil {
+			body.RootKey = &rootKeyDoc{Provider: h.opts.RootKey.Provider, Status: "ok"}
+			if err := v(r.Context()); err != nil {
+				h.opts.Log.Error("health: the root key does not open the key check value", "err", err)
+				body.Status, body.RootKey.Status, status = "root key unusable", "unusable", http.StatusServiceUnavailable
+			}
+		}
+		for n := range h.services {
+			body.Services = append(body.Services, n)
+		}
+		sorted(body.Services)
 	}
-	names := make([]string, 0, len(h.services))
-	for n := range h.services {
-		names = append(names, `"`+n+`"`)
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(body); err != nil {
+		h.opts.Log.Debug("health: write the answer", "err", err)
 	}
-	fmt.Fprintf(w, `{"status":"ok","services":[%s]}`, strings.Join(sorted(names), ","))
 }
 
 func (h *Handler) observe(r *http.Request, call *reqctx.Call, p *identity.Principal, status int, d time.Duration) {

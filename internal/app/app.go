@@ -142,12 +142,13 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 			rdsapi.New(a.rds),
 			backupAPI,
 		},
-		Regions:      cfg.Regions,
-		MaxBodyBytes: cfg.Limits.MaxBodyBytes,
-		Log:          log.With("component", "http"),
-		Registry:     registry,
-		Ready:        a.ready.Load,
-		RootKey:      server.RootKeyStatus{Provider: cfg.RootKey.Provider, Verify: keys.Verify},
+		Regions:                 cfg.Regions,
+		MaxBodyBytes:            cfg.Limits.MaxBodyBytes,
+		MaxUnauthenticatedBytes: cfg.Limits.MaxUnauthenticatedBytes,
+		Log:                     log.With("component", "http"),
+		Registry:                registry,
+		Ready:                   a.ready.Load,
+		RootKey:                 server.RootKeyStatus{Provider: cfg.RootKey.Provider, Verify: keys.Verify},
 	})
 	return a, nil
 }
@@ -247,12 +248,19 @@ func (a *App) Listen() (net.Listener, error) {
 	return ln, nil
 }
 
+// maxHeaderBytes bounds a request's headers (and its URL, which carries
+// a presigned request's signature).
+const maxHeaderBytes = 64 << 10
+
 // Serve answers requests on ln until ctx ends, then lets in-flight
 // requests finish (up to 30 seconds) and closes the store.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           a.handler,
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: a.cfg.Limits.ReadHeaderTimeout,
+		ReadTimeout:       a.cfg.Limits.ReadTimeout,
+		IdleTimeout:       a.cfg.Limits.IdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	if a.tlsCert != nil {

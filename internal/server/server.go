@@ -5,14 +5,12 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -51,8 +49,11 @@ type Options struct {
 	Services             []protocol.Service
 	Regions              []string
 	MaxBodyBytes         int64
-	Log                  *slog.Logger
-	Registry             *prometheus.Registry
+	// MaxUnauthenticatedBytes bounds the body bytes, beyond 32 KiB each,
+	// that requests not yet authenticated hold together.
+	MaxUnauthenticatedBytes int64
+	Log                     *slog.Logger
+	Registry                *prometheus.Registry
 	// Ready reports whether the server may take requests; health answers
 	// 503 until it does.
 	Ready func() bool
@@ -76,11 +77,13 @@ type Handler struct {
 	regions  map[string]bool
 	metrics  *metrics
 	metricsH http.Handler
+	// unauthenticated is the budget of MaxUnauthenticatedBytes.
+	unauthenticated *budget
 }
 
 // New returns the handler.
 func New(opts Options) *Handler {
-	h := &Handler{opts: opts, services: map[string]protocol.Service{}, regions: map[string]bool{}}
+	h := &Handler{opts: opts, services: map[string]protocol.Service{}, regions: map[string]bool{}, unauthenticated: &budget{free: opts.MaxUnauthenticatedBytes}}
 	for _, s := range opts.Services {
 		h.services[s.SigningName()] = s
 	}
@@ -141,29 +144,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// readBody reads the whole body into one buffer of the declared length
-// (io.ReadAll would grow it from 512 bytes), trusting the declaration
-// only up to the server's limit.
-func readBody(r io.Reader, declared, limit int64) ([]byte, error) {
-	if declared < 0 || declared > limit {
-		return io.ReadAll(r)
-	}
-	var b bytes.Buffer
-	b.Grow(int(declared) + bytes.MinRead)
-	_, err := b.ReadFrom(r)
-	return b.Bytes(), err
-}
-
 // serve authenticates and dispatches; it returns the caller and the
 // service when known, and the body read.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, call *reqctx.Call) (*identity.Principal, protocol.Service, []byte) {
 	ctx := r.Context()
-	body, err := readBody(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes), r.ContentLength, h.opts.MaxBodyBytes)
+	body, held, err := readBody(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes), h.unauthenticated)
+	// Given back once the signature is checked, or the request answered.
+	defer func() { h.unauthenticated.give(held) }()
 	if err != nil {
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		switch {
+		case errors.As(err, &tooLarge):
 			err = awserr.New(awserr.TooLarge, "RequestEntityTooLarge", "the request body is larger than the %d bytes this server accepts", h.opts.MaxBodyBytes)
-		} else {
+		case errors.Is(err, errBudget):
+			err = awserr.New(awserr.Unavailable, "ServiceUnavailable", "the server holds as many request bytes from unauthenticated callers as it accepts; retry later")
+		default:
 			err = awserr.New(awserr.Invalid, "IncompleteBody", "the request body could not be read: %v", err)
 		}
 		h.writeError(w, r, nil, err)
@@ -198,6 +193,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, call *reqctx.Cal
 		h.writeError(w, r, svc, authError(err, svc.Protocol()))
 		return nil, svc, body
 	}
+	h.unauthenticated.give(held)
+	held = 0
 	r = r.WithContext(identity.WithCaller(ctx, principal))
 	svc.Serve(w, r, body)
 	return principal, svc, body

@@ -188,7 +188,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, call *reqctx.Cal
 		creds, p, err := h.opts.Auth.Authenticate(ctx, id)
 		principal = p
 		return creds, err
-	}), Now: h.opts.Now}
+	}), Now: h.opts.Now,
+		// What AWS's JSON and query services require of a signature.
+		Strict: svc.Protocol() == protocol.AWSJSON || svc.Protocol() == protocol.Query}
 	if _, err := v.Verify(ctx, r, body); err != nil {
 		h.writeError(w, r, svc, authError(err, svc.Protocol()))
 		return nil, svc, body

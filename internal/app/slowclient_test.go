@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/coffer-dev/coffer/internal/app"
 	"github.com/coffer-dev/coffer/internal/config"
 	"github.com/coffer-dev/coffer/internal/testenv"
 )
@@ -51,6 +52,8 @@ func TestSlowConnections(t *testing.T) {
 		c.Limits.ReadTimeout = 4 * time.Second
 		c.Limits.IdleTimeout = 2 * time.Second
 	})
+	// As coffer serve collects garbage (app.TuneGC).
+	defer debug.SetGCPercent(debug.SetGCPercent(app.ServerGCPercent))
 	ctx := context.Background()
 	client := sts.NewFromConfig(c.AWSConfig(t, c.Profile(t, "default")))
 	if _, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {

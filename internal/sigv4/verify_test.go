@@ -364,19 +364,11 @@ func TestVerifyRejects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var client *http.Request
+			payloadHash := ""
 			if tc.presign {
-				client, _ = presign(t, tc.spec, hashHex(nil))
-			} else {
-				client, _ = signHeader(t, tc.spec)
+				payloadHash = hashHex(nil)
 			}
-			if tc.mutate != nil {
-				tc.mutate(client)
-			}
-			server, body := toServer(t, client)
-			if tc.body != nil {
-				body = []byte(*tc.body)
-			}
+			server, body := serverRequest(t, tc.spec, payloadHash, tc.mutate, tc.body)
 			now := tc.now
 			if now.IsZero() {
 				now = t0
@@ -401,6 +393,28 @@ func TestVerifyRejects(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// serverRequest signs spec (presigned with payloadHash, or in the
+// Authorization header when it is ""), applies mutate to the client
+// request, and returns the request and body as the server reads them,
+// body replacing the one sent when set.
+func serverRequest(t *testing.T, spec reqSpec, payloadHash string, mutate func(*http.Request), body *string) (*http.Request, []byte) {
+	t.Helper()
+	var client *http.Request
+	if payloadHash != "" {
+		client, _ = presign(t, spec, payloadHash)
+	} else {
+		client, _ = signHeader(t, spec)
+	}
+	if mutate != nil {
+		mutate(client)
+	}
+	server, sent := toServer(t, client)
+	if body != nil {
+		return server, []byte(*body)
+	}
+	return server, sent
+}
 
 func TestParseScope(t *testing.T) {
 	hdr, _ := signHeader(t, backupGet)
@@ -509,19 +523,7 @@ func TestVerifyStrict(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var client *http.Request
-			if tc.presign != "" {
-				client, _ = presign(t, tc.spec, tc.presign)
-			} else {
-				client, _ = signHeader(t, tc.spec)
-			}
-			if tc.mutate != nil {
-				tc.mutate(client)
-			}
-			server, body := toServer(t, client)
-			if tc.body != nil {
-				body = []byte(*tc.body)
-			}
+			server, body := serverRequest(t, tc.spec, tc.presign, tc.mutate, tc.body)
 			for _, strict := range []bool{false, true} {
 				v := newVerifier(t0)
 				v.Strict = strict

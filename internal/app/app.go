@@ -153,15 +153,18 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 	return a, nil
 }
 
-// warnReadable logs a warning when others than its owner may read or
-// enter the data directory, which holds the root key and the metadata.
+// warnReadable logs a warning when others than its owner may list or
+// write the data directory, which holds the root key and the metadata.
+// Search permission alone is not warned about: run as root, coffer gives
+// the postgres group that much so its local RDS clusters can reach their
+// directories.
 func warnReadable(dir string, log *slog.Logger) {
 	st, err := os.Stat(dir)
 	if err != nil {
 		log.Warn("cannot check the data directory's mode", "dir", dir, "err", err)
 		return
 	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+	if perm := st.Mode().Perm(); perm&0o066 != 0 {
 		log.Warn(fmt.Sprintf("data directory %s is readable by others (mode %v): run chmod 700 %s", dir, perm, dir))
 	}
 }

@@ -62,7 +62,7 @@ func (f *vaultFlags) open(ctx context.Context) (*vaultstore.Engine, config.Confi
 		}
 		keys = lk
 	} else {
-		root, err := app.OpenRootKey(ctx, cfg)
+		root, err := app.OpenRootKey(ctx, cfg, db)
 		if err != nil {
 			db.Close()
 			return nil, cfg, nil, err

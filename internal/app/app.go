@@ -18,8 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/prometheus/client_golang/prometheus"
 
 	apibackup "github.com/coffer-dev/coffer/internal/api/backup"
@@ -44,7 +42,6 @@ import (
 	"github.com/coffer-dev/coffer/internal/plans"
 	"github.com/coffer-dev/coffer/internal/protocol"
 	"github.com/coffer-dev/coffer/internal/rds"
-	"github.com/coffer-dev/coffer/internal/rootkey"
 	"github.com/coffer-dev/coffer/internal/server"
 )
 
@@ -94,15 +91,18 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
+	warnReadable(cfg.DataDir, log)
 	a := &App{cfg: cfg, log: log, now: now,
 		CredentialsFile: filepath.Join(cfg.DataDir, "credentials"),
 		ConfigFile:      filepath.Join(cfg.DataDir, "config"),
 	}
-	keys, err := OpenRootKey(ctx, cfg)
-	if err != nil {
+	var err error
+	if a.store, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if a.store, err = openStore(ctx, cfg); err != nil {
+	keys, err := OpenRootKey(ctx, cfg, a.store)
+	if err != nil {
+		a.store.Close()
 		return nil, err
 	}
 	ids := identity.New(a.store, keys, log.With("component", "identity"))
@@ -142,32 +142,30 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 			rdsapi.New(a.rds),
 			backupAPI,
 		},
-		Regions:      cfg.Regions,
-		MaxBodyBytes: cfg.Limits.MaxBodyBytes,
-		Log:          log.With("component", "http"),
-		Registry:     registry,
-		Ready:        a.ready.Load,
+		Regions:                 cfg.Regions,
+		MaxBodyBytes:            cfg.Limits.MaxBodyBytes,
+		MaxUnauthenticatedBytes: cfg.Limits.MaxUnauthenticatedBytes,
+		Log:                     log.With("component", "http"),
+		Registry:                registry,
+		Ready:                   a.ready.Load,
+		RootKey:                 server.RootKeyStatus{Provider: cfg.RootKey.Provider, Verify: keys.Verify},
 	})
 	return a, nil
 }
 
-// OpenRootKey returns the root-key provider the configuration names.
-func OpenRootKey(ctx context.Context, cfg config.Config) (rootkey.Provider, error) {
-	switch cfg.RootKey.Provider {
-	case "env":
-		return rootkey.FromEnv(cfg.RootKey.EnvVar)
-	case "kms":
-		opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.RootKey.KMSRegion)}
-		if cfg.RootKey.KMSEndpoint != "" {
-			opts = append(opts, awsconfig.WithBaseEndpoint(cfg.RootKey.KMSEndpoint))
-		}
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("root key service: %w", err)
-		}
-		return rootkey.NewKMS(awskms.NewFromConfig(awsCfg), cfg.RootKey.KMSKeyID), nil
-	default:
-		return rootkey.LoadOrCreateFile(cfg.RootKey.File)
+// warnReadable logs a warning when others than its owner may list or
+// write the data directory, which holds the root key and the metadata.
+// Search permission alone is not warned about: run as root, coffer gives
+// the postgres group that much so its local RDS clusters can reach their
+// directories.
+func warnReadable(dir string, log *slog.Logger) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		log.Warn("cannot check the data directory's mode", "dir", dir, "err", err)
+		return
+	}
+	if perm := st.Mode().Perm(); perm&0o066 != 0 {
+		log.Warn(fmt.Sprintf("data directory %s is readable by others (mode %v): run chmod 700 %s", dir, perm, dir))
 	}
 }
 
@@ -253,12 +251,19 @@ func (a *App) Listen() (net.Listener, error) {
 	return ln, nil
 }
 
+// maxHeaderBytes bounds a request's headers (and its URL, which carries
+// a presigned request's signature).
+const maxHeaderBytes = 64 << 10
+
 // Serve answers requests on ln until ctx ends, then lets in-flight
 // requests finish (up to 30 seconds) and closes the store.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           a.handler,
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: a.cfg.Limits.ReadHeaderTimeout,
+		ReadTimeout:       a.cfg.Limits.ReadTimeout,
+		IdleTimeout:       a.cfg.Limits.IdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	if a.tlsCert != nil {

@@ -104,6 +104,17 @@ type Jobs struct {
 // Limits bound requests.
 type Limits struct {
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+	// MaxUnauthenticatedBytes bounds the request body bytes held, beyond
+	// the first 32 KiB of each, by all requests not yet authenticated
+	// (a body is read whole before its signature is checked); a request
+	// that would exceed it is answered 503.
+	MaxUnauthenticatedBytes int64 `yaml:"maxUnauthenticatedBytes"`
+	// ReadHeaderTimeout bounds reading a request's headers; ReadTimeout
+	// the whole request, body included; IdleTimeout how long a kept-alive
+	// connection may wait for its next request.
+	ReadHeaderTimeout time.Duration `yaml:"readHeaderTimeout"`
+	ReadTimeout       time.Duration `yaml:"readTimeout"`
+	IdleTimeout       time.Duration `yaml:"idleTimeout"`
 }
 
 // DefaultRegions are the regions served unless configured otherwise.
@@ -117,8 +128,9 @@ func DefaultConfig() Config {
 		Regions: append([]string(nil), DefaultRegions...),
 		RootKey: RootKey{Provider: "file", EnvVar: "COFFER_ROOT_KEY"},
 		Log:     Log{Format: "text", Level: "info"},
-		Limits:  Limits{MaxBodyBytes: 10 << 20},
-		Jobs:    Jobs{StaleAfter: 30 * time.Second},
+		Limits: Limits{MaxBodyBytes: 10 << 20, MaxUnauthenticatedBytes: 12 << 20,
+			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute},
+		Jobs: Jobs{StaleAfter: 30 * time.Second},
 	}
 }
 
@@ -278,6 +290,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxBodyBytes < 1024 {
 		return fmt.Errorf("maxBodyBytes %d is too small (at least 1024)", c.Limits.MaxBodyBytes)
+	}
+	if c.Limits.MaxUnauthenticatedBytes < c.Limits.MaxBodyBytes {
+		return fmt.Errorf("maxUnauthenticatedBytes %d is below maxBodyBytes %d: a body of the largest size accepted could never be read", c.Limits.MaxUnauthenticatedBytes, c.Limits.MaxBodyBytes)
+	}
+	for name, d := range map[string]time.Duration{"readHeaderTimeout": c.Limits.ReadHeaderTimeout, "readTimeout": c.Limits.ReadTimeout, "idleTimeout": c.Limits.IdleTimeout} {
+		if d <= 0 {
+			return fmt.Errorf("limits.%s %s must be positive", name, d)
+		}
 	}
 	return nil
 }

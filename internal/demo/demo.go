@@ -74,7 +74,11 @@ func Run(ctx context.Context, o Options) error {
 		o.Rows = 10000
 	}
 	kept := o.DataDir != ""
-	if !kept {
+	if kept {
+		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+			return fmt.Errorf("create the data directory: %w", err)
+		}
+	} else {
 		dir, err := os.MkdirTemp("", "coffer-demo-")
 		if err != nil {
 			return err
@@ -236,7 +240,7 @@ func (r *run) walkthrough(ctx context.Context) error {
 			srcKey, err = r.src.CreateKey(ctx, "source-cmk", scenario.KeyPolicy(Source, BackupAcct))
 			return srcKey, err
 		}},
-		{"source", "create an " + r.o.Engine + " DB instance encrypted with the source CMK, with sample data", func() (string, error) {
+		{"source", "create a " + r.o.Engine + " DB instance encrypted with the source CMK, with sample data", func() (string, error) {
 			var err error
 			db, err = r.src.CreateDB(ctx, scenario.DBSpec{ID: "orders-db", Engine: r.o.Engine, KeyID: "alias/source-cmk", DBName: "orders", User: "orders_admin", Password: "demo-Passw0rd-orders"})
 			if err != nil {

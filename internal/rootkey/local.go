@@ -89,10 +89,17 @@ func fullAAD(aad []byte) []byte { return append([]byte(aadPrefix), aad...) }
 // 0600, in a 0700 directory) with a fresh random key if it does not exist.
 // A key file readable by others is refused.
 func LoadOrCreateFile(path string) (*Local, error) {
-	data, err := os.ReadFile(path)
+	l, err := LoadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return createFile(path)
+		return CreateFile(path)
 	}
+	return l, err
+}
+
+// LoadFile reads the base64 root key at path. A missing file is an error
+// wrapping fs.ErrNotExist; a key file readable by others is refused.
+func LoadFile(path string) (*Local, error) {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read root key: %w", err)
 	}
@@ -106,7 +113,9 @@ func LoadOrCreateFile(path string) (*Local, error) {
 	return parseKey(string(data), path)
 }
 
-func createFile(path string) (*Local, error) {
+// CreateFile writes a fresh random root key to path (mode 0600, in a 0700
+// directory); it fails if the file exists.
+func CreateFile(path string) (*Local, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}

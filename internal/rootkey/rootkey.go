@@ -12,6 +12,11 @@
 //
 // aad names what the secret belongs to (for example "iam/access-key/AKIA...")
 // so a sealed blob cannot be moved to another record and opened there.
+//
+// Key check value: the text "coffer root key check v1" sealed, in the
+// provider's format, with aad "coffer/root-key-check" (CheckValue). The
+// metadata store keeps it (table root_key_check); Verify opens it to prove
+// a key is the one the store's secrets are sealed with.
 package rootkey
 
 import "context"

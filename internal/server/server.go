@@ -5,13 +5,12 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -50,13 +49,25 @@ type Options struct {
 	Services             []protocol.Service
 	Regions              []string
 	MaxBodyBytes         int64
-	Log                  *slog.Logger
-	Registry             *prometheus.Registry
+	// MaxUnauthenticatedBytes bounds the body bytes, beyond 32 KiB each,
+	// that requests not yet authenticated hold together.
+	MaxUnauthenticatedBytes int64
+	Log                     *slog.Logger
+	Registry                *prometheus.Registry
 	// Ready reports whether the server may take requests; health answers
 	// 503 until it does.
 	Ready func() bool
 	// Now is the clock used for signature checks; nil means time.Now.
 	Now func() time.Time
+	// RootKey is the root key health reports on.
+	RootKey RootKeyStatus
+}
+
+// RootKeyStatus describes the root key to health: its provider, and a
+// check that it still opens the metadata store's key check value.
+type RootKeyStatus struct {
+	Provider string
+	Verify   func(context.Context) error
 }
 
 // Handler serves every AWS endpoint coffer has.
@@ -66,11 +77,13 @@ type Handler struct {
 	regions  map[string]bool
 	metrics  *metrics
 	metricsH http.Handler
+	// unauthenticated is the budget of MaxUnauthenticatedBytes.
+	unauthenticated *budget
 }
 
 // New returns the handler.
 func New(opts Options) *Handler {
-	h := &Handler{opts: opts, services: map[string]protocol.Service{}, regions: map[string]bool{}}
+	h := &Handler{opts: opts, services: map[string]protocol.Service{}, regions: map[string]bool{}, unauthenticated: &budget{free: opts.MaxUnauthenticatedBytes}}
 	for _, s := range opts.Services {
 		h.services[s.SigningName()] = s
 	}
@@ -131,29 +144,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// readBody reads the whole body into one buffer of the declared length
-// (io.ReadAll would grow it from 512 bytes), trusting the declaration
-// only up to the server's limit.
-func readBody(r io.Reader, declared, limit int64) ([]byte, error) {
-	if declared < 0 || declared > limit {
-		return io.ReadAll(r)
-	}
-	var b bytes.Buffer
-	b.Grow(int(declared) + bytes.MinRead)
-	_, err := b.ReadFrom(r)
-	return b.Bytes(), err
-}
-
 // serve authenticates and dispatches; it returns the caller and the
 // service when known, and the body read.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, call *reqctx.Call) (*identity.Principal, protocol.Service, []byte) {
 	ctx := r.Context()
-	body, err := readBody(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes), r.ContentLength, h.opts.MaxBodyBytes)
+	body, held, err := readBody(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes), h.unauthenticated)
+	// Given back once the signature is checked, or the request answered.
+	defer func() { h.unauthenticated.give(held) }()
 	if err != nil {
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		switch {
+		case errors.As(err, &tooLarge):
 			err = awserr.New(awserr.TooLarge, "RequestEntityTooLarge", "the request body is larger than the %d bytes this server accepts", h.opts.MaxBodyBytes)
-		} else {
+		case errors.Is(err, errBudget):
+			err = awserr.New(awserr.Unavailable, "ServiceUnavailable", "the server holds as many request bytes from unauthenticated callers as it accepts; retry later")
+		default:
 			err = awserr.New(awserr.Invalid, "IncompleteBody", "the request body could not be read: %v", err)
 		}
 		h.writeError(w, r, nil, err)
@@ -183,11 +188,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, call *reqctx.Cal
 		creds, p, err := h.opts.Auth.Authenticate(ctx, id)
 		principal = p
 		return creds, err
-	}), Now: h.opts.Now}
+	}), Now: h.opts.Now,
+		// What AWS's JSON and query services require of a signature.
+		Strict: svc.Protocol() == protocol.AWSJSON || svc.Protocol() == protocol.Query}
 	if _, err := v.Verify(ctx, r, body); err != nil {
 		h.writeError(w, r, svc, authError(err, svc.Protocol()))
 		return nil, svc, body
 	}
+	h.unauthenticated.give(held)
+	held = 0
 	r = r.WithContext(identity.WithCaller(ctx, principal))
 	svc.Serve(w, r, body)
 	return principal, svc, body
@@ -260,18 +269,41 @@ func authError(err error, k protocol.Kind) error {
 	return &awserr.Error{Kind: awserr.Unauthenticated, Code: code, Message: se.Message, Status: se.HTTPStatus()}
 }
 
-func (h *Handler) health(w http.ResponseWriter, _ *http.Request) {
+// healthBody is what /_coffer/health answers.
+type healthBody struct {
+	Status   string      `json:"status"`
+	RootKey  *rootKeyDoc `json:"rootKey,omitempty"`
+	Services []string    `json:"services,omitempty"`
+}
+
+type rootKeyDoc struct {
+	Provider string `json:"provider"`
+	Status   string `json:"status"` // "ok" or "unusable"
+}
+
+func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
+	body := healthBody{Status: "ok"}
+	status := http.StatusOK
 	if !h.opts.Ready() {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, `{"status":"starting"}`)
-		return
+		body.Status, status = "starting", http.StatusServiceUnavailable
+	} else {
+		if v := h.opts.RootKey.Verify; v != nil {
+			body.RootKey = &rootKeyDoc{Provider: h.opts.RootKey.Provider, Status: "ok"}
+			if err := v(r.Context()); err != nil {
+				h.opts.Log.Error("health: the root key does not open the key check value", "err", err)
+				body.Status, body.RootKey.Status, status = "root key unusable", "unusable", http.StatusServiceUnavailable
+			}
+		}
+		for n := range h.services {
+			body.Services = append(body.Services, n)
+		}
+		sorted(body.Services)
 	}
-	names := make([]string, 0, len(h.services))
-	for n := range h.services {
-		names = append(names, `"`+n+`"`)
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(body); err != nil {
+		h.opts.Log.Debug("health: write the answer", "err", err)
 	}
-	fmt.Fprintf(w, `{"status":"ok","services":[%s]}`, strings.Join(sorted(names), ","))
 }
 
 func (h *Handler) observe(r *http.Request, call *reqctx.Call, p *identity.Principal, status int, d time.Duration) {

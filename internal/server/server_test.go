@@ -73,8 +73,8 @@ func newFixture(t *testing.T) *fixture {
 		Auth:         ids,
 		Services:     []protocol.Service{stsapi.New(ids), testKMS(), testBackup()},
 		Regions:      []string{region, "eu-west-1"},
-		MaxBodyBytes: 1 << 20,
-		Log:          slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MaxBodyBytes: 1 << 20, MaxUnauthenticatedBytes: 4 << 20,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

@@ -63,7 +63,9 @@ func TestRealClients(t *testing.T) {
 		testKeyID: testKeys[testKeyID],
 		tempKeyID: {AccessKeyID: tempKeyID, SecretAccessKey: tempSecret, SessionToken: tempToken},
 	}
-	as := &authServer{v: &Verifier{Lookup: lookup}}
+	// Strict, as coffer verifies its JSON and query services: what the
+	// SDK signs must pass it.
+	as := &authServer{v: &Verifier{Lookup: lookup, Strict: true}}
 	srv := httptest.NewServer(as)
 	defer srv.Close()
 

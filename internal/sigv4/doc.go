@@ -66,6 +66,15 @@
 // have been signed with it when no header says so; STREAMING-* (chunked
 // signing) is refused.
 //
+// Strict (coffer's JSON and query services, as AWS's): Content-Type, when
+// the request carries it, and every x-amz-* header it carries (X-Amz-Target
+// among them) must be in SignedHeaders, else IncompleteSignature naming
+// them; UNSIGNED-PAYLOAD is refused, presigned or not (IncompleteSignature
+// when x-amz-content-sha256 says so; otherwise only the body's SHA-256 is
+// tried). botocore's presigner signs content-type and x-amz-target with the
+// empty body's hash (it moves the parameters into the query string), and
+// aws-sdk-go-v2's STS presigner signs host with the body's hash: both pass.
+//
 // # String to sign and key
 //
 //	AWS4-HMAC-SHA256\n<X-Amz-Date>\n<yyyymmdd>/<region>/<service>/aws4_request\n<hex SHA-256 of the canonical request>
@@ -80,8 +89,9 @@
 //
 //  1. No Authorization header and no presigned query: MissingAuthenticationToken.
 //  2. Malformed or incomplete parameters, unknown algorithm, a bad
-//     credential, a repeated or missing "host" in SignedHeaders, a malformed
-//     date: IncompleteSignature (the message lists what is missing, in AWS's
+//     credential, a repeated or missing "host" in SignedHeaders, a header
+//     Strict wants signed and not signed, a malformed date:
+//     IncompleteSignature (the message lists what is missing, in AWS's
 //     words).
 //  3. Credential date differs from the date part of X-Amz-Date:
 //     SignatureDoesNotMatch.
@@ -94,7 +104,7 @@
 //     RequestExpired "Request has expired" (S3 says AccessDenied; the
 //     awsQuery services document RequestExpired for presigned URLs).
 //  5. x-amz-content-sha256 malformed, STREAMING-*, or UNSIGNED-PAYLOAD on
-//     the header form: IncompleteSignature; not the SHA-256 of the body:
+//     the header form (on any form when Strict): IncompleteSignature; not the SHA-256 of the body:
 //     SignatureDoesNotMatch.
 //  6. Unknown or inactive access key: InvalidClientTokenId. Other lookup
 //     failures are returned as plain errors (a server fault).

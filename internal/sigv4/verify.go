@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +54,11 @@ type Verifier struct {
 	Now func() time.Time
 	// MaxSkew is the allowed clock difference; zero means DefaultMaxSkew.
 	MaxSkew time.Duration
+	// Strict applies what AWS requires of requests to its JSON and query
+	// services: Content-Type, when sent, and every x-amz-* header sent
+	// (X-Amz-Target among them) are signed, and the payload is signed
+	// (UNSIGNED-PAYLOAD is refused, presigned or not).
+	Strict bool
 }
 
 // Result tells who signed a verified request.
@@ -88,6 +94,11 @@ func (v *Verifier) verify(ctx context.Context, r *http.Request, body []byte) (Re
 	if !hasSignedHeader(p.headerNames, "host") {
 		return Result{}, newError(IncompleteSignature, msgHostNotSigned)
 	}
+	if v.Strict {
+		if aerr := mustBeSigned(r, p); aerr != nil {
+			return Result{}, aerr
+		}
+	}
 
 	// Request time: X-Amz-Date (query for presigned, header otherwise), else Date.
 	reqTime, amzDate, aerr := requestTime(r, p)
@@ -103,7 +114,7 @@ func (v *Verifier) verify(ctx context.Context, r *http.Request, body []byte) (Re
 		return Result{}, aerr
 	}
 
-	payloadHashes, aerr := payloadCandidates(r, p, body)
+	payloadHashes, aerr := payloadCandidates(r, p, body, v.Strict)
 	if aerr != nil {
 		return Result{}, aerr
 	}
@@ -209,11 +220,31 @@ func hasSignedHeader(names []string, want string) bool {
 	return false
 }
 
+// mustBeSigned refuses a request carrying a Content-Type or x-amz-*
+// header that is not among its signed headers.
+func mustBeSigned(r *http.Request, p authParams) *Error {
+	var unsigned []string
+	for name := range r.Header {
+		lower := strings.ToLower(name)
+		if (lower == "content-type" || strings.HasPrefix(lower, "x-amz-")) && !hasSignedHeader(p.headerNames, lower) {
+			unsigned = append(unsigned, lower)
+		}
+	}
+	if len(unsigned) == 0 {
+		return nil
+	}
+	sort.Strings(unsigned)
+	return newError(IncompleteSignature, fmt.Sprintf(
+		"The request carries headers that must be signed but are not: %s. Content-Type and every x-amz-* header sent must be in SignedHeaders.",
+		clip(strings.Join(unsigned, ", "))))
+}
+
 // payloadCandidates returns the payload hashes the client may have signed
 // with. With x-amz-content-sha256 it is that value, after checking it against
 // the body. Without it, the SHA-256 of the body; a presigned request may also
-// have been signed with UNSIGNED-PAYLOAD (as S3-style presigners do).
-func payloadCandidates(r *http.Request, p authParams, body []byte) ([]string, *Error) {
+// have been signed with UNSIGNED-PAYLOAD (as S3-style presigners do), unless
+// strict.
+func payloadCandidates(r *http.Request, p authParams, body []byte, strict bool) ([]string, *Error) {
 	declared := r.Header.Get("X-Amz-Content-Sha256")
 	if declared == "" && p.presigned && r.URL != nil {
 		declared = r.URL.Query().Get("X-Amz-Content-Sha256")
@@ -222,10 +253,13 @@ func payloadCandidates(r *http.Request, p authParams, body []byte) ([]string, *E
 	actual := hex.EncodeToString(sum[:])
 	switch {
 	case declared == "":
-		if p.presigned {
+		if p.presigned && !strict {
 			return []string{actual, unsignedPayload}, nil
 		}
 		return []string{actual}, nil
+	case declared == unsignedPayload && strict:
+		return nil, newError(IncompleteSignature,
+			"x-amz-content-sha256: UNSIGNED-PAYLOAD is not accepted by this service; sign the SHA-256 of the body.")
 	case declared == unsignedPayload:
 		if !p.presigned {
 			return nil, newError(IncompleteSignature,

@@ -3,6 +3,7 @@ package sigv4
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -110,7 +111,7 @@ func TestVerifySDKSigned(t *testing.T) {
 			if perr != nil {
 				t.Fatalf("parseAuth: %v", perr)
 			}
-			hashes, perr := payloadCandidates(server, p, body)
+			hashes, perr := payloadCandidates(server, p, body, false)
 			if perr != nil {
 				t.Fatalf("payloadCandidates: %v", perr)
 			}
@@ -363,19 +364,11 @@ func TestVerifyRejects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var client *http.Request
+			payloadHash := ""
 			if tc.presign {
-				client, _ = presign(t, tc.spec, hashHex(nil))
-			} else {
-				client, _ = signHeader(t, tc.spec)
+				payloadHash = hashHex(nil)
 			}
-			if tc.mutate != nil {
-				tc.mutate(client)
-			}
-			server, body := toServer(t, client)
-			if tc.body != nil {
-				body = []byte(*tc.body)
-			}
+			server, body := serverRequest(t, tc.spec, payloadHash, tc.mutate, tc.body)
 			now := tc.now
 			if now.IsZero() {
 				now = t0
@@ -400,6 +393,28 @@ func TestVerifyRejects(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// serverRequest signs spec (presigned with payloadHash, or in the
+// Authorization header when it is ""), applies mutate to the client
+// request, and returns the request and body as the server reads them,
+// body replacing the one sent when set.
+func serverRequest(t *testing.T, spec reqSpec, payloadHash string, mutate func(*http.Request), body *string) (*http.Request, []byte) {
+	t.Helper()
+	var client *http.Request
+	if payloadHash != "" {
+		client, _ = presign(t, spec, payloadHash)
+	} else {
+		client, _ = signHeader(t, spec)
+	}
+	if mutate != nil {
+		mutate(client)
+	}
+	server, sent := toServer(t, client)
+	if body != nil {
+		return server, []byte(*body)
+	}
+	return server, sent
+}
 
 func TestParseScope(t *testing.T) {
 	hdr, _ := signHeader(t, backupGet)
@@ -464,5 +479,63 @@ func TestVerifierWithoutLookup(t *testing.T) {
 	var v Verifier
 	if _, err := v.Verify(context.Background(), r, []byte(kmsJSON.body)); err == nil {
 		t.Fatal("Verify without a Lookup succeeded")
+	}
+}
+
+// TestVerifyStrict: on JSON and query services, as AWS requires, the
+// Content-Type and every x-amz-* header sent are signed and the payload
+// is signed; what the SDKs sign (headers and presigned URLs with the
+// body's hash) still verifies. Each refused case verifies without Strict,
+// which is the looseness Strict closes.
+func TestVerifyStrict(t *testing.T) {
+	kmsNoTarget := with(kmsJSON, func(s *reqSpec) { delete(s.header, "X-Amz-Target") })
+	kmsNoType := with(kmsJSON, func(s *reqSpec) { delete(s.header, "Content-Type") })
+	kmsHostOnly := with(kmsJSON, func(s *reqSpec) { s.header = nil; s.body = "" })
+	addTarget := func(r *http.Request) { r.Header.Set("X-Amz-Target", "TrentService.Encrypt") }
+	tests := []struct {
+		name     string
+		spec     reqSpec
+		presign  string // payload hash to presign with; "" signs the header form
+		mutate   func(*http.Request)
+		body     *string // the body sent with a presigned URL (presign sends none)
+		wantCode string  // "" verifies
+	}{
+		{name: "query form POST", spec: stsForm},
+		{name: "json POST", spec: kmsJSON},
+		{name: "json POST with session token", spec: with(kmsJSON, func(s *reqSpec) { s.creds = tempCreds })},
+		{name: "presigned query GET with the empty body's hash", spec: stsPresign, presign: hashHex(nil)},
+		{name: "presigned query GET with session token", spec: with(stsPresign, func(s *reqSpec) { s.creds = tempCreds }), presign: hashHex(nil)},
+		{name: "presigned json POST with its headers and body signed", spec: kmsJSON, presign: hashHex([]byte(kmsJSON.body)),
+			mutate: func(r *http.Request) {
+				r.Body, r.ContentLength = io.NopCloser(strings.NewReader(kmsJSON.body)), int64(len(kmsJSON.body))
+			}},
+		{name: "X-Amz-Target not signed", spec: kmsNoTarget, mutate: addTarget, wantCode: IncompleteSignature},
+		{name: "Content-Type not signed", spec: kmsNoType, mutate: func(r *http.Request) { r.Header.Set("Content-Type", "application/x-amz-json-1.1") },
+			wantCode: IncompleteSignature},
+		{name: "presigned UNSIGNED-PAYLOAD", spec: stsPresign, presign: "UNSIGNED-PAYLOAD", wantCode: SignatureDoesNotMatch},
+		{name: "presigned over host only, operation and body chosen later", spec: kmsHostOnly, presign: "UNSIGNED-PAYLOAD", mutate: func(r *http.Request) {
+			addTarget(r)
+			r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		}, body: ptr(`{"KeyId":"alias/other","Plaintext":"aGVsbG8="}`), wantCode: IncompleteSignature},
+		{name: "x-amz-content-sha256 UNSIGNED-PAYLOAD on a presigned URL", spec: with(stsPresign, func(s *reqSpec) {
+			s.url += "&X-Amz-Content-Sha256=UNSIGNED-PAYLOAD"
+		}), presign: "UNSIGNED-PAYLOAD", wantCode: IncompleteSignature},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			server, body := serverRequest(t, tc.spec, tc.presign, tc.mutate, tc.body)
+			for _, strict := range []bool{false, true} {
+				v := newVerifier(t0)
+				v.Strict = strict
+				_, err := v.Verify(context.Background(), server, body)
+				want := tc.wantCode
+				if !strict {
+					want = ""
+				}
+				if got := errCode(err); got != want {
+					t.Errorf("strict %v: code = %q, want %q (err: %v)", strict, got, want, err)
+				}
+			}
+		})
 	}
 }

@@ -17,7 +17,8 @@ DST=666777888999
 ROWS="${ROWS:-1000}"
 PASSWORD='Orders-Passw0rd'
 
-aws() { "$AWS_BIN" --endpoint-url "$ENDPOINT" --region "$REGION" --output text "$@"; }
+# command: AWS_BIN defaults to aws, which must name the CLI, not this function.
+aws() { command "$AWS_BIN" --endpoint-url "$ENDPOINT" --region "$REGION" --output text "$@"; }
 step() { printf '\n== %s\n' "$*"; }
 fail() { echo "FAILED: $*" >&2; exit 1; }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 
 	"modernc.org/sqlite"
@@ -24,6 +25,9 @@ const MaxIdleConns = 64
 func Open(ctx context.Context, path string) (*meta.SQLStore, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
+		return nil, err
+	}
+	if err := restrictModes(abs); err != nil {
 		return nil, err
 	}
 	q := url.Values{}
@@ -54,6 +58,26 @@ func Open(ctx context.Context, path string) (*meta.SQLStore, error) {
 		return nil, fmt.Errorf("migrate sqlite %s: %w", abs, err)
 	}
 	return s, nil
+}
+
+// restrictModes creates the database file 0600 if it is not there, and
+// makes it, its -wal and its -shm 0600 if they are: SQLite creates the
+// -wal and -shm with the database file's mode, and its own default is
+// 0644.
+func restrictModes(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("restrict the mode of %s: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // Hooks are SQLite's dialect details.

@@ -155,6 +155,7 @@ type Service struct {
 	now   func() time.Time
 
 	onBackupDone func(ctx context.Context, j *Job)
+	notifier     Notifier
 	staleAfter   time.Duration
 	perAccount   int
 }

@@ -313,6 +313,7 @@ func (s *Service) SweepStaleJobs(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, fmt.Errorf("fail stale job %s: %w", j.ID, err)
 		}
+		s.notifyJob(ctx, j)
 		n++
 	}
 	return n, nil

@@ -259,6 +259,7 @@ func (s *Service) UpdateRecoveryPointLifecycle(ctx context.Context, vaultName, a
 		return nil, nil, err
 	}
 	rp.Lifecycle = l
+	s.notifyRecoveryPoint(ctx, v, rp)
 	return v, rp, nil
 }
 

@@ -72,24 +72,18 @@ func (s *Service) newMessage(ctx context.Context, t *Topic, typ string) (*Messag
 		SignatureVersion: version, SigningCertURL: base + CertPath}, sg, nil
 }
 
-// queueConfirmation queues the SubscriptionConfirmation message of a
-// subscription in the caller's transaction.
-func (s *Service) queueConfirmation(ctx context.Context, q meta.Querier, t *Topic, subARN string) error {
-	var token, endpoint string
-	if err := q.QueryRowContext(ctx, `SELECT token, endpoint FROM sns_subscriptions WHERE arn = ?`, subARN).Scan(&token, &endpoint); err != nil {
-		return err
-	}
+// confirmation is the signed SubscriptionConfirmation message carrying
+// a subscription's token. It is built before the transaction that
+// queues it: the signing key may have to be created first.
+func (s *Service) confirmation(ctx context.Context, t *Topic, token string) (*Message, error) {
 	m, sg, err := s.newMessage(ctx, t, TypeConfirmation)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	m.Token = token
 	m.Message = fmt.Sprintf("You have chosen to subscribe to the topic %s.\nTo confirm the subscription, visit the SubscribeURL included in this message.", t.ARN)
 	m.SubscribeURL = s.base() + ConfirmPath + "?" + url.Values{"Action": {"ConfirmSubscription"}, "TopicArn": {t.ARN}, "Token": {token}}.Encode()
-	if err := sg.sign(m); err != nil {
-		return err
-	}
-	return s.queueDelivery(ctx, q, subARN, endpoint, m)
+	return m, sg.sign(m)
 }
 
 // Publish sends a message to every confirmed subscription of a topic and

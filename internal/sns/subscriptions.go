@@ -46,29 +46,37 @@ func (s *Service) Subscribe(ctx context.Context, topicARN, protocol, endpoint st
 	}
 	p := identity.Caller(ctx)
 	var existing Subscription
-	err = s.store.QueryRowContext(ctx, `SELECT arn, confirmed FROM sns_subscriptions WHERE topic_arn = ? AND protocol = ? AND endpoint = ?`, t.ARN, protocol, endpoint).
-		Scan(&existing.ARN, &existing.Confirmed)
+	var token string
+	err = s.store.QueryRowContext(ctx, `SELECT arn, confirmed, token FROM sns_subscriptions WHERE topic_arn = ? AND protocol = ? AND endpoint = ?`, t.ARN, protocol, endpoint).
+		Scan(&existing.ARN, &existing.Confirmed, &token)
 	switch {
 	case err == nil && existing.Confirmed:
 		return existing.ARN, nil
 	case err == nil:
 		// Subscribing again resends the confirmation.
-		if err := s.sendConfirmation(ctx, t, existing.ARN); err != nil {
+		m, err := s.confirmation(ctx, t, token)
+		if err != nil {
 			return "", err
 		}
-		return pendingOr(existing.ARN, returnARN), nil
+		err = s.store.InTx(ctx, func(q meta.Querier) error { return s.queueDelivery(ctx, q, existing.ARN, endpoint, m) })
+		return pendingOr(existing.ARN, returnARN), err
 	case !errors.Is(err, sql.ErrNoRows):
 		return "", err
 	}
 	sub := Subscription{ARN: t.ARN + ":" + newID(), TopicARN: t.ARN, Owner: p.AccountID, Protocol: protocol, Endpoint: endpoint}
 	var tok [32]byte
 	rand.Read(tok[:])
+	token = hex.EncodeToString(tok[:])
+	m, err := s.confirmation(ctx, t, token)
+	if err != nil {
+		return "", err
+	}
 	err = s.store.InTx(ctx, func(q meta.Querier) error {
 		if _, err := q.ExecContext(ctx, `INSERT INTO sns_subscriptions (arn, topic_arn, owner, protocol, endpoint, token, confirmed, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?)`,
-			sub.ARN, sub.TopicARN, sub.Owner, sub.Protocol, sub.Endpoint, hex.EncodeToString(tok[:]), s.now().UnixNano()); err != nil {
+			sub.ARN, sub.TopicARN, sub.Owner, sub.Protocol, sub.Endpoint, token, s.now().UnixNano()); err != nil {
 			return err
 		}
-		return s.queueConfirmation(ctx, q, t, sub.ARN)
+		return s.queueDelivery(ctx, q, sub.ARN, endpoint, m)
 	})
 	if err != nil {
 		return "", err
@@ -81,10 +89,6 @@ func pendingOr(arn string, returnARN bool) string {
 		return arn
 	}
 	return PendingConfirmation
-}
-
-func (s *Service) sendConfirmation(ctx context.Context, t *Topic, subARN string) error {
-	return s.store.InTx(ctx, func(q meta.Querier) error { return s.queueConfirmation(ctx, q, t, subARN) })
 }
 
 // ConfirmSubscription confirms the subscription a token was sent to. The

@@ -35,6 +35,7 @@ func New(svc *backup.Service) *protocol.RESTService {
 	a.registerJobs(s)
 	a.registerRecoveryPoints(s)
 	a.registerEveryday(s)
+	a.registerNotifications(s)
 	return s
 }
 

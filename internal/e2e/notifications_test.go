@@ -406,7 +406,9 @@ func TestVaultNotifications(t *testing.T) {
 		if err != nil {
 			t.Fatalf("aws sns list-subscriptions-by-topic: %v\n%s", err, raw)
 		}
-		var out struct{ Subscriptions []struct{ SubscriptionArn, Protocol, Endpoint string } }
+		var out struct {
+			Subscriptions []struct{ SubscriptionArn, Protocol, Endpoint string }
+		}
 		if err := json.Unmarshal(raw, &out); err != nil || len(out.Subscriptions) != 1 || out.Subscriptions[0].SubscriptionArn != subARN {
 			t.Errorf("CLI subscriptions = %s (%v)", raw, err)
 		}

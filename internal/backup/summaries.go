@@ -225,7 +225,12 @@ func (s *Service) jobsSince(ctx context.Context, kind, region string, accounts [
 	for _, a := range accounts {
 		args = append(args, a)
 	}
-	rows, err := s.store.QueryContext(ctx, `SELECT `+jobColumns+` FROM backup_jobs WHERE kind = ? AND region = ? AND creation_date >= ? AND account_id IN (`+marks+`)`, args...)
+	return s.selectJobs(ctx, `SELECT `+jobColumns+` FROM backup_jobs WHERE kind = ? AND region = ? AND creation_date >= ? AND account_id IN (`+marks+`)`, args...)
+}
+
+// selectJobs runs a query of jobColumns and scans its jobs.
+func (s *Service) selectJobs(ctx context.Context, query string, args ...any) ([]*Job, error) {
+	rows, err := s.store.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,3 @@
-// Package sns is an Amazon SNS-compatible topic service: topics with
-// access policies, http/https subscriptions confirmed by the
-// subscription handshake, and Publish, whose messages are signed as SNS
-// signs them and delivered through the job queue with retries. Every
-// operation authorizes its caller through authz, with the topic's policy
-// as the resource policy, so AWS services (backup.amazonaws.com) publish
-// only where a topic policy admits them.
 package sns
 
 import (

@@ -112,15 +112,19 @@ type receiver struct {
 	trusted string
 	srv     *httptest.Server
 
-	mu       sync.Mutex
-	got      []snsMessage
-	failNext int
-	failed   int
-	raw      [][]byte
+	// manual receivers keep confirmations instead of visiting their
+	// SubscribeURL.
+	manual bool
+
+	mu            sync.Mutex
+	got           []snsMessage
+	confirmations []snsMessage
+	failNext      int
+	failed        int
 }
 
-func newReceiver(t *testing.T, trusted string) *receiver {
-	r := &receiver{t: t, trusted: trusted}
+func newReceiver(t *testing.T, trusted string, manual bool) *receiver {
+	r := &receiver{t: t, trusted: trusted, manual: manual}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
 	return r
@@ -147,6 +151,12 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	switch m.Type {
 	case "SubscriptionConfirmation":
+		if r.manual {
+			r.mu.Lock()
+			r.confirmations = append(r.confirmations, m)
+			r.mu.Unlock()
+			return
+		}
 		resp, err := http.Get(m.SubscribeURL)
 		if err != nil {
 			r.t.Errorf("receiver: confirm: %v", err)
@@ -170,7 +180,6 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 			r.t.Errorf("notification without x-amz-sns-subscription-arn")
 		}
 		r.got = append(r.got, m)
-		r.raw = append(r.raw, body)
 	}
 }
 
@@ -251,7 +260,7 @@ func TestVaultNotifications(t *testing.T) {
 	w.src.vault(t, "source-vault", key)
 	copyVault := w.src.vault(t, "copy-vault", key)
 	dbARN := w.src.createDB(t, "orders-db", "alias/source-cmk", 50)
-	rcv := newReceiver(t, w.c.URL+"/")
+	rcv := newReceiver(t, w.c.URL+"/", false)
 
 	topic := aws.ToString(must[*sns.CreateTopicOutput](t)(topics.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("backup-events"),
 		Attributes: map[string]string{"SignatureVersion": "2"}})).TopicArn)
@@ -429,6 +438,41 @@ func TestVaultNotifications(t *testing.T) {
 		SNSTopicArn: aws.String(topic), BackupVaultEvents: []backuptypes.BackupVaultEvent{"BACKUP_JOB_EXPLODED"}})
 	if errCode(err) != "InvalidParameterValueException" {
 		t.Errorf("an unknown event: %v", err)
+	}
+
+	// A subscriber may confirm with the token through the API instead,
+	// and leave through the UnsubscribeURL of a message.
+	manual := newReceiver(t, w.c.URL+"/", true)
+	must[*sns.SubscribeOutput](t)(topics.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String("http"), Endpoint: aws.String(manual.srv.URL + "/manual")}))
+	var token string
+	for deadline := time.Now().Add(60 * time.Second); token == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		manual.mu.Lock()
+		if len(manual.confirmations) > 0 {
+			token = manual.confirmations[0].Token
+		}
+		manual.mu.Unlock()
+	}
+	if token == "" {
+		t.Fatal("the second subscriber got no confirmation")
+	}
+	if _, err := topics.ConfirmSubscription(ctx, &sns.ConfirmSubscriptionInput{TopicArn: aws.String(topic), Token: aws.String("not-the-token")}); errCode(err) != "InvalidParameter" {
+		t.Errorf("confirming with a wrong token: %v", err)
+	}
+	manualARN := aws.ToString(must[*sns.ConfirmSubscriptionOutput](t)(topics.ConfirmSubscription(ctx, &sns.ConfirmSubscriptionInput{TopicArn: aws.String(topic), Token: aws.String(token)})).SubscriptionArn)
+	hello := must[*sns.PublishOutput](t)(topics.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(topic), Message: aws.String("hello second subscriber")}))
+	m := manual.wait(t, "to the API-confirmed subscriber", func(m snsMessage) bool { return m.MessageId == aws.ToString(hello.MessageId) })
+	resp, err := http.Get(m.UnsubscribeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("UnsubscribeURL answered %d", resp.StatusCode)
+	}
+	for _, s := range must[*sns.ListSubscriptionsByTopicOutput](t)(topics.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(topic)})).Subscriptions {
+		if aws.ToString(s.SubscriptionArn) == manualARN {
+			t.Errorf("%s is still subscribed after its UnsubscribeURL", manualARN)
+		}
 	}
 
 	// Unsubscribe, turn the notifications off, delete the topic.

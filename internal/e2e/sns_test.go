@@ -84,7 +84,9 @@ func TestTopics(t *testing.T) {
 		policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::%s:root"},"Action":"SNS:Publish","Resource":%q}]}`, testenv.BackupAccount, arn)
 		must[*sns.SetTopicAttributesOutput](t)(owner.SetTopicAttributes(ctx, &sns.SetTopicAttributesInput{TopicArn: aws.String(arn), AttributeName: aws.String("Policy"), AttributeValue: aws.String(policy)}))
 		pub = must[*sns.PublishOutput](t)(other.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(arn), Message: aws.String("from the backup account"), Subject: aws.String("cross-account")}))
-		rcv.wait(t, "cross-account message", func(m snsMessage) bool { return m.MessageId == aws.ToString(pub.MessageId) && m.Subject == "cross-account" })
+		rcv.wait(t, "cross-account message", func(m snsMessage) bool {
+			return m.MessageId == aws.ToString(pub.MessageId) && m.Subject == "cross-account"
+		})
 		if _, err := other.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(arn), Protocol: aws.String("http"), Endpoint: aws.String(rcv.srv.URL + "/x")}); errCode(err) != "AuthorizationError" {
 			t.Errorf("another account subscribing with only Publish granted: %v", err)
 		}

@@ -63,7 +63,8 @@
 //	                   protocol (http|https), endpoint, token, confirmed (0|1),
 //	                   created_at
 //	sns_deliveries     id, topic_arn, subscription_arn, endpoint, message_type,
-//	                   message_id, body (the signed JSON), status
+//	                   message_id, body (the signed JSON; emptied once the
+//	                   delivery ended), status
 //	                   (PENDING|DELIVERED|FAILED), attempts, last_error, updated_at
 //	sns_signing_keys   id ("current"), certificate (PEM), sealed_key (base64 of
 //	                   the PKCS#8 key sealed by the root key, AAD

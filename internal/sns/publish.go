@@ -268,9 +268,12 @@ func (s *Service) deliver(ctx context.Context, id string, attempt, maxAttempts i
 	return derr
 }
 
+// finishDelivery records an attempt; a delivery that ended keeps its
+// outcome but no longer its body.
 func (s *Service) finishDelivery(ctx context.Context, id string, attempts int, status, lastError string) error {
-	_, err := s.store.ExecContext(ctx, `UPDATE sns_deliveries SET status = ?, attempts = ?, last_error = ?, updated_at = ? WHERE id = ?`,
-		status, attempts, lastError, s.now().UnixNano(), id)
+	_, err := s.store.ExecContext(ctx, `UPDATE sns_deliveries SET status = ?, attempts = ?, last_error = ?, updated_at = ?,
+		body = CASE WHEN ? = 'PENDING' THEN body ELSE '' END WHERE id = ?`,
+		status, attempts, lastError, s.now().UnixNano(), status, id)
 	return err
 }
 

@@ -35,6 +35,7 @@ func TestTopics(t *testing.T) {
 			"unknown attribute":    {Name: aws.String("t2"), Attributes: map[string]string{"Colour": "red"}},
 			"bad policy":           {Name: aws.String("t3"), Attributes: map[string]string{"Policy": `{"Statement":"nope"}`}},
 			"bad signature":        {Name: aws.String("t4"), Attributes: map[string]string{"SignatureVersion": "3"}},
+			"delivery policy":      {Name: aws.String("t5"), Attributes: map[string]string{"DeliveryPolicy": `{"http":{}}`}},
 			"different attributes": {Name: aws.String("alerts"), Attributes: map[string]string{"DisplayName": "other"}},
 		} {
 			if _, err := owner.CreateTopic(ctx, in); errCode(err) != "InvalidParameter" {

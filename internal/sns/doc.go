@@ -57,7 +57,7 @@
 // # Tables
 //
 //	sns_topics         arn, account_id, region, name, attributes (JSON object
-//	                   of Policy, DisplayName, DeliveryPolicy, SignatureVersion),
+//	                   of Policy, DisplayName, SignatureVersion),
 //	                   created_at (Unix ns)
 //	sns_subscriptions  arn (TOPICARN:UUID), topic_arn, owner (account),
 //	                   protocol (http|https), endpoint, token, confirmed (0|1),

@@ -145,14 +145,17 @@ type Topic struct {
 }
 
 // settable are the attributes CreateTopic and SetTopicAttributes take.
-var settable = map[string]bool{"Policy": true, "DisplayName": true, "DeliveryPolicy": true, "SignatureVersion": true}
+var settable = map[string]bool{"Policy": true, "DisplayName": true, "SignatureVersion": true}
 
 // maxPolicySize is SNS's limit on a topic policy (30 KiB).
 const maxPolicySize = 30720
 
 func checkAttribute(name, value string) error {
+	if name == "DeliveryPolicy" {
+		return invalidParam("Invalid parameter: DeliveryPolicy: coffer's retry policy is fixed (see EffectiveDeliveryPolicy: five attempts with exponential backoff) and cannot be set per topic")
+	}
 	if !settable[name] {
-		return invalidParam("Invalid parameter: AttributeName %s is not an attribute coffer supports (Policy, DisplayName, DeliveryPolicy, SignatureVersion)", name)
+		return invalidParam("Invalid parameter: AttributeName %s is not an attribute coffer supports (Policy, DisplayName, SignatureVersion)", name)
 	}
 	switch name {
 	case "Policy":
@@ -162,10 +165,6 @@ func checkAttribute(name, value string) error {
 	case "SignatureVersion":
 		if value != "1" && value != "2" {
 			return invalidParam("Invalid parameter: SignatureVersion must be 1 (SHA1withRSA) or 2 (SHA256withRSA), not %q", value)
-		}
-	case "DeliveryPolicy":
-		if !json.Valid([]byte(value)) {
-			return invalidParam("Invalid parameter: DeliveryPolicy is not a JSON document")
 		}
 	}
 	return nil

@@ -7,7 +7,7 @@ CREATE TABLE sns_topics (
 	region TEXT NOT NULL,
 	name TEXT NOT NULL,
 	-- JSON object of the attributes SetTopicAttributes sets (Policy,
-	-- DisplayName, DeliveryPolicy).
+	-- DisplayName, SignatureVersion).
 	attributes TEXT NOT NULL,
 	created_at BIGINT NOT NULL,
 	UNIQUE (account_id, region, name)

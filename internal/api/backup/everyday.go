@@ -32,7 +32,7 @@ func pageItems[T any](r *protocol.RESTRequest, items []T, tokenName, maxName str
 		limit = 1000
 	}
 	if limit < 1 || limit > 1000 {
-		return nil, nil, backup.InvalidParam("MaxResults must be between 1 and 1000, not %d", p.Max)
+		return nil, nil, backup.InvalidParam("MaxResults must be between 1 and 1000, not %s", r.Query.Get(maxName))
 	}
 	out, next, ok := paginate.Page(items, p.Token, limit)
 	if !ok {

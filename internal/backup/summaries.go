@@ -53,10 +53,10 @@ type JobSummary struct {
 	Start, End                                            time.Time
 }
 
-// MessageCategory classifies a job's outcome: SUCCESS for a job without
+// messageCategory classifies a job's outcome: SUCCESS for a job without
 // a status message, ACCESS_DENIED when a permission was missing, UNKNOWN
 // for any other failure.
-func MessageCategory(j *Job) string {
+func messageCategory(j *Job) string {
 	switch {
 	case j.StatusMessage == "":
 		return CategorySuccess
@@ -140,7 +140,7 @@ func (s *Service) JobSummaries(ctx context.Context, kind string, f SummaryFilter
 		k.rtype, ok2 = dim(f.ResourceType, j.ResourceType)
 		ok3 = true
 		if kind != KindRestore {
-			k.category, ok3 = dim(f.MessageCategory, MessageCategory(j))
+			k.category, ok3 = dim(f.MessageCategory, messageCategory(j))
 		}
 		if ok1 && ok2 && ok3 {
 			counts[k]++

@@ -15,8 +15,10 @@ import (
 
 // BackupVaultEvents are the events a vault's notifications may name (the
 // model's BackupVaultEvent enum). Coffer emits the backup, copy and
-// restore job events and RECOVERY_POINT_MODIFIED; the others concern
-// resources coffer does not have.
+// restore job events and RECOVERY_POINT_MODIFIED. It does not emit
+// BACKUP_PLAN_CREATED and BACKUP_PLAN_MODIFIED yet; the S3, EKS,
+// indexing and continuous-backup events concern resources coffer does
+// not have. A vault may name them all, as in AWS.
 var BackupVaultEvents = []string{
 	"BACKUP_JOB_STARTED", "BACKUP_JOB_COMPLETED", "BACKUP_JOB_SUCCESSFUL", "BACKUP_JOB_FAILED", "BACKUP_JOB_EXPIRED",
 	"RESTORE_JOB_STARTED", "RESTORE_JOB_COMPLETED", "RESTORE_JOB_SUCCESSFUL", "RESTORE_JOB_FAILED",

@@ -88,6 +88,7 @@ func (s *Service) RecordExpiredWindow(ctx context.Context, pb PlannedBackup, win
 		}
 		return nil, err
 	}
+	s.notifyJob(ctx, j)
 	return j, nil
 }
 

@@ -339,7 +339,8 @@ func TestVaultNotifications(t *testing.T) {
 	}
 	rcv.wait(t, "COPY_JOB started", event("COPY_JOB", "RUNNING", aws.ToString(cj.CopyJobId)))
 	rcv.wait(t, "COPY_JOB successful", event("COPY_JOB", "COMPLETED", aws.ToString(cj.CopyJobId)))
-	dstVault := w.dst.vault(t, "backup-vault", w.dst.createKey(t, "backup-cmk", sharedKeyPolicy(backupAcct)))
+	dstKey := w.dst.createKey(t, "backup-cmk", sharedKeyPolicy(backupAcct))
+	dstVault := w.dst.vault(t, "backup-vault", dstKey)
 	cf := w.src.copyJob(t, rp, "source-vault", dstVault, role)
 	if cf.State != backuptypes.CopyJobStateFailed {
 		t.Fatalf("cross-account copy without the settings ended %s", cf.State)
@@ -353,6 +354,12 @@ func TestVaultNotifications(t *testing.T) {
 	}
 	rcv.wait(t, "RESTORE_JOB started", event("RESTORE_JOB", "RUNNING", aws.ToString(rj.RestoreJobId)))
 	rcv.wait(t, "RESTORE_JOB completed", event("RESTORE_JOB", "COMPLETED", aws.ToString(rj.RestoreJobId)))
+	// A restore under another account's key, not shared, fails.
+	rf := w.src.restoreJob(t, rp, role, map[string]string{"DBInstanceIdentifier": "orders-stolen", "KmsKeyId": dstKey})
+	if rf.Status != backuptypes.RestoreJobStatusFailed {
+		t.Fatalf("restore under another account's key ended %s", rf.Status)
+	}
+	rcv.wait(t, "RESTORE_JOB failed", event("RESTORE_JOB", "FAILED", aws.ToString(rf.RestoreJobId)))
 
 	// A recovery point's lifecycle changes; the receiver refuses the
 	// first delivery, which the queue retries.

@@ -27,6 +27,7 @@ import (
 	apikms "github.com/coffer-dev/coffer/internal/api/kms"
 	"github.com/coffer-dev/coffer/internal/api/organizations"
 	rdsapi "github.com/coffer-dev/coffer/internal/api/rds"
+	snsapi "github.com/coffer-dev/coffer/internal/api/sns"
 	"github.com/coffer-dev/coffer/internal/api/sts"
 	"github.com/coffer-dev/coffer/internal/audit"
 	"github.com/coffer-dev/coffer/internal/backup"
@@ -43,6 +44,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/protocol"
 	"github.com/coffer-dev/coffer/internal/rds"
 	"github.com/coffer-dev/coffer/internal/server"
+	"github.com/coffer-dev/coffer/internal/sns"
 )
 
 // App is a configured coffer server.
@@ -60,6 +62,7 @@ type App struct {
 	backup  *backup.Service
 	queue   *jobs.Queue
 	plans   *plans.Service
+	sns     *sns.Service
 	now     func() time.Time // the backup domain's and scheduler's clock; nil is time.Now
 	// CredentialsFile is the AWS shared-credentials file written at
 	// bootstrap; ConfigFile the matching AWS config file.
@@ -122,13 +125,14 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 		return nil, err
 	}
 	registry := prometheus.NewRegistry()
-	if err := a.openBackup(ctx, ids, registry); err != nil {
+	if err := a.openBackup(ctx, ids, keys, registry); err != nil {
 		a.store.Close()
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	a.audit = audit.NewRecorder(a.store, log.With("component", "audit"))
 	backupAPI := apibackup.New(a.backup)
 	backupplans.Register(backupAPI, a.plans)
+	snsAPI := snsapi.New(a.sns)
 	a.handler = server.New(server.Options{
 		Auth:                 ids,
 		Audit:                a.audit,
@@ -141,7 +145,9 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 			apikms.New(a.kms),
 			rdsapi.New(a.rds),
 			backupAPI,
+			snsAPI,
 		},
+		Public:                  snsapi.Public(a.sns, snsAPI),
 		Regions:                 cfg.Regions,
 		MaxBodyBytes:            cfg.Limits.MaxBodyBytes,
 		MaxUnauthenticatedBytes: cfg.Limits.MaxUnauthenticatedBytes,
@@ -273,6 +279,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	go a.kms.RunSweeper(ctx, time.Minute)
+	a.sns.SetBaseURL(a.baseURL(ln))
 	if err := a.queue.Start(context.WithoutCancel(ctx)); err != nil {
 		srv.Close()
 		return fmt.Errorf("start the job queue: %w", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/kms"
 	"github.com/coffer-dev/coffer/internal/plans"
 	"github.com/coffer-dev/coffer/internal/rds"
+	"github.com/coffer-dev/coffer/internal/rootkey"
 	"github.com/coffer-dev/coffer/internal/storage"
 	"github.com/coffer-dev/coffer/internal/vaultstore"
 )
@@ -287,7 +288,7 @@ func (g *manifestGuard) Protected(ctx context.Context, _ vaultstore.Domain, id v
 
 // openBackup assembles the backup domain: the region stores, the vault
 // storage engine, the job queue and the service.
-func (a *App) openBackup(ctx context.Context, ids *identity.Service, reg prometheus.Registerer) error {
+func (a *App) openBackup(ctx context.Context, ids *identity.Service, keys rootkey.Provider, reg prometheus.Registerer) error {
 	regions, err := storage.New(a.cfg.Storage, a.cfg.DataDir, a.cfg.Regions, storage.Options{Logger: a.log.With("component", "storage"), Registerer: reg})
 	if err != nil {
 		return err
@@ -309,6 +310,7 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, reg prometh
 	})
 	guard.svc = a.backup
 	a.backup.AddWorkers(workers)
+	a.openSNS(ids, keys, workers, reg)
 	a.plans = plans.New(plans.Options{Store: a.store, Authz: ids.Authorizer(), Backup: a.backup, Resources: plans.RDSResources(a.rds), Log: a.log.With("component", "plans"), Now: a.now})
 	a.backup.OnBackupCompleted(a.plans.BackupCompleted)
 	a.backup.OwnTags("backup-plan", a.plans.PlanExists)

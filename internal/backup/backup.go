@@ -174,6 +174,7 @@ type Service struct {
 
 	onBackupDone func(ctx context.Context, j *Job)
 	tagOwners    map[string]TagOwner
+	notifier     Notifier
 	staleAfter   time.Duration
 	perAccount   int
 }

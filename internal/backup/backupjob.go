@@ -168,7 +168,7 @@ func (s *Service) StopBackupJob(ctx context.Context, id string) error {
 	if j.Finished() {
 		return invalidRequest("backup job %s already ended %s", id, j.State)
 	}
-	return s.store.InTx(ctx, func(q meta.Querier) error {
+	err = s.store.InTx(ctx, func(q meta.Querier) error {
 		j.State, j.StatusMessage, j.Completed = StateAborted, "stopped by "+callerARN(ctx), s.now()
 		if err := s.update(ctx, q, j); err != nil {
 			if errors.Is(err, errJobFinished) {
@@ -178,6 +178,10 @@ func (s *Service) StopBackupJob(ctx context.Context, id string) error {
 		}
 		return discardUncommitted(ctx, q, j)
 	})
+	if err == nil {
+		s.notifyJob(ctx, j)
+	}
+	return err
 }
 
 // runBackup snapshots the resource into the vault as the job's role.

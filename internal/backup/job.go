@@ -165,6 +165,9 @@ func (s *Service) describeJob(ctx context.Context, kind, id, action string) (*Jo
 type JobFilter struct {
 	ResourceARN, State, VaultName, ResourceType, DestinationVaultARN string
 	CreatedAfter, CreatedBefore                                      time.Time
+	// RecoveryPointCreatedAfter and ...Before select restore jobs by
+	// when their (still existing) recovery point was created.
+	RecoveryPointCreatedAfter, RecoveryPointCreatedBefore time.Time
 }
 
 // ListJobs lists the caller's jobs of a kind, newest first.
@@ -177,6 +180,12 @@ func (s *Service) ListJobs(ctx context.Context, kind string, f JobFilter, page P
 	if err := s.authorizeAny(ctx, action); err != nil {
 		return nil, "", err
 	}
+	return s.queryJobs(ctx, sc, kind, f, page)
+}
+
+// queryJobs lists the jobs of a kind in the scope that pass the filter,
+// newest first, without authorizing.
+func (s *Service) queryJobs(ctx context.Context, sc Scope, kind string, f JobFilter, page Page) ([]*Job, string, error) {
 	after, limit, err := page.decode()
 	if err != nil {
 		return nil, "", err
@@ -207,6 +216,12 @@ func (s *Service) ListJobs(ctx context.Context, kind string, f JobFilter, page P
 	}
 	if !f.CreatedBefore.IsZero() {
 		add("creation_date < ?", f.CreatedBefore.UnixNano())
+	}
+	if !f.RecoveryPointCreatedAfter.IsZero() {
+		add("recovery_point_arn IN (SELECT arn FROM backup_recovery_points WHERE creation_date > ?)", f.RecoveryPointCreatedAfter.UnixNano())
+	}
+	if !f.RecoveryPointCreatedBefore.IsZero() {
+		add("recovery_point_arn IN (SELECT arn FROM backup_recovery_points WHERE creation_date < ?)", f.RecoveryPointCreatedBefore.UnixNano())
 	}
 	// IDs are random, so page by ID in descending order: stable, if not
 	// chronological across pages.
@@ -298,6 +313,7 @@ func (s *Service) SweepStaleJobs(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, fmt.Errorf("fail stale job %s: %w", j.ID, err)
 		}
+		s.notifyJob(ctx, j)
 		n++
 	}
 	return n, nil

@@ -47,21 +47,8 @@ func (s *Service) CheckJobRole(ctx context.Context, roleARN string) error {
 // at or after since, oldest first: the scheduler starts the copy actions
 // the completion hook may have missed (a node stopped in between).
 func (s *Service) CompletedPlannedBackups(ctx context.Context, since time.Time) ([]*Job, error) {
-	rows, err := s.store.QueryContext(ctx, `SELECT `+jobColumns+` FROM backup_jobs
+	return s.selectJobs(ctx, `SELECT `+jobColumns+` FROM backup_jobs
 		WHERE kind = 'BACKUP' AND state = 'COMPLETED' AND plan_id <> '' AND completion_date >= ? ORDER BY completion_date`, since.UnixNano())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
 }
 
 // RecordExpiredWindow records, for a window whose start window closed
@@ -101,6 +88,7 @@ func (s *Service) RecordExpiredWindow(ctx context.Context, pb PlannedBackup, win
 		}
 		return nil, err
 	}
+	s.notifyJob(ctx, j)
 	return j, nil
 }
 

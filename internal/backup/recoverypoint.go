@@ -262,6 +262,7 @@ func (s *Service) UpdateRecoveryPointLifecycle(ctx context.Context, vaultName, a
 		return nil, nil, err
 	}
 	rp.Lifecycle = l
+	s.notifyRecoveryPoint(ctx, v, rp)
 	return v, rp, nil
 }
 
@@ -334,12 +335,25 @@ func (s *Service) ProtectedResources(ctx context.Context, resourceARN string) ([
 	if err := s.authz.Authorize(ctx, authz.Request{Action: action, Resource: resource}); err != nil {
 		return nil, err
 	}
-	query := `SELECT ` + rpColumns + ` FROM backup_recovery_points WHERE account_id = ? AND region = ? AND status = 'COMPLETED'`
-	args := []any{sc.Account, sc.Region}
+	cond, args := "", []any{sc.Account, sc.Region}
 	if resourceARN != "" {
-		query += ` AND resource_arn = ?`
-		args = append(args, resourceARN)
+		cond, args = ` AND resource_arn = ?`, append(args, resourceARN)
 	}
+	out, err := s.protectedResources(ctx, cond, args)
+	if err != nil {
+		return nil, err
+	}
+	if resourceARN != "" && len(out) == 0 {
+		return nil, notFound("resource %s has no recovery points in account %s, region %s", resourceARN, sc.Account, sc.Region)
+	}
+	return out, nil
+}
+
+// protectedResources lists, oldest first, the resources with completed
+// recovery points in an account and region (the first two args) that
+// also pass cond, each with its latest recovery point.
+func (s *Service) protectedResources(ctx context.Context, cond string, args []any) ([]ProtectedResource, error) {
+	query := `SELECT ` + rpColumns + ` FROM backup_recovery_points WHERE account_id = ? AND region = ? AND status = 'COMPLETED'` + cond
 	rows, err := s.store.QueryContext(ctx, query+` ORDER BY creation_date`, args...)
 	if err != nil {
 		return nil, err
@@ -362,9 +376,6 @@ func (s *Service) ProtectedResources(ctx context.Context, resourceARN string) ([
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
-	}
-	if resourceARN != "" && len(order) == 0 {
-		return nil, notFound("resource %s has no recovery points in account %s, region %s", resourceARN, sc.Account, sc.Region)
 	}
 	out := make([]ProtectedResource, 0, len(order))
 	for _, a := range order {

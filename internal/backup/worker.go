@@ -46,7 +46,7 @@ func (s *Service) run(ctx context.Context, id string) error {
 	now := s.now()
 	if (j.State == StateCreated || j.State == StatePending) && !j.StartBy.IsZero() && now.After(j.StartBy) {
 		j.State, j.StatusMessage, j.Completed = StateExpired, "the job did not start within its start window", now
-		return ignoreFinished(s.update(ctx, s.store, j))
+		return s.ended(ctx, j, s.update(ctx, s.store, j))
 	}
 	if claimed, err := s.claim(ctx, j); err != nil {
 		return ignoreFinished(err)
@@ -55,6 +55,7 @@ func (s *Service) run(ctx context.Context, id string) error {
 		// rather than hold a worker that other accounts could use.
 		return river.JobSnooze(time.Second)
 	}
+	s.notifyJob(ctx, j)
 	jobCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if !j.CompleteBy.IsZero() {
@@ -68,6 +69,7 @@ func (s *Service) run(ctx context.Context, id string) error {
 	err = s.runAs(jobCtx, j)
 	stop()
 	if err == nil {
+		s.notifyJob(ctx, j)
 		if j.Kind == KindBackup && s.onBackupDone != nil {
 			s.onBackupDone(ctx, j)
 		}
@@ -81,14 +83,23 @@ func (s *Service) run(ctx context.Context, id string) error {
 		msg = "the job did not complete within its completion window: " + msg
 	}
 	s.log.Warn("job failed", "job", j.ID, "kind", j.Kind, "reason", msg)
-	return s.store.InTx(context.WithoutCancel(ctx), func(q meta.Querier) error {
+	return s.ended(ctx, j, s.store.InTx(context.WithoutCancel(ctx), func(q meta.Querier) error {
 		j.State, j.StatusMessage, j.Completed = StateFailed, msg, s.now()
 		j.BytesTransferred, j.PercentDone = t.snapshot()
 		if err := s.update(ctx, q, j); err != nil {
-			return ignoreFinished(err)
+			return err
 		}
 		return discardUncommitted(ctx, q, j)
-	})
+	}))
+}
+
+// ended notifies the job's end when err shows this worker recorded it,
+// and returns err but for a job someone else ended first.
+func (s *Service) ended(ctx context.Context, j *Job, err error) error {
+	if err == nil {
+		s.notifyJob(ctx, j)
+	}
+	return ignoreFinished(err)
 }
 
 func ignoreFinished(err error) error {

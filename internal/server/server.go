@@ -57,6 +57,10 @@ type Options struct {
 	// Ready reports whether the server may take requests; health answers
 	// 503 until it does.
 	Ready func() bool
+	// Public are handlers, by exact path, that answer without a
+	// signature (what AWS serves unsigned, such as SNS's signing
+	// certificate and the links in its messages).
+	Public map[string]http.Handler
 	// Now is the clock used for signature checks; nil means time.Now.
 	Now func() time.Time
 	// RootKey is the root key health reports on.
@@ -128,6 +132,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-amzn-RequestId", call.RequestID)
 	ctx := reqctx.WithCall(r.Context(), call)
 	r = r.WithContext(ctx)
+	if public, ok := h.opts.Public[r.URL.Path]; ok && r.Method == http.MethodGet {
+		public.ServeHTTP(w, r)
+		return
+	}
 	call.RequireAuthorization = h.opts.RequireAuthorization
 	rec := &statusRecorder{ResponseWriter: w}
 	principal, svc, body := h.serve(rec, r, call)

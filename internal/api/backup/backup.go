@@ -36,6 +36,8 @@ func New(svc *backup.Service) *protocol.RESTService {
 	a.registerLegalHolds(s)
 	a.registerJobs(s)
 	a.registerRecoveryPoints(s)
+	a.registerEveryday(s)
+	a.registerNotifications(s)
 	return s
 }
 
@@ -43,8 +45,13 @@ type adapter struct{ svc *backup.Service }
 
 // page reads the nextToken and maxResults query members.
 func page(r *protocol.RESTRequest) (backup.Page, error) {
-	p := backup.Page{Token: r.Query.Get("nextToken")}
-	if v := r.Query.Get("maxResults"); v != "" {
+	return pageOf(r.Query.Get("nextToken"), r.Query.Get("maxResults"))
+}
+
+// pageOf reads a token and a maximum, as query members spell them.
+func pageOf(token, max string) (backup.Page, error) {
+	p := backup.Page{Token: token}
+	if v := max; v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
 			return p, backup.InvalidParam("maxResults %q is not a number", v)

@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/coffer-dev/coffer/internal/backup"
 	"github.com/coffer-dev/coffer/internal/plans"
@@ -182,36 +181,11 @@ func protectedOut(p backup.ProtectedResource) protectedShape {
 }
 
 func (a *adapter) listProtected(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	p, err := page(r)
-	if err != nil {
-		return 0, nil, err
-	}
 	all, err := a.svc.ProtectedResources(ctx, "")
 	if err != nil {
 		return 0, nil, err
 	}
-	start := 0
-	if p.Token != "" {
-		if start, err = strconv.Atoi(p.Token); err != nil || start < 0 || start > len(all) {
-			return 0, nil, backup.InvalidParam("NextToken is not a token this service issued")
-		}
-	}
-	limit := p.Max
-	if limit <= 0 || limit > 1000 {
-		limit = 1000
-	}
-	end := min(start+limit, len(all))
-	out := struct {
-		Results   []protectedShape
-		NextToken *string `json:",omitempty"`
-	}{Results: []protectedShape{}}
-	for _, pr := range all[start:end] {
-		out.Results = append(out.Results, protectedOut(pr))
-	}
-	if end < len(all) {
-		out.NextToken = optString(strconv.Itoa(end))
-	}
-	return 0, out, nil
+	return protectedPage(r, all)
 }
 
 func (a *adapter) describeProtected(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {

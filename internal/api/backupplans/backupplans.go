@@ -33,6 +33,7 @@ func Register(s *protocol.RESTService, p *plans.Service) {
 	both("GET", "/backup/plans/{backupPlanId}/selections", "ListBackupSelections", a.listSelections)
 	s.Handle("GET /backup/plans/{backupPlanId}/selections/{selectionId}", "GetBackupSelection", a.getSelection)
 	s.Handle("DELETE /backup/plans/{backupPlanId}/selections/{selectionId}", "DeleteBackupSelection", a.deleteSelection)
+	a.registerTemplates(s)
 }
 
 type adapter struct{ p *plans.Service }

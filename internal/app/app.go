@@ -29,6 +29,7 @@ import (
 	apikms "github.com/coffer-dev/coffer/internal/api/kms"
 	"github.com/coffer-dev/coffer/internal/api/organizations"
 	rdsapi "github.com/coffer-dev/coffer/internal/api/rds"
+	apirestoretesting "github.com/coffer-dev/coffer/internal/api/restoretesting"
 	"github.com/coffer-dev/coffer/internal/api/sts"
 	"github.com/coffer-dev/coffer/internal/audit"
 	"github.com/coffer-dev/coffer/internal/backup"
@@ -44,6 +45,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/plans"
 	"github.com/coffer-dev/coffer/internal/protocol"
 	"github.com/coffer-dev/coffer/internal/rds"
+	"github.com/coffer-dev/coffer/internal/restoretesting"
 	"github.com/coffer-dev/coffer/internal/rootkey"
 	"github.com/coffer-dev/coffer/internal/server"
 )
@@ -63,7 +65,9 @@ type App struct {
 	backup  *backup.Service
 	queue   *jobs.Queue
 	plans   *plans.Service
-	now     func() time.Time // the backup domain's and scheduler's clock; nil is time.Now
+	// restoreTests is the restore testing domain and its scheduler.
+	restoreTests *restoretesting.Service
+	now          func() time.Time // the backup domain's and scheduler's clock; nil is time.Now
 	// CredentialsFile is the AWS shared-credentials file written at
 	// bootstrap; ConfigFile the matching AWS config file.
 	CredentialsFile, ConfigFile string
@@ -129,6 +133,7 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 	a.audit = audit.NewRecorder(a.store, log.With("component", "audit"))
 	backupAPI := apibackup.New(a.backup)
 	backupplans.Register(backupAPI, a.plans)
+	apirestoretesting.Register(backupAPI, a.restoreTests)
 	a.handler = server.New(server.Options{
 		Auth:                 ids,
 		Audit:                a.audit,
@@ -240,6 +245,10 @@ func (a *App) loadTLS() error {
 // Plans is the backup plans domain and scheduler, for tests that drive
 // its clock.
 func (a *App) Plans() *plans.Service { return a.plans }
+
+// RestoreTesting is the restore testing domain and scheduler, for tests
+// that drive its clock.
+func (a *App) RestoreTesting() *restoretesting.Service { return a.restoreTests }
 
 // Handler is the HTTP handler, for tests that serve it themselves.
 func (a *App) Handler() http.Handler { return a.handler }

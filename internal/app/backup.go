@@ -17,6 +17,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/kms"
 	"github.com/coffer-dev/coffer/internal/plans"
 	"github.com/coffer-dev/coffer/internal/rds"
+	"github.com/coffer-dev/coffer/internal/restoretesting"
 	"github.com/coffer-dev/coffer/internal/storage"
 	"github.com/coffer-dev/coffer/internal/vaultstore"
 )
@@ -147,7 +148,7 @@ func (v vaultData) Read(ctx context.Context, d backup.Domain, id string) (io.Rea
 		r.Close()
 		return nil, nil, fmt.Errorf("recovery point data %s belongs to %s, not %s", id, got, storageDomain(d))
 	}
-	return r, r.Meta(), nil
+	return corruptMarking{r}, r.Meta(), nil
 }
 
 func (v vaultData) Copy(ctx context.Context, src, dst backup.Domain, id string) (backup.Written, error) {
@@ -256,7 +257,7 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, reg prometh
 		return err
 	}
 	workers := river.NewWorkers()
-	periodic := plans.PeriodicJobs(0, 0)
+	periodic := append(plans.PeriodicJobs(0, 0), restoretesting.PeriodicJobs(0)...)
 	if a.queue, err = jobs.Open(ctx, a.store, jobs.Options{Workers: workers, Log: a.log.With("component", "jobs"), PeriodicJobs: periodic}); err != nil {
 		return err
 	}
@@ -275,7 +276,10 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, reg prometh
 	a.plans = plans.New(plans.Options{Store: a.store, Authz: ids.Authorizer(), Backup: a.backup, Resources: plans.RDSResources(a.rds), Log: a.log.With("component", "plans"), Now: a.now})
 	a.backup.OnBackupCompleted(a.plans.BackupCompleted)
 	a.plans.AddWorkers(workers)
-	return nil
+	a.restoreTests = restoretesting.New(restoretesting.Options{Store: a.store, Authz: ids.Authorizer(), Backup: a.backup, Resources: plans.RDSResources(a.rds),
+		Instances: temporaryInstances{ids, a.rds}, Log: a.log.With("component", "restore-testing"), Now: a.now})
+	a.restoreTests.AddWorkers(workers)
+	return reg.Register(restoretesting.NewCollector(a.backup))
 }
 
 // sweepJobs fails, every few seconds, the jobs whose node died.

@@ -44,4 +44,3 @@ func (e *Engine) CheckQuery(ctx context.Context, t engine.Target, query string) 
 	}
 	return engine.Truthy(vals[0])
 }
-

@@ -18,6 +18,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 
+	cofferbackup "github.com/coffer-dev/coffer/internal/backup"
+	"github.com/coffer-dev/coffer/internal/meta"
+	metasqlite "github.com/coffer-dev/coffer/internal/meta/sqlite"
+	"github.com/coffer-dev/coffer/internal/restoretesting"
 	"github.com/coffer-dev/coffer/internal/testenv"
 )
 
@@ -86,7 +90,9 @@ func TestRestoreTestingWeek(t *testing.T) {
 			ValidationWindowHours:       aws.Int32(1),
 		}}))
 
-	day := func(d int) time.Time { return start.Truncate(24 * time.Hour).Add(time.Duration(d)*24*time.Hour + 5*time.Hour + time.Minute) }
+	day := func(d int) time.Time {
+		return start.Truncate(24 * time.Hour).Add(time.Duration(d)*24*time.Hour + 5*time.Hour + time.Minute)
+	}
 	// test runs day d's restore test to its end and returns its job.
 	test := func(d int) backuptypes.RestoreJobsListMember {
 		t.Helper()
@@ -224,6 +230,16 @@ func TestRestoreTestingWeek(t *testing.T) {
 		}
 	}
 
+	// coffer status's view, from the store: one resource tested nine
+	// times, the newest test failed.
+	store := must[*meta.SQLStore](t)(metasqlite.Open(ctx, filepath.Join(dataDir, "coffer.db")))
+	defer store.Close()
+	results := must[[]restoretesting.Result](t)(restoretesting.Results(ctx, cofferbackup.New(cofferbackup.Options{Store: store})))
+	if len(results) != 1 || results[0].PlanARN != planARN || results[0].ResourceARN != dbARN || results[0].Tests != 9 || results[0].Failed != 1 ||
+		results[0].Passed() || results[0].Job.ID != aws.ToString(j9.RestoreJobId) {
+		t.Errorf("restore test results %+v: want %s tested 9 times, 1 failed, the newest (%s) failed", results, dbARN, aws.ToString(j9.RestoreJobId))
+	}
+
 	// A plan with selections cannot be deleted; without them it can.
 	if _, err := dst.Backup.DeleteRestoreTestingPlan(ctx, &backup.DeleteRestoreTestingPlanInput{RestoreTestingPlanName: aws.String("daily_orders")}); errCode(err) != "InvalidRequestException" {
 		t.Errorf("delete plan with a selection: %v", err)
@@ -305,7 +321,6 @@ func describeRestore(t *testing.T, a *account, id string) backuptypes.RestoreJob
 		RecoveryPointArn: j.RecoveryPointArn, SourceResourceArn: j.SourceResourceArn, CreatedBy: j.CreatedBy, CreationDate: j.CreationDate,
 		ValidationStatus: j.ValidationStatus, ValidationStatusMessage: j.ValidationStatusMessage, DeletionStatus: j.DeletionStatus, DeletionStatusMessage: j.DeletionStatusMessage}
 }
-
 
 func getText(t *testing.T, url string) string {
 	t.Helper()

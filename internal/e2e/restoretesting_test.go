@@ -20,6 +20,7 @@ import (
 
 	cofferbackup "github.com/coffer-dev/coffer/internal/backup"
 	"github.com/coffer-dev/coffer/internal/meta"
+	metapostgres "github.com/coffer-dev/coffer/internal/meta/postgres"
 	metasqlite "github.com/coffer-dev/coffer/internal/meta/sqlite"
 	"github.com/coffer-dev/coffer/internal/restoretesting"
 	"github.com/coffer-dev/coffer/internal/testenv"
@@ -33,11 +34,21 @@ import (
 // false, and a recovery point whose stored bytes were damaged, each show
 // up as a FAILED validation.
 func TestRestoreTestingWeek(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { restoreTestingWeek(t, "") })
+	t.Run("postgres", func(t *testing.T) {
+		pg := testenv.StartPostgres(t)
+		restoreTestingWeek(t, pg.CreateDatabase(t, "coffer"))
+	})
+}
+
+// restoreTestingWeek runs the week with the metadata in database ("" for
+// SQLite in the data directory).
+func restoreTestingWeek(t *testing.T, database string) {
 	ctx := context.Background()
 	start := time.Now().UTC().Truncate(24 * time.Hour).Add(time.Minute)
 	clock := &fakeClock{t: start}
 	dataDir := filepath.Join(t.TempDir(), "data")
-	n := startNode(t, clockedConfig(t, dataDir, ""), clock)
+	n := startNode(t, clockedConfig(t, dataDir, database), clock)
 	mgmt, src, dst := n.clients(t, management, "default", ""), n.clients(t, source, "source", ""), n.clients(t, backupAcct, "backup", "")
 
 	// The seed: a backup in the source account, copied into the backup
@@ -232,7 +243,12 @@ func TestRestoreTestingWeek(t *testing.T) {
 
 	// coffer status's view, from the store: one resource tested nine
 	// times, the newest test failed.
-	store := must[*meta.SQLStore](t)(metasqlite.Open(ctx, filepath.Join(dataDir, "coffer.db")))
+	var store *meta.SQLStore
+	if database == "" {
+		store = must[*meta.SQLStore](t)(metasqlite.Open(ctx, filepath.Join(dataDir, "coffer.db")))
+	} else {
+		store = must[*meta.SQLStore](t)(metapostgres.Open(ctx, database))
+	}
 	defer store.Close()
 	results := must[[]restoretesting.Result](t)(restoretesting.Results(ctx, cofferbackup.New(cofferbackup.Options{Store: store})))
 	if len(results) != 1 || results[0].PlanARN != planARN || results[0].ResourceARN != dbARN || results[0].Tests != 9 || results[0].Failed != 1 ||

@@ -47,8 +47,13 @@ func (s *Service) CheckJobRole(ctx context.Context, roleARN string) error {
 // at or after since, oldest first: the scheduler starts the copy actions
 // the completion hook may have missed (a node stopped in between).
 func (s *Service) CompletedPlannedBackups(ctx context.Context, since time.Time) ([]*Job, error) {
-	rows, err := s.store.QueryContext(ctx, `SELECT `+jobColumns+` FROM backup_jobs
+	return s.queryJobs(ctx, `SELECT `+jobColumns+` FROM backup_jobs
 		WHERE kind = 'BACKUP' AND state = 'COMPLETED' AND plan_id <> '' AND completion_date >= ? ORDER BY completion_date`, since.UnixNano())
+}
+
+// queryJobs runs a query of jobColumns and scans its jobs.
+func (s *Service) queryJobs(ctx context.Context, query string, args ...any) ([]*Job, error) {
+	rows, err := s.store.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

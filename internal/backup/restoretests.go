@@ -240,19 +240,6 @@ func (s *Service) CountRestoreTests(ctx context.Context) ([]RestoreTestCounts, e
 // RestoreTests lists the restore jobs restore testing plans started,
 // newest first, at most limit (the operator's view: coffer status).
 func (s *Service) RestoreTests(ctx context.Context, limit int) ([]*Job, error) {
-	rows, err := s.store.QueryContext(ctx, `SELECT `+jobColumns+` FROM backup_jobs WHERE kind = 'RESTORE' AND restore_testing_plan_arn <> ''
+	return s.queryJobs(ctx, `SELECT `+jobColumns+` FROM backup_jobs WHERE kind = 'RESTORE' AND restore_testing_plan_arn <> ''
 		ORDER BY creation_date DESC, id LIMIT ?`, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
 }

@@ -31,8 +31,9 @@ func Register(s *protocol.RESTService, svc *rt.Service) {
 
 type adapter struct{ svc *rt.Service }
 
-// page reads NextToken and MaxResults (1 to 1000).
-func page[T any](r *protocol.RESTRequest, items []T) ([]T, *string, error) {
+// page reads NextToken and MaxResults (1 to 1000) and shapes the page's
+// items.
+func page[T, S any](r *protocol.RESTRequest, items []T, shape func(T) S) ([]S, *string, error) {
 	limit := 1000
 	if v := r.Query.Get("MaxResults"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -41,14 +42,15 @@ func page[T any](r *protocol.RESTRequest, items []T) ([]T, *string, error) {
 		}
 		limit = n
 	}
-	out, next, ok := paginate.Page(items, r.Query.Get("NextToken"), limit)
+	items, next, ok := paginate.Page(items, r.Query.Get("NextToken"), limit)
 	if !ok {
 		return nil, nil, awserr.New(awserr.Invalid, "InvalidParameterValueException", "NextToken is not a token this service issued")
 	}
-	if next == "" {
-		return out, nil, nil
+	out := make([]S, 0, len(items))
+	for _, it := range items {
+		out = append(out, shape(it))
 	}
-	return out, &next, nil
+	return out, optString(next), nil
 }
 
 func optString(s string) *string {
@@ -126,18 +128,14 @@ func (a *adapter) listPlans(ctx context.Context, r *protocol.RESTRequest) (int, 
 	if err != nil {
 		return 0, nil, err
 	}
-	ps, next, err := page(r, ps)
+	shaped, next, err := page(r, ps, func(p *rt.Plan) planShape { return planOut(p, false) })
 	if err != nil {
 		return 0, nil, err
 	}
-	out := struct {
+	return 0, struct {
 		NextToken           *string `json:",omitempty"`
 		RestoreTestingPlans []planShape
-	}{NextToken: next, RestoreTestingPlans: []planShape{}}
-	for _, p := range ps {
-		out.RestoreTestingPlans = append(out.RestoreTestingPlans, planOut(p, false))
-	}
-	return 0, out, nil
+	}{next, shaped}, nil
 }
 
 func (a *adapter) updatePlan(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
@@ -228,18 +226,14 @@ func (a *adapter) listSelections(ctx context.Context, r *protocol.RESTRequest) (
 	if err != nil {
 		return 0, nil, err
 	}
-	sels, next, err := page(r, sels)
+	shaped, next, err := page(r, sels, func(s *rt.Selection) selectionShape { return selectionOut(s, false) })
 	if err != nil {
 		return 0, nil, err
 	}
-	out := struct {
+	return 0, struct {
 		NextToken                *string `json:",omitempty"`
 		RestoreTestingSelections []selectionShape
-	}{NextToken: next, RestoreTestingSelections: []selectionShape{}}
-	for _, s := range sels {
-		out.RestoreTestingSelections = append(out.RestoreTestingSelections, selectionOut(s, false))
-	}
-	return 0, out, nil
+	}{next, shaped}, nil
 }
 
 func (a *adapter) updateSelection(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {

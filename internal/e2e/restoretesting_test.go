@@ -48,7 +48,8 @@ func restoreTestingWeek(t *testing.T, database string) {
 	start := time.Now().UTC().Truncate(24 * time.Hour).Add(time.Minute)
 	clock := &fakeClock{t: start}
 	dataDir := filepath.Join(t.TempDir(), "data")
-	n := startNode(t, clockedConfig(t, dataDir, database), clock)
+	cfg := clockedConfig(t, dataDir, database)
+	n := startNode(t, cfg, clock)
 	mgmt, src, dst := n.clients(t, management, "default", ""), n.clients(t, source, "source", ""), n.clients(t, backupAcct, "backup", "")
 
 	// The seed: a backup in the source account, copied into the backup
@@ -254,6 +255,27 @@ func restoreTestingWeek(t *testing.T, database string) {
 	if len(results) != 1 || results[0].PlanARN != planARN || results[0].ResourceARN != dbARN || results[0].Tests != 9 || results[0].Failed != 1 ||
 		results[0].Passed() || results[0].Job.ID != aws.ToString(j9.RestoreJobId) {
 		t.Errorf("restore test results %+v: want %s tested 9 times, 1 failed, the newest (%s) failed", results, dbARN, aws.ToString(j9.RestoreJobId))
+	}
+
+	// Day 10: the run's restore job is queued while no node works the
+	// queue, and its start window (2 hours) passes: it is canceled
+	// (ABORTED, restore jobs know no EXPIRED), with nothing to delete.
+	n.stop()
+	a := openNode(t, cfg, clock)
+	clock.Set(day(10))
+	if res, err := a.RestoreTesting().Tick(ctx); err != nil || res.Started != 1 {
+		a.Close()
+		t.Fatalf("day 10: tick %+v %v", res, err)
+	}
+	clock.Set(day(10).Add(3 * time.Hour))
+	n = serveNode(t, a, cfg)
+	dst = n.clients(t, backupAcct, "backup", "")
+	j10 := waitRestoreTests(t, dst, planARN, 10)
+	if j10.Status != backuptypes.RestoreJobStatusAborted || j10.CreatedResourceArn != nil {
+		t.Errorf("day 10: %s (%s), created %s; want ABORTED, no instance", j10.Status, aws.ToString(j10.StatusMessage), aws.ToString(j10.CreatedResourceArn))
+	}
+	if res, err := n.app.RestoreTesting().Tick(ctx); err != nil || res.Deleting+res.Deleted+res.Started != 0 || len(res.Errors) > 0 {
+		t.Errorf("tick after the canceled test: %+v %v", res, err)
 	}
 
 	// A plan with selections cannot be deleted; without them it can.

@@ -22,6 +22,7 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/prometheus/client_golang/prometheus"
 
+	apiauditmanager "github.com/coffer-dev/coffer/internal/api/auditmanager"
 	apibackup "github.com/coffer-dev/coffer/internal/api/backup"
 	"github.com/coffer-dev/coffer/internal/api/backupplans"
 	"github.com/coffer-dev/coffer/internal/api/cloudtrail"
@@ -32,6 +33,7 @@ import (
 	apirestoretesting "github.com/coffer-dev/coffer/internal/api/restoretesting"
 	"github.com/coffer-dev/coffer/internal/api/sts"
 	"github.com/coffer-dev/coffer/internal/audit"
+	"github.com/coffer-dev/coffer/internal/auditmanager"
 	"github.com/coffer-dev/coffer/internal/backup"
 	"github.com/coffer-dev/coffer/internal/blob"
 	blobfs "github.com/coffer-dev/coffer/internal/blob/fs"
@@ -67,6 +69,8 @@ type App struct {
 	plans   *plans.Service
 	// restoreTests is the restore testing domain and its scheduler.
 	restoreTests *restoretesting.Service
+	// auditManager is Backup Audit Manager: frameworks and reports.
+	auditManager *auditmanager.Service
 	now          func() time.Time // the backup domain's and scheduler's clock; nil is time.Now
 	// CredentialsFile is the AWS shared-credentials file written at
 	// bootstrap; ConfigFile the matching AWS config file.
@@ -134,6 +138,7 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 	backupAPI := apibackup.New(a.backup)
 	backupplans.Register(backupAPI, a.plans)
 	apirestoretesting.Register(backupAPI, a.restoreTests)
+	apiauditmanager.Register(backupAPI, a.auditManager)
 	a.handler = server.New(server.Options{
 		Auth:                 ids,
 		Audit:                a.audit,

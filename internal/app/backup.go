@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
+	"github.com/coffer-dev/coffer/internal/auditmanager"
 	"github.com/coffer-dev/coffer/internal/backup"
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/jobs"
@@ -279,6 +280,9 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, reg prometh
 	a.restoreTests = restoretesting.New(restoretesting.Options{Store: a.store, Authz: ids.Authorizer(), Backup: a.backup, Resources: plans.RDSResources(a.rds),
 		Instances: temporaryInstances{ids, a.rds}, Log: a.log.With("component", "restore-testing"), Now: a.now})
 	a.restoreTests.AddWorkers(workers)
+	a.auditManager = auditmanager.New(auditmanager.Options{Store: a.store, Authz: ids.Authorizer(), Backup: a.backup, Plans: a.plans, Resources: plans.RDSResources(a.rds),
+		Buckets: reportBuckets{a.cfg.Storage}, Queue: a.queue, Log: a.log.With("component", "audit-manager"), Now: a.now})
+	a.auditManager.AddWorkers(workers)
 	return reg.Register(restoretesting.NewCollector(a.backup))
 }
 

@@ -5,7 +5,6 @@ package restoretesting
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/coffer-dev/coffer/internal/api/paginate"
 	"github.com/coffer-dev/coffer/internal/awserr"
@@ -30,28 +29,6 @@ func Register(s *protocol.RESTService, svc *rt.Service) {
 }
 
 type adapter struct{ svc *rt.Service }
-
-// page reads NextToken and MaxResults (1 to 1000) and shapes the page's
-// items.
-func page[T, S any](r *protocol.RESTRequest, items []T, shape func(T) S) ([]S, *string, error) {
-	limit := 1000
-	if v := r.Query.Get("MaxResults"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return nil, nil, awserr.New(awserr.Invalid, "InvalidParameterValueException", "MaxResults must be a number from 1 to 1000, not %q", v)
-		}
-		limit = n
-	}
-	items, next, ok := paginate.Page(items, r.Query.Get("NextToken"), limit)
-	if !ok {
-		return nil, nil, awserr.New(awserr.Invalid, "InvalidParameterValueException", "NextToken is not a token this service issued")
-	}
-	out := make([]S, 0, len(items))
-	for _, it := range items {
-		out = append(out, shape(it))
-	}
-	return out, optString(next), nil
-}
 
 func optString(s string) *string {
 	if s == "" {
@@ -128,7 +105,7 @@ func (a *adapter) listPlans(ctx context.Context, r *protocol.RESTRequest) (int, 
 	if err != nil {
 		return 0, nil, err
 	}
-	shaped, next, err := page(r, ps, func(p *rt.Plan) planShape { return planOut(p, false) })
+	shaped, next, err := paginate.Shaped(ps, r.Query.Get("NextToken"), r.Query.Get("MaxResults"), func(p *rt.Plan) planShape { return planOut(p, false) })
 	if err != nil {
 		return 0, nil, err
 	}
@@ -226,7 +203,7 @@ func (a *adapter) listSelections(ctx context.Context, r *protocol.RESTRequest) (
 	if err != nil {
 		return 0, nil, err
 	}
-	shaped, next, err := page(r, sels, func(s *rt.Selection) selectionShape { return selectionOut(s, false) })
+	shaped, next, err := paginate.Shaped(sels, r.Query.Get("NextToken"), r.Query.Get("MaxResults"), func(s *rt.Selection) selectionShape { return selectionOut(s, false) })
 	if err != nil {
 		return 0, nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"io"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -63,8 +64,9 @@ func TestAuditFrameworks(t *testing.T) {
 		BackupPlanName: aws.String("daily"), Rules: rule(true)}}))
 	must[*backup.CreateBackupSelectionOutput](t)(w.src.Backup.CreateBackupSelection(ctx, &backup.CreateBackupSelectionInput{BackupPlanId: plan.BackupPlanId,
 		BackupSelection: &backuptypes.BackupSelection{SelectionName: aws.String("all"), IamRoleArn: aws.String(role), Resources: []string{dbARN}}}))
-	if j := w.src.backupJob(t, "source-vault", dbARN, role); j.State != backuptypes.BackupJobStateCompleted {
-		t.Fatalf("backup job %s: %s", j.State, aws.ToString(j.StatusMessage))
+	bj := w.src.backupJob(t, "source-vault", dbARN, role)
+	if bj.State != backuptypes.BackupJobStateCompleted {
+		t.Fatalf("backup job %s: %s", bj.State, aws.ToString(bj.StatusMessage))
 	}
 
 	controls := []backuptypes.FrameworkControl{
@@ -242,6 +244,55 @@ func TestAuditFrameworks(t *testing.T) {
 			t.Fatalf("report job into a missing bucket: %s", aws.ToString(j.Status))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+
+	// The vault lock and restore time controls, the lock scoped to the
+	// database by its ID: non-compliant without a lock, compliant once the
+	// vault is locked; the restore time is judged once a restore ran.
+	guards := must[*backup.CreateFrameworkOutput](t)(w.src.Backup.CreateFramework(ctx, &backup.CreateFrameworkInput{FrameworkName: aws.String("guards"),
+		FrameworkControls: []backuptypes.FrameworkControl{
+			{ControlName: aws.String("BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK"),
+				ControlInputParameters: []backuptypes.ControlInputParameter{{ParameterName: aws.String("minRetentionDays"), ParameterValue: aws.String("7")}},
+				ControlScope:           &backuptypes.ControlScope{ComplianceResourceTypes: []string{"RDS"}, ComplianceResourceIds: []string{"orders-db"}}},
+			{ControlName: aws.String("RESTORE_TIME_FOR_RESOURCES_MEET_TARGET"),
+				ControlInputParameters: []backuptypes.ControlInputParameter{{ParameterName: aws.String("maxRestoreTime"), ParameterValue: aws.String("60")}}},
+		}}))
+	must[*backup.CreateReportPlanOutput](t)(w.src.Backup.CreateReportPlan(ctx, &backup.CreateReportPlanInput{ReportPlanName: aws.String("guards"),
+		ReportDeliveryChannel: &backuptypes.ReportDeliveryChannel{S3BucketName: aws.String("coffer-reports"), S3KeyPrefix: aws.String("audit"), Formats: []string{"JSON"}},
+		ReportSetting:         &backuptypes.ReportSetting{ReportTemplate: aws.String("RESOURCE_COMPLIANCE_REPORT"), FrameworkArns: []string{aws.ToString(guards.FrameworkArn)}}}))
+	guarded := func() map[string][]string {
+		t.Helper()
+		var doc struct {
+			ReportItems []struct{ ControlName, ResourceId, ResourceComplianceStatus string } `json:"reportItems"`
+		}
+		if err := json.Unmarshal(run("guards")[".json"], &doc); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]string{}
+		for _, it := range doc.ReportItems {
+			out[it.ControlName] = append(out[it.ControlName], it.ResourceId+" "+it.ResourceComplianceStatus)
+		}
+		return out
+	}
+	if got := guarded(); strings.Join(got["BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK"], ",") != dbARN+" NON_COMPLIANT" || len(got["RESTORE_TIME_FOR_RESOURCES_MEET_TARGET"]) != 0 {
+		t.Errorf("before the lock and a restore: %v", got)
+	}
+	must[*backup.PutBackupVaultLockConfigurationOutput](t)(w.src.Backup.PutBackupVaultLockConfiguration(ctx, &backup.PutBackupVaultLockConfigurationInput{
+		BackupVaultName: aws.String("source-vault"), MinRetentionDays: aws.Int64(7)}))
+	if rj := w.src.restoreJob(t, aws.ToString(bj.RecoveryPointArn), role, map[string]string{"DBInstanceIdentifier": "orders-restored"}); rj.Status != backuptypes.RestoreJobStatusCompleted {
+		t.Fatalf("restore job %s: %s", rj.Status, aws.ToString(rj.StatusMessage))
+	}
+	if got := guarded(); strings.Join(got["BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK"], ",") != dbARN+" COMPLIANT" ||
+		strings.Join(got["RESTORE_TIME_FOR_RESOURCES_MEET_TARGET"], ",") != dbARN+" COMPLIANT" {
+		t.Errorf("after the lock and a restore: %v", got)
+	}
+
+	// The AWS CLI v2 lists the frameworks.
+	cmd := exec.Command(testenv.AWSCLIv2(t), "--endpoint-url", w.c.URL, "--output", "text", "backup", "list-frameworks", "--query", "Frameworks[].[FrameworkName,NumberOfControls]")
+	cmd.Env = w.c.CLIEnv("source")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "seed_controls\t5") || !strings.Contains(string(out), "guards\t2") {
+		t.Errorf("aws backup list-frameworks: %v\n%s", err, out)
 	}
 
 	if _, err := w.src.Backup.DeleteFramework(ctx, &backup.DeleteFrameworkInput{FrameworkName: aws.String("seed_controls")}); errCode(err) != "ConflictException" {

@@ -255,6 +255,9 @@ func (a *App) Plans() *plans.Service { return a.plans }
 // that drive its clock.
 func (a *App) RestoreTesting() *restoretesting.Service { return a.restoreTests }
 
+// AuditManager is Backup Audit Manager, for tests that drive its clock.
+func (a *App) AuditManager() *auditmanager.Service { return a.auditManager }
+
 // Handler is the HTTP handler, for tests that serve it themselves.
 func (a *App) Handler() http.Handler { return a.handler }
 

@@ -258,7 +258,7 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, reg prometh
 		return err
 	}
 	workers := river.NewWorkers()
-	periodic := append(plans.PeriodicJobs(0, 0), restoretesting.PeriodicJobs(0)...)
+	periodic := append(append(plans.PeriodicJobs(0, 0), restoretesting.PeriodicJobs(0)...), auditmanager.PeriodicJobs()...)
 	if a.queue, err = jobs.Open(ctx, a.store, jobs.Options{Workers: workers, Log: a.log.With("component", "jobs"), PeriodicJobs: periodic}); err != nil {
 		return err
 	}

@@ -309,9 +309,14 @@ func (s *Service) StartReportJob(ctx context.Context, planName, token string) (*
 			return nil, err
 		}
 	}
-	j := &ReportJob{ID: "ReportJobId-" + randomID(16), Account: sc.Account, Region: sc.Region, PlanName: p.Name, PlanARN: p.ARN,
+	return s.enqueueReport(ctx, p, token)
+}
+
+// enqueueReport creates a report job of the plan and queues it.
+func (s *Service) enqueueReport(ctx context.Context, p *ReportPlan, token string) (*ReportJob, error) {
+	j := &ReportJob{ID: "ReportJobId-" + randomID(16), Account: p.Account, Region: p.Region, PlanName: p.Name, PlanARN: p.ARN,
 		Template: p.Setting.ReportTemplate, Status: ReportCreated, Bucket: p.Delivery.S3BucketName, Keys: []string{}, Created: s.now().UTC()}
-	err = s.store.InTx(ctx, func(q meta.Querier) error {
+	err := s.store.InTx(ctx, func(q meta.Querier) error {
 		if _, err := q.ExecContext(ctx, `INSERT INTO backup_report_jobs (`+reportJobColumns+`, idempotency_token) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, '[]', ?, 0, ?)`,
 			j.ID, j.Account, j.Region, j.PlanName, j.PlanARN, j.Template, j.Status, j.Bucket, j.Created.UnixNano(), token); err != nil {
 			return err
@@ -386,10 +391,67 @@ func (s *Service) ListReportJobs(ctx context.Context, f ReportJobFilter) ([]*Rep
 	return out, rows.Err()
 }
 
-// AddWorkers registers the report job worker.
+// Report plans run once a day, from 01:00 UTC (AWS creates their
+// reports between 01:00 and 05:00 UTC).
+const (
+	dailyReportFrom  = 1
+	dailyReportUntil = 5
+)
+
+// Tick starts the daily report of every report plan whose report of the
+// day has not started yet, once the day's report window opened; it
+// returns how many it started.
+func (s *Service) Tick(ctx context.Context) (int, error) {
+	now := s.now().UTC()
+	if now.Hour() < dailyReportFrom || now.Hour() >= dailyReportUntil {
+		return 0, nil
+	}
+	opened := time.Date(now.Year(), now.Month(), now.Day(), dailyReportFrom, 0, 0, 0, time.UTC)
+	due, err := s.queryReportPlans(ctx, `SELECT `+reportPlanColumns+` FROM backup_report_plans WHERE last_attempted < ? ORDER BY creation_date, arn`, opened.UnixNano())
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range due {
+		// The day's token makes the day's job once, whichever node ticks.
+		token := "daily:" + opened.Format("2006-01-02")
+		var exists int
+		if err := s.store.QueryRowContext(ctx, `SELECT COUNT(*) FROM backup_report_jobs WHERE plan_arn = ? AND idempotency_token = ?`, p.ARN, token).Scan(&exists); err != nil {
+			return n, err
+		}
+		if exists > 0 {
+			continue
+		}
+		if _, err := s.enqueueReport(ctx, p, token); err != nil {
+			return n, fmt.Errorf("daily report of %s: %w", p.Name, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+type tickArgs struct{}
+
+func (tickArgs) Kind() string { return "backup_report_plans_tick" }
+
+// PeriodicJobs is the daily reports' River periodic job (every quarter
+// hour), inserted by the elected leader only.
+func PeriodicJobs() []*river.PeriodicJob {
+	return []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(15*time.Minute), func() (river.JobArgs, *river.InsertOpts) {
+			return tickArgs{}, &river.InsertOpts{MaxAttempts: 1}
+		}, &river.PeriodicJobOpts{ID: "backup_report_plans_tick", RunOnStart: true}),
+	}
+}
+
+// AddWorkers registers the report job and tick workers.
 func (s *Service) AddWorkers(w *river.Workers) {
 	river.AddWorker(w, river.WorkFunc(func(ctx context.Context, rj *river.Job[reportArgs]) error {
 		return s.runReport(ctx, rj.Args.JobID)
+	}))
+	river.AddWorker(w, river.WorkFunc(func(ctx context.Context, _ *river.Job[tickArgs]) error {
+		_, err := s.Tick(ctx)
+		return err
 	}))
 }
 

@@ -102,6 +102,9 @@ func restoreTestingWeek(t *testing.T, database string) {
 			ValidationWindowHours:       aws.Int32(1),
 		}}))
 
+	// The node's own periodic tick (every minute of real time) may start
+	// a run before the test's tick does: a run's job is counted as
+	// started or existing.
 	day := func(d int) time.Time {
 		return start.Truncate(24 * time.Hour).Add(time.Duration(d)*24*time.Hour + 5*time.Hour + time.Minute)
 	}
@@ -110,7 +113,7 @@ func restoreTestingWeek(t *testing.T, database string) {
 		t.Helper()
 		clock.Set(day(d))
 		res, err := n.app.RestoreTesting().Tick(ctx)
-		if err != nil || len(res.Errors) > 0 || res.Started != 1 {
+		if err != nil || len(res.Errors) > 0 || res.Started+res.Existing != 1 {
 			t.Fatalf("day %d: tick %+v %v, want one restore started", d, res, err)
 		}
 		j := waitRestoreTests(t, dst, planARN, d)
@@ -171,7 +174,7 @@ func restoreTestingWeek(t *testing.T, database string) {
 		RestoreTestingSelection: &backuptypes.RestoreTestingSelectionForUpdate{RestoreMetadataOverrides: map[string]string{"KmsKeyId": dstKey, "validationquery": "SELECT COUNT(*) = 999 FROM orders"}},
 	}))
 	clock.Set(day(8))
-	if res, err := n.app.RestoreTesting().Tick(ctx); err != nil || res.Started != 1 {
+	if res, err := n.app.RestoreTesting().Tick(ctx); err != nil || res.Started+res.Existing != 1 {
 		t.Fatalf("day 8: tick %+v %v", res, err)
 	}
 	j8 := waitRestoreTests(t, dst, planARN, 8)
@@ -200,7 +203,7 @@ func restoreTestingWeek(t *testing.T, database string) {
 		}
 	}
 	clock.Set(day(9))
-	if res, err := n.app.RestoreTesting().Tick(ctx); err != nil || res.Started != 1 {
+	if res, err := n.app.RestoreTesting().Tick(ctx); err != nil || res.Started+res.Existing != 1 {
 		t.Fatalf("day 9: tick %+v %v", res, err)
 	}
 	j9 := waitRestoreTests(t, dst, planARN, 9)

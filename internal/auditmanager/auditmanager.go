@@ -125,43 +125,19 @@ func (s *Service) scope(ctx context.Context, action, resource string) (scope, er
 	return scope{Account: p.AccountID, Region: reqctx.CallFrom(ctx).Region}, nil
 }
 
-func invalidParam(format string, args ...any) error {
-	return awserr.New(awserr.Invalid, "InvalidParameterValueException", format, args...)
-}
-
-func missingParam(name string) error {
-	return awserr.New(awserr.Invalid, "MissingParameterValueException", "%s is required", name)
-}
-
-func notFound(format string, args ...any) error {
-	return awserr.New(awserr.NotFound, "ResourceNotFoundException", format, args...)
-}
-
-func alreadyExists(format string, args ...any) error {
-	return awserr.New(awserr.Conflict, "AlreadyExistsException", format, args...)
-}
-
-func awsLimit(format string, args ...any) error {
-	return awserr.New(awserr.Limit, "LimitExceededException", format, args...)
-}
-
-func conflict(format string, args ...any) error {
-	return awserr.New(awserr.Conflict, "ConflictException", format, args...)
-}
-
 func checkName(field, name string) error {
 	switch {
 	case name == "":
-		return missingParam(field)
+		return backup.MissingParam(field)
 	case !nameRe.MatchString(name):
-		return invalidParam("%s %q must start with a letter and hold only letters, digits and underscores (at most 256)", field, name)
+		return backup.InvalidParam("%s %q must start with a letter and hold only letters, digits and underscores (at most 256)", field, name)
 	}
 	return nil
 }
 
 func checkDescription(field, d string) error {
 	if len(d) > maxDescription {
-		return invalidParam("%s is longer than %d characters", field, maxDescription)
+		return backup.InvalidParam("%s is longer than %d characters", field, maxDescription)
 	}
 	return nil
 }

@@ -80,7 +80,7 @@ func (c control) params(in []ControlInputParameter) (map[string]string, error) {
 	for _, ip := range in {
 		i := slices.IndexFunc(c.inputs, func(p param) bool { return p.name == ip.ParameterName })
 		if i < 0 {
-			return nil, invalidParam("the control takes no parameter %q", ip.ParameterName)
+			return nil, backup.InvalidParam("the control takes no parameter %q", ip.ParameterName)
 		}
 		p := c.inputs[i]
 		v := strings.TrimSpace(ip.ParameterValue)
@@ -88,17 +88,17 @@ func (c control) params(in []ControlInputParameter) (map[string]string, error) {
 		case p.list:
 			for _, a := range strings.Split(v, ",") {
 				if a = strings.TrimSpace(a); len(a) != 12 || strings.Trim(a, "0123456789") != "" {
-					return nil, invalidParam("%s entry %q is not a 12-digit account ID", p.name, a)
+					return nil, backup.InvalidParam("%s entry %q is not a 12-digit account ID", p.name, a)
 				}
 			}
 		case p.choices != nil:
 			if !slices.Contains(p.choices, v) {
-				return nil, invalidParam("%s must be one of %s, not %q", p.name, strings.Join(p.choices, ", "), v)
+				return nil, backup.InvalidParam("%s must be one of %s, not %q", p.name, strings.Join(p.choices, ", "), v)
 			}
 		default:
 			n, err := strconv.Atoi(v)
 			if err != nil || n < p.min || n > p.max {
-				return nil, invalidParam("%s must be a whole number from %d to %d, not %q", p.name, p.min, p.max, v)
+				return nil, backup.InvalidParam("%s must be a whole number from %d to %d, not %q", p.name, p.min, p.max, v)
 			}
 		}
 		out[p.name] = v

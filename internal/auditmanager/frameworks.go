@@ -43,22 +43,22 @@ const maxControls = 50
 
 func validateControls(cs []FrameworkControl) error {
 	if len(cs) == 0 {
-		return missingParam("FrameworkControls")
+		return backup.MissingParam("FrameworkControls")
 	}
 	if len(cs) > maxControls {
-		return awsLimit("a framework holds at most %d controls", maxControls)
+		return backup.LimitExceeded("a framework holds at most %d controls", maxControls)
 	}
 	seen := map[string]bool{}
 	for _, c := range cs {
 		def, ok := controls[c.ControlName]
 		if c.ControlName == "" {
-			return missingParam("FrameworkControls.ControlName")
+			return backup.MissingParam("FrameworkControls.ControlName")
 		}
 		if !ok {
-			return invalidParam("control %q is not one coffer evaluates; it evaluates %s", c.ControlName, controlNames())
+			return backup.InvalidParam("control %q is not one coffer evaluates; it evaluates %s", c.ControlName, controlNames())
 		}
 		if seen[c.ControlName] {
-			return invalidParam("control %s appears twice", c.ControlName)
+			return backup.InvalidParam("control %s appears twice", c.ControlName)
 		}
 		seen[c.ControlName] = true
 		if _, err := def.params(c.ControlInputParameters); err != nil {
@@ -66,18 +66,18 @@ func validateControls(cs []FrameworkControl) error {
 		}
 		if sc := c.ControlScope; sc != nil {
 			if len(sc.ComplianceResourceIds) > 100 {
-				return invalidParam("ControlScope.ComplianceResourceIds holds at most 100 IDs")
+				return backup.InvalidParam("ControlScope.ComplianceResourceIds holds at most 100 IDs")
 			}
 			if len(sc.ComplianceResourceIds) > 0 && len(sc.ComplianceResourceTypes) != 1 {
-				return invalidParam("ControlScope.ComplianceResourceIds needs exactly one ComplianceResourceTypes entry")
+				return backup.InvalidParam("ControlScope.ComplianceResourceIds needs exactly one ComplianceResourceTypes entry")
 			}
 			for _, t := range sc.ComplianceResourceTypes {
 				if t != "RDS" {
-					return invalidParam("ComplianceResourceTypes entry %q: coffer's controls evaluate RDS", t)
+					return backup.InvalidParam("ComplianceResourceTypes entry %q: coffer's controls evaluate RDS", t)
 				}
 			}
 			if p := tags.Validate(sc.Tags); p != nil {
-				return invalidParam("ControlScope.Tags: %s", p.Message)
+				return backup.InvalidParam("ControlScope.Tags: %s", p.Message)
 			}
 		}
 	}
@@ -130,7 +130,7 @@ func (s *Service) CreateFramework(ctx context.Context, name, description string,
 		return nil, err
 	}
 	if p := tags.Validate(tagMap); p != nil {
-		return nil, invalidParam("%s", p.Message)
+		return nil, backup.InvalidParam("%s", p.Message)
 	}
 	doc, err := json.Marshal(cs)
 	if err != nil {
@@ -146,7 +146,7 @@ func (s *Service) CreateFramework(ctx context.Context, name, description string,
 		return backup.TagTable.Put(ctx, q, f.ARN, tagMap)
 	})
 	if errors.Is(err, meta.ErrConflict) {
-		return nil, alreadyExists("framework %s already exists in account %s, region %s", name, sc.Account, sc.Region)
+		return nil, backup.AlreadyExists("framework %s already exists in account %s, region %s", name, sc.Account, sc.Region)
 	}
 	return f, err
 }
@@ -157,11 +157,11 @@ func (s *Service) framework(ctx context.Context, name, action string) (*Framewor
 		return nil, err
 	}
 	if name == "" {
-		return nil, missingParam("FrameworkName")
+		return nil, backup.MissingParam("FrameworkName")
 	}
 	f, err := scanFramework(s.store.QueryRowContext(ctx, `SELECT `+frameworkColumns+` FROM backup_frameworks WHERE account_id = ? AND region = ? AND name = ?`, sc.Account, sc.Region, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("framework %s does not exist in account %s, region %s", name, sc.Account, sc.Region)
+		return nil, backup.NotFound("framework %s does not exist in account %s, region %s", name, sc.Account, sc.Region)
 	}
 	return f, err
 }
@@ -238,7 +238,7 @@ func (s *Service) DeleteFramework(ctx context.Context, name string) error {
 	for _, p := range plans {
 		for _, a := range p.Setting.FrameworkArns {
 			if a == f.ARN {
-				return conflict("report plan %s reports on framework %s; update or delete the report plan first", p.Name, name)
+				return backup.Conflict("report plan %s reports on framework %s; update or delete the report plan first", p.Name, name)
 			}
 		}
 	}

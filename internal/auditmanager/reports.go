@@ -76,11 +76,11 @@ func (d *DeliveryChannel) formats() []string {
 
 func (d *DeliveryChannel) validate() error {
 	if d.S3BucketName == "" {
-		return missingParam("ReportDeliveryChannel.S3BucketName")
+		return backup.MissingParam("ReportDeliveryChannel.S3BucketName")
 	}
 	for _, f := range d.Formats {
 		if f != "CSV" && f != "JSON" {
-			return invalidParam("report format %q must be CSV or JSON", f)
+			return backup.InvalidParam("report format %q must be CSV or JSON", f)
 		}
 	}
 	return nil
@@ -89,18 +89,18 @@ func (d *DeliveryChannel) validate() error {
 func (s *Service) validateSetting(ctx context.Context, sc scope, st *Setting) error {
 	switch st.ReportTemplate {
 	case "":
-		return missingParam("ReportSetting.ReportTemplate")
+		return backup.MissingParam("ReportSetting.ReportTemplate")
 	case TemplateControlCompliance, TemplateResourceCompliance:
 	case "BACKUP_JOB_REPORT", "COPY_JOB_REPORT", "RESTORE_JOB_REPORT", "SCAN_JOB_REPORT":
-		return invalidParam("report template %s is not available in coffer; it writes %s and %s", st.ReportTemplate, TemplateControlCompliance, TemplateResourceCompliance)
+		return backup.InvalidParam("report template %s is not available in coffer; it writes %s and %s", st.ReportTemplate, TemplateControlCompliance, TemplateResourceCompliance)
 	default:
-		return invalidParam("report template %q is not a report template", st.ReportTemplate)
+		return backup.InvalidParam("report template %q is not a report template", st.ReportTemplate)
 	}
 	if len(st.FrameworkArns) == 0 {
-		return missingParam("ReportSetting.FrameworkArns")
+		return backup.MissingParam("ReportSetting.FrameworkArns")
 	}
 	if len(st.Accounts)+len(st.OrganizationUnits) > 0 || (len(st.Regions) > 0 && !slices.Equal(st.Regions, []string{sc.Region})) {
-		return invalidParam("coffer writes reports of the report plan's own account and region; Accounts, OrganizationUnits and other Regions are not supported")
+		return backup.InvalidParam("coffer writes reports of the report plan's own account and region; Accounts, OrganizationUnits and other Regions are not supported")
 	}
 	for _, a := range st.FrameworkArns {
 		var n int
@@ -108,7 +108,7 @@ func (s *Service) validateSetting(ctx context.Context, sc scope, st *Setting) er
 			return err
 		}
 		if n == 0 {
-			return invalidParam("framework %s does not exist in account %s, region %s", a, sc.Account, sc.Region)
+			return backup.InvalidParam("framework %s does not exist in account %s, region %s", a, sc.Account, sc.Region)
 		}
 	}
 	return nil
@@ -178,7 +178,7 @@ func (s *Service) CreateReportPlan(ctx context.Context, p ReportPlan, tagMap map
 		return nil, err
 	}
 	if prob := tags.Validate(tagMap); prob != nil {
-		return nil, invalidParam("%s", prob.Message)
+		return nil, backup.InvalidParam("%s", prob.Message)
 	}
 	delivery, _ := json.Marshal(p.Delivery)
 	setting, _ := json.Marshal(p.Setting)
@@ -192,7 +192,7 @@ func (s *Service) CreateReportPlan(ctx context.Context, p ReportPlan, tagMap map
 		return backup.TagTable.Put(ctx, q, p.ARN, tagMap)
 	})
 	if errors.Is(err, meta.ErrConflict) {
-		return nil, alreadyExists("report plan %s already exists in account %s, region %s", p.Name, sc.Account, sc.Region)
+		return nil, backup.AlreadyExists("report plan %s already exists in account %s, region %s", p.Name, sc.Account, sc.Region)
 	}
 	return &p, err
 }
@@ -203,11 +203,11 @@ func (s *Service) reportPlan(ctx context.Context, name, action string) (scope, *
 		return sc, nil, err
 	}
 	if name == "" {
-		return sc, nil, missingParam("ReportPlanName")
+		return sc, nil, backup.MissingParam("ReportPlanName")
 	}
 	p, err := scanReportPlan(s.store.QueryRowContext(ctx, `SELECT `+reportPlanColumns+` FROM backup_report_plans WHERE account_id = ? AND region = ? AND name = ?`, sc.Account, sc.Region, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return sc, nil, notFound("report plan %s does not exist in account %s, region %s", name, sc.Account, sc.Region)
+		return sc, nil, backup.NotFound("report plan %s does not exist in account %s, region %s", name, sc.Account, sc.Region)
 	}
 	return sc, p, err
 }
@@ -333,11 +333,11 @@ func (s *Service) DescribeReportJob(ctx context.Context, id string) (*ReportJob,
 		return nil, err
 	}
 	if id == "" {
-		return nil, missingParam("ReportJobId")
+		return nil, backup.MissingParam("ReportJobId")
 	}
 	j, err := scanReportJob(s.store.QueryRowContext(ctx, `SELECT `+reportJobColumns+` FROM backup_report_jobs WHERE id = ? AND account_id = ?`, id, sc.Account))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("report job %s does not exist in account %s", id, sc.Account)
+		return nil, backup.NotFound("report job %s does not exist in account %s", id, sc.Account)
 	}
 	return j, err
 }

@@ -75,42 +75,42 @@ func (r *RecoveryPointSelection) windowDays() int32 {
 // validate applies AWS's rules to a complete plan.
 func (p *PlanInput) validate() error {
 	if p.ScheduleExpression == "" {
-		return missingParam("RestoreTestingPlan.ScheduleExpression")
+		return backup.MissingParam("RestoreTestingPlan.ScheduleExpression")
 	}
 	if _, err := p.Schedule(); err != nil {
-		return invalidParam("%v", err)
+		return backup.InvalidParam("%v", err)
 	}
 	if p.StartWindowHours < 0 || p.StartWindowHours > maxStartWindowHours {
-		return invalidParam("StartWindowHours must be from 1 to %d, not %d", maxStartWindowHours, p.StartWindowHours)
+		return backup.InvalidParam("StartWindowHours must be from 1 to %d, not %d", maxStartWindowHours, p.StartWindowHours)
 	}
 	r := p.RecoveryPointSelection
 	if r == nil {
-		return missingParam("RestoreTestingPlan.RecoveryPointSelection")
+		return backup.MissingParam("RestoreTestingPlan.RecoveryPointSelection")
 	}
 	switch r.Algorithm {
 	case "":
-		return missingParam("RecoveryPointSelection.Algorithm")
+		return backup.MissingParam("RecoveryPointSelection.Algorithm")
 	case algorithmLatest, algorithmRandom:
 	default:
-		return invalidParam("Algorithm %q must be %s or %s", r.Algorithm, algorithmLatest, algorithmRandom)
+		return backup.InvalidParam("Algorithm %q must be %s or %s", r.Algorithm, algorithmLatest, algorithmRandom)
 	}
 	if len(r.IncludeVaults) == 0 {
-		return missingParam("RecoveryPointSelection.IncludeVaults")
+		return backup.MissingParam("RecoveryPointSelection.IncludeVaults")
 	}
 	if len(r.RecoveryPointTypes) == 0 {
-		return missingParam("RecoveryPointSelection.RecoveryPointTypes")
+		return backup.MissingParam("RecoveryPointSelection.RecoveryPointTypes")
 	}
 	for _, t := range r.RecoveryPointTypes {
 		if t != recoveryPointTypeSnapshot && t != recoveryPointTypeContin {
-			return invalidParam("RecoveryPointTypes entry %q must be %s or %s", t, recoveryPointTypeSnapshot, recoveryPointTypeContin)
+			return backup.InvalidParam("RecoveryPointTypes entry %q must be %s or %s", t, recoveryPointTypeSnapshot, recoveryPointTypeContin)
 		}
 	}
 	if r.SelectionWindowDays < 0 || r.SelectionWindowDays > maxSelectionWindow {
-		return invalidParam("SelectionWindowDays must be from 1 to %d, not %d", maxSelectionWindow, r.SelectionWindowDays)
+		return backup.InvalidParam("SelectionWindowDays must be from 1 to %d, not %d", maxSelectionWindow, r.SelectionWindowDays)
 	}
 	for _, v := range append(append([]string{}, r.IncludeVaults...), r.ExcludeVaults...) {
 		if v != "*" && !strings.HasPrefix(v, "arn:aws:backup:") {
-			return invalidParam("vault %q must be \"*\" or a backup vault ARN (arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME, wildcards allowed)", v)
+			return backup.InvalidParam("vault %q must be \"*\" or a backup vault ARN (arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME, wildcards allowed)", v)
 		}
 	}
 	return nil
@@ -162,7 +162,7 @@ func scanPlan(row interface{ Scan(...any) error }) (*Plan, error) {
 func loadPlan(ctx context.Context, q meta.Querier, sc scope, name string) (*Plan, error) {
 	p, err := scanPlan(q.QueryRowContext(ctx, `SELECT `+planColumns+` FROM restore_testing_plans WHERE account_id = ? AND region = ? AND name = ?`, sc.Account, sc.Region, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("restore testing plan %s does not exist in account %s, region %s", name, sc.Account, sc.Region)
+		return nil, backup.NotFound("restore testing plan %s does not exist in account %s, region %s", name, sc.Account, sc.Region)
 	}
 	return p, err
 }
@@ -181,7 +181,7 @@ func (s *Service) plan(ctx context.Context, name, action string) (scope, *Plan, 
 		return sc, nil, err
 	}
 	if name == "" {
-		return sc, nil, missingParam("RestoreTestingPlanName")
+		return sc, nil, backup.MissingParam("RestoreTestingPlanName")
 	}
 	p, err := loadPlan(ctx, s.store, sc, name)
 	if err != nil {
@@ -217,9 +217,9 @@ func (s *Service) CreatePlan(ctx context.Context, in PlanInput, creatorRequestID
 	}
 	switch {
 	case in.RestoreTestingPlanName == "":
-		return nil, missingParam("RestoreTestingPlan.RestoreTestingPlanName")
+		return nil, backup.MissingParam("RestoreTestingPlan.RestoreTestingPlanName")
 	case !nameRe.MatchString(in.RestoreTestingPlanName):
-		return nil, invalidParam("RestoreTestingPlanName %q must be 1 to 50 letters, digits or underscores", in.RestoreTestingPlanName)
+		return nil, backup.InvalidParam("RestoreTestingPlanName %q must be 1 to 50 letters, digits or underscores", in.RestoreTestingPlanName)
 	}
 	if err := in.validate(); err != nil {
 		return nil, err
@@ -228,7 +228,7 @@ func (s *Service) CreatePlan(ctx context.Context, in PlanInput, creatorRequestID
 		if prob.TooMany {
 			return nil, awserr.New(awserr.Limit, "LimitExceededException", "%s", prob.Message)
 		}
-		return nil, invalidParam("%s", prob.Message)
+		return nil, backup.InvalidParam("%s", prob.Message)
 	}
 	doc, err := document(in)
 	if err != nil {
@@ -245,7 +245,7 @@ func (s *Service) CreatePlan(ctx context.Context, in PlanInput, creatorRequestID
 		return backup.TagTable.Put(ctx, q, p.ARN, tags)
 	})
 	if errors.Is(err, meta.ErrConflict) {
-		return nil, alreadyExists("restore testing plan %s already exists in account %s, region %s", in.RestoreTestingPlanName, sc.Account, sc.Region)
+		return nil, backup.AlreadyExists("restore testing plan %s already exists in account %s, region %s", in.RestoreTestingPlanName, sc.Account, sc.Region)
 	}
 	if err != nil {
 		return nil, err
@@ -296,7 +296,7 @@ func (s *Service) UpdatePlan(ctx context.Context, name string, in PlanInput) (*P
 		return nil, err
 	}
 	if in.RestoreTestingPlanName != "" && in.RestoreTestingPlanName != name {
-		return nil, invalidParam("a restore testing plan cannot be renamed")
+		return nil, backup.InvalidParam("a restore testing plan cannot be renamed")
 	}
 	next := p.PlanInput
 	rescheduled := false
@@ -355,7 +355,7 @@ func (s *Service) DeletePlan(ctx context.Context, name string) error {
 		if isNotFound(err) {
 			// DeleteRestoreTestingPlan's model knows no
 			// ResourceNotFoundException.
-			return invalidRequest("restore testing plan %s does not exist in account %s, region %s", name, sc.Account, sc.Region)
+			return backup.InvalidRequest("restore testing plan %s does not exist in account %s, region %s", name, sc.Account, sc.Region)
 		}
 		return err
 	}
@@ -365,7 +365,7 @@ func (s *Service) DeletePlan(ctx context.Context, name string) error {
 			return err
 		}
 		if n > 0 {
-			return invalidRequest("restore testing plan %s still has %d selection(s); delete them first", name, n)
+			return backup.InvalidRequest("restore testing plan %s still has %d selection(s); delete them first", name, n)
 		}
 		if _, err := q.ExecContext(ctx, `DELETE FROM restore_testing_plans WHERE arn = ?`, p.ARN); err != nil {
 			return err

@@ -121,28 +121,6 @@ func (s *Service) authorize(ctx context.Context, action, resource string) error 
 	return s.authz.Authorize(ctx, authz.Request{Action: action, Resource: resource})
 }
 
-// Errors with Backup's codes.
-
-func invalidParam(format string, args ...any) error {
-	return awserr.New(awserr.Invalid, "InvalidParameterValueException", format, args...)
-}
-
-func missingParam(name string) error {
-	return awserr.New(awserr.Invalid, "MissingParameterValueException", "%s is required", name)
-}
-
-func notFound(format string, args ...any) error {
-	return awserr.New(awserr.NotFound, "ResourceNotFoundException", format, args...)
-}
-
-func invalidRequest(format string, args ...any) error {
-	return awserr.New(awserr.Invalid, "InvalidRequestException", format, args...)
-}
-
-func alreadyExists(format string, args ...any) error {
-	return awserr.New(awserr.Conflict, "AlreadyExistsException", format, args...)
-}
-
 func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)

@@ -59,17 +59,17 @@ const tagKeyPrefix = "aws:ResourceTag/"
 func (s *SelectionInput) validate() error {
 	switch {
 	case s.IamRoleArn == "":
-		return missingParam("RestoreTestingSelection.IamRoleArn")
+		return backup.MissingParam("RestoreTestingSelection.IamRoleArn")
 	case s.ProtectedResourceType == "":
-		return missingParam("RestoreTestingSelection.ProtectedResourceType")
+		return backup.MissingParam("RestoreTestingSelection.ProtectedResourceType")
 	case s.ProtectedResourceType != "RDS":
-		return invalidParam("ProtectedResourceType %q: coffer restores RDS DB instances only (RDS)", s.ProtectedResourceType)
+		return backup.InvalidParam("ProtectedResourceType %q: coffer restores RDS DB instances only (RDS)", s.ProtectedResourceType)
 	case len(s.ProtectedResourceArns) == 0 && s.ProtectedResourceConditions == nil:
-		return missingParam("RestoreTestingSelection.ProtectedResourceArns or ProtectedResourceConditions")
+		return backup.MissingParam("RestoreTestingSelection.ProtectedResourceArns or ProtectedResourceConditions")
 	case len(s.ProtectedResourceArns) > maxProtectedResourceArns:
-		return invalidParam("ProtectedResourceArns names at most %d resources", maxProtectedResourceArns)
+		return backup.InvalidParam("ProtectedResourceArns names at most %d resources", maxProtectedResourceArns)
 	case s.ValidationWindowHours != nil && (*s.ValidationWindowHours < 0 || *s.ValidationWindowHours > maxValidationWindowHours):
-		return invalidParam("ValidationWindowHours must be from 0 to %d, not %d", maxValidationWindowHours, *s.ValidationWindowHours)
+		return backup.InvalidParam("ValidationWindowHours must be from 0 to %d, not %d", maxValidationWindowHours, *s.ValidationWindowHours)
 	}
 	wildcard := false
 	for _, a := range s.ProtectedResourceArns {
@@ -77,25 +77,25 @@ func (s *SelectionInput) validate() error {
 		case a == "*":
 			wildcard = true
 		case !strings.HasPrefix(a, "arn:aws:rds:") || strings.ContainsAny(a, "*?"):
-			return invalidParam("ProtectedResourceArns entry %q must be \"*\" or the ARN of an RDS DB instance", a)
+			return backup.InvalidParam("ProtectedResourceArns entry %q must be \"*\" or the ARN of an RDS DB instance", a)
 		}
 	}
 	if wildcard && len(s.ProtectedResourceArns) > 1 {
-		return invalidParam("ProtectedResourceArns is either [\"*\"] or specific ARNs, not both")
+		return backup.InvalidParam("ProtectedResourceArns is either [\"*\"] or specific ARNs, not both")
 	}
 	if s.ProtectedResourceConditions != nil && len(s.ProtectedResourceArns) > 0 && !wildcard {
-		return invalidParam("ProtectedResourceConditions go with ProtectedResourceArns [\"*\"], not with specific ARNs")
+		return backup.InvalidParam("ProtectedResourceConditions go with ProtectedResourceArns [\"*\"], not with specific ARNs")
 	}
 	if c := s.ProtectedResourceConditions; c != nil {
 		for _, kv := range append(append([]KeyValue{}, c.StringEquals...), c.StringNotEquals...) {
 			if strings.TrimPrefix(kv.Key, tagKeyPrefix) == "" {
-				return missingParam("ProtectedResourceConditions Key")
+				return backup.MissingParam("ProtectedResourceConditions Key")
 			}
 		}
 	}
 	for k := range s.RestoreMetadataOverrides {
 		if strings.EqualFold(k, "DBInstanceIdentifier") {
-			return invalidParam("RestoreMetadataOverrides cannot set DBInstanceIdentifier: a restore test restores into a temporary instance it names itself")
+			return backup.InvalidParam("RestoreMetadataOverrides cannot set DBInstanceIdentifier: a restore test restores into a temporary instance it names itself")
 		}
 	}
 	return nil
@@ -218,9 +218,9 @@ func (s *Service) CreateSelection(ctx context.Context, planName string, in Selec
 	}
 	switch {
 	case in.RestoreTestingSelectionName == "":
-		return nil, missingParam("RestoreTestingSelection.RestoreTestingSelectionName")
+		return nil, backup.MissingParam("RestoreTestingSelection.RestoreTestingSelectionName")
 	case !nameRe.MatchString(in.RestoreTestingSelectionName):
-		return nil, invalidParam("RestoreTestingSelectionName %q must be 1 to 50 letters, digits or underscores", in.RestoreTestingSelectionName)
+		return nil, backup.InvalidParam("RestoreTestingSelectionName %q must be 1 to 50 letters, digits or underscores", in.RestoreTestingSelectionName)
 	}
 	if err := in.validate(); err != nil {
 		return nil, err
@@ -236,7 +236,7 @@ func (s *Service) CreateSelection(ctx context.Context, planName string, in Selec
 	_, err = s.store.ExecContext(ctx, `INSERT INTO restore_testing_selections (`+selectionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`,
 		sc.Account, sc.Region, planName, in.RestoreTestingSelectionName, in.IamRoleArn, doc, creatorRequestID, now.UnixNano())
 	if errors.Is(err, meta.ErrConflict) {
-		return nil, alreadyExists("restore testing plan %s already has a selection named %s", planName, in.RestoreTestingSelectionName)
+		return nil, backup.AlreadyExists("restore testing plan %s already has a selection named %s", planName, in.RestoreTestingSelectionName)
 	}
 	if err != nil {
 		return nil, err
@@ -250,12 +250,12 @@ func (s *Service) selection(ctx context.Context, planName, name, action string) 
 		return nil, err
 	}
 	if name == "" {
-		return nil, missingParam("RestoreTestingSelectionName")
+		return nil, backup.MissingParam("RestoreTestingSelectionName")
 	}
 	sel, err := scanSelection(s.store.QueryRowContext(ctx, `SELECT `+selectionColumns+` FROM restore_testing_selections
 		WHERE account_id = ? AND region = ? AND plan_name = ? AND name = ?`, sc.Account, sc.Region, planName, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("restore testing plan %s has no selection %s", planName, name)
+		return nil, backup.NotFound("restore testing plan %s has no selection %s", planName, name)
 	}
 	if err != nil {
 		return nil, err
@@ -286,9 +286,9 @@ func (s *Service) UpdateSelection(ctx context.Context, planName, name string, in
 	}
 	switch {
 	case in.RestoreTestingSelectionName != "" && in.RestoreTestingSelectionName != name:
-		return nil, invalidParam("a restore testing selection cannot be renamed")
+		return nil, backup.InvalidParam("a restore testing selection cannot be renamed")
 	case in.ProtectedResourceType != "" && in.ProtectedResourceType != sel.ProtectedResourceType:
-		return nil, invalidParam("a restore testing selection's ProtectedResourceType cannot be changed")
+		return nil, backup.InvalidParam("a restore testing selection's ProtectedResourceType cannot be changed")
 	}
 	next := sel.SelectionInput
 	if in.IamRoleArn != "" && in.IamRoleArn != next.IamRoleArn {

@@ -43,7 +43,12 @@ func (s *Service) taggable(ctx context.Context, arn, action string, extra map[st
 		return missingParam("ResourceArn")
 	}
 	var account string
-	err = s.store.QueryRowContext(ctx, `SELECT account_id FROM backup_vaults WHERE arn = ? UNION ALL SELECT account_id FROM backup_recovery_points WHERE arn = ?`, arn, arn).Scan(&account)
+	// The resources of Backup's API that carry tags: vaults and recovery
+	// points, and restore testing plans, frameworks and report plans (of
+	// the domains that share the API and this tag table).
+	err = s.store.QueryRowContext(ctx, `SELECT account_id FROM backup_vaults WHERE arn = ? UNION ALL SELECT account_id FROM backup_recovery_points WHERE arn = ?
+		UNION ALL SELECT account_id FROM restore_testing_plans WHERE arn = ? UNION ALL SELECT account_id FROM backup_frameworks WHERE arn = ?
+		UNION ALL SELECT account_id FROM backup_report_plans WHERE arn = ?`, arn, arn, arn, arn, arn).Scan(&account)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && account != sc.Account) {
 		if aerr := s.authz.Authorize(ctx, authz.Request{Action: action, Resource: arn, Context: extra}); aerr != nil {
 			return aerr

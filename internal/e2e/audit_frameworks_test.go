@@ -96,7 +96,11 @@ func TestAuditFrameworks(t *testing.T) {
 		}
 	}
 	fw := must[*backup.CreateFrameworkOutput](t)(w.src.Backup.CreateFramework(ctx, &backup.CreateFrameworkInput{
-		FrameworkName: aws.String("seed_controls"), FrameworkDescription: aws.String("the seed's guarantees"), FrameworkControls: controls}))
+		FrameworkName: aws.String("seed_controls"), FrameworkDescription: aws.String("the seed's guarantees"), FrameworkControls: controls,
+		FrameworkTags: map[string]string{"standard": "iso27001"}}))
+	if tags := must[*backup.ListTagsOutput](t)(w.src.Backup.ListTags(ctx, &backup.ListTagsInput{ResourceArn: fw.FrameworkArn})).Tags; tags["standard"] != "iso27001" {
+		t.Errorf("framework tags %v", tags)
+	}
 	if _, err := w.src.Backup.CreateFramework(ctx, &backup.CreateFrameworkInput{FrameworkName: aws.String("seed_controls"), FrameworkControls: controls}); errCode(err) != "AlreadyExistsException" {
 		t.Errorf("same framework again: %v", err)
 	}

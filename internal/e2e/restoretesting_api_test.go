@@ -57,7 +57,14 @@ func TestRestoreTestingAPI(t *testing.T) {
 		t.Fatalf("refused plans were stored: %+v", out.RestoreTestingPlans)
 	}
 
-	p1 := must[*backup.CreateRestoreTestingPlanOutput](t)(createPlan("weekly_db", "cron(0 3 ? * SUN *)", 12, rps(nil), "req-1"))
+	p1 := must[*backup.CreateRestoreTestingPlanOutput](t)(a.Backup.CreateRestoreTestingPlan(ctx, &backup.CreateRestoreTestingPlanInput{
+		CreatorRequestId: aws.String("req-1"), Tags: map[string]string{"team": "dba"},
+		RestoreTestingPlan: &backuptypes.RestoreTestingPlanForCreate{RestoreTestingPlanName: aws.String("weekly_db"), ScheduleExpression: aws.String("cron(0 3 ? * SUN *)"),
+			StartWindowHours: 12, RecoveryPointSelection: rps(nil)}}))
+	must[*backup.TagResourceOutput](t)(a.Backup.TagResource(ctx, &backup.TagResourceInput{ResourceArn: p1.RestoreTestingPlanArn, Tags: map[string]string{"env": "prod"}}))
+	if tags := must[*backup.ListTagsOutput](t)(a.Backup.ListTags(ctx, &backup.ListTagsInput{ResourceArn: p1.RestoreTestingPlanArn})).Tags; tags["team"] != "dba" || tags["env"] != "prod" {
+		t.Errorf("plan tags %v", tags)
+	}
 	again := must[*backup.CreateRestoreTestingPlanOutput](t)(createPlan("weekly_db", "cron(0 3 ? * SUN *)", 12, rps(nil), "req-1"))
 	if aws.ToString(again.RestoreTestingPlanArn) != aws.ToString(p1.RestoreTestingPlanArn) {
 		t.Errorf("CreatorRequestId: %s, then %s", aws.ToString(p1.RestoreTestingPlanArn), aws.ToString(again.RestoreTestingPlanArn))

@@ -13,6 +13,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/backup"
 	"github.com/coffer-dev/coffer/internal/plans"
 	"github.com/coffer-dev/coffer/internal/rds"
+	"github.com/coffer-dev/coffer/internal/restoretesting"
 )
 
 func statusCommand() *cobra.Command {
@@ -31,9 +32,14 @@ rule's start window is OVERDUE; one a plan expects in a vault that holds
 none of its recovery points yet is NEVER once that much time has passed
 since the plan was created.
 
+Then, for every resource a restore testing plan tests, its newest restore
+test: the restore job, its validation (the recovery point's checksums and
+the selection's validation query) and whether the temporary instance was
+deleted; a test whose restore or validation failed is FAILED.
+
 It reads the same store as coffer serve (--data-dir or --database), and can
 run while the server does. With --check it exits non-zero when anything is
-overdue, for monitoring.`,
+overdue or a newest restore test FAILED, for monitoring.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			store, _, err := loc.openStore(cmd.Context())
@@ -42,10 +48,26 @@ overdue, for monitoring.`,
 			}
 			defer store.Close()
 			// Reading needs only the store: no keys, no storage, no queue.
-			p := plans.New(plans.Options{Store: store, Backup: backup.New(backup.Options{Store: store}), Resources: plans.RDSResources(rds.New(rds.Options{Store: store}))})
+			b := backup.New(backup.Options{Store: store})
+			p := plans.New(plans.Options{Store: store, Backup: b, Resources: plans.RDSResources(rds.New(rds.Options{Store: store}))})
 			entries, err := p.RPO(cmd.Context())
 			if err != nil {
 				return err
+			}
+			tests, err := restoretesting.Results(cmd.Context(), b)
+			if err != nil {
+				return err
+			}
+			failedTests := 0
+			var testsShown []restoretesting.Result
+			for _, r := range tests {
+				failed := restoreTestWord(r) == "FAILED"
+				if failed {
+					failedTests++
+				}
+				if failed || !overdueOnly {
+					testsShown = append(testsShown, r)
+				}
 			}
 			overdue := 0
 			var shown []plans.RPOEntry
@@ -59,14 +81,20 @@ overdue, for monitoring.`,
 			}
 			if asJSON {
 				err = writeStatusJSON(cmd.OutOrStdout(), shown)
+				if err == nil {
+					err = writeRestoreTestsJSON(cmd.OutOrStdout(), testsShown)
+				}
 			} else {
 				err = writeStatusTable(cmd.OutOrStdout(), shown)
+				if err == nil {
+					err = writeRestoreTestsTable(cmd.OutOrStdout(), testsShown)
+				}
 			}
 			if err != nil {
 				return err
 			}
-			if check && overdue > 0 {
-				return fmt.Errorf("%d resource/vault pair(s) overdue", overdue)
+			if check && overdue+failedTests > 0 {
+				return fmt.Errorf("%d resource/vault pair(s) overdue, %d restore test(s) failed", overdue, failedTests)
 			}
 			return nil
 		},
@@ -74,8 +102,8 @@ overdue, for monitoring.`,
 	f := cmd.Flags()
 	loc.register(f)
 	f.BoolVar(&asJSON, "json", false, "one JSON object per resource and vault")
-	f.BoolVar(&overdueOnly, "overdue", false, "only what is overdue")
-	f.BoolVar(&check, "check", false, "exit non-zero when anything is overdue")
+	f.BoolVar(&overdueOnly, "overdue", false, "only what is overdue, and failed restore tests")
+	f.BoolVar(&check, "check", false, "exit non-zero when anything is overdue or a restore test failed")
 	return cmd
 }
 

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffer-dev/coffer/internal/backup"
 	"github.com/coffer-dev/coffer/internal/plans"
+	"github.com/coffer-dev/coffer/internal/restoretesting"
 )
 
 func TestStatusOutput(t *testing.T) {
@@ -48,6 +50,43 @@ func TestStatusOutput(t *testing.T) {
 		AgeSeconds float64
 	}
 	if err := json.Unmarshal(buf.Bytes(), &got); err != nil || got.Status != "OVERDUE" || !got.Overdue || got.AgeSeconds != 19800 {
+		t.Fatalf("JSON %s: %+v %v", buf.String(), got, err)
+	}
+}
+
+func TestStatusRestoreTests(t *testing.T) {
+	created := time.Date(2024, 5, 15, 5, 0, 0, 0, time.UTC)
+	plan := "arn:aws:backup:us-east-1:666777888999:restore-testing-plan:daily-1"
+	results := []restoretesting.Result{
+		{PlanARN: plan, ResourceARN: "arn:aws:rds:us-east-1:111222333444:db:orders", Tests: 7,
+			Job: &backup.Job{ID: "J1", State: backup.StateCompleted, ValidationStatus: backup.ValidationSuccessful, DeletionStatus: backup.DeletionSuccessful, Created: created}},
+		{PlanARN: plan, ResourceARN: "arn:aws:rds:us-east-1:111222333444:db:users", Tests: 3, Failed: 1,
+			Job: &backup.Job{ID: "J2", State: backup.StateFailed, ValidationStatus: backup.ValidationFailed, ValidationMessage: "integrity", Created: created}},
+		{PlanARN: plan, ResourceARN: "arn:aws:rds:us-east-1:111222333444:db:carts", Tests: 1,
+			Job: &backup.Job{ID: "J3", State: backup.StateRunning, Created: created}},
+	}
+	var buf bytes.Buffer
+	if err := writeRestoreTestsTable(&buf, results); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "RESTORE TESTING PLAN") {
+		t.Fatalf("table:\n%s", buf.String())
+	}
+	for i, want := range []string{" ok ", " FAILED ", " running "} {
+		if !strings.Contains(lines[i+1], want) {
+			t.Errorf("line %q lacks %q", lines[i+1], want)
+		}
+	}
+	if !strings.Contains(lines[2], "1/3") {
+		t.Errorf("line %q lacks the failed/tests count 1/3", lines[2])
+	}
+	buf.Reset()
+	if err := writeRestoreTestsJSON(&buf, results[1:2]); err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Result, ValidationStatus, ValidationStatusMessage string }
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil || got.Result != "FAILED" || got.ValidationStatus != "FAILED" || got.ValidationStatusMessage != "integrity" {
 		t.Fatalf("JSON %s: %+v %v", buf.String(), got, err)
 	}
 }

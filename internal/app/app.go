@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	apiauditmanager "github.com/coffer-dev/coffer/internal/api/auditmanager"
 	apibackup "github.com/coffer-dev/coffer/internal/api/backup"
 	"github.com/coffer-dev/coffer/internal/api/backupplans"
 	"github.com/coffer-dev/coffer/internal/api/cloudtrail"
@@ -27,9 +28,11 @@ import (
 	apikms "github.com/coffer-dev/coffer/internal/api/kms"
 	"github.com/coffer-dev/coffer/internal/api/organizations"
 	rdsapi "github.com/coffer-dev/coffer/internal/api/rds"
+	apirestoretesting "github.com/coffer-dev/coffer/internal/api/restoretesting"
 	snsapi "github.com/coffer-dev/coffer/internal/api/sns"
 	"github.com/coffer-dev/coffer/internal/api/sts"
 	"github.com/coffer-dev/coffer/internal/audit"
+	"github.com/coffer-dev/coffer/internal/auditmanager"
 	"github.com/coffer-dev/coffer/internal/backup"
 	"github.com/coffer-dev/coffer/internal/blob"
 	blobfs "github.com/coffer-dev/coffer/internal/blob/fs"
@@ -43,6 +46,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/plans"
 	"github.com/coffer-dev/coffer/internal/protocol"
 	"github.com/coffer-dev/coffer/internal/rds"
+	"github.com/coffer-dev/coffer/internal/restoretesting"
 	"github.com/coffer-dev/coffer/internal/server"
 	"github.com/coffer-dev/coffer/internal/sns"
 )
@@ -64,6 +68,10 @@ type App struct {
 	plans   *plans.Service
 	sns     *sns.Service
 	now     func() time.Time // the backup domain's and scheduler's clock; nil is time.Now
+	// restoreTests is the restore testing domain and its scheduler.
+	restoreTests *restoretesting.Service
+	// auditManager is Backup Audit Manager: frameworks and reports.
+	auditManager *auditmanager.Service
 	// CredentialsFile is the AWS shared-credentials file written at
 	// bootstrap; ConfigFile the matching AWS config file.
 	CredentialsFile, ConfigFile string
@@ -133,6 +141,8 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 	backupAPI := apibackup.New(a.backup)
 	backupplans.Register(backupAPI, a.plans)
 	snsAPI := snsapi.New(a.sns)
+	apirestoretesting.Register(backupAPI, a.restoreTests)
+	apiauditmanager.Register(backupAPI, a.auditManager)
 	a.handler = server.New(server.Options{
 		Auth:                 ids,
 		Audit:                a.audit,
@@ -244,6 +254,13 @@ func (a *App) loadTLS() error {
 // Plans is the backup plans domain and scheduler, for tests that drive
 // its clock.
 func (a *App) Plans() *plans.Service { return a.plans }
+
+// RestoreTesting is the restore testing domain and scheduler, for tests
+// that drive its clock.
+func (a *App) RestoreTesting() *restoretesting.Service { return a.restoreTests }
+
+// AuditManager is Backup Audit Manager, for tests that drive its clock.
+func (a *App) AuditManager() *auditmanager.Service { return a.auditManager }
 
 // Handler is the HTTP handler, for tests that serve it themselves.
 func (a *App) Handler() http.Handler { return a.handler }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
+	"github.com/coffer-dev/coffer/internal/auditmanager"
 	"github.com/coffer-dev/coffer/internal/backup"
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/jobs"
@@ -18,6 +19,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/plans"
 	"github.com/coffer-dev/coffer/internal/rds"
 	"github.com/coffer-dev/coffer/internal/rootkey"
+	"github.com/coffer-dev/coffer/internal/restoretesting"
 	"github.com/coffer-dev/coffer/internal/storage"
 	"github.com/coffer-dev/coffer/internal/vaultstore"
 )
@@ -168,7 +170,7 @@ func (v vaultData) Read(ctx context.Context, d backup.Domain, id string) (io.Rea
 		r.Close()
 		return nil, nil, fmt.Errorf("recovery point data %s belongs to %s, not %s", id, got, storageDomain(d))
 	}
-	return r, r.Meta(), nil
+	return corruptMarking{r}, r.Meta(), nil
 }
 
 func (v vaultData) Copy(ctx context.Context, src, dst backup.Domain, id string) (backup.Written, error) {
@@ -294,7 +296,7 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, keys rootke
 		return err
 	}
 	workers := river.NewWorkers()
-	periodic := plans.PeriodicJobs(0, 0)
+	periodic := append(append(plans.PeriodicJobs(0, 0), restoretesting.PeriodicJobs(0)...), auditmanager.PeriodicJobs()...)
 	if a.queue, err = jobs.Open(ctx, a.store, jobs.Options{Workers: workers, Log: a.log.With("component", "jobs"), PeriodicJobs: periodic}); err != nil {
 		return err
 	}
@@ -315,7 +317,13 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, keys rootke
 	a.backup.OnBackupCompleted(a.plans.BackupCompleted)
 	a.backup.OwnTags("backup-plan", a.plans.PlanExists)
 	a.plans.AddWorkers(workers)
-	return nil
+	a.restoreTests = restoretesting.New(restoretesting.Options{Store: a.store, Authz: ids.Authorizer(), Backup: a.backup, Resources: plans.RDSResources(a.rds),
+		Instances: temporaryInstances{ids, a.rds}, Log: a.log.With("component", "restore-testing"), Now: a.now})
+	a.restoreTests.AddWorkers(workers)
+	a.auditManager = auditmanager.New(auditmanager.Options{Store: a.store, Authz: ids.Authorizer(), Backup: a.backup, Plans: a.plans, Resources: plans.RDSResources(a.rds),
+		Buckets: reportBuckets{a.cfg.Storage}, Queue: a.queue, Log: a.log.With("component", "audit-manager"), Now: a.now})
+	a.auditManager.AddWorkers(workers)
+	return reg.Register(restoretesting.NewCollector(a.backup))
 }
 
 // sweepJobs fails, every few seconds, the jobs whose node died.

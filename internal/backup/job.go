@@ -42,6 +42,7 @@ type Job struct {
 	DestinationVaultARN, DestinationRecoveryPointARN             string
 	RestoreMetadata, CreatedResourceARN                          string
 	ValidationStatus, ValidationMessage                          string
+	DeletionStatus, DeletionMessage                              string
 	Lifecycle                                                    Lifecycle
 	RecoveryPointTags                                            string
 	CreatedBy                                                    CreatedBy
@@ -58,17 +59,19 @@ func (j *Job) Finished() bool {
 	return false
 }
 
-// CreatedBy names the backup plan rule that started a job; empty for
-// on-demand jobs.
+// CreatedBy names the backup plan rule that started a job, or the
+// restore testing plan that started a restore job; empty for on-demand
+// jobs.
 type CreatedBy struct {
 	PlanID, PlanARN, PlanVersion, RuleID, RuleName string
+	RestoreTestingPlanARN                          string
 }
 
 const jobColumns = `id, kind, account_id, region, state, status_message, percent_done, resource_arn, resource_type, resource_name,
 	vault_name, vault_arn, recovery_point_arn, encryption_key_arn, iam_role_arn, idempotency_token,
 	destination_vault_arn, destination_recovery_point_arn, restore_metadata, created_resource_arn, validation_status, validation_message,
 	cold_after_days, delete_after_days, recovery_point_tags, bytes_transferred, size_bytes, creation_date, start_by, complete_by, completion_date,
-	plan_id, plan_arn, plan_version, rule_id, rule_name`
+	plan_id, plan_arn, plan_version, rule_id, rule_name, restore_testing_plan_arn, deletion_status, deletion_status_message`
 
 func scanJob(row interface{ Scan(...any) error }) (*Job, error) {
 	var j Job
@@ -77,7 +80,8 @@ func scanJob(row interface{ Scan(...any) error }) (*Job, error) {
 		&j.VaultName, &j.VaultARN, &j.RecoveryPointARN, &j.EncryptionKeyARN, &j.IAMRoleARN, &j.IdempotencyToken,
 		&j.DestinationVaultARN, &j.DestinationRecoveryPointARN, &j.RestoreMetadata, &j.CreatedResourceARN, &j.ValidationStatus, &j.ValidationMessage,
 		&j.Lifecycle.ColdAfterDays, &j.Lifecycle.DeleteAfterDays, &j.RecoveryPointTags, &j.BytesTransferred, &j.Size, &created, &startBy, &completeBy, &completed,
-		&j.CreatedBy.PlanID, &j.CreatedBy.PlanARN, &j.CreatedBy.PlanVersion, &j.CreatedBy.RuleID, &j.CreatedBy.RuleName)
+		&j.CreatedBy.PlanID, &j.CreatedBy.PlanARN, &j.CreatedBy.PlanVersion, &j.CreatedBy.RuleID, &j.CreatedBy.RuleName,
+		&j.CreatedBy.RestoreTestingPlanARN, &j.DeletionStatus, &j.DeletionMessage)
 	if err != nil {
 		return nil, err
 	}
@@ -100,13 +104,14 @@ func unixNano(t time.Time) int64 {
 }
 
 func insertJob(ctx context.Context, q meta.Querier, j *Job) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO backup_jobs (`+jobColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := q.ExecContext(ctx, `INSERT INTO backup_jobs (`+jobColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		j.ID, j.Kind, j.Account, j.Region, j.State, j.StatusMessage, j.PercentDone, j.ResourceARN, j.ResourceType, j.ResourceName,
 		j.VaultName, j.VaultARN, j.RecoveryPointARN, j.EncryptionKeyARN, j.IAMRoleARN, j.IdempotencyToken,
 		j.DestinationVaultARN, j.DestinationRecoveryPointARN, j.RestoreMetadata, j.CreatedResourceARN, j.ValidationStatus, j.ValidationMessage,
 		j.Lifecycle.ColdAfterDays, j.Lifecycle.DeleteAfterDays, j.RecoveryPointTags, j.BytesTransferred, j.Size,
 		unixNano(j.Created), unixNano(j.StartBy), unixNano(j.CompleteBy), unixNano(j.Completed),
-		j.CreatedBy.PlanID, j.CreatedBy.PlanARN, j.CreatedBy.PlanVersion, j.CreatedBy.RuleID, j.CreatedBy.RuleName)
+		j.CreatedBy.PlanID, j.CreatedBy.PlanARN, j.CreatedBy.PlanVersion, j.CreatedBy.RuleID, j.CreatedBy.RuleName,
+		j.CreatedBy.RestoreTestingPlanARN, j.DeletionStatus, j.DeletionMessage)
 	return err
 }
 
@@ -164,6 +169,7 @@ func (s *Service) describeJob(ctx context.Context, kind, id, action string) (*Jo
 // JobFilter narrows ListBackupJobs, ListCopyJobs and ListRestoreJobs.
 type JobFilter struct {
 	ResourceARN, State, VaultName, ResourceType, DestinationVaultARN string
+	RestoreTestingPlanARN                                            string
 	CreatedAfter, CreatedBefore                                      time.Time
 	// RecoveryPointCreatedAfter and ...Before select restore jobs by
 	// when their (still existing) recovery point was created.
@@ -210,6 +216,9 @@ func (s *Service) queryJobs(ctx context.Context, sc Scope, kind string, f JobFil
 	}
 	if f.DestinationVaultARN != "" {
 		add("destination_vault_arn = ?", f.DestinationVaultARN)
+	}
+	if f.RestoreTestingPlanARN != "" {
+		add("restore_testing_plan_arn = ?", f.RestoreTestingPlanARN)
 	}
 	if !f.CreatedAfter.IsZero() {
 		add("creation_date > ?", f.CreatedAfter.UnixNano())

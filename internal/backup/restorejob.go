@@ -137,16 +137,24 @@ func (s *Service) runRestore(ctx context.Context, j *Job) error {
 	started := s.now()
 	if err := target.Engine.Restore(ctx, target.Target, &countingReader{r: stream, add: t.add}, &md); err != nil {
 		target.Finish(context.WithoutCancel(ctx), false)
+		if errors.Is(err, ErrDataCorrupt) || errors.Is(err, engine.ErrCorrupt) {
+			// The job fails, and its validation with it: the data does
+			// not match what the recovery point recorded.
+			j.ValidationStatus, j.ValidationMessage = ValidationFailed, "the recovery point's data failed its integrity check: "+err.Error()
+		}
 		return fmt.Errorf("restore into %s: %w", target.ARN, err)
 	}
 	restored := s.now()
-	j.ValidationStatus, j.ValidationMessage = "SUCCESSFUL", fmt.Sprintf("%d tables and %d rows match the checksums recorded at backup time", len(md.Tables), md.Rows())
+	j.ValidationStatus, j.ValidationMessage = ValidationSuccessful, fmt.Sprintf("%d tables and %d rows match the checksums recorded at backup time", len(md.Tables), md.Rows())
 	if res, err := target.Engine.Verify(ctx, target.Target, &md); err != nil {
 		if !errors.Is(err, engine.ErrMismatch) {
 			target.Finish(context.WithoutCancel(ctx), false)
 			return fmt.Errorf("validate %s: %w", target.ARN, err)
 		}
-		j.ValidationStatus, j.ValidationMessage = "FAILED", mismatchMessage(res)
+		j.ValidationStatus, j.ValidationMessage = ValidationFailed, mismatchMessage(res)
+	}
+	if q := override[ValidationQueryKey]; q != "" && j.ValidationStatus == ValidationSuccessful {
+		j.ValidationStatus, j.ValidationMessage = runValidationQuery(ctx, target, q, j.ValidationMessage)
 	}
 	s.log.Info("restore job", "job", j.ID, "restore", restored.Sub(started), "validation", s.now().Sub(restored))
 	if err := target.Finish(ctx, true); err != nil {
@@ -158,6 +166,23 @@ func (s *Service) runRestore(ctx context.Context, j *Job) error {
 		j.BytesTransferred, _ = t.snapshot()
 		return s.update(ctx, q, j)
 	})
+}
+
+// runValidationQuery runs a restore's validation query on the restored
+// database: it must return one row whose first column is true.
+func runValidationQuery(ctx context.Context, target *Restored, query, checksums string) (status, message string) {
+	qc, ok := target.Engine.(QueryChecker)
+	if !ok {
+		return ValidationFailed, fmt.Sprintf("the %s engine cannot run a validation query", target.Engine.Name())
+	}
+	ok, err := qc.CheckQuery(ctx, target.Target, query)
+	switch {
+	case err != nil:
+		return ValidationFailed, "the validation query failed: " + err.Error()
+	case !ok:
+		return ValidationFailed, "the validation query returned false (" + checksums + ")"
+	}
+	return ValidationSuccessful, checksums + "; the validation query returned true"
 }
 
 func mismatchMessage(res *engine.VerifyResult) string {

@@ -44,6 +44,11 @@ var taggableTypes = map[string]string{
 	"backup-vault":   `SELECT COUNT(*) FROM backup_vaults WHERE arn = ?`,
 	"recovery-point": `SELECT COUNT(*) FROM backup_recovery_points WHERE arn = ?`,
 	"legal-hold":     `SELECT COUNT(*) FROM backup_legal_holds WHERE arn = ?`,
+	// Restore testing plans, frameworks and report plans belong to the
+	// domains that share Backup's API and this tag table.
+	"restore-testing-plan": `SELECT COUNT(*) FROM restore_testing_plans WHERE arn = ?`,
+	"framework":            `SELECT COUNT(*) FROM backup_frameworks WHERE arn = ?`,
+	"report-plan":          `SELECT COUNT(*) FROM backup_report_plans WHERE arn = ?`,
 }
 
 // taggable checks that arn is a well-formed ARN of a Backup resource of
@@ -76,7 +81,7 @@ func (s *Service) taggable(ctx context.Context, arn, action string, extra map[st
 // tagTarget reports whether a, a parsed ARN, names an existing taggable
 // resource; an ARN that cannot name one is InvalidParameterValueException.
 func (s *Service) tagTarget(ctx context.Context, a ARN, arn string) (bool, error) {
-	invalid := InvalidParam("%s is not the ARN of a taggable AWS Backup resource (a backup vault, backup plan, recovery point or legal hold)", arn)
+	invalid := InvalidParam("%s is not the ARN of a taggable AWS Backup resource (a backup vault, backup plan, recovery point, legal hold, restore testing plan, framework or report plan)", arn)
 	if a.Region == "" || a.Account == "" {
 		return false, invalid
 	}

@@ -45,7 +45,12 @@ func (s *Service) run(ctx context.Context, id string) error {
 	}
 	now := s.now()
 	if (j.State == StateCreated || j.State == StatePending) && !j.StartBy.IsZero() && now.After(j.StartBy) {
+		// A restore job knows no EXPIRED: a restore test that did not
+		// start within its StartWindowHours is canceled (ABORTED).
 		j.State, j.StatusMessage, j.Completed = StateExpired, "the job did not start within its start window", now
+		if j.Kind == KindRestore {
+			j.State = StateAborted
+		}
 		return s.ended(ctx, j, s.update(ctx, s.store, j))
 	}
 	if claimed, err := s.claim(ctx, j); err != nil {

@@ -62,16 +62,28 @@ func clockedConfig(t *testing.T, dataDir, database string) config.Config {
 // the test.
 func startNode(t *testing.T, cfg config.Config, clock *fakeClock) *node {
 	t.Helper()
+	return serveNode(t, openNode(t, cfg, clock), cfg)
+}
+
+// openNode opens a server with the given clock without serving it: its
+// job queue does not run yet.
+func openNode(t *testing.T, cfg config.Config, clock *fakeClock) *app.App {
+	t.Helper()
 	var logw io.Writer = io.Discard
 	if os.Getenv("COFFER_TEST_LOG") != "" {
 		logw = os.Stderr
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.OpenWithClock(ctx, cfg, app.NewLogger(cfg.Log, logw).With("test", t.Name()), clock.Now)
+	a, err := app.OpenWithClock(context.Background(), cfg, app.NewLogger(cfg.Log, logw).With("test", t.Name()), clock.Now)
 	if err != nil {
-		cancel()
 		t.Fatal(err)
 	}
+	return a
+}
+
+// serveNode serves an opened server until stop or the end of the test.
+func serveNode(t *testing.T, a *app.App, cfg config.Config) *node {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
 	ln, err := a.Listen()
 	if err != nil {
 		cancel()

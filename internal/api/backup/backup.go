@@ -35,6 +35,7 @@ func New(svc *backup.Service) *protocol.RESTService {
 	s.Handle("DELETE /backup-vaults/{backupVaultName}/vault-lock", "DeleteBackupVaultLockConfiguration", a.deleteVaultLock)
 	a.registerLegalHolds(s)
 	a.registerJobs(s)
+	a.registerRestoreTests(s)
 	a.registerRecoveryPoints(s)
 	a.registerEveryday(s)
 	a.registerNotifications(s)

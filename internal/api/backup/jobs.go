@@ -224,18 +224,26 @@ type restoreJobShape struct {
 	IamRoleArn              string
 	CreatedResourceArn      *string `json:",omitempty"`
 	ResourceType            string
-	ValidationStatus        *string `json:",omitempty"`
-	ValidationStatusMessage *string `json:",omitempty"`
+	ValidationStatus        *string                                 `json:",omitempty"`
+	ValidationStatusMessage *string                                 `json:",omitempty"`
+	DeletionStatus          *string                                 `json:",omitempty"`
+	DeletionStatusMessage   *string                                 `json:",omitempty"`
+	CreatedBy               *struct{ RestoreTestingPlanArn string } `json:",omitempty"`
 }
 
 func restoreJobOut(j *backup.Job) restoreJobShape {
-	return restoreJobShape{
+	out := restoreJobShape{
 		AccountId: j.Account, RestoreJobId: j.ID, RecoveryPointArn: j.RecoveryPointARN, SourceResourceArn: j.ResourceARN, BackupVaultArn: j.VaultARN,
 		CreationDate: protocol.Epoch(j.Created), CompletionDate: protocol.EpochPtr(j.Completed), Status: j.State,
 		StatusMessage: optString(j.StatusMessage), PercentDone: j.PercentDone, BackupSizeInBytes: j.Size, IamRoleArn: j.IAMRoleARN,
 		CreatedResourceArn: optString(j.CreatedResourceARN), ResourceType: j.ResourceType,
 		ValidationStatus: optString(j.ValidationStatus), ValidationStatusMessage: optString(j.ValidationMessage),
+		DeletionStatus: optString(j.DeletionStatus), DeletionStatusMessage: optString(j.DeletionMessage),
 	}
+	if j.CreatedBy.RestoreTestingPlanARN != "" {
+		out.CreatedBy = &struct{ RestoreTestingPlanArn string }{j.CreatedBy.RestoreTestingPlanARN}
+	}
+	return out
 }
 
 func (a *adapter) describeRestoreJob(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
@@ -256,7 +264,7 @@ func (a *adapter) listJobs(kind string) protocol.RESTOp {
 		f := backup.JobFilter{ResourceARN: q.Get("resourceArn"), State: q.Get("state"), VaultName: q.Get("backupVaultName"),
 			ResourceType: q.Get("resourceType"), DestinationVaultARN: q.Get("destinationVaultArn")}
 		if kind == backup.KindRestore {
-			f.State = q.Get("status")
+			f.State, f.RestoreTestingPlanARN = q.Get("status"), q.Get("restoreTestingPlanArn")
 		}
 		if f.CreatedAfter, err = queryTime(q.Get("createdAfter")); err != nil {
 			return 0, nil, err

@@ -61,6 +61,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("DamagedStream", func(t *testing.T) { testDamaged(t, h) })
 	t.Run("Unreachable", func(t *testing.T) { testUnreachable(t, h) })
 	t.Run("ConcurrentWrites", func(t *testing.T) { testConcurrent(t, h) })
+	t.Run("CheckQuery", func(t *testing.T) { testCheckQuery(t, h) })
 }
 
 func exec(t *testing.T, db *sql.DB, stmts ...string) {

@@ -1,0 +1,33 @@
+package paginate
+
+import (
+	"strconv"
+
+	"github.com/coffer-dev/coffer/internal/awserr"
+)
+
+// Shaped is Page for the JSON services whose list operations take
+// MaxResults (1 to 1000) and NextToken: it checks them, cuts the page and
+// shapes its items; the next token is nil on the last page.
+func Shaped[T, S any](items []T, token, maxResults string, shape func(T) S) ([]S, *string, error) {
+	limit := 1000
+	if maxResults != "" {
+		n, err := strconv.Atoi(maxResults)
+		if err != nil || n < 1 || n > 1000 {
+			return nil, nil, awserr.New(awserr.Invalid, "InvalidParameterValueException", "MaxResults must be a number from 1 to 1000, not %q", maxResults)
+		}
+		limit = n
+	}
+	items, next, ok := Page(items, token, limit)
+	if !ok {
+		return nil, nil, awserr.New(awserr.Invalid, "InvalidParameterValueException", "NextToken is not a token this service issued")
+	}
+	out := make([]S, 0, len(items))
+	for _, it := range items {
+		out = append(out, shape(it))
+	}
+	if next == "" {
+		return out, nil, nil
+	}
+	return out, &next, nil
+}

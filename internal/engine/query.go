@@ -1,0 +1,38 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Truthy interprets the first column of a validation query's first row:
+// a boolean, a non-zero number, or the text true/t/1 (any case) is true;
+// false, zero, false/f/0 are false; anything else (NULL included) is an
+// error, so a query that does not answer the question fails visibly.
+func Truthy(v any) (bool, error) {
+	switch x := v.(type) {
+	case bool:
+		return x, nil
+	case int64:
+		return x != 0, nil
+	case int32:
+		return x != 0, nil
+	case int16:
+		return x != 0, nil
+	case float64:
+		return x != 0, nil
+	case []byte:
+		return Truthy(string(x))
+	case string:
+		switch strings.ToLower(strings.TrimSpace(x)) {
+		case "true", "t", "1":
+			return true, nil
+		case "false", "f", "0":
+			return false, nil
+		}
+		return false, fmt.Errorf("the validation query returned %q, not true or false", x)
+	case nil:
+		return false, fmt.Errorf("the validation query returned NULL, not true or false")
+	}
+	return false, fmt.Errorf("the validation query returned a %T, not true or false", v)
+}

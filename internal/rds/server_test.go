@@ -1,0 +1,90 @@
+package rds_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/rds"
+	"github.com/coffer-dev/coffer/internal/testenv"
+)
+
+// TestServerSupervised: a server made from the template accepts its
+// owner over TCP, keeps its data directory 0700, and is restarted by the
+// supervisor after a SIGKILL.
+func TestServerSupervised(t *testing.T) {
+	if _, err := rds.PostgresBinDir(); err != nil {
+		testenv.Missing(t, "%v", err)
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	failed := make(chan string, 1)
+	m, err := rds.NewServers(rds.ServersOptions{Dir: filepath.Join(dir, "pg"), Interval: 100 * time.Millisecond,
+		Failed: func(name, msg string) { failed <- msg }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go m.Run()
+	t.Cleanup(func() { m.Close() })
+	vs, err := m.Versions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt, err := m.Create(ctx, rds.ServerSpec{Name: "db-one", Major: vs[0].Major, Class: "db.t3.micro", Owner: "app", Password: "app-secret-1", DBName: "appdb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "pg", "db-one", "data"))
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("data directory: %v %v", fi.Mode(), err)
+	}
+	if out, err := psqlAs(t, tgt.Host, tgt.Port, "app", "app-secret-1", "appdb", `CREATE TABLE t (x int); INSERT INTO t VALUES (1); SELECT count(*) FROM t`); err != nil || out != "1" {
+		t.Fatalf("psql: %v: %s", err, out)
+	}
+	pid := m.PIDs("db-one")[0]
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, err := psqlAs(t, tgt.Host, tgt.Port, "app", "app-secret-1", "appdb", `SELECT count(*) FROM t`)
+		if err == nil && out == "1" && m.PIDs("db-one")[0] != pid {
+			break
+		}
+		select {
+		case msg := <-failed:
+			t.Fatalf("restart failed: %s", msg)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed server was not restarted: %v: %s", err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := m.Remove(ctx, "db-one"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pg", "db-one")); !os.IsNotExist(err) {
+		t.Errorf("removed server's directory: %v", err)
+	}
+}
+
+// psqlAs runs a statement through psql over TCP, the password in the
+// environment.
+func psqlAs(t *testing.T, host string, port int, user, password, database, stmt string) (string, error) {
+	t.Helper()
+	bin := "psql"
+	if dir, err := testenv.PostgresBinDir(); err == nil {
+		bin = filepath.Join(dir, "psql")
+	}
+	cmd := exec.Command(bin, "-h", host, "-p", strconv.Itoa(port), "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-qAtc", stmt)
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+password, "PGCONNECT_TIMEOUT=10")
+	out, err := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}

@@ -80,7 +80,7 @@ func waitStatus(t *testing.T, client *rds.Client, id string, want ...string) typ
 				return inst
 			}
 		}
-		if status != "creating" && status != "deleting" && status != "modifying" {
+		if !transitional[status] {
 			msg := ""
 			for _, s := range inst.StatusInfos {
 				msg += aws.ToString(s.Message)
@@ -353,7 +353,7 @@ func psql(t *testing.T, host string, port int32, user, password, database, stmt 
 	if dir, err := testenv.PostgresBinDir(); err == nil {
 		bin = filepath.Join(dir, "psql")
 	}
-	cmd := exec.Command(bin, "-h", host, "-p", strconv.Itoa(int(port)), "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-Atc", stmt)
+	cmd := exec.Command(bin, "-h", host, "-p", strconv.Itoa(int(port)), "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-qAtc", stmt)
 	cmd.Env = append(os.Environ(), "PGPASSWORD="+password, "PGCONNECT_TIMEOUT=10")
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err

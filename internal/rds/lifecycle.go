@@ -74,6 +74,10 @@ func (s *Service) Resume(ctx context.Context) error {
 		srv.Reserve(inst.server, inst.target.Port)
 		switch inst.Status {
 		case StatusAvailable, StatusStarting, StatusRebooting, StatusModifying, StatusUpgrading:
+			if !srv.Running(inst.server) {
+				// Not available until its server accepts connections.
+				s.setStatus(ctx, inst, StatusStarting, "")
+			}
 			start = append(start, inst)
 		case StatusStopping:
 			stop = append(stop, inst)

@@ -342,7 +342,7 @@ func (s *Service) background(fn func(ctx context.Context)) {
 // failed with what to do.
 func (s *Service) provision(ctx context.Context, inst *Instance, spec DatabaseSpec, port int) {
 	log := s.log.With("instance", inst.ARN)
-	t, ep, err := s.createDB(ctx, inst, spec, port)
+	t, ep, err := s.createDB(ctx, inst, spec, port, "")
 	if err != nil {
 		log.Warn("create DB instance failed", "error", err)
 		s.setStatus(context.WithoutCancel(ctx), inst, StatusFailed, createFailure(err))

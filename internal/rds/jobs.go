@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/coffer-dev/coffer/internal/policy"
+	"os"
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/awserr"
@@ -90,6 +91,12 @@ type RestoreSpec struct {
 	KMSKeyID           string // empty with StorageEncrypted: aws/rds
 	EngineVersion      string
 	Tags               map[string]string
+	// DataDir, when set, is a PostgreSQL data directory a physical
+	// restore filled (in a directory from IncomingDir): the instance's
+	// server is made from it (Servers.CreateFromDataDir) instead of the
+	// template, and the returned target is coffer's administrator on it.
+	// It is consumed: moved into place, or removed on error.
+	DataDir string
 }
 
 // CreateRestoredInstance creates an empty instance to restore into, as
@@ -100,6 +107,15 @@ type RestoreSpec struct {
 // then calls MarkAvailable, or MarkFailed, which drops the database and
 // its role.
 func (s *Service) CreateRestoredInstance(ctx context.Context, spec RestoreSpec) (*Instance, engine.Target, error) {
+	if spec.DataDir != "" {
+		// Consumed by the server made from it; removed on any earlier
+		// error.
+		defer func() {
+			if spec.DataDir != "" {
+				os.RemoveAll(spec.DataDir)
+			}
+		}()
+	}
 	p := identity.Caller(ctx)
 	if p == nil {
 		return nil, engine.Target{}, awserr.New(awserr.Unauthenticated, "MissingAuthenticationToken", "Request is missing Authentication Token")
@@ -172,7 +188,9 @@ func (s *Service) CreateRestoredInstance(ctx context.Context, spec RestoreSpec) 
 		return nil, engine.Target{}, err
 	}
 	spec2 := DatabaseSpec{Account: sc.Account, Region: sc.Region, Identifier: in.Identifier, DBName: in.DBName, User: in.MasterUsername, Password: in.MasterUserPassword}
-	t, ep, err := s.createDB(ctx, inst, spec2, 0)
+	dataDir := spec.DataDir
+	spec.DataDir = "" // createDB consumes it
+	t, ep, err := s.createDB(ctx, inst, spec2, 0, dataDir)
 	if err != nil {
 		s.setStatus(context.WithoutCancel(ctx), inst, StatusFailed, createFailure(err))
 		return inst, engine.Target{}, fmt.Errorf("create the database to restore into: %w", err)

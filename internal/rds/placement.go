@@ -3,6 +3,7 @@ package rds
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/engine"
@@ -57,14 +58,26 @@ func majorOf(version string) string {
 
 // createDB makes an instance's database: a server of its own, or a
 // database on the shared host.
-func (s *Service) createDB(ctx context.Context, inst *Instance, spec DatabaseSpec, port int) (engine.Target, Endpoint, error) {
+// A dataDir filled by a physical restore becomes the server's data
+// directory.
+func (s *Service) createDB(ctx context.Context, inst *Instance, spec DatabaseSpec, port int, dataDir string) (engine.Target, Endpoint, error) {
+	if dataDir != "" && inst.server == "" {
+		os.RemoveAll(dataDir)
+		return engine.Target{}, Endpoint{}, fmt.Errorf("%w: a physical restore needs a server of its own; the region's instances are on a shared host", ErrNoHost)
+	}
 	if inst.server != "" {
 		srv, err := s.hosts.Servers()
 		if err != nil {
 			return engine.Target{}, Endpoint{}, fmt.Errorf("%w: %v", ErrNoHost, err)
 		}
-		t, err := srv.Create(ctx, ServerSpec{Name: inst.server, Major: majorOf(inst.EngineVersion), Port: port, Class: inst.InstanceClass,
-			Owner: spec.User, Password: spec.Password, DBName: spec.DBName})
+		ss := ServerSpec{Name: inst.server, Major: majorOf(inst.EngineVersion), Port: port, Class: inst.InstanceClass,
+			Owner: spec.User, Password: spec.Password, DBName: spec.DBName}
+		var t engine.Target
+		if dataDir != "" {
+			t, err = srv.CreateFromDataDir(ctx, ss, dataDir)
+		} else {
+			t, err = srv.Create(ctx, ss)
+		}
 		if err != nil {
 			return engine.Target{}, Endpoint{}, err
 		}
@@ -135,6 +148,39 @@ func (s *Service) restoreTarget(ctx context.Context, inst *Instance) (engine.Tar
 		return engine.Target{}, err
 	}
 	return host.RestoreTarget(inst.target), nil
+}
+
+// IncomingDir is an empty directory for a physical restore to fill,
+// then hand to CreateRestoredInstance as RestoreSpec.DataDir.
+func (s *Service) IncomingDir() (string, error) {
+	srv, err := s.hosts.Servers()
+	if err != nil {
+		return "", err
+	}
+	return srv.IncomingDir()
+}
+
+// AdminTarget returns an available instance that runs on a server of its
+// own and coffer's administrator on that server's Unix socket (no
+// password; replication connections allowed, for BASE_BACKUP), for a
+// backup job: authorized as rds:DescribeDBInstances for the caller in
+// ctx, like Resource. Instances on a shared host, SQLite and registered
+// instances get InvalidParameterCombination: back them up logically
+// (Resource).
+func (s *Service) AdminTarget(ctx context.Context, arn string) (*Instance, engine.Target, error) {
+	inst, _, _, err := s.Resource(ctx, arn)
+	if err != nil {
+		return nil, engine.Target{}, err
+	}
+	if inst.server == "" {
+		return nil, engine.Target{}, invalidCombination("DB instance %s is %s, not a server of its own", inst.Identifier, placementOf(inst))
+	}
+	srv, err := s.hosts.Servers()
+	if err != nil {
+		return nil, engine.Target{}, err
+	}
+	t, err := srv.AdminTarget(inst.server, inst.DBName)
+	return inst, t, err
 }
 
 // onThisNode reports an error when an instance's server is held by

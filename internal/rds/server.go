@@ -351,6 +351,16 @@ func (m *Servers) CreateFromDataDir(ctx context.Context, spec ServerSpec, dir st
 	})
 }
 
+// IncomingDir makes an empty directory (0700) on the servers' file
+// system for a physical restore to fill and hand to CreateFromDataDir.
+// The caller removes it if it never hands it over.
+func (m *Servers) IncomingDir() (string, error) {
+	if err := m.prepareDir(); err != nil {
+		return "", err
+	}
+	return os.MkdirTemp(m.opts.Dir, ".incoming-")
+}
+
 func (m *Servers) create(ctx context.Context, spec ServerSpec, fill func(data string) error) (t engine.Target, err error) {
 	if spec.Name == "" || strings.ContainsAny(spec.Name, `/\.`) {
 		return t, fmt.Errorf("bad server name %q", spec.Name)

@@ -649,6 +649,9 @@ func (s *Service) DeleteInstance(ctx context.Context, in DeleteInput) (*Instance
 		if inst.DeletionProtection {
 			return invalidCombination("Cannot delete protected DB Instance, please disable deletion protection and try again.")
 		}
+		if err := s.onThisNode(inst); err != nil {
+			return err
+		}
 		switch inst.Status {
 		case StatusCreating, StatusDeleting, StatusModifying:
 			return invalidState("Instance %s is already being %s.", id, strings.TrimSuffix(inst.Status, "ing")+"ed")

@@ -587,6 +587,23 @@ func (s *Service) checkKey(ctx context.Context, inst *Instance) {
 	}
 }
 
+// authorizeInstance resolves an identifier or ARN in the caller's scope
+// and authorizes the operation on the instance.
+func (s *Service) authorizeInstance(ctx context.Context, op, idOrARN string) (scope, string, error) {
+	sc, err := s.scope(ctx)
+	if err != nil {
+		return scope{}, "", err
+	}
+	id, err := s.identifierOf(sc, idOrARN)
+	if err != nil {
+		return scope{}, "", err
+	}
+	if err := s.authorize(ctx, op, InstanceARN(sc.Region, sc.Account, id), nil); err != nil {
+		return scope{}, "", err
+	}
+	return sc, id, nil
+}
+
 // identifierOf accepts an identifier or an ARN of the caller's account
 // and region.
 func (s *Service) identifierOf(sc scope, idOrARN string) (string, error) {
@@ -623,15 +640,8 @@ type DeleteInput struct {
 // DeleteInstance marks an instance deleting and drops its database (not a
 // registered one: coffer only forgets it) in the background.
 func (s *Service) DeleteInstance(ctx context.Context, in DeleteInput) (*Instance, error) {
-	sc, err := s.scope(ctx)
+	sc, id, err := s.authorizeInstance(ctx, "DeleteDBInstance", in.Identifier)
 	if err != nil {
-		return nil, err
-	}
-	id, err := s.identifierOf(sc, in.Identifier)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, "DeleteDBInstance", InstanceARN(sc.Region, sc.Account, id), nil); err != nil {
 		return nil, err
 	}
 	if !in.SkipFinalSnapshot && in.FinalSnapshotID == "" {

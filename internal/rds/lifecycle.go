@@ -161,15 +161,9 @@ func (s *Service) serverFailed(name, message string) {
 
 // transition moves an instance from one of the statuses in from to
 // status `to` atomically, after the operation's checks.
-func (s *Service) transition(ctx context.Context, op, id string, to string, from ...string) (*Instance, error) {
-	sc, err := s.scope(ctx)
+func (s *Service) transition(ctx context.Context, op, idOrARN string, to string, from ...string) (*Instance, error) {
+	sc, id, err := s.authorizeInstance(ctx, op, idOrARN)
 	if err != nil {
-		return nil, err
-	}
-	if id, err = s.identifierOf(sc, id); err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, op, InstanceARN(sc.Region, sc.Account, id), nil); err != nil {
 		return nil, err
 	}
 	var inst *Instance
@@ -275,15 +269,8 @@ type ModifyInput struct {
 
 // ModifyInstance changes an available instance.
 func (s *Service) ModifyInstance(ctx context.Context, in ModifyInput) (*Instance, error) {
-	sc, err := s.scope(ctx)
+	sc, id, err := s.authorizeInstance(ctx, "ModifyDBInstance", in.Identifier)
 	if err != nil {
-		return nil, err
-	}
-	id, err := s.identifierOf(sc, in.Identifier)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, "ModifyDBInstance", InstanceARN(sc.Region, sc.Account, id), nil); err != nil {
 		return nil, err
 	}
 	inst, err := s.load(ctx, s.store, sc, id)

@@ -365,9 +365,7 @@ func (m *Servers) create(ctx context.Context, spec ServerSpec, fill func(data st
 	if spec.Name == "" || strings.ContainsAny(spec.Name, `/\.`) {
 		return t, fmt.Errorf("bad server name %q", spec.Name)
 	}
-	l := m.lock(spec.Name)
-	l.Lock()
-	defer l.Unlock()
+	defer m.locked(spec.Name)()
 	if err := m.prepareDir(); err != nil {
 		return t, err
 	}
@@ -526,14 +524,19 @@ func (m *Servers) Port(name string) (int, error) {
 // SetClass rewrites a server's memory settings; they apply at its next
 // start (Restart).
 func (m *Servers) SetClass(name, class string) error {
-	l := m.lock(name)
-	l.Lock()
-	defer l.Unlock()
+	defer m.locked(name)()
 	port, err := m.Port(name)
 	if err != nil {
 		return err
 	}
 	return m.writeSettings(name, port, class)
+}
+
+// locked takes a server's lock and returns its release.
+func (m *Servers) locked(name string) func() {
+	l := m.lock(name)
+	l.Lock()
+	return l.Unlock
 }
 
 func (m *Servers) lock(name string) *sync.Mutex {
@@ -550,9 +553,7 @@ func (m *Servers) lock(name string) *sync.Mutex {
 // Start starts a stopped server (or adopts one left running by a
 // previous coffer) and supervises it.
 func (m *Servers) Start(ctx context.Context, name string) error {
-	l := m.lock(name)
-	l.Lock()
-	defer l.Unlock()
+	defer m.locked(name)()
 	if port, err := m.Port(name); err == nil {
 		m.Reserve(name, port)
 	}
@@ -565,18 +566,14 @@ func (m *Servers) Start(ctx context.Context, name string) error {
 
 // Stop stops a server cleanly (fast shutdown) and stops supervising it.
 func (m *Servers) Stop(ctx context.Context, name string) error {
-	l := m.lock(name)
-	l.Lock()
-	defer l.Unlock()
+	defer m.locked(name)()
 	m.unsupervise(name)
 	return m.stopServer(name)
 }
 
 // Restart stops and starts a server (RebootDBInstance, a new class).
 func (m *Servers) Restart(ctx context.Context, name string) error {
-	l := m.lock(name)
-	l.Lock()
-	defer l.Unlock()
+	defer m.locked(name)()
 	m.unsupervise(name)
 	if err := m.stopServer(name); err != nil {
 		return err
@@ -590,9 +587,7 @@ func (m *Servers) Restart(ctx context.Context, name string) error {
 
 // Remove stops a server and deletes its directory.
 func (m *Servers) Remove(ctx context.Context, name string) error {
-	l := m.lock(name)
-	l.Lock()
-	defer l.Unlock()
+	defer m.locked(name)()
 	m.unsupervise(name)
 	if err := m.stopServer(name); err != nil {
 		return err
@@ -853,27 +848,10 @@ func (m *Servers) Close() error {
 func (m *Servers) Done() <-chan struct{} { return m.done }
 
 func (m *Servers) run(ctx context.Context, binDir, name string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, name), args...)
-	// Its own session: a terminal's ^C reaches coffer, which stops the
-	// servers in order; and a server outlives a coffer killed hard.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: m.cred, Setsid: true}
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	cmd.Dir = "/"
-	return cmd.CombinedOutput()
+	return runAs(ctx, m.cred, binDir, name, args...)
 }
 
-func (m *Servers) mkdirOwned(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return err
-	}
-	if m.cred != nil {
-		return os.Chown(dir, int(m.cred.Uid), int(m.cred.Gid))
-	}
-	return nil
-}
+func (m *Servers) mkdirOwned(dir string) error { return mkdirOwned(dir, m.cred) }
 
 func (m *Servers) writeOwned(path, text string) error {
 	if err := writeFileSync(path, []byte(text)); err != nil {

@@ -3,10 +3,7 @@ package rds_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -25,17 +22,8 @@ func TestServerSupervised(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	failed := make(chan string, 1)
-	m, err := rds.NewServers(rds.ServersOptions{Dir: filepath.Join(dir, "pg"), Interval: 100 * time.Millisecond,
+	m, vs := newServers(t, rds.ServersOptions{Dir: filepath.Join(dir, "pg"), Interval: 100 * time.Millisecond,
 		Failed: func(name, msg string) { failed <- msg }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go m.Run()
-	t.Cleanup(func() { m.Close() })
-	vs, err := m.Versions()
-	if err != nil {
-		t.Fatal(err)
-	}
 	tgt, err := m.Create(ctx, rds.ServerSpec{Name: "db-one", Major: vs[0].Major, Class: "db.t3.micro", Owner: "app", Password: "app-secret-1", DBName: "appdb"})
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +32,7 @@ func TestServerSupervised(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("data directory: %v %v", fi.Mode(), err)
 	}
-	if out, err := psqlAs(t, tgt.Host, tgt.Port, "app", "app-secret-1", "appdb", `CREATE TABLE t (x int); INSERT INTO t VALUES (1); SELECT count(*) FROM t`); err != nil || out != "1" {
+	if out, err := testenv.Psql(t, tgt.Host, tgt.Port, "app", "app-secret-1", "appdb", `CREATE TABLE t (x int); INSERT INTO t VALUES (1); SELECT count(*) FROM t`); err != nil || out != "1" {
 		t.Fatalf("psql: %v: %s", err, out)
 	}
 	pid := m.PIDs("db-one")[0]
@@ -53,7 +41,7 @@ func TestServerSupervised(t *testing.T) {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		out, err := psqlAs(t, tgt.Host, tgt.Port, "app", "app-secret-1", "appdb", `SELECT count(*) FROM t`)
+		out, err := testenv.Psql(t, tgt.Host, tgt.Port, "app", "app-secret-1", "appdb", `SELECT count(*) FROM t`)
 		if err == nil && out == "1" && m.PIDs("db-one")[0] != pid {
 			break
 		}
@@ -75,32 +63,11 @@ func TestServerSupervised(t *testing.T) {
 	}
 }
 
-// psqlAs runs a statement through psql over TCP, the password in the
-// environment.
-func psqlAs(t *testing.T, host string, port int, user, password, database, stmt string) (string, error) {
+// newServers supervises servers until the test ends and lists the
+// installed versions.
+func newServers(t *testing.T, o rds.ServersOptions) (*rds.Servers, []rds.Version) {
 	t.Helper()
-	bin := "psql"
-	if dir, err := testenv.PostgresBinDir(); err == nil {
-		bin = filepath.Join(dir, "psql")
-	}
-	cmd := exec.Command(bin, "-h", host, "-p", strconv.Itoa(port), "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-qAtc", stmt)
-	cmd.Env = append(os.Environ(), "PGPASSWORD="+password, "PGCONNECT_TIMEOUT=10")
-	out, err := cmd.CombinedOutput()
-	return strings.TrimSpace(string(out)), err
-}
-
-// TestServerFromBaseBackup: coffer's administrator takes a base backup
-// over the replication protocol on the server's Unix socket, and a new
-// server is made from that data directory with a new password for the
-// master user; the rows are there and the old password no longer opens
-// the new server.
-func TestServerFromBaseBackup(t *testing.T) {
-	bin, err := rds.PostgresBinDir()
-	if err != nil {
-		testenv.Missing(t, "%v", err)
-	}
-	ctx := context.Background()
-	m, err := rds.NewServers(rds.ServersOptions{Dir: filepath.Join(t.TempDir(), "pg")})
+	m, err := rds.NewServers(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,44 +77,5 @@ func TestServerFromBaseBackup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := rds.ServerSpec{Name: "db-src", Major: vs[0].Major, Class: "db.t3.micro", Owner: "app", Password: "app-secret-1", DBName: "appdb"}
-	src, err := m.Create(ctx, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out, err := psqlAs(t, src.Host, src.Port, "app", "app-secret-1", "appdb", `CREATE TABLE t AS SELECT g AS x FROM generate_series(1, 1000) g; SELECT sum(x) FROM t`); err != nil || out != "500500" {
-		t.Fatalf("psql: %v: %s", err, out)
-	}
-	admin, err := m.AdminTarget("db-src", "postgres")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := m.IncomingDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := filepath.Join(dir, "data")
-	out, err := exec.Command(filepath.Join(bin, "pg_basebackup"), "-h", admin.Host, "-p", strconv.Itoa(admin.Port), "-U", admin.User, "-D", data, "-X", "stream", "-c", "fast").CombinedOutput()
-	if err != nil {
-		t.Fatalf("pg_basebackup over the admin socket: %v: %s", err, out)
-	}
-	spec.Name, spec.Password = "db-copy", "copy-secret-2"
-	cp, err := m.CreateFromDataDir(ctx, spec, data)
-	os.RemoveAll(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cp.Port == src.Port {
-		t.Fatalf("the copy kept the source's port %d", cp.Port)
-	}
-	if out, err := psqlAs(t, cp.Host, cp.Port, "app", "copy-secret-2", "appdb", `SELECT sum(x) FROM t`); err != nil || out != "500500" {
-		t.Errorf("the server made from the base backup: %v: %s", err, out)
-	}
-	if out, err := psqlAs(t, cp.Host, cp.Port, "app", "app-secret-1", "appdb", `SELECT 1`); err == nil {
-		t.Errorf("the source's password opens the copy: %s", out)
-	}
-	// pg_basebackup as anyone but coffer's administrator is refused.
-	if out, err := exec.Command(filepath.Join(bin, "pg_basebackup"), "-h", src.Host, "-p", strconv.Itoa(src.Port), "-U", "app", "-D", filepath.Join(t.TempDir(), "x"), "-w").CombinedOutput(); err == nil {
-		t.Errorf("the master user took a base backup over TCP: %s", out)
-	}
+	return m, vs
 }

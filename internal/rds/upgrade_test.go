@@ -3,19 +3,11 @@ package rds_test
 import (
 	"context"
 	"database/sql"
-	"log/slog"
 	"path/filepath"
 	"testing"
 
 	"github.com/coffer-dev/coffer/internal/engine"
-	enginepg "github.com/coffer-dev/coffer/internal/engine/postgres"
-	"github.com/coffer-dev/coffer/internal/identity"
-	"github.com/coffer-dev/coffer/internal/kms"
-	"github.com/coffer-dev/coffer/internal/meta/sqlite"
 	"github.com/coffer-dev/coffer/internal/rds"
-	"github.com/coffer-dev/coffer/internal/reqctx"
-	"github.com/coffer-dev/coffer/internal/rootkey"
-	"github.com/coffer-dev/coffer/internal/testenv"
 )
 
 // TestUpgradeFromSharedCluster: a data directory of the previous release
@@ -25,38 +17,9 @@ import (
 // DBName, MasterUsername and password, every row arrives, and the old
 // databases and roles are dropped only after.
 func TestUpgradeFromSharedCluster(t *testing.T) {
-	if _, err := testenv.PostgresBinDir(); err != nil {
-		testenv.Missing(t, "%v", err)
-	}
 	ctx := context.Background()
-	dir := t.TempDir()
-	store, err := sqlite.Open(ctx, filepath.Join(dir, "coffer.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	root, err := rootkey.LoadOrCreateFile(filepath.Join(dir, "root.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	ids := identity.New(store, root, log)
-	if _, err := ids.ApplyBootstrap(ctx, identity.DefaultBootstrap()); err != nil {
-		t.Fatal(err)
-	}
-	k := kms.New(kms.Options{Store: store, RootKey: root, Authorizer: ids.Authorizer(), Log: log})
-	pg, err := enginepg.New(enginepg.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	open := func(dsn map[string]string) (*rds.Service, *rds.Hosts) {
-		hosts := rds.NewHosts(rds.HostsOptions{DataDir: dir, PostgresDSN: dsn, RootKey: root})
-		return rds.New(rds.Options{Store: store, Authz: ids.Authorizer(), Keys: keys{k}, Hosts: hosts, Log: log,
-			Engines: map[string]engine.Engine{rds.EnginePostgres: pg}}), hosts
-	}
-	acct := identity.DefaultManagementAccountID
-	p := &identity.Principal{Type: identity.TypeUser, AccountID: acct, ARN: identity.UserARN(acct, "/", "admin"), Name: "admin"}
-	admin := reqctx.WithCall(identity.WithCaller(ctx, p), &reqctx.Call{Region: "us-east-1"})
+	d := newDomain(t)
+	dir, root, admin, open := d.dir, d.root, d.admin, d.open
 
 	// The previous release: the region cluster, instances as its
 	// databases.

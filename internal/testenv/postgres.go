@@ -142,3 +142,18 @@ func FreePort(t testing.TB) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// Psql runs statements through psql over TCP (quiet, unaligned, tuples
+// only, stopping at the first error), the password in the environment,
+// and returns the trimmed output.
+func Psql(t testing.TB, host string, port int, user, password, database, stmt string) (string, error) {
+	t.Helper()
+	bin := "psql"
+	if dir, err := PostgresBinDir(); err == nil {
+		bin = filepath.Join(dir, "psql")
+	}
+	cmd := exec.Command(bin, "-h", host, "-p", strconv.Itoa(port), "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-qAtc", stmt)
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+password, "PGCONNECT_TIMEOUT=10")
+	out, err := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}

@@ -2,6 +2,8 @@ package rds_test
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -211,15 +213,25 @@ func TestServerLifecycle(t *testing.T) {
 	waitGone(t, client, "app")
 }
 
-// postmasterPID asks the server for its postmaster's PID (the parent of
-// the session's backend).
+// postmasterPID asks the server for its postmaster's PID: the parent of
+// the session's backend, read while the session is open.
 func postmasterPID(t *testing.T, host string, port int32) int {
 	t.Helper()
-	out, err := psql(t, host, port, "app", "app-secret-1", "app", `SELECT pg_backend_pid()`)
+	db, err := sql.Open("pgx", fmt.Sprintf("postgres://app:app-secret-1@%s:%d/app?sslmode=disable", host, port))
 	if err != nil {
-		t.Fatalf("%v: %s", err, out)
+		t.Fatal(err)
 	}
-	b, err := os.ReadFile("/proc/" + out + "/stat")
+	defer db.Close()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var backend int
+	if err := conn.QueryRowContext(context.Background(), `SELECT pg_backend_pid()`).Scan(&backend); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", backend))
 	if err != nil {
 		t.Fatal(err)
 	}

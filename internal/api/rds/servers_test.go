@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+
+	"github.com/coffer-dev/coffer/internal/testenv"
 )
 
 // transitional are the statuses waitStatus waits through.
@@ -28,19 +30,29 @@ func TestSameNamesTwoAccounts(t *testing.T) {
 	src, _ := clients(t, c, "default")
 	bak, _ := clients(t, c, "other")
 	ctx := context.Background()
+	_, err := bak.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String("orders"), Engine: aws.String("postgres"),
+		DBInstanceClass: aws.String("db.t3.micro"), MasterUsername: aws.String("app"), MasterUserPassword: aws.String("backup-pw-1"), Port: aws.Int32(80)})
+	if errCode(err) != "InvalidParameterValue" {
+		t.Errorf("port 80: %v", err)
+	}
+	chosen := int32(testenv.FreePort(t))
 	for _, cl := range []*rds.Client{src, bak} {
-		if _, err := cl.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
+		in := &rds.CreateDBInstanceInput{
 			DBInstanceIdentifier: aws.String("orders"), Engine: aws.String("postgres"), DBInstanceClass: aws.String("db.t3.micro"),
 			DBName: aws.String("appdb"), MasterUsername: aws.String("app"), MasterUserPassword: aws.String(map[*rds.Client]string{src: "source-pw-1", bak: "backup-pw-1"}[cl]),
-		}); err != nil {
+		}
+		if cl == bak {
+			in.Port = aws.Int32(chosen)
+		}
+		if _, err := cl.CreateDBInstance(ctx, in); err != nil {
 			t.Fatal(err)
 		}
 	}
 	a := waitStatus(t, src, "orders", "available")
 	b := waitStatus(t, bak, "orders", "available")
 	ap, bp := aws.ToInt32(a.Endpoint.Port), aws.ToInt32(b.Endpoint.Port)
-	if ap == bp {
-		t.Fatalf("both instances on port %d", ap)
+	if ap == bp || bp != chosen {
+		t.Fatalf("instances on ports %d and %d, the second asked for %d", ap, bp, chosen)
 	}
 	host := aws.ToString(a.Endpoint.Address)
 	if out, err := psql(t, host, ap, "app", "source-pw-1", "appdb", `CREATE TABLE who (name text); INSERT INTO who VALUES ('source'); SELECT name FROM who`); err != nil || !strings.HasSuffix(out, "source") {

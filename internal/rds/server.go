@@ -704,22 +704,24 @@ func (m *Servers) startServer(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if !m.portFree(port) {
-		return fmt.Errorf("%w: port %d of the instance's server is taken by another process; stop that process, then start the instance", ErrNoHost, port)
-	}
 	// A postmaster killed with SIGKILL leaves children for a moment; the
-	// new one refuses to start while they hold the shared memory.
-	var out []byte
-	for attempt := 0; attempt < 5; attempt++ {
-		if out, err = m.run(ctx, v.BinDir, "pg_ctl", "-D", m.dataDir(name), "-l", m.logFile(name), "-w", "-t", "60", "start"); err == nil {
-			return nil
+	// new one refuses to start while they hold the shared memory, so
+	// failures are retried.
+	for attempt := 0; ; attempt++ {
+		if !m.portFree(port) {
+			err = fmt.Errorf("%w: port %d of the instance's server is taken by another process; stop that process, then start the instance", ErrNoHost, port)
+		} else {
+			var out []byte
+			if out, err = m.run(ctx, v.BinDir, "pg_ctl", "-D", m.dataDir(name), "-l", m.logFile(name), "-w", "-t", "60", "start"); err == nil {
+				return nil
+			}
+			err = fmt.Errorf("%w: start the instance's PostgreSQL server: %v: %s (see %s)", ErrNoHost, err, lastLine(out), m.logFile(name))
 		}
-		if ctx.Err() != nil {
-			break
+		if attempt == 4 || ctx.Err() != nil {
+			return err
 		}
 		time.Sleep(time.Duration(attempt+1) * 300 * time.Millisecond)
 	}
-	return fmt.Errorf("%w: start the instance's PostgreSQL server: %v: %s (see %s)", ErrNoHost, err, lastLine(out), m.logFile(name))
 }
 
 func (m *Servers) stopServer(name string) error {

@@ -9,6 +9,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/backup"
+	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
 
 	"github.com/coffer-dev/coffer/internal/demo"
 	"github.com/coffer-dev/coffer/internal/scenario"
@@ -73,6 +78,114 @@ func TestKillBringsInstancesBack(t *testing.T) {
 		if err != nil || n != int64(100*(i+1)) {
 			t.Errorf("%s after the restart: %d rows (%v)", want.ID, n, err)
 		}
+	}
+	f.p.stop(t)
+}
+
+// TestServerDiesDuringBackup: a backup job whose instance's server dies
+// under it (SIGKILL while pg_dump waits for a table lock) ends FAILED
+// with a message and leaves no recovery point; coffer restarts the
+// server and the instance is available with its rows.
+func TestServerDiesDuringBackup(t *testing.T) {
+	if _, err := testenv.PostgresBinDir(); err != nil {
+		testenv.Missing(t, "%v", err)
+	}
+	ctx := context.Background()
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "bootstrap.yaml"), []byte(demo.Bootstrap), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := &faultEnv{t: t, dataDir: filepath.Join(root, "data")}
+	f.start()
+	src := f.account("111222333444", "source")
+	db, err := src.CreateDB(ctx, scenario.DBSpec{ID: "busy", Engine: "postgres", DBName: "app", User: "app", Password: "app-secret-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := scenario.FillOrders(conn, 100); err != nil {
+		t.Fatal(err)
+	}
+	role, err := src.BackupRole(ctx, "backup-role")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Vault(ctx, "vault", ""); err != nil {
+		t.Fatal(err)
+	}
+	// The backup's dump waits behind this lock until the server dies.
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`LOCK TABLE orders IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	var backend int
+	if err := tx.QueryRow(`SELECT pg_backend_pid()`).Scan(&backend); err != nil {
+		t.Fatal(err)
+	}
+	job, err := src.Backup.StartBackupJob(ctx, &backup.StartBackupJobInput{BackupVaultName: aws.String("vault"), ResourceArn: aws.String(db.ARN), IamRoleArn: aws.String(role)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for waiting := 0; waiting == 0; {
+		if err := tx.QueryRow(`SELECT count(*) FROM pg_locks WHERE NOT granted`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the backup never reached the locked table")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := syscall.Kill(testenv.ParentPID(t, backend), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	tx.Rollback()
+	var out *backup.DescribeBackupJobOutput
+	for {
+		if out, err = src.Backup.DescribeBackupJob(ctx, &backup.DescribeBackupJobInput{BackupJobId: job.BackupJobId}); err != nil {
+			t.Fatal(err)
+		}
+		if out.State == backuptypes.BackupJobStateCompleted || out.State == backuptypes.BackupJobStateFailed || time.Now().After(deadline.Add(time.Minute)) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if out.State != backuptypes.BackupJobStateFailed || aws.ToString(out.StatusMessage) == "" {
+		t.Errorf("backup job %s (%s), want FAILED with a message", out.State, aws.ToString(out.StatusMessage))
+	}
+	rps, err := src.Backup.ListRecoveryPointsByBackupVault(ctx, &backup.ListRecoveryPointsByBackupVaultInput{BackupVaultName: aws.String("vault")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rps.RecoveryPoints) != 0 {
+		t.Errorf("the failed backup left %d recovery points", len(rps.RecoveryPoints))
+	}
+	back, err := src.WaitDB(ctx, "busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	back.Password = "app-secret-1"
+	again, err := back.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	var n int64
+	for {
+		if n, _, err = scenario.CountOrders(again); err == nil || time.Now().After(deadline.Add(2*time.Minute)) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil || n != 100 {
+		t.Errorf("after the restart: %d rows (%v)", n, err)
 	}
 	f.p.stop(t)
 }

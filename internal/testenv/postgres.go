@@ -157,3 +157,21 @@ func Psql(t testing.TB, host string, port int, user, password, database, stmt st
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
 }
+
+// ParentPID is the parent of a process (a backend's postmaster), read
+// from /proc.
+func ParentPID(t testing.TB, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	// "PID (comm) STATE PPID ...": comm may hold spaces and parentheses.
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ppid
+}

@@ -139,7 +139,7 @@ func ValidIdentifier(id string) error {
 	return nil
 }
 
-var reservedNames = map[string]bool{"postgres": true, "rdsadmin": true, "template0": true, "template1": true, "public": true, adminRole: true}
+var reservedNames = map[string]bool{"postgres": true, "rdsadmin": true, "template0": true, "template1": true, "public": true, adminRole: true, spareDB: true}
 
 func validPGName(param, name string) error {
 	if len(name) > 63 || !pgNameRe.MatchString(name) {

@@ -58,6 +58,13 @@ func (s *Service) Resume(ctx context.Context) error {
 			continue
 		case inst.Status == StatusCreating:
 			s.setStatus(ctx, inst, StatusFailed, "coffer stopped while the instance was being created; delete it and create it again")
+			if inst.server != "" && srvErr == nil && inst.NodeID == s.hosts.NodeID() {
+				// A half-made server holds its port but does not run.
+				srv.Reserve(inst.server, inst.target.Port)
+				if err := srv.Stop(ctx, inst.server); err != nil {
+					s.log.Warn("stop a half-made instance's server", "instance", inst.ARN, "error", err)
+				}
+			}
 			continue
 		case inst.server == "":
 			if s.legacy(inst) && inst.Status == StatusAvailable {

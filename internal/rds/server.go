@@ -79,6 +79,10 @@ type ServerSpec struct {
 // adminUser is the superuser of every server, reached over the socket.
 const adminUser = "coffer_admin"
 
+// spareDB is the empty database of a template that a new server renames
+// to the instance's DBName.
+const spareDB = "coffer_new_db"
+
 // NewServers returns the manager; call Run to supervise.
 func NewServers(o ServersOptions) (*Servers, error) {
 	if o.ListenAddress == "" {
@@ -262,6 +266,17 @@ func (m *Servers) template(ctx context.Context, v Version) (string, error) {
 	if err := appendConf(filepath.Join(tmp, "postgresql.conf"), "\n# Written by coffer: the instance's settings.\ninclude_if_exists = 'coffer.conf'\n"); err != nil {
 		return "", err
 	}
+	// The spare database each new server renames to its DBName, made in
+	// single-user mode (no server, no port).
+	single := exec.CommandContext(ctx, filepath.Join(v.BinDir, "postgres"), "--single", "-D", tmp, "-j", "postgres")
+	single.SysProcAttr = &syscall.SysProcAttr{Credential: m.cred, Setsid: true}
+	single.Env = append(os.Environ(), "LC_ALL=C")
+	single.Dir = "/"
+	single.Stdin = strings.NewReader("CREATE DATABASE " + spareDB + " TEMPLATE template0 ENCODING 'UTF8';\n")
+	if out, err := single.CombinedOutput(); err != nil || strings.Contains(string(out), "ERROR") {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("%w: make the PostgreSQL %s template's spare database: %v: %s", ErrNoHost, v.Major, err, lastLine(out))
+	}
 	if err := os.Rename(tmp, dir); err != nil {
 		return "", err
 	}
@@ -427,7 +442,21 @@ func (m *Servers) create(ctx context.Context, spec ServerSpec, fill func(data st
 		return t, err
 	}
 	if !exists {
-		if _, err := conn.Exec(ctx, `CREATE DATABASE `+quoteIdent(spec.DBName)+` OWNER `+role+` TEMPLATE template0 ENCODING 'UTF8'`); err != nil {
+		// The template's spare database becomes DBName: a rename, where
+		// CREATE DATABASE would copy and sync a whole database.
+		var spare bool
+		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, spareDB).Scan(&spare); err != nil {
+			return t, err
+		}
+		if spare {
+			_, err = conn.Exec(ctx, `ALTER DATABASE `+quoteIdent(spareDB)+` RENAME TO `+quoteIdent(spec.DBName))
+			if err == nil {
+				_, err = conn.Exec(ctx, `ALTER DATABASE `+quoteIdent(spec.DBName)+` OWNER TO `+role)
+			}
+		} else {
+			_, err = conn.Exec(ctx, `CREATE DATABASE `+quoteIdent(spec.DBName)+` OWNER `+role+` TEMPLATE template0 ENCODING 'UTF8'`)
+		}
+		if err != nil {
 			return t, fmt.Errorf("create database %s: %w", spec.DBName, err)
 		}
 	}

@@ -3,7 +3,9 @@ package rds_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -78,4 +80,58 @@ func newServers(t *testing.T, o rds.ServersOptions) (*rds.Servers, []rds.Version
 		t.Fatal(err)
 	}
 	return m, vs
+}
+
+// TestServerFromBaseBackup: coffer's administrator takes a base backup
+// over the replication protocol on the server's Unix socket, and a new
+// server is made from that data directory with a new password for the
+// master user; the rows are there and the old password no longer opens
+// the new server.
+func TestServerFromBaseBackup(t *testing.T) {
+	bin, err := rds.PostgresBinDir()
+	if err != nil {
+		testenv.Missing(t, "%v", err)
+	}
+	ctx := context.Background()
+	m, vs := newServers(t, rds.ServersOptions{Dir: filepath.Join(t.TempDir(), "pg")})
+	spec := rds.ServerSpec{Name: "db-src", Major: vs[0].Major, Class: "db.t3.micro", Owner: "app", Password: "app-secret-1", DBName: "appdb"}
+	src, err := m.Create(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := testenv.Psql(t, src.Host, src.Port, "app", "app-secret-1", "appdb", `CREATE TABLE t AS SELECT g AS x FROM generate_series(1, 1000) g; SELECT sum(x) FROM t`); err != nil || out != "500500" {
+		t.Fatalf("psql: %v: %s", err, out)
+	}
+	admin, err := m.AdminTarget("db-src", "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := m.IncomingDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	out, err := exec.Command(filepath.Join(bin, "pg_basebackup"), "-h", admin.Host, "-p", strconv.Itoa(admin.Port), "-U", admin.User, "-D", data, "-X", "stream", "-c", "fast").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pg_basebackup over the admin socket: %v: %s", err, out)
+	}
+	spec.Name, spec.Password = "db-copy", "copy-secret-2"
+	cp, err := m.CreateFromDataDir(ctx, spec, data)
+	os.RemoveAll(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.Port == src.Port {
+		t.Fatalf("the copy kept the source's port %d", cp.Port)
+	}
+	if out, err := testenv.Psql(t, cp.Host, cp.Port, "app", "copy-secret-2", "appdb", `SELECT sum(x) FROM t`); err != nil || out != "500500" {
+		t.Errorf("the server made from the base backup: %v: %s", err, out)
+	}
+	if out, err := testenv.Psql(t, cp.Host, cp.Port, "app", "app-secret-1", "appdb", `SELECT 1`); err == nil {
+		t.Errorf("the source's password opens the copy: %s", out)
+	}
+	// pg_basebackup as anyone but coffer's administrator is refused.
+	if out, err := exec.Command(filepath.Join(bin, "pg_basebackup"), "-h", src.Host, "-p", strconv.Itoa(src.Port), "-U", "app", "-D", filepath.Join(t.TempDir(), "x"), "-w").CombinedOutput(); err == nil {
+		t.Errorf("the master user took a base backup over TCP: %s", out)
+	}
 }

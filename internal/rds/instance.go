@@ -321,7 +321,7 @@ func (s *Service) placeOnServer(inst *Instance, port int) error {
 	if _, err := ClassSettings(inst.InstanceClass); err != nil {
 		return invalidParam("%v", err)
 	}
-	_, full, err := s.resolveVersion(inst.EngineVersion)
+	full, err := s.resolveVersion(inst.EngineVersion)
 	if err != nil {
 		return err
 	}

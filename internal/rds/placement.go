@@ -25,29 +25,29 @@ func (s *Service) ownServer(engineName, region string) bool {
 func serverName(resourceID string) string { return strings.ToLower(resourceID) }
 
 // resolveVersion checks a requested EngineVersion ("15", "15.4" or
-// empty) against the installed PostgreSQL versions and returns the major
-// version to run and the full version to report.
-func (s *Service) resolveVersion(requested string) (major, full string, err error) {
+// empty: the newest) against the installed PostgreSQL versions and
+// returns the full version to run and report.
+func (s *Service) resolveVersion(requested string) (string, error) {
 	srv, err := s.hosts.Servers()
 	if err != nil {
-		return "", "", invalidParam("coffer cannot run PostgreSQL instances on this node: %v", err)
+		return "", invalidParam("coffer cannot run PostgreSQL instances on this node: %v", err)
 	}
 	vs, err := srv.Versions()
 	if err != nil {
-		return "", "", invalidParam("%v", err)
+		return "", invalidParam("%v", err)
 	}
 	if requested == "" {
-		return vs[0].Major, vs[0].Full, nil
+		return vs[0].Full, nil
 	}
 	want, _, _ := strings.Cut(requested, ".")
 	var avail []string
 	for _, v := range vs {
 		if v.Major == want && (requested == v.Major || requested == v.Full) {
-			return v.Major, v.Full, nil
+			return v.Full, nil
 		}
 		avail = append(avail, v.Full)
 	}
-	return "", "", invalidCombination("Cannot find version %s for postgres. The installed versions are: %s", requested, strings.Join(avail, ", "))
+	return "", invalidCombination("Cannot find version %s for postgres. The installed versions are: %s", requested, strings.Join(avail, ", "))
 }
 
 // majorOf is the major version of a reported engine version.

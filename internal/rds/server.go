@@ -42,7 +42,6 @@ type Servers struct {
 	reserved  map[int]string         // ports of known servers, running or not
 
 	stop chan struct{}
-	done chan struct{}
 }
 
 // ServersOptions configure the per-instance servers.
@@ -104,7 +103,7 @@ func NewServers(o ServersOptions) (*Servers, error) {
 	}
 	return &Servers{opts: o, log: o.Log, cred: cred, self: me.Username,
 		templates: map[string]*sync.Mutex{}, locks: map[string]*sync.Mutex{}, want: map[string]bool{}, reserved: map[int]string{},
-		stop: make(chan struct{}), done: make(chan struct{})}, nil
+		stop: make(chan struct{})}, nil
 }
 
 func (m *Servers) dir(name string) string     { return filepath.Join(m.opts.Dir, name) }
@@ -674,9 +673,9 @@ func (m *Servers) connect(ctx context.Context, name, database string) (*pgx.Conn
 	return conn, nil
 }
 
-// postmasterPID is the server's PID if a live (not zombie) postmaster
+// PostmasterPID is the server's PID if a live (not zombie) postmaster
 // runs on its data directory, else 0.
-func (m *Servers) postmasterPID(name string) int {
+func (m *Servers) PostmasterPID(name string) int {
 	b, err := os.ReadFile(filepath.Join(m.dataDir(name), "postmaster.pid"))
 	if err != nil {
 		return 0
@@ -699,27 +698,7 @@ func (m *Servers) postmasterPID(name string) int {
 }
 
 // Running reports whether a server runs.
-func (m *Servers) Running(name string) bool { return m.postmasterPID(name) != 0 }
-
-// PIDs are the processes of a running server (the postmaster and its
-// children), for measurements.
-func (m *Servers) PIDs(name string) []int {
-	pm := m.postmasterPID(name)
-	if pm == 0 {
-		return nil
-	}
-	pids := []int{pm}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pm, pm))
-	if err != nil {
-		return pids
-	}
-	for _, f := range strings.Fields(string(b)) {
-		if p, err := strconv.Atoi(f); err == nil {
-			pids = append(pids, p)
-		}
-	}
-	return pids
-}
+func (m *Servers) Running(name string) bool { return m.PostmasterPID(name) != 0 }
 
 func (m *Servers) startServer(ctx context.Context, name string) error {
 	if m.Running(name) {
@@ -795,7 +774,6 @@ func (m *Servers) unsupervise(name string) {
 // died is restarted; one that cannot be restarted is reported through
 // Failed and no longer supervised.
 func (m *Servers) Run() {
-	defer close(m.done)
 	tick := time.NewTicker(m.opts.Interval)
 	defer tick.Stop()
 	for {
@@ -874,9 +852,6 @@ func (m *Servers) Close() error {
 	wg.Wait()
 	return errors.Join(errs...)
 }
-
-// Wait for Run to return after Close (for callers that started it).
-func (m *Servers) Done() <-chan struct{} { return m.done }
 
 func (m *Servers) run(ctx context.Context, binDir, name string, args ...string) ([]byte, error) {
 	return runAs(ctx, m.cred, binDir, name, args...)

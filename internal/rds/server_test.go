@@ -37,14 +37,14 @@ func TestServerSupervised(t *testing.T) {
 	if out, err := testenv.Psql(t, tgt.Host, tgt.Port, "app", "app-secret-1", "appdb", `CREATE TABLE t (x int); INSERT INTO t VALUES (1); SELECT count(*) FROM t`); err != nil || out != "1" {
 		t.Fatalf("psql: %v: %s", err, out)
 	}
-	pid := m.PIDs("db-one")[0]
+	pid := m.PostmasterPID("db-one")
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		out, err := testenv.Psql(t, tgt.Host, tgt.Port, "app", "app-secret-1", "appdb", `SELECT count(*) FROM t`)
-		if err == nil && out == "1" && m.PIDs("db-one")[0] != pid {
+		if err == nil && out == "1" && m.PostmasterPID("db-one") != pid {
 			break
 		}
 		select {

@@ -116,7 +116,7 @@ func (s *Service) move(ctx context.Context, inst *Instance) (err error) {
 		return err
 	}
 
-	_, full, err := s.resolveVersion("")
+	full, err := s.resolveVersion("")
 	if err != nil {
 		return err
 	}

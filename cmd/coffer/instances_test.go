@@ -25,16 +25,8 @@ import (
 // one whose server was killed too (started again) — with its data, on
 // its port.
 func TestKillBringsInstancesBack(t *testing.T) {
-	if _, err := testenv.PostgresBinDir(); err != nil {
-		testenv.Missing(t, "%v", err)
-	}
 	ctx := context.Background()
-	root := t.TempDir()
-	if err := os.WriteFile(filepath.Join(root, "bootstrap.yaml"), []byte(demo.Bootstrap), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f := &faultEnv{t: t, dataDir: filepath.Join(root, "data")}
-	f.start()
+	f := startWithPostgres(t)
 	src := f.account("111222333444", "source")
 	var dbs []*scenario.DB
 	for i, id := range []string{"kept", "killed"} {
@@ -87,16 +79,8 @@ func TestKillBringsInstancesBack(t *testing.T) {
 // with a message and leaves no recovery point; coffer restarts the
 // server and the instance is available with its rows.
 func TestServerDiesDuringBackup(t *testing.T) {
-	if _, err := testenv.PostgresBinDir(); err != nil {
-		testenv.Missing(t, "%v", err)
-	}
 	ctx := context.Background()
-	root := t.TempDir()
-	if err := os.WriteFile(filepath.Join(root, "bootstrap.yaml"), []byte(demo.Bootstrap), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f := &faultEnv{t: t, dataDir: filepath.Join(root, "data")}
-	f.start()
+	f := startWithPostgres(t)
 	src := f.account("111222333444", "source")
 	db, err := src.CreateDB(ctx, scenario.DBSpec{ID: "busy", Engine: "postgres", DBName: "app", User: "app", Password: "app-secret-1"})
 	if err != nil {
@@ -188,6 +172,22 @@ func TestServerDiesDuringBackup(t *testing.T) {
 		t.Errorf("after the restart: %d rows (%v)", n, err)
 	}
 	f.p.stop(t)
+}
+
+// startWithPostgres starts coffer serve on a fresh data directory with
+// the demo's accounts, for tests of PostgreSQL instances.
+func startWithPostgres(t *testing.T) *faultEnv {
+	t.Helper()
+	if _, err := testenv.PostgresBinDir(); err != nil {
+		testenv.Missing(t, "%v", err)
+	}
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "bootstrap.yaml"), []byte(demo.Bootstrap), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := &faultEnv{t: t, dataDir: filepath.Join(root, "data")}
+	f.start()
+	return f
 }
 
 // serverPID finds the postmaster of the instance server listening on a

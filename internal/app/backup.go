@@ -252,13 +252,12 @@ func (d dbResources) CreateRestored(ctx context.Context, spec backup.RestoreSpec
 		password = spec.Secrets[mdPassword]
 	}
 	encrypted, _ := strconv.ParseBool(md[mdEncrypted])
-	// DBName and MasterUsername are the caller's or RDS's defaults for a
-	// restore (<id> and <id>_owner), not the source's: instances share
-	// their region's PostgreSQL server, where the source's names are
-	// taken. The master password is the source's unless given.
+	// A restored instance is a server of its own: it keeps the source's
+	// DBName, MasterUsername and password unless the restore metadata
+	// names others (md holds the request's values over the source's).
 	inst, t, err := d.rds.CreateRestoredInstance(ctx, rds.RestoreSpec{
 		Region: spec.Region, Identifier: md[mdIdentifier], Engine: md[mdEngine], EngineVersion: md[mdVersion],
-		DBName: spec.Requested[mdDBName], MasterUsername: spec.Requested[mdUser], MasterUserPassword: password,
+		DBName: md[mdDBName], MasterUsername: md[mdUser], MasterUserPassword: password,
 		InstanceClass: md[mdClass], AllocatedStorage: storage, StorageEncrypted: encrypted || md[mdKey] != "", KMSKeyID: md[mdKey],
 	})
 	if err != nil {

@@ -16,15 +16,16 @@ import (
 	"github.com/coffer-dev/coffer/internal/rootkey"
 )
 
-// openRDS builds the RDS domain: its engines, its hosts (the configured
-// PostgreSQL servers, else embedded clusters started on first use, and
-// SQLite files) and its KMS.
+// openRDS builds the RDS domain: its engines, its hosts (a PostgreSQL
+// server per instance, or the configured shared servers; SQLite files)
+// and its KMS, and brings this node's instance servers back.
 func openRDS(cfg config.Config, store meta.Store, az *authz.Authorizer, k *kms.Service, root rootkey.Provider, log *slog.Logger) (*rds.Service, *rds.Hosts, error) {
 	pg, err := enginepg.New(enginepg.Options{})
 	if err != nil {
 		return nil, nil, err
 	}
-	hosts := rds.NewHosts(rds.HostsOptions{DataDir: cfg.DataDir, PostgresDSN: cfg.RDS.PostgresHosts, RootKey: root, Log: log.With("component", "rds-hosts")})
+	hosts := rds.NewHosts(rds.HostsOptions{DataDir: cfg.DataDir, PostgresDSN: cfg.RDS.PostgresHosts, RootKey: root,
+		ListenAddress: cfg.RDS.ListenAddress, Log: log.With("component", "rds-hosts")})
 	svc := rds.New(rds.Options{
 		Store: store, Authz: az, Keys: rdsKeys{k}, Hosts: hosts, Log: log.With("component", "rds"),
 		Engines: map[string]engine.Engine{
@@ -93,7 +94,7 @@ func (k rdsKeys) Decrypt(ctx context.Context, region, keyARN string, blob []byte
 }
 
 // closeRDS waits for instances being created or deleted, then stops the
-// embedded PostgreSQL clusters.
+// instances' servers and the embedded PostgreSQL clusters.
 func (a *App) closeRDS() {
 	a.rds.Close()
 	if err := a.dbHosts.Close(); err != nil {

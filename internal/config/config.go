@@ -56,6 +56,9 @@ type RDS struct {
 	// that may create databases and roles. A region without one uses a
 	// cluster coffer runs itself in DataDir/postgres/REGION.
 	PostgresHosts map[string]string `yaml:"postgresHosts"`
+	// ListenAddress is the address the instances' own PostgreSQL servers
+	// listen on (default 127.0.0.1).
+	ListenAddress string `yaml:"listenAddress"`
 }
 
 // TLS configures encryption in transit.
@@ -270,6 +273,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("log level %q is not debug, info, warn or error", c.Log.Level)
+	}
+	if a := c.RDS.ListenAddress; a != "" && net.ParseIP(a) == nil {
+		return fmt.Errorf("rds.listenAddress %q is not an IP address", a)
 	}
 	for region, dsn := range c.RDS.PostgresHosts {
 		if !slices.Contains(c.Regions, region) {

@@ -349,6 +349,7 @@ func (r *run) walkthrough(ctx context.Context) error {
 			if err != nil {
 				return "", err
 			}
+			r.check("the restored instance keeps the source's DBName and MasterUsername", restored.DBName == db.DBName && restored.User == db.User)
 			restored.Password = "demo-Passw0rd-orders"
 			conn, err := restored.Open()
 			if err != nil {

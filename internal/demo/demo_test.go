@@ -26,7 +26,7 @@ func TestDemo(t *testing.T) {
 			if err != nil {
 				t.Fatalf("demo failed: %v\n%s", err, out.String())
 			}
-			for _, want := range []string{"All 11 checks passed", "validation SUCCESSFUL", "key: refused (AccessDeniedException)", "create a " + engine + " DB instance"} {
+			for _, want := range []string{"All 12 checks passed", "validation SUCCESSFUL", "key: refused (AccessDeniedException)", "create a " + engine + " DB instance"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("output lacks %q:\n%s", want, out.String())
 				}

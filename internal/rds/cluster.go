@@ -271,21 +271,33 @@ func (c *Cluster) Stop() error {
 }
 
 func (c *Cluster) run(ctx context.Context, name string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, filepath.Join(c.opts.BinDir, name), args...)
-	// Its own session: a terminal's ^C reaches coffer, which stops the
-	// server in order, not the server directly.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred, Setsid: true}
+	return runAs(ctx, c.cred, c.opts.BinDir, name, args...)
+}
+
+func (c *Cluster) mkdirOwned(dir string) error { return mkdirOwned(dir, c.cred) }
+
+// runAs runs a PostgreSQL program as the user (nil: coffer's own) in its
+// own session: a terminal's ^C reaches coffer, which stops the servers in
+// order, and a server outlives a coffer killed hard.
+func runAs(ctx context.Context, cred *syscall.Credential, binDir, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, name), args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setsid: true}
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	cmd.Dir = "/"
 	return cmd.CombinedOutput()
 }
 
-func (c *Cluster) mkdirOwned(dir string) error {
+// mkdirOwned makes a 0700 directory owned by the user (nil: coffer's
+// own).
+func mkdirOwned(dir string, cred *syscall.Credential) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	if c.cred != nil {
-		return os.Chown(dir, int(c.cred.Uid), int(c.cred.Gid))
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return err
+	}
+	if cred != nil {
+		return os.Chown(dir, int(cred.Uid), int(cred.Gid))
 	}
 	return nil
 }

@@ -1,23 +1,107 @@
 // Package rds is the RDS domain: DB instances, the hosts they live on, and
 // the internal API backup jobs use to snapshot and restore them.
 //
-// An instance is a real database. PostgreSQL instances are databases on
-// the region's PostgreSQL host — a server given in config (an admin URL
-// per region) or, by default, a cluster coffer initialises and runs in
-// DATA-DIR/postgres/REGION (see cluster.go) — each owned by its own role
-// (MasterUsername), with CONNECT and TEMPORARY revoked from PUBLIC so
-// instances cannot reach each other's data. SQLite instances are files in
+// An instance is a real database. A PostgreSQL instance is, by default,
+// a PostgreSQL server of its own (Servers, server.go): its own data
+// directory, port, roles and Unix socket, so DBName and MasterUsername
+// belong to the instance and two instances — in one account or two — may
+// share them. A region given a shared host in config (rds.postgresHosts,
+// an admin URL per region) places its new instances as databases of that
+// server instead, each owned by its own role (MasterUsername), with
+// CONNECT and TEMPORARY revoked from PUBLIC; names are then unique per
+// host. SQLite instances are files in
 // DATA-DIR/rds/sqlite/REGION/ACCOUNT/ID.db. Registered instances
 // (RegisterDBInstance, `coffer db register`) point at a database coffer
 // did not create; deleting them forgets them and leaves the database.
 //
 // Lifecycle: CreateDBInstance records the instance as creating and
-// returns; the database is made in the background and the instance
-// becomes available, or failed with a StatusMessage saying what to do
-// (nothing is left on the host). DeleteDBInstance marks it deleting and
-// drops the database and role in the background. An available instance
-// whose KMS key is disabled, pending deletion or gone is reported as
+// returns; the server (or database) is made in the background and the
+// instance becomes available, or failed with a StatusMessage saying what
+// to do (nothing is left behind). DeleteDBInstance marks it deleting and
+// removes the server and its directory (or drops the database and role)
+// in the background. StopDBInstance (available -> stopping -> stopped),
+// StartDBInstance (stopped or failed -> starting -> available) and
+// RebootDBInstance (available -> rebooting -> available) act on the
+// server; ModifyDBInstance changes the class now (ApplyImmediately:
+// modifying, the server restarts) or at the next reboot or start
+// (PendingModifiedValues), and the master password, backup retention and
+// deletion protection at once. An available instance whose KMS key is
+// disabled, pending deletion or gone is reported as
 // inaccessible-encryption-credentials, and recovers with its key.
+//
+// # One server per instance
+//
+// The servers live in DATA-DIR/pg:
+//
+//	template-MAJOR/        an initdb'd cluster per installed major version,
+//	                       made once; every new server copies it (cp -a),
+//	                       so a create costs a copy and a start, not an initdb
+//	db-XXXXXXXX…/          one server, named after the instance's
+//	                       DbiResourceId (lower-cased), 0700:
+//	  data/                PGDATA, 0700
+//	  data/coffer.conf     written by coffer: port, listen_addresses,
+//	                       unix_socket_directories (run/), and the class's
+//	                       memory settings; wal_level = replica,
+//	                       max_wal_senders = 4, max_replication_slots = 4
+//	  run/                 the Unix socket, 0700 (unix_socket_permissions 0700)
+//	  log/postgresql.log   the server's log
+//	.incoming-XXXX/        a directory a physical restore fills (IncomingDir)
+//
+// When coffer runs as root the servers run as the postgres user
+// (PostgreSQL refuses root) and their directories belong to it; else they
+// run as, and belong to, coffer's own account. Each template's
+// pg_hba.conf lets coffer's administrator (coffer_admin, the servers'
+// only superuser) in over the Unix socket only, by peer authentication
+// mapped (pg_ident.conf, map "coffer") from the operating-system account
+// coffer runs as, for normal and replication connections; every other
+// role connects over TCP with scram-sha-256; coffer_admin over TCP and
+// replication over TCP are rejected. The master user is created LOGIN
+// CREATEDB CREATEROLE (not SUPERUSER, like rds_superuser), its password
+// sent as a SCRAM verifier, and owns DBName.
+//
+// DBInstanceClass maps to memory by its size (the part after the last
+// dot): micro 16MB shared_buffers / 25 connections / 1MB work_mem; small
+// 32MB/50/2MB; medium 64MB/100/4MB; large 128MB/150/4MB; xlarge
+// 256MB/200/8MB; 2xlarge 512MB/300/8MB; 4xlarge 1GB/400/16MB; 8xlarge
+// 2GB/500/16MB; 12xlarge 3GB/600/32MB; 16xlarge 4GB/700/32MB; 24xlarge
+// 6GB/800/32MB. Other sizes are refused (InvalidParameterValue).
+// EngineVersion is an installed major version ("15", or its exact minor
+// "15.14"); DescribeDBEngineVersions lists them; another version gets
+// InvalidParameterCombination naming the installed ones.
+//
+// Supervision: coffer starts (or adopts, when a previous coffer left it
+// running) every available instance's server of this node when it starts
+// — instances whose server is not yet up show starting until it is —
+// stops them cleanly (fast shutdown) on exit, checks them every second
+// and restarts a server that died; a server that cannot be restarted
+// makes its instance failed with a StatusMessage, and StartDBInstance
+// tries again. The servers run in their own session, so a coffer killed
+// hard leaves them running and the next coffer adopts them.
+//
+// Nodes: rds_instances.node_id records the node holding a server's data
+// directory (HostsOptions.NodeID, the host name by default). Only that
+// node starts, stops, modifies or backs up the server; on another node
+// these answer InvalidDBInstanceState naming the node.
+//
+// Upgrade: instances that an earlier release made as databases of the
+// region cluster (DATA-DIR/postgres/REGION, cluster.go) are moved into
+// servers of their own on the first start (upgrade.go).
+//
+// # For physical backup and restore
+//
+//	inst, t, err := rdsSvc.AdminTarget(ctx, arn)
+//	// t: coffer_admin on the server's Unix socket (Host is the socket
+//	// directory), no password; replication connections are allowed, so
+//	// BASE_BACKUP (pg_basebackup, pglogrepl) can run over it.
+//	dir, err := rdsSvc.IncomingDir()  // fill dir/data with the restored PGDATA
+//	inst, t, err := rdsSvc.CreateRestoredInstance(ctx, RestoreSpec{…, DataDir: dir + "/data"})
+//	// the server is made from DataDir (Servers.CreateFromDataDir): coffer's
+//	// pg_hba.conf, pg_ident.conf and coffer.conf replace the restored ones,
+//	// postmaster.pid is removed, files are given to the server's user, the
+//	// server starts (running recovery if recovery.signal / backup_label ask
+//	// for it; pg_ctl waits up to 60 s), the master user gets the spec's
+//	// password and DBName is created if missing. Then MarkAvailable or
+//	// MarkFailed as for a logical restore.
 //
 // Keys: an instance has one KMS key: its storage key (KmsKeyId, or the
 // account's aws/rds key when StorageEncrypted has no KmsKeyId), or, for an
@@ -56,4 +140,10 @@
 //
 // The caller in ctx is the job's principal; Resource authorizes
 // rds:DescribeDBInstances and CreateRestoredInstance rds:CreateDBInstance.
+// A restored instance keeps the source's DBName, MasterUsername and
+// password (the restore metadata carries them) unless the restore names
+// others. For an instance on a server of its own, the restore target is
+// coffer_admin on the server's socket acting as the master user
+// (engine.Target.Role). Resource answers InvalidDBInstanceState when the
+// instance's server is on another node.
 package rds

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/engine"
 	"github.com/coffer-dev/coffer/internal/rootkey"
@@ -60,7 +61,15 @@ type HostsOptions struct {
 	PostgresDSN map[string]string
 	// RootKey seals the embedded clusters' administrator passwords.
 	RootKey rootkey.Provider
-	Log     *slog.Logger
+	// ListenAddress is where instances' own servers listen (default
+	// 127.0.0.1).
+	ListenAddress string
+	// NodeID names this coffer node (default: the host name); instances'
+	// servers run on the node that holds their data directory.
+	NodeID string
+	// SuperviseInterval is how often servers are checked (default 1s).
+	SuperviseInterval time.Duration
+	Log               *slog.Logger
 }
 
 // Hosts finds, and starts on first use, the host of each region and
@@ -69,27 +78,61 @@ type Hosts struct {
 	opts HostsOptions
 	log  *slog.Logger
 
+	// servers are the instances' own PostgreSQL servers (nil, with
+	// serversErr saying why, when they cannot run here).
+	servers    *Servers
+	serversErr error
+
 	mu       sync.Mutex
 	pg       map[string]*pgHost  // region ->
 	clusters map[string]*Cluster // region -> embedded cluster
 	sqlite   map[string]*sqliteHost
 }
 
-// NewHosts returns the hosts; nothing is started until a host is used.
+// NewHosts returns the hosts and starts supervising instances' servers;
+// no server or shared host is started until used.
 func NewHosts(o HostsOptions) *Hosts {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Hosts{opts: o, log: o.Log, pg: map[string]*pgHost{}, clusters: map[string]*Cluster{}, sqlite: map[string]*sqliteHost{}}
+	if o.NodeID == "" {
+		o.NodeID, _ = os.Hostname()
+	}
+	h := &Hosts{opts: o, log: o.Log, pg: map[string]*pgHost{}, clusters: map[string]*Cluster{}, sqlite: map[string]*sqliteHost{}}
+	h.servers, h.serversErr = NewServers(ServersOptions{Dir: filepath.Join(o.DataDir, "pg"), ListenAddress: o.ListenAddress,
+		Interval: o.SuperviseInterval, Log: o.Log.With("component", "rds-servers")})
+	if h.servers != nil {
+		go h.servers.Run()
+	}
+	return h
 }
+
+// NodeID is this node's name.
+func (h *Hosts) NodeID() string { return h.opts.NodeID }
+
+// Servers returns the instances' own servers, or why they cannot run
+// here.
+func (h *Hosts) Servers() (*Servers, error) {
+	if h.servers == nil {
+		return nil, h.serversErr
+	}
+	return h.servers, nil
+}
+
+// Shared reports whether new postgres instances of a region are
+// databases on the configured shared host (rds.postgresHosts) rather
+// than servers of their own.
+func (h *Hosts) Shared(region string) bool { return h.opts.PostgresDSN[region] != "" }
 
 // ErrNoHost is returned when a region has no host for an engine:
 // PostgreSQL without a configured server and without binaries to run an
 // embedded cluster.
 var ErrNoHost = errors.New("no database host")
 
-// Host returns the host of a region for an engine, starting the embedded
-// PostgreSQL cluster when this is its first use.
+// Host returns the host of a region for an engine: SQLite files, or for
+// PostgreSQL the shared host, which is the configured server or the
+// region cluster of earlier releases (started on first use; it only
+// holds instances not yet moved to servers of their own).
 func (h *Hosts) Host(ctx context.Context, region, engineName string) (Host, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -124,11 +167,17 @@ func (h *Hosts) Host(ctx context.Context, region, engineName string) (Host, erro
 	return nil, fmt.Errorf("%w for engine %s", ErrNoHost, engineName)
 }
 
-// Close closes host connections and stops the embedded clusters.
+// Close stops the instances' servers, closes host connections and stops
+// the embedded clusters.
 func (h *Hosts) Close() error {
+	var errs []error
+	if h.servers != nil {
+		if err := h.servers.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var errs []error
 	for r, ph := range h.pg {
 		ph.close()
 		delete(h.pg, r)

@@ -33,6 +33,11 @@ const (
 	StatusDeleting     = "deleting"
 	StatusFailed       = "failed"
 	StatusInaccessible = "inaccessible-encryption-credentials"
+	StatusStopping     = "stopping"
+	StatusStopped      = "stopped"
+	StatusStarting     = "starting"
+	StatusRebooting    = "rebooting"
+	StatusUpgrading    = "upgrading"
 )
 
 // Origins of an instance.
@@ -68,7 +73,16 @@ type Instance struct {
 	CreatedAt          time.Time
 	Endpoint           Endpoint
 	Tags               map[string]string
+	// NodeID is the coffer node holding the instance's server.
+	NodeID                string
+	BackupRetentionPeriod int
+	// PendingInstanceClass is a class change waiting for the next
+	// reboot or start (ModifyDBInstance without ApplyImmediately).
+	PendingInstanceClass string
 
+	// server names the instance's own PostgreSQL server (Servers); empty
+	// for SQLite, registered databases and databases on a shared host.
+	server      string
 	target      engine.Target // without its password
 	credentials []byte        // the sealed envelope
 	updatedAt   time.Time
@@ -91,6 +105,22 @@ type CreateInput struct {
 	KMSKeyID           string
 	DeletionProtection bool
 	Tags               map[string]string
+	// Port is the server's port (postgres on its own server); 0: a free
+	// one.
+	Port int
+	// BackupRetentionPeriod is 0 to 35 days; nil: RDS's default, 1.
+	BackupRetentionPeriod *int
+}
+
+// retention is the validated BackupRetentionPeriod.
+func retention(days *int) (int, error) {
+	if days == nil {
+		return 1, nil
+	}
+	if *days < 0 || *days > 35 {
+		return 0, invalidParam("Invalid backup retention period: %d. The backup retention period must be between 0 and 35 days.", *days)
+	}
+	return *days, nil
 }
 
 var (
@@ -109,7 +139,7 @@ func ValidIdentifier(id string) error {
 	return nil
 }
 
-var reservedNames = map[string]bool{"postgres": true, "rdsadmin": true, "template0": true, "template1": true, "public": true, adminRole: true}
+var reservedNames = map[string]bool{"postgres": true, "rdsadmin": true, "template0": true, "template1": true, "public": true, adminRole: true, spareDB: true}
 
 func validPGName(param, name string) error {
 	if len(name) > 63 || !pgNameRe.MatchString(name) {
@@ -243,11 +273,19 @@ func (s *Service) CreateInstance(ctx context.Context, in CreateInput) (*Instance
 	if _, ok := s.engines[in.Engine]; !ok {
 		return nil, invalidParam("Invalid DB engine: %s. This coffer has no %s engine adapter.", in.Engine, in.Engine)
 	}
+	days, err := retention(in.BackupRetentionPeriod)
+	if err != nil {
+		return nil, err
+	}
 	inst := &Instance{
 		Identifier: in.Identifier, ARN: arn, ResourceID: newResourceID(), Account: sc.Account, Region: sc.Region,
 		Engine: in.Engine, EngineVersion: in.EngineVersion, InstanceClass: in.InstanceClass, AllocatedStorage: in.AllocatedStorage,
 		MasterUsername: in.MasterUsername, DBName: in.DBName, Status: StatusCreating, Origin: OriginCreated,
-		StorageEncrypted: in.StorageEncrypted, DeletionProtection: in.DeletionProtection, CreatedAt: s.now().UTC(), Tags: in.Tags,
+		BackupRetentionPeriod: days,
+		StorageEncrypted:      in.StorageEncrypted, DeletionProtection: in.DeletionProtection, CreatedAt: s.now().UTC(), Tags: in.Tags,
+	}
+	if err := s.placeOnServer(inst, in.Port); err != nil {
+		return nil, err
 	}
 	if err := s.attachKey(ctx, inst, in.KMSKeyID); err != nil {
 		return nil, err
@@ -263,8 +301,32 @@ func (s *Service) CreateInstance(ctx context.Context, in CreateInput) (*Instance
 		return nil, err
 	}
 	spec := DatabaseSpec{Account: sc.Account, Region: sc.Region, Identifier: in.Identifier, DBName: in.DBName, User: in.MasterUsername, Password: in.MasterUserPassword}
-	s.background(func(ctx context.Context) { s.provision(ctx, inst, spec) })
+	s.background(func(ctx context.Context) { s.provision(ctx, inst, spec, in.Port) })
 	return inst, nil
+}
+
+// placeOnServer gives a new postgres instance a server of its own
+// (unless its region uses a shared host): the installed version it asks
+// for, a class coffer has settings for, a port RDS accepts.
+func (s *Service) placeOnServer(inst *Instance, port int) error {
+	if !s.ownServer(inst.Engine, inst.Region) {
+		if port != 0 {
+			return invalidCombination("Port cannot be chosen for instances on the region's shared PostgreSQL host (rds.postgresHosts)")
+		}
+		return nil
+	}
+	if port != 0 && (port < 1150 || port > 65535) {
+		return invalidParam("Invalid port %d: the port must be from 1150 to 65535", port)
+	}
+	if _, err := ClassSettings(inst.InstanceClass); err != nil {
+		return invalidParam("%v", err)
+	}
+	full, err := s.resolveVersion(inst.EngineVersion)
+	if err != nil {
+		return err
+	}
+	inst.EngineVersion, inst.server, inst.NodeID = full, serverName(inst.ResourceID), s.hosts.NodeID()
+	return nil
 }
 
 // background runs fn on the service's context, tracked for Close.
@@ -278,40 +340,24 @@ func (s *Service) background(fn func(ctx context.Context)) {
 
 // provision makes the instance's database and marks it available, or
 // failed with what to do.
-func (s *Service) provision(ctx context.Context, inst *Instance, spec DatabaseSpec) {
+func (s *Service) provision(ctx context.Context, inst *Instance, spec DatabaseSpec, port int) {
 	log := s.log.With("instance", inst.ARN)
-	t, ep, version, err := s.makeDatabase(ctx, inst.Engine, inst.Region, spec)
+	t, ep, err := s.createDB(ctx, inst, spec, port, "")
 	if err != nil {
 		log.Warn("create DB instance failed", "error", err)
 		s.setStatus(context.WithoutCancel(ctx), inst, StatusFailed, createFailure(err))
 		return
 	}
-	if inst.EngineVersion == "" {
-		inst.EngineVersion = version
-	}
 	inst.target, inst.Endpoint = t, ep
 	if err := s.markProvisioned(context.WithoutCancel(ctx), inst); err != nil {
 		log.Error("record created DB instance", "error", err)
-		if host, herr := s.hosts.Host(ctx, inst.Region, inst.Engine); herr == nil {
-			host.Drop(context.WithoutCancel(ctx), t)
+		if err := s.dropDB(context.WithoutCancel(ctx), inst); err != nil {
+			log.Error("drop the unrecorded database", "error", err)
 		}
 		s.setStatus(context.WithoutCancel(ctx), inst, StatusFailed, "coffer could not record the new database; delete this instance and create it again")
 		return
 	}
-	log.Info("DB instance available", "engine", inst.Engine, "endpoint", ep.Address)
-}
-
-func (s *Service) makeDatabase(ctx context.Context, engineName, region string, spec DatabaseSpec) (engine.Target, Endpoint, string, error) {
-	host, err := s.hosts.Host(ctx, region, engineName)
-	if err != nil {
-		return engine.Target{}, Endpoint{}, "", err
-	}
-	version, err := host.Version(ctx)
-	if err != nil {
-		return engine.Target{}, Endpoint{}, "", err
-	}
-	t, ep, err := host.Create(ctx, spec)
-	return t, ep, version, err
+	log.Info("DB instance available", "engine", inst.Engine, "endpoint", ep.Address, "port", ep.Port)
 }
 
 // createFailure is the StatusMessage of a failed create: what was wrong
@@ -541,6 +587,23 @@ func (s *Service) checkKey(ctx context.Context, inst *Instance) {
 	}
 }
 
+// authorizeInstance resolves an identifier or ARN in the caller's scope
+// and authorizes the operation on the instance.
+func (s *Service) authorizeInstance(ctx context.Context, op, idOrARN string) (scope, string, error) {
+	sc, err := s.scope(ctx)
+	if err != nil {
+		return scope{}, "", err
+	}
+	id, err := s.identifierOf(sc, idOrARN)
+	if err != nil {
+		return scope{}, "", err
+	}
+	if err := s.authorize(ctx, op, InstanceARN(sc.Region, sc.Account, id), nil); err != nil {
+		return scope{}, "", err
+	}
+	return sc, id, nil
+}
+
 // identifierOf accepts an identifier or an ARN of the caller's account
 // and region.
 func (s *Service) identifierOf(sc scope, idOrARN string) (string, error) {
@@ -560,84 +623,6 @@ func (s *Service) identifierOf(sc scope, idOrARN string) (string, error) {
 	return strings.ToLower(idOrARN), nil
 }
 
-// ModifyInput is ModifyDBInstance's subset.
-type ModifyInput struct {
-	Identifier         string
-	InstanceClass      string
-	AllocatedStorage   int
-	MasterUserPassword string
-	DeletionProtection *bool
-}
-
-// ModifyInstance changes an available instance. Changes apply at once.
-func (s *Service) ModifyInstance(ctx context.Context, in ModifyInput) (*Instance, error) {
-	sc, err := s.scope(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := s.identifierOf(sc, in.Identifier)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, "ModifyDBInstance", InstanceARN(sc.Region, sc.Account, id), nil); err != nil {
-		return nil, err
-	}
-	inst, err := s.load(ctx, s.store, sc, id)
-	if err != nil {
-		return nil, err
-	}
-	if inst.Status != StatusAvailable {
-		return nil, invalidState("Database instance is not in available state.")
-	}
-	if in.InstanceClass != "" {
-		if !strings.HasPrefix(in.InstanceClass, "db.") {
-			return nil, invalidParam("Invalid DB Instance class: %s", in.InstanceClass)
-		}
-		inst.InstanceClass = in.InstanceClass
-	}
-	if in.AllocatedStorage != 0 {
-		if in.AllocatedStorage < inst.AllocatedStorage {
-			return nil, invalidParam("Invalid storage size: %d; allocated storage can only grow (now %d GiB)", in.AllocatedStorage, inst.AllocatedStorage)
-		}
-		if in.AllocatedStorage > 65536 {
-			return nil, invalidParam("Invalid storage size: %d (at most 65536 GiB)", in.AllocatedStorage)
-		}
-		inst.AllocatedStorage = in.AllocatedStorage
-	}
-	if in.DeletionProtection != nil {
-		inst.DeletionProtection = *in.DeletionProtection
-	}
-	var sealed []byte
-	if in.MasterUserPassword != "" {
-		if inst.Engine != EnginePostgres {
-			return nil, invalidCombination("%s instances have no master user password", inst.Engine)
-		}
-		if inst.Origin == OriginRegistered {
-			return nil, invalidCombination("%s is a registered database: change the password on its server, then register it again", inst.Identifier)
-		}
-		if err := validPassword(in.MasterUserPassword); err != nil {
-			return nil, err
-		}
-		if sealed, err = s.seal(ctx, inst, in.MasterUserPassword); err != nil {
-			return nil, err
-		}
-		host, err := s.hosts.Host(ctx, inst.Region, inst.Engine)
-		if err != nil {
-			return nil, hostError(err)
-		}
-		if err := host.SetPassword(ctx, inst.target, in.MasterUserPassword); err != nil {
-			return nil, hostError(err)
-		}
-		inst.credentials = sealed
-	}
-	inst.updatedAt = s.now()
-	if err := s.update(ctx, inst); err != nil {
-		return nil, err
-	}
-	s.checkKey(ctx, inst)
-	return inst, nil
-}
-
 // hostError reports a database host that cannot be used, asking the
 // client to retry later.
 func hostError(err error) error {
@@ -655,22 +640,15 @@ type DeleteInput struct {
 // DeleteInstance marks an instance deleting and drops its database (not a
 // registered one: coffer only forgets it) in the background.
 func (s *Service) DeleteInstance(ctx context.Context, in DeleteInput) (*Instance, error) {
-	sc, err := s.scope(ctx)
+	sc, id, err := s.authorizeInstance(ctx, "DeleteDBInstance", in.Identifier)
 	if err != nil {
-		return nil, err
-	}
-	id, err := s.identifierOf(sc, in.Identifier)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, "DeleteDBInstance", InstanceARN(sc.Region, sc.Account, id), nil); err != nil {
 		return nil, err
 	}
 	if !in.SkipFinalSnapshot && in.FinalSnapshotID == "" {
 		return nil, invalidCombination("FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.")
 	}
 	if in.FinalSnapshotID != "" {
-		return nil, invalidCombination("coffer takes no DB snapshots; back the instance up with AWS Backup (backup start-backup-job), then delete it with --skip-final-snapshot")
+		return nil, invalidCombination("FinalDBSnapshotIdentifier cannot be used yet: coffer does not take RDS DB snapshots (CreateDBSnapshot is not implemented in this release); back the instance up with AWS Backup (backup start-backup-job), then delete it with --skip-final-snapshot")
 	}
 	var inst *Instance
 	err = s.store.InTx(ctx, func(q meta.Querier) error {
@@ -681,9 +659,14 @@ func (s *Service) DeleteInstance(ctx context.Context, in DeleteInput) (*Instance
 		if inst.DeletionProtection {
 			return invalidCombination("Cannot delete protected DB Instance, please disable deletion protection and try again.")
 		}
+		if err := s.onThisNode(inst); err != nil {
+			return err
+		}
 		switch inst.Status {
 		case StatusCreating, StatusDeleting, StatusModifying:
 			return invalidState("Instance %s is already being %s.", id, strings.TrimSuffix(inst.Status, "ing")+"ed")
+		case StatusStopping, StatusStarting, StatusRebooting, StatusUpgrading:
+			return invalidState("Instance %s is %s; delete it once it is available or stopped.", id, inst.Status)
 		}
 		inst.Status, inst.updatedAt = StatusDeleting, s.now()
 		_, err = q.ExecContext(ctx, `UPDATE rds_instances SET status = ?, updated_at = ? WHERE arn = ?`, inst.Status, inst.updatedAt.UnixNano(), inst.ARN)
@@ -701,12 +684,8 @@ func (s *Service) DeleteInstance(ctx context.Context, in DeleteInput) (*Instance
 func (s *Service) drop(ctx context.Context, inst *Instance) {
 	ctx = context.WithoutCancel(ctx)
 	log := s.log.With("instance", inst.ARN)
-	if inst.Origin != OriginRegistered && (inst.target.Path != "" || inst.target.Database != "") {
-		host, err := s.hosts.Host(ctx, inst.Region, inst.Engine)
-		if err == nil {
-			err = host.Drop(ctx, inst.target)
-		}
-		if err != nil {
+	if inst.Origin != OriginRegistered {
+		if err := s.dropDB(ctx, inst); err != nil {
 			log.Warn("drop DB instance's database failed", "error", err)
 			s.setStatus(ctx, inst, StatusFailed, fmt.Sprintf("deleting the database failed: %v; fix the host and delete the instance again", err))
 			return
@@ -737,37 +716,4 @@ func sqliteVersion(ctx context.Context) (string, error) {
 	var v string
 	err = db.QueryRowContext(ctx, `SELECT sqlite_version()`).Scan(&v)
 	return v, err
-}
-
-// Resume finishes what a previous run left: instances it was deleting are
-// deleted, and instances it was creating are marked failed (their
-// database may be half-made; the StatusMessage says to delete and create
-// them again). Call it once at start.
-func (s *Service) Resume(ctx context.Context) error {
-	rows, err := s.store.QueryContext(ctx, `SELECT `+instanceColumns+` FROM rds_instances WHERE status IN (?, ?)`, StatusCreating, StatusDeleting)
-	if err != nil {
-		return fmt.Errorf("find unfinished DB instances: %w", err)
-	}
-	var todo []*Instance
-	for rows.Next() {
-		inst, err := scanInstance(rows)
-		if err != nil {
-			rows.Close()
-			return err
-		}
-		todo = append(todo, inst)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, inst := range todo {
-		switch inst.Status {
-		case StatusDeleting:
-			s.background(func(ctx context.Context) { s.drop(ctx, inst) })
-		case StatusCreating:
-			s.setStatus(ctx, inst, StatusFailed, "coffer stopped while the instance was being created; delete it and create it again")
-		}
-	}
-	return nil
 }

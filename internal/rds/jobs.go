@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/coffer-dev/coffer/internal/policy"
+	"os"
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/awserr"
@@ -53,6 +54,9 @@ func (s *Service) Resource(ctx context.Context, arn string) (*Instance, engine.E
 	default:
 		return nil, nil, engine.Target{}, invalidState("DB instance %s is %s, not available", inst.Identifier, inst.Status)
 	}
+	if err := s.onThisNode(inst); err != nil {
+		return nil, nil, engine.Target{}, err
+	}
 	eng, ok := s.engines[inst.Engine]
 	if !ok {
 		return nil, nil, engine.Target{}, fmt.Errorf("no engine adapter for %s", inst.Engine)
@@ -71,14 +75,15 @@ type RestoreSpec struct {
 	Region     string
 	Identifier string
 	Engine     string
-	// DBName and MasterUsername default to the identifier (hyphens made
-	// underscores) and to it with "_owner"; they must be free on the
-	// region's host.
+	// DBName and MasterUsername are the source's (from the restore
+	// metadata) unless the request names others; when absent they
+	// default to the identifier (hyphens made underscores) and to it
+	// with "_owner". The instance is a server of its own, so they need
+	// not be free anywhere (on a shared host they must be).
 	DBName         string
 	MasterUsername string
-	// MasterUserPassword defaults to a random one: PostgreSQL dumps do
-	// not carry roles, so the restored instance's owner is new; set a
-	// password with ModifyDBInstance.
+	// MasterUserPassword is the source's unless the request names
+	// another; when absent a random one (set one with ModifyDBInstance).
 	MasterUserPassword string
 	InstanceClass      string
 	AllocatedStorage   int
@@ -86,6 +91,12 @@ type RestoreSpec struct {
 	KMSKeyID           string // empty with StorageEncrypted: aws/rds
 	EngineVersion      string
 	Tags               map[string]string
+	// DataDir, when set, is a PostgreSQL data directory a physical
+	// restore filled (in a directory from IncomingDir): the instance's
+	// server is made from it (Servers.CreateFromDataDir) instead of the
+	// template, and the returned target is coffer's administrator on it.
+	// It is consumed: moved into place, or removed on error.
+	DataDir string
 }
 
 // CreateRestoredInstance creates an empty instance to restore into, as
@@ -96,6 +107,15 @@ type RestoreSpec struct {
 // then calls MarkAvailable, or MarkFailed, which drops the database and
 // its role.
 func (s *Service) CreateRestoredInstance(ctx context.Context, spec RestoreSpec) (*Instance, engine.Target, error) {
+	if spec.DataDir != "" {
+		// Consumed by the server made from it; removed on any earlier
+		// error.
+		defer func() {
+			if spec.DataDir != "" {
+				os.RemoveAll(spec.DataDir)
+			}
+		}()
+	}
 	p := identity.Caller(ctx)
 	if p == nil {
 		return nil, engine.Target{}, awserr.New(awserr.Unauthenticated, "MissingAuthenticationToken", "Request is missing Authentication Token")
@@ -144,7 +164,14 @@ func (s *Service) CreateRestoredInstance(ctx context.Context, spec RestoreSpec) 
 		Identifier: in.Identifier, ARN: arn, ResourceID: newResourceID(), Account: sc.Account, Region: sc.Region,
 		Engine: in.Engine, EngineVersion: in.EngineVersion, InstanceClass: in.InstanceClass, AllocatedStorage: in.AllocatedStorage,
 		MasterUsername: in.MasterUsername, DBName: in.DBName, Status: StatusCreating, Origin: OriginRestored,
-		StorageEncrypted: in.StorageEncrypted, CreatedAt: s.now().UTC(), Tags: in.Tags,
+		StorageEncrypted: in.StorageEncrypted, CreatedAt: s.now().UTC(), Tags: in.Tags, BackupRetentionPeriod: 1,
+	}
+	if s.ownServer(inst.Engine, inst.Region) {
+		// Any release of the source's major version restores its dump.
+		inst.EngineVersion = majorOf(inst.EngineVersion)
+	}
+	if err := s.placeOnServer(inst, 0); err != nil {
+		return nil, engine.Target{}, err
 	}
 	if err := s.attachKey(ctx, inst, in.KMSKeyID); err != nil {
 		return nil, engine.Target{}, err
@@ -161,27 +188,26 @@ func (s *Service) CreateRestoredInstance(ctx context.Context, spec RestoreSpec) 
 		return nil, engine.Target{}, err
 	}
 	spec2 := DatabaseSpec{Account: sc.Account, Region: sc.Region, Identifier: in.Identifier, DBName: in.DBName, User: in.MasterUsername, Password: in.MasterUserPassword}
-	t, ep, version, err := s.makeDatabase(ctx, inst.Engine, inst.Region, spec2)
+	dataDir := spec.DataDir
+	spec.DataDir = "" // createDB consumes it
+	t, ep, err := s.createDB(ctx, inst, spec2, 0, dataDir)
 	if err != nil {
 		s.setStatus(context.WithoutCancel(ctx), inst, StatusFailed, createFailure(err))
 		return inst, engine.Target{}, fmt.Errorf("create the database to restore into: %w", err)
 	}
-	if inst.EngineVersion == "" {
-		inst.EngineVersion = version
-	}
 	inst.target, inst.Endpoint = t, ep
 	if err := s.recordTarget(ctx, inst); err != nil {
-		if host, herr := s.hosts.Host(ctx, inst.Region, inst.Engine); herr == nil {
-			host.Drop(context.WithoutCancel(ctx), t)
+		if derr := s.dropDB(context.WithoutCancel(ctx), inst); derr != nil {
+			s.log.Error("drop the unrecorded restore target", "instance", inst.ARN, "error", derr)
 		}
 		s.setStatus(context.WithoutCancel(ctx), inst, StatusFailed, "coffer could not record the new database")
 		return inst, engine.Target{}, err
 	}
-	host, err := s.hosts.Host(ctx, inst.Region, inst.Engine)
+	rt, err := s.restoreTarget(ctx, inst)
 	if err != nil {
 		return inst, engine.Target{}, err
 	}
-	return inst, host.RestoreTarget(t), nil
+	return inst, rt, nil
 }
 
 // MarkAvailable makes a restored instance available.
@@ -205,15 +231,11 @@ func (s *Service) MarkFailed(ctx context.Context, arn, message string) error {
 		return err
 	}
 	var dropErr error
-	if inst.Origin != OriginRegistered && (inst.target.Path != "" || inst.target.Database != "") {
-		host, err := s.hosts.Host(ctx, inst.Region, inst.Engine)
-		if err == nil {
-			err = host.Drop(context.WithoutCancel(ctx), inst.target)
-		}
-		if err != nil {
+	if inst.Origin != OriginRegistered {
+		if err := s.dropDB(context.WithoutCancel(ctx), inst); err != nil {
 			dropErr = fmt.Errorf("drop the failed restore's database: %w", err)
 		} else {
-			inst.target = engine.Target{}
+			inst.target, inst.server = engine.Target{}, ""
 			if err := s.recordTarget(ctx, inst); err != nil {
 				dropErr = err
 			}
@@ -229,8 +251,8 @@ func (s *Service) recordTarget(ctx context.Context, inst *Instance) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.store.ExecContext(ctx, `UPDATE rds_instances SET target = ?, engine_version = ?, updated_at = ? WHERE arn = ?`,
-		target, inst.EngineVersion, s.now().UnixNano(), inst.ARN)
+	_, err = s.store.ExecContext(ctx, `UPDATE rds_instances SET target = ?, engine_version = ?, server = ?, node_id = ?, updated_at = ? WHERE arn = ?`,
+		target, inst.EngineVersion, inst.server, inst.NodeID, s.now().UnixNano(), inst.ARN)
 	return err
 }
 

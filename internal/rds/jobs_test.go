@@ -16,6 +16,7 @@ import (
 	enginesqlite "github.com/coffer-dev/coffer/internal/engine/sqlite"
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/kms"
+	"github.com/coffer-dev/coffer/internal/meta"
 	"github.com/coffer-dev/coffer/internal/meta/sqlite"
 	"github.com/coffer-dev/coffer/internal/rds"
 	"github.com/coffer-dev/coffer/internal/reqctx"
@@ -78,12 +79,23 @@ type env struct {
 	srv   *testenv.PostgresServer
 }
 
-func setup(t *testing.T) *env {
+// domain is what an RDS service stands on, in a data directory: the
+// metadata store, root key, identities, KMS and the engines.
+type domain struct {
+	dir     string
+	root    rootkey.Provider
+	store   *meta.SQLStore
+	ids     *identity.Service
+	kms     *kms.Service
+	engines map[string]engine.Engine
+	admin   context.Context // the default account's admin, in us-east-1
+}
+
+func newDomain(t *testing.T) *domain {
 	t.Helper()
 	if _, err := testenv.PostgresBinDir(); err != nil {
 		testenv.Missing(t, "%v", err)
 	}
-	srv := testenv.StartPostgres(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	store, err := sqlite.Open(ctx, filepath.Join(dir, "coffer.db"))
@@ -100,19 +112,32 @@ func setup(t *testing.T) *env {
 	if _, err := ids.ApplyBootstrap(ctx, identity.DefaultBootstrap()); err != nil {
 		t.Fatal(err)
 	}
-	k := kms.New(kms.Options{Store: store, RootKey: root, Authorizer: ids.Authorizer(), Log: log})
 	pg, err := enginepg.New(enginepg.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hosts := rds.NewHosts(rds.HostsOptions{DataDir: dir, PostgresDSN: map[string]string{"us-east-1": srv.DSN("postgres")}, RootKey: root})
-	svc := rds.New(rds.Options{Store: store, Authz: ids.Authorizer(), Keys: keys{k}, Hosts: hosts, Log: log,
-		Engines: map[string]engine.Engine{rds.EnginePostgres: pg, rds.EngineSQLite: enginesqlite.New(enginesqlite.Options{})}})
-	t.Cleanup(func() { svc.Close(); hosts.Close() })
 	acct := identity.DefaultManagementAccountID
 	p := &identity.Principal{Type: identity.TypeUser, AccountID: acct, ARN: identity.UserARN(acct, "/", "admin"), Name: "admin"}
-	admin := reqctx.WithCall(identity.WithCaller(ctx, p), &reqctx.Call{Region: "us-east-1"})
-	return &env{rds: svc, kms: k, admin: admin, srv: srv}
+	return &domain{dir: dir, root: root, store: store, ids: ids,
+		kms:     kms.New(kms.Options{Store: store, RootKey: root, Authorizer: ids.Authorizer(), Log: log}),
+		engines: map[string]engine.Engine{rds.EnginePostgres: pg, rds.EngineSQLite: enginesqlite.New(enginesqlite.Options{})},
+		admin:   reqctx.WithCall(identity.WithCaller(ctx, p), &reqctx.Call{Region: "us-east-1"})}
+}
+
+// open starts hosts (dsn: shared PostgreSQL hosts by region) and the
+// service on the domain; the caller closes them.
+func (d *domain) open(dsn map[string]string) (*rds.Service, *rds.Hosts) {
+	hosts := rds.NewHosts(rds.HostsOptions{DataDir: d.dir, PostgresDSN: dsn, RootKey: d.root})
+	return rds.New(rds.Options{Store: d.store, Authz: d.ids.Authorizer(), Keys: keys{d.kms}, Hosts: hosts, Engines: d.engines}), hosts
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	d := newDomain(t)
+	srv := testenv.StartPostgres(t)
+	svc, hosts := d.open(map[string]string{"us-east-1": srv.DSN("postgres")})
+	t.Cleanup(func() { svc.Close(); hosts.Close() })
+	return &env{rds: svc, kms: d.kms, admin: d.admin, srv: srv}
 }
 
 // TestSnapshotAndRestoreThroughJobsAPI runs what a backup job and a

@@ -99,8 +99,12 @@ func New(o Options) *Service {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{store: o.Store, authz: o.Authz, keys: o.Keys, hosts: o.Hosts, engines: o.Engines,
+	s := &Service{store: o.Store, authz: o.Authz, keys: o.Keys, hosts: o.Hosts, engines: o.Engines,
 		log: o.Log, now: o.Now, ctx: ctx, cancel: cancel}
+	if srv, err := o.Hosts.Servers(); err == nil && srv.opts.Failed == nil {
+		srv.opts.Failed = s.serverFailed
+	}
+	return s
 }
 
 // Close stops background work (provisioning, deletion) and waits for it.

@@ -16,7 +16,8 @@ import (
 
 const instanceColumns = `account_id, region, identifier, arn, resource_id, engine, engine_version, instance_class,
 	allocated_storage, master_username, db_name, status, status_message, origin, storage_encrypted, kms_key_arn,
-	grant_id, target, credentials, deletion_protection, created_at, updated_at`
+	grant_id, target, credentials, deletion_protection, created_at, updated_at, server, node_id, backup_retention_period,
+	pending_instance_class`
 
 func boolInt(b bool) int {
 	if b {
@@ -32,10 +33,11 @@ func (s *Service) insert(ctx context.Context, inst *Instance) error {
 	}
 	inst.updatedAt = inst.CreatedAt
 	err = s.store.InTx(ctx, func(q meta.Querier) error {
-		_, err := q.ExecContext(ctx, `INSERT INTO rds_instances (`+instanceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := q.ExecContext(ctx, `INSERT INTO rds_instances (`+instanceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			inst.Account, inst.Region, inst.Identifier, inst.ARN, inst.ResourceID, inst.Engine, inst.EngineVersion, inst.InstanceClass,
 			inst.AllocatedStorage, inst.MasterUsername, inst.DBName, inst.Status, inst.StatusMessage, inst.Origin, boolInt(inst.StorageEncrypted), inst.KMSKeyARN,
-			inst.GrantID, string(target), inst.credentials, boolInt(inst.DeletionProtection), inst.CreatedAt.UnixNano(), inst.updatedAt.UnixNano())
+			inst.GrantID, string(target), inst.credentials, boolInt(inst.DeletionProtection), inst.CreatedAt.UnixNano(), inst.updatedAt.UnixNano(),
+			inst.server, inst.NodeID, inst.BackupRetentionPeriod, inst.PendingInstanceClass)
 		if err != nil {
 			return err
 		}
@@ -49,8 +51,10 @@ func (s *Service) insert(ctx context.Context, inst *Instance) error {
 
 // update writes the fields ModifyDBInstance changes.
 func (s *Service) update(ctx context.Context, inst *Instance) error {
-	_, err := s.store.ExecContext(ctx, `UPDATE rds_instances SET instance_class = ?, allocated_storage = ?, deletion_protection = ?, credentials = ?, updated_at = ? WHERE arn = ?`,
-		inst.InstanceClass, inst.AllocatedStorage, boolInt(inst.DeletionProtection), inst.credentials, inst.updatedAt.UnixNano(), inst.ARN)
+	_, err := s.store.ExecContext(ctx, `UPDATE rds_instances SET instance_class = ?, allocated_storage = ?, deletion_protection = ?, credentials = ?,
+		backup_retention_period = ?, pending_instance_class = ?, status = ?, status_message = ?, updated_at = ? WHERE arn = ?`,
+		inst.InstanceClass, inst.AllocatedStorage, boolInt(inst.DeletionProtection), inst.credentials,
+		inst.BackupRetentionPeriod, inst.PendingInstanceClass, inst.Status, inst.StatusMessage, inst.updatedAt.UnixNano(), inst.ARN)
 	return err
 }
 
@@ -62,8 +66,9 @@ func (s *Service) markProvisioned(ctx context.Context, inst *Instance) error {
 		return err
 	}
 	inst.Status, inst.StatusMessage, inst.updatedAt = StatusAvailable, "", s.now()
-	res, err := s.store.ExecContext(ctx, `UPDATE rds_instances SET status = ?, status_message = '', engine_version = ?, target = ?, updated_at = ? WHERE arn = ? AND status = ?`,
-		StatusAvailable, inst.EngineVersion, string(target), inst.updatedAt.UnixNano(), inst.ARN, StatusCreating)
+	res, err := s.store.ExecContext(ctx, `UPDATE rds_instances SET status = ?, status_message = '', engine_version = ?, target = ?, server = ?, node_id = ?, updated_at = ?
+		WHERE arn = ? AND status = ?`,
+		StatusAvailable, inst.EngineVersion, string(target), inst.server, inst.NodeID, inst.updatedAt.UnixNano(), inst.ARN, StatusCreating)
 	if err != nil {
 		return err
 	}
@@ -92,7 +97,8 @@ func scanInstance(row scanner) (*Instance, error) {
 	)
 	err := row.Scan(&inst.Account, &inst.Region, &inst.Identifier, &inst.ARN, &inst.ResourceID, &inst.Engine, &inst.EngineVersion, &inst.InstanceClass,
 		&inst.AllocatedStorage, &inst.MasterUsername, &inst.DBName, &inst.Status, &inst.StatusMessage, &inst.Origin, &encrypted, &inst.KMSKeyARN,
-		&inst.GrantID, &target, &inst.credentials, &protection, &created, &updated)
+		&inst.GrantID, &target, &inst.credentials, &protection, &created, &updated, &inst.server, &inst.NodeID, &inst.BackupRetentionPeriod,
+		&inst.PendingInstanceClass)
 	if err != nil {
 		return nil, err
 	}

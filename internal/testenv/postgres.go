@@ -142,3 +142,36 @@ func FreePort(t testing.TB) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// Psql runs statements through psql over TCP (quiet, unaligned, tuples
+// only, stopping at the first error), the password in the environment,
+// and returns the trimmed output.
+func Psql(t testing.TB, host string, port int, user, password, database, stmt string) (string, error) {
+	t.Helper()
+	bin := "psql"
+	if dir, err := PostgresBinDir(); err == nil {
+		bin = filepath.Join(dir, "psql")
+	}
+	cmd := exec.Command(bin, "-h", host, "-p", strconv.Itoa(port), "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-qAtc", stmt)
+	cmd.Env = append(os.Environ(), "PGPASSWORD="+password, "PGCONNECT_TIMEOUT=10")
+	out, err := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+// ParentPID is the parent of a process (a backend's postmaster), read
+// from /proc.
+func ParentPID(t testing.TB, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	// "PID (comm) STATE PPID ...": comm may hold spaces and parentheses.
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ppid
+}

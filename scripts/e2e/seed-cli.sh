@@ -146,6 +146,7 @@ aws --profile backup rds wait db-instance-available --db-instance-identifier ord
 read -r RHOST RPORT RDB RUSER RKEY < <(aws --profile backup rds describe-db-instances --db-instance-identifier orders-restored \
 	--query 'DBInstances[0].[Endpoint.Address,Endpoint.Port,DBName,MasterUsername,KmsKeyId]')
 [ "$RKEY" = "$DST_KEY" ] || fail "the restored instance uses key $RKEY"
+[ "$RDB" = orders ] && [ "$RUSER" = orders_admin ] || fail "the restored instance is $RDB/$RUSER, not the source's orders/orders_admin"
 RESTORED_COUNT=$(PGPASSWORD="$PASSWORD" psql -tA -h "$RHOST" -p "$RPORT" -U "$RUSER" "$RDB" -c 'SELECT count(*), sum(amount) FROM orders')
 [ "$RESTORED_COUNT" = "$SRC_COUNT" ] || fail "restored rows $RESTORED_COUNT, source $SRC_COUNT"
 echo "restored $RDB on $RHOST:$RPORT: $RESTORED_COUNT (source: $SRC_COUNT)"

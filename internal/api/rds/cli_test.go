@@ -79,6 +79,31 @@ func TestAWSCLIv2(t *testing.T) {
 		t.Errorf("unknown engine: %v: %s", err, out)
 	}
 
+	// The lifecycle calls through the CLI.
+	versions := must("default", "rds", "describe-db-engine-versions", "--engine", "postgres", "--default-only")["DBEngineVersions"].([]any)
+	if len(versions) != 1 || versions[0].(map[string]any)["EngineVersion"] != inst["EngineVersion"] {
+		t.Errorf("describe-db-engine-versions: %v, instance runs %v", versions, inst["EngineVersion"])
+	}
+	if got := must("default", "rds", "stop-db-instance", "--db-instance-identifier", "app-db")["DBInstance"].(map[string]any)["DBInstanceStatus"]; got != "stopping" {
+		t.Errorf("stop-db-instance: status %v", got)
+	}
+	waitStatus(t, sdk, "app-db", "stopped")
+	must("default", "rds", "start-db-instance", "--db-instance-identifier", "app-db")
+	waitStatus(t, sdk, "app-db", "available")
+	must("default", "rds", "reboot-db-instance", "--db-instance-identifier", "app-db")
+	waitStatus(t, sdk, "app-db", "available")
+	mod := must("default", "rds", "modify-db-instance", "--db-instance-identifier", "app-db", "--backup-retention-period", "3",
+		"--master-user-password", "app-secret-2", "--apply-immediately")["DBInstance"].(map[string]any)
+	if mod["BackupRetentionPeriod"] != float64(3) {
+		t.Errorf("modify-db-instance: BackupRetentionPeriod %v", mod["BackupRetentionPeriod"])
+	}
+	if out, err := psql(t, ep["Address"].(string), int32(ep["Port"].(float64)), "app_admin", "app-secret-2", "app", `SELECT count(*) FROM t`); err != nil || out != "2" {
+		t.Errorf("after stop, start, reboot and a new password: %v: %s", err, out)
+	}
+	if _, out, err := aws("default", "rds", "delete-db-instance", "--db-instance-identifier", "app-db", "--final-db-snapshot-identifier", "app-final"); err == nil || !strings.Contains(out, "InvalidParameterCombination") {
+		t.Errorf("delete with a final snapshot: %v: %s", err, out)
+	}
+
 	must("default", "rds", "delete-db-instance", "--db-instance-identifier", "app-db", "--skip-final-snapshot")
 	waitGone(t, sdk, "app-db")
 	must("default", "rds", "wait", "db-instance-deleted", "--db-instance-identifier", "app-db")

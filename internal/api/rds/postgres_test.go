@@ -76,8 +76,12 @@ func TestEncryptedPostgresInstance(t *testing.T) {
 	if aws.ToString(billing.KmsKeyId) != "" || aws.ToBool(billing.StorageEncrypted) {
 		t.Errorf("unencrypted instance reports key %s", aws.ToString(billing.KmsKeyId))
 	}
-	// CONNECT is revoked from PUBLIC: a neighbour's owner cannot get in.
-	if out, err := psql(t, host, port, "billing_admin", "billing-secret-1", "orders", `SELECT 1`); err == nil || !strings.Contains(out, "permission denied") {
+	// Each instance is its own server: a neighbour's owner does not
+	// exist on it.
+	if aws.ToInt32(billing.Endpoint.Port) == port {
+		t.Errorf("two instances share port %d", port)
+	}
+	if out, err := psql(t, host, port, "billing_admin", "billing-secret-1", "orders", `SELECT 1`); err == nil || !strings.Contains(out, "password authentication failed") {
 		t.Errorf("billing's owner connected to orders: %v: %s", err, out)
 	}
 	if _, err := psql(t, host, port, "orders_admin", "wrong-password", "orders", `SELECT 1`); err == nil {

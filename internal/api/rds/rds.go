@@ -25,14 +25,18 @@ func New(svc *rds.Service) *protocol.QueryService {
 		Version:      "2014-10-31",
 		XMLNamespace: "http://rds.amazonaws.com/doc/2014-10-31/",
 		Ops: map[string]protocol.QueryOp{
-			"CreateDBInstance":       a.createDBInstance,
-			"DescribeDBInstances":    a.describeDBInstances,
-			"ModifyDBInstance":       a.modifyDBInstance,
-			"DeleteDBInstance":       a.deleteDBInstance,
-			"AddTagsToResource":      a.addTags,
-			"ListTagsForResource":    a.listTags,
-			"RemoveTagsFromResource": a.removeTags,
-			"RegisterDBInstance":     a.registerDBInstance,
+			"CreateDBInstance":         a.createDBInstance,
+			"DescribeDBInstances":      a.describeDBInstances,
+			"ModifyDBInstance":         a.modifyDBInstance,
+			"DeleteDBInstance":         a.deleteDBInstance,
+			"AddTagsToResource":        a.addTags,
+			"ListTagsForResource":      a.listTags,
+			"RemoveTagsFromResource":   a.removeTags,
+			"RegisterDBInstance":       a.registerDBInstance,
+			"StopDBInstance":           a.stopDBInstance,
+			"StartDBInstance":          a.startDBInstance,
+			"RebootDBInstance":         a.rebootDBInstance,
+			"DescribeDBEngineVersions": a.describeDBEngineVersions,
 		},
 	}
 }
@@ -90,6 +94,11 @@ type dbInstance struct {
 	DeletionProtection bool
 	DBInstanceArn      string
 	TagList            tagList
+	// PendingModifiedValues holds a DBInstanceClass waiting for the next
+	// reboot (ModifyDBInstance without ApplyImmediately).
+	PendingModifiedValues struct {
+		DBInstanceClass string `xml:",omitempty"`
+	}
 }
 
 func instanceShape(i *rds.Instance) dbInstance {
@@ -98,9 +107,11 @@ func instanceShape(i *rds.Instance) dbInstance {
 		MasterUsername: i.MasterUsername, DBName: i.DBName, AllocatedStorage: i.AllocatedStorage,
 		InstanceCreateTime: i.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z"), AvailabilityZone: i.Region + "a",
 		EngineVersion: i.EngineVersion, AutoMinorVersionUpgrade: true, StorageType: "gp2", DbInstancePort: i.Endpoint.Port,
-		StorageEncrypted: i.StorageEncrypted, DbiResourceId: i.ResourceID, DeletionProtection: i.DeletionProtection,
+		BackupRetentionPeriod: i.BackupRetentionPeriod,
+		StorageEncrypted:      i.StorageEncrypted, DbiResourceId: i.ResourceID, DeletionProtection: i.DeletionProtection,
 		DBInstanceArn: i.ARN,
 	}
+	out.PendingModifiedValues.DBInstanceClass = i.PendingInstanceClass
 	if i.StorageEncrypted {
 		out.KmsKeyId = i.KMSKeyARN
 	}
@@ -139,6 +150,20 @@ func boolParam(form url.Values, name string) (bool, bool, error) {
 		return false, false, awserr.New(awserr.Invalid, "InvalidParameterValue", "Invalid value for parameter %s: %q is not true or false", name, v)
 	}
 	return b, true, nil
+}
+
+// optIntParam is an optional integer parameter that may be 0 (nil when
+// absent); the domain checks its range.
+func optIntParam(form url.Values, name string) (*int, error) {
+	v := form.Get(name)
+	if v == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return nil, awserr.New(awserr.Invalid, "InvalidParameterValue", "Invalid value for parameter %s: %q is not an integer", name, v)
+	}
+	return &n, nil
 }
 
 func intParam(form url.Values, name string) (int, error) {
@@ -206,6 +231,12 @@ func (a *api) createDBInstance(ctx context.Context, form url.Values) (any, error
 	if in.AllocatedStorage, err = intParam(form, "AllocatedStorage"); err != nil {
 		return nil, err
 	}
+	if in.Port, err = intParam(form, "Port"); err != nil {
+		return nil, err
+	}
+	if in.BackupRetentionPeriod, err = optIntParam(form, "BackupRetentionPeriod"); err != nil {
+		return nil, err
+	}
 	if in.StorageEncrypted, _, err = boolParam(form, "StorageEncrypted"); err != nil {
 		return nil, err
 	}
@@ -269,9 +300,15 @@ func (a *api) modifyDBInstance(ctx context.Context, form url.Values) (any, error
 	} else if set {
 		in.DeletionProtection = &v
 	}
+	if in.BackupRetentionPeriod, err = optIntParam(form, "BackupRetentionPeriod"); err != nil {
+		return nil, err
+	}
+	if in.ApplyImmediately, _, err = boolParam(form, "ApplyImmediately"); err != nil {
+		return nil, err
+	}
 	for _, unsupported := range []string{"NewDBInstanceIdentifier", "EngineVersion", "DBPortNumber", "StorageType", "MultiAZ"} {
 		if form.Get(unsupported) != "" {
-			return nil, awserr.New(awserr.Invalid, "InvalidParameterCombination", "coffer cannot change %s of an instance; it changes DBInstanceClass, AllocatedStorage, MasterUserPassword and DeletionProtection", unsupported)
+			return nil, awserr.New(awserr.Invalid, "InvalidParameterCombination", "coffer cannot change %s of an instance; it changes DBInstanceClass, AllocatedStorage, MasterUserPassword, BackupRetentionPeriod and DeletionProtection", unsupported)
 		}
 	}
 	inst, err := a.svc.ModifyInstance(ctx, in)
@@ -295,6 +332,110 @@ func (a *api) deleteDBInstance(ctx context.Context, form url.Values) (any, error
 		return nil, err
 	}
 	return instanceResult{instanceShape(inst)}, nil
+}
+
+func requireID(form url.Values) (string, error) {
+	id := form.Get("DBInstanceIdentifier")
+	if id == "" {
+		return "", awserr.New(awserr.Invalid, "MissingParameter", "The request must contain the parameter DBInstanceIdentifier")
+	}
+	return id, nil
+}
+
+func (a *api) stopDBInstance(ctx context.Context, form url.Values) (any, error) {
+	id, err := requireID(form)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := a.svc.StopInstance(ctx, id, form.Get("DBSnapshotIdentifier"))
+	if err != nil {
+		return nil, err
+	}
+	return instanceResult{instanceShape(inst)}, nil
+}
+
+func (a *api) startDBInstance(ctx context.Context, form url.Values) (any, error) {
+	id, err := requireID(form)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := a.svc.StartInstance(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return instanceResult{instanceShape(inst)}, nil
+}
+
+func (a *api) rebootDBInstance(ctx context.Context, form url.Values) (any, error) {
+	id, err := requireID(form)
+	if err != nil {
+		return nil, err
+	}
+	force, _, err := boolParam(form, "ForceFailover")
+	if err != nil {
+		return nil, err
+	}
+	inst, err := a.svc.RebootInstance(ctx, id, force)
+	if err != nil {
+		return nil, err
+	}
+	return instanceResult{instanceShape(inst)}, nil
+}
+
+type engineVersion struct {
+	Engine                     string
+	EngineVersion              string
+	DBParameterGroupFamily     string
+	DBEngineDescription        string
+	DBEngineVersionDescription string
+	MajorEngineVersion         string
+	Status                     string
+	SupportsReadReplica        bool
+}
+
+type engineVersionsResult struct {
+	Marker           string `xml:",omitempty"`
+	DBEngineVersions struct {
+		Items []engineVersion `xml:"DBEngineVersion"`
+	}
+}
+
+// describeDBEngineVersions lists what is installed. Filters and
+// parameter-group families are not kept by coffer: asking for them is an
+// error, not a silently unfiltered list.
+func (a *api) describeDBEngineVersions(ctx context.Context, form url.Values) (any, error) {
+	for _, p := range []string{"DBParameterGroupFamily", "Filters.Filter.1.Name"} {
+		if form.Get(p) != "" {
+			return nil, awserr.New(awserr.Invalid, "InvalidParameterCombination", "coffer does not filter engine versions by %s; filter by Engine and EngineVersion", strings.TrimSuffix(p, ".Filter.1.Name"))
+		}
+	}
+	in := rds.DescribeEngineVersionsInput{Engine: form.Get("Engine"), EngineVersion: form.Get("EngineVersion")}
+	var err error
+	if in.DefaultOnly, _, err = boolParam(form, "DefaultOnly"); err != nil {
+		return nil, err
+	}
+	if form.Has("MaxRecords") {
+		n, err := intParam(form, "MaxRecords")
+		if err != nil {
+			return nil, err
+		}
+		if n < 20 || n > 100 {
+			return nil, awserr.New(awserr.Invalid, "InvalidParameterValue", "Invalid value %d for MaxRecords. Must be between 20 and 100", n)
+		}
+	}
+	vs, err := a.svc.DescribeEngineVersions(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	var res engineVersionsResult
+	res.DBEngineVersions.Items = []engineVersion{}
+	for _, v := range vs {
+		major, _, _ := strings.Cut(v.Version, ".")
+		res.DBEngineVersions.Items = append(res.DBEngineVersions.Items, engineVersion{Engine: v.Engine, EngineVersion: v.Version,
+			DBParameterGroupFamily: v.Family, DBEngineDescription: v.Description, DBEngineVersionDescription: v.VersionDescription,
+			MajorEngineVersion: major, Status: "available"})
+	}
+	return res, nil
 }
 
 func (a *api) addTags(ctx context.Context, form url.Values) (any, error) {

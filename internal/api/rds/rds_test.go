@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -80,7 +79,7 @@ func waitStatus(t *testing.T, client *rds.Client, id string, want ...string) typ
 				return inst
 			}
 		}
-		if status != "creating" && status != "deleting" && status != "modifying" {
+		if !transitional[status] {
 			msg := ""
 			for _, s := range inst.StatusInfos {
 				msg += aws.ToString(s.Message)
@@ -345,16 +344,8 @@ func TestAccountsIsolated(t *testing.T) {
 	}
 }
 
-// psql runs a statement through psql against a target, the password in
-// the environment.
+// psql runs a statement through psql against an instance.
 func psql(t *testing.T, host string, port int32, user, password, database, stmt string) (string, error) {
 	t.Helper()
-	bin := "psql"
-	if dir, err := testenv.PostgresBinDir(); err == nil {
-		bin = filepath.Join(dir, "psql")
-	}
-	cmd := exec.Command(bin, "-h", host, "-p", strconv.Itoa(int(port)), "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-Atc", stmt)
-	cmd.Env = append(os.Environ(), "PGPASSWORD="+password, "PGCONNECT_TIMEOUT=10")
-	out, err := cmd.CombinedOutput()
-	return strings.TrimSpace(string(out)), err
+	return testenv.Psql(t, host, int(port), user, password, database, stmt)
 }

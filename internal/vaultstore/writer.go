@@ -16,7 +16,6 @@ import (
 
 	"github.com/coffer-dev/coffer/internal/blob"
 	"github.com/coffer-dev/coffer/internal/meta"
-	"github.com/coffer-dev/coffer/internal/vaultstore/chunker"
 )
 
 // Stats count what an operation did.
@@ -90,6 +89,13 @@ type Writer struct {
 	sum     [32]byte
 	size    int64
 	c       counters
+
+	// Sections (see Boundary): written counts the bytes Write took, on
+	// the caller's side; marks are the boundaries not yet reached by the
+	// chunking stage.
+	written int64
+	marksMu sync.Mutex
+	marks   []mark
 }
 
 // Chunk buffers come from pools by size class (multiples of 32 KiB up
@@ -283,36 +289,6 @@ func (w *Writer) release(it *item) {
 	case <-w.tokens:
 	default:
 	}
-}
-
-// chunkStream is the source of NewWriter: it cuts the stream.
-func (w *Writer) chunkStream(r io.Reader, out chan<- *item) error {
-	tab, err := chunker.NewTable(w.k.chunker)
-	if err != nil {
-		return err
-	}
-	c := chunker.New(r, tab, w.ds.params)
-	h := sha256.New()
-	var seq int64
-	for {
-		ch, err := c.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("read the stream: %w", err)
-		}
-		h.Write(ch)
-		w.size += int64(len(ch))
-		bp := getBuf(len(ch))
-		*bp = append((*bp)[:0], ch...)
-		if err := w.emit(out, &item{seq: seq, data: *bp, buf: bp}); err != nil {
-			return err
-		}
-		seq++
-	}
-	h.Sum(w.sum[:0])
-	return nil
 }
 
 func (w *Writer) hashStage(in <-chan *item, out chan<- *item) error {
@@ -602,6 +578,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 		return 0, errors.New("vaultstore: this writer takes no stream")
 	}
 	n, err := w.pw.Write(p)
+	w.written += int64(n)
 	if err != nil {
 		if e := w.firstErr(); e != nil {
 			err = e

@@ -45,6 +45,7 @@ func Run(t *testing.T, open Open) {
 		{"RebuildIndex", testRebuild},
 		{"LeaseFencing", testLeaseFencing},
 		{"Protected", testProtected},
+		{"Sections", testSections},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"syscall"
 	"time"
@@ -208,7 +209,7 @@ func (e *Engine) unpackTar(r io.Reader, enc *encoder, md *engine.Metadata) error
 		if err != nil {
 			return fmt.Errorf("read the base backup archive: %w", err)
 		}
-		name := strings.TrimSuffix(h.Name, "/")
+		name := path.Clean(h.Name) // the server writes some names as ./pg_wal/...
 		if err := checkPath(name); err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/engine"
@@ -50,6 +51,49 @@ var relFile = regexp.MustCompile(`^(base/[0-9]+|global)/[0-9]+(_(fsm|vm|init))?(
 // isRelation reports whether the file at p is made of 8 KiB pages.
 func isRelation(p string) bool { return relFile.MatchString(p) }
 
+// walFile matches WAL segment files: timeline, log, segment.
+var walFile = regexp.MustCompile(`^pg_wal/([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$`)
+
+// walSegment reports whether p is a WAL segment of size bytes and the
+// LSN its first page starts at.
+func walSegment(p string, size int64) (bool, uint64) {
+	m := walFile.FindStringSubmatch(p)
+	if m == nil || size <= 0 || size%PageSize != 0 || size&(size-1) != 0 || size > 1<<30 {
+		return false, 0
+	}
+	log, _ := strconv.ParseUint(m[2], 16, 32)
+	seg, _ := strconv.ParseUint(m[3], 16, 32)
+	return true, log<<32 + seg*uint64(size)
+}
+
+// walPages passes a WAL segment through page by page, zeroing the pages
+// whose header (xlp_pageaddr, bytes 8-15, little-endian) does not carry
+// their own address: stale content of a recycled segment, beyond the end
+// of the WAL. PostgreSQL stops reading WAL at such a page, as at a zero
+// one, so recovery is unchanged and the stale bytes cost nothing.
+type walPages struct {
+	r    io.Reader
+	addr uint64 // LSN of the next page
+	page [PageSize]byte
+	rest []byte
+}
+
+func (w *walPages) Read(p []byte) (int, error) {
+	if len(w.rest) == 0 {
+		if _, err := io.ReadFull(w.r, w.page[:]); err != nil {
+			return 0, err
+		}
+		if binary.LittleEndian.Uint64(w.page[8:16]) != w.addr {
+			clear(w.page[:])
+		}
+		w.addr += PageSize
+		w.rest = w.page[:]
+	}
+	n := copy(p, w.rest)
+	w.rest = w.rest[n:]
+	return n, nil
+}
+
 // encoder writes records to a sink through a buffer, flushing it before
 // each boundary so the boundary falls where the record says.
 type encoder struct {
@@ -91,11 +135,15 @@ func (e *encoder) dir(p string, mode int64) error {
 func (e *encoder) file(p string, mode, size int64, content io.Reader, block int) error {
 	e.header(recFile, p, mode)
 	e.uvarint(uint64(size))
-	aligned := block > 0 && size > 0 && isRelation(p)
+	wal, walBase := walSegment(p, size)
+	aligned := block > 0 && size > 0 && (isRelation(p) || wal)
 	if aligned {
 		if err := e.boundary(block); err != nil {
 			return err
 		}
+	}
+	if wal {
+		content = &walPages{r: content, addr: walBase}
 	}
 	n, err := io.CopyN(e.w, content, size)
 	if err != nil {

@@ -122,8 +122,10 @@ func outsideManifest(p string) bool {
 
 // check compares the files found with the manifest: every listed file
 // present with its size and checksum, nothing else outside pg_wal, and
-// the WAL segments the backup needs present.
-func (m *backupManifest) check(got map[string]fileSum) error {
+// the WAL segments the backup needs present. After the restore,
+// postgresql.auto.conf holds the recovery settings: restored says so and
+// it is not compared (pg_verifybackup skips it too).
+func (m *backupManifest) check(got map[string]fileSum, restored bool) error {
 	var bad []string
 	walSegment := segmentSize(got)
 	listed := make(map[string]bool, len(m.Files))
@@ -131,6 +133,7 @@ func (m *backupManifest) check(got map[string]fileSum) error {
 		listed[f.Path] = true
 		g, ok := got[f.Path]
 		switch {
+		case restored && f.Path == "postgresql.auto.conf":
 		case !ok:
 			bad = append(bad, f.Path+" is missing")
 		case g.size != f.Size:
@@ -241,7 +244,7 @@ func VerifyDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("verify %s: %w", dir, err)
 	}
-	return m.check(got)
+	return m.check(got, true)
 }
 
 // walName matches WAL segment files.

@@ -162,7 +162,7 @@ func (e *Engine) restore(ctx context.Context, r io.Reader, dir string, md *engin
 	if err != nil {
 		return nil, err
 	}
-	if err := m.check(got); err != nil {
+	if err := m.check(got, false); err != nil {
 		return nil, err
 	}
 	if err := e.writeRecovery(dir); err != nil {

@@ -30,7 +30,9 @@ var domain = vaultstore.Domain{Region: "us-east-1", Vault: "pg-vault", KeyARN: k
 
 type stores struct{ root string }
 
-func (s stores) Store(region string) (blob.Store, error) { return fs.New(filepath.Join(s.root, region)) }
+func (s stores) Store(region string) (blob.Store, error) {
+	return fs.New(filepath.Join(s.root, region))
+}
 
 func newVault(t *testing.T) *vaultstore.Engine {
 	t.Helper()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/coffer-dev/coffer/internal/blob"
 	"github.com/coffer-dev/coffer/internal/meta"
+	"github.com/coffer-dev/coffer/internal/vaultstore/chunker"
 )
 
 // Stats count what an operation did.
@@ -53,6 +54,7 @@ type item struct {
 	pbuf    *[]byte
 	flags   byte
 	pre     bool // payload given by the source (copy)
+	tok     int  // tokens held
 }
 
 // Writer stores one stream as a recovery point. Write the stream, then
@@ -161,7 +163,7 @@ func (e *Engine) startWriter(ctx context.Context, ds *domainState, k *domainKeys
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w := &Writer{e: e, ds: ds, k: k, id: id, meta: meta, ctx: pctx,
 		done: make(chan struct{}), hbStop: make(chan struct{}),
-		tokens: make(chan struct{}, 3*e.o.Concurrency+10), pending: map[ChunkID]bool{},
+		tokens: make(chan struct{}, (3*e.o.Concurrency+10)*(chunker.DefaultParams.Max/tokenBytes)), pending: map[ChunkID]bool{},
 		spools: make(chan *os.File, e.o.Uploads+1)}
 	for i := 0; i < e.o.Uploads+1; i++ {
 		w.spools <- nil
@@ -260,21 +262,32 @@ func send[T any](ctx context.Context, ch chan<- T, v T) error {
 	}
 }
 
-// emit passes a chunk from a source into the pipeline, waiting for a
-// token: tokens bound the chunks in flight.
+// tokenBytes is the chunk bytes one token stands for: a chunk takes a
+// token per started tokenBytes, so the tokens bound the bytes in flight
+// (3*Concurrency+10 chunks of the default largest size; a larger chunk
+// takes them all) while small chunks, such as
+// database pages, still fill the pipeline.
+const tokenBytes = 8 << 10
+
+// emit passes a chunk from a source into the pipeline, waiting for its
+// tokens: tokens bound the chunk bytes in flight.
 func (w *Writer) emit(out chan<- *item, it *item) error {
-	select {
-	case w.tokens <- struct{}{}:
-	case <-w.ctx.Done():
-		w.release(it)
-		return w.ctx.Err()
+	need := min(max(1, (len(it.data)+tokenBytes-1)/tokenBytes), cap(w.tokens))
+	for it.tok < need {
+		select {
+		case w.tokens <- struct{}{}:
+			it.tok++
+		case <-w.ctx.Done():
+			w.release(it)
+			return w.ctx.Err()
+		}
 	}
 	w.c.chunks.Add(1)
 	w.c.bytesIn.Add(int64(len(it.data)))
 	return send(w.ctx, out, it)
 }
 
-// release returns an item's buffers and its token.
+// release returns an item's buffers and its tokens.
 func (w *Writer) release(it *item) {
 	if it.buf != nil {
 		putBuf(it.buf)
@@ -285,9 +298,8 @@ func (w *Writer) release(it *item) {
 		it.pbuf = nil
 	}
 	it.data, it.payload = nil, nil
-	select {
-	case <-w.tokens:
-	default:
+	for ; it.tok > 0; it.tok-- {
+		<-w.tokens
 	}
 }
 
@@ -357,7 +369,7 @@ func (w *Writer) dedupStage(in <-chan *item, out chan<- *item) error {
 		return nil
 	}
 	arrived := func() error {
-		if len(batch) >= 32 || (len(in) == 0 && len(batch) > 0) {
+		if len(batch) >= 128 || (len(in) == 0 && len(batch) > 0) {
 			return flush()
 		}
 		return nil

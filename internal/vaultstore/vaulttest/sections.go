@@ -87,6 +87,14 @@ func testSections(t *testing.T, open Open) {
 		t.Fatalf("a stream without boundaries was cut into %d chunks, as if it had page sections", st3.Chunks)
 	}
 
+	// Blocks larger than what the pipeline's tokens stand for (a chunk
+	// then takes every token) pass too.
+	big := random(9<<20 + 5)
+	idBig, stBig := writeSections(t, en.e, domA(), []section{{8 << 20, big}, {0, tail}})
+	if !bytes.Equal(readAll(t, en.e, idBig), append(bytes.Clone(big), tail...)) || stBig.Chunks < 3 {
+		t.Fatalf("stream with 8 MiB blocks: %d chunks or wrong content", stBig.Chunks)
+	}
+
 	w, err := en.e.NewWriter(context.Background(), domA(), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -7,9 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/engine"
 	"github.com/coffer-dev/coffer/internal/engine/pgphysical"
 	"github.com/coffer-dev/coffer/internal/meta/sqlite"
+	"github.com/coffer-dev/coffer/internal/pgaccount"
 	"github.com/coffer-dev/coffer/internal/rds"
 	"github.com/coffer-dev/coffer/internal/vaultstore"
 	"github.com/coffer-dev/coffer/internal/vaultstore/localkeys"
@@ -58,7 +57,7 @@ func benchPhysical(ctx context.Context, o BenchOptions) error {
 		return err
 	}
 	b := &physBench{o: o, dir: filepath.Join(o.DataDir, "physical"), bin: bin}
-	if b.cred, err = postgresAccount(); err != nil {
+	if b.cred, err = pgaccount.Credential(); err != nil {
 		return err
 	}
 	defer b.stopAll()
@@ -70,21 +69,6 @@ func benchPhysical(ctx context.Context, o BenchOptions) error {
 	}
 	b.print()
 	return nil
-}
-
-// postgresAccount is the postgres user when we run as root (PostgreSQL
-// refuses root), nil otherwise.
-func postgresAccount() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("running as root and there is no postgres user to run PostgreSQL as: %w", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
 // cmd runs a program as the PostgreSQL account.
@@ -353,9 +337,10 @@ func (b *physBench) backrestBackup(ctx context.Context, typ, what string) error 
 	return nil
 }
 
-// serve starts a restored data directory (no archiving: it is a copy)
-// and waits until it has left recovery.
-func (b *physBench) serve(ctx context.Context, data string) (int, error) {
+// serve starts a restored data directory (no archiving: it is a copy),
+// waits until it has left recovery and records the time since start as
+// what.
+func (b *physBench) serve(ctx context.Context, data, what string, start time.Time) (int, error) {
 	port, err := freeLocalPort()
 	if err != nil {
 		return 0, err
@@ -363,6 +348,10 @@ func (b *physBench) serve(ctx context.Context, data string) (int, error) {
 	if err := b.start(ctx, data, port, "-c archive_mode=off"); err != nil {
 		return 0, err
 	}
+	if err := waitOutOfRecovery(ctx, b.dsn(port, "bench")); err != nil {
+		return 0, err
+	}
+	b.add(measurement{what: what, took: time.Since(start)})
 	return port, nil
 }
 
@@ -378,14 +367,10 @@ func (b *physBench) cofferRestore(ctx context.Context, v *vaultstore.Engine, eng
 	if err != nil {
 		return err
 	}
-	port, err := b.serve(ctx, data)
+	port, err := b.serve(ctx, data, "coffer physical restore + recovery", start)
 	if err != nil {
 		return err
 	}
-	if err := waitOutOfRecovery(ctx, b.dsn(port, "bench")); err != nil {
-		return err
-	}
-	b.add(measurement{what: "coffer physical restore + recovery", took: time.Since(start)})
 	if _, err := pgphysical.Validate(ctx, b.target(port, "bench"), md); err != nil {
 		return err
 	}
@@ -402,15 +387,8 @@ func (b *physBench) backrestRestore(ctx context.Context) error {
 	if err := b.backrest(ctx, "--pg1-path="+data, "--type=immediate", "--target-action=promote", "restore"); err != nil {
 		return err
 	}
-	port, err := b.serve(ctx, data)
-	if err != nil {
-		return err
-	}
-	if err := waitOutOfRecovery(ctx, b.dsn(port, "bench")); err != nil {
-		return err
-	}
-	b.add(measurement{what: "pgBackRest restore + recovery", took: time.Since(start)})
-	return nil
+	_, err := b.serve(ctx, data, "pgBackRest restore + recovery", start)
+	return err
 }
 
 func (b *physBench) logicalRestore(ctx context.Context, db *sql.DB, dump string) error {

@@ -7,9 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +15,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/coffer-dev/coffer/internal/pgaccount"
 	"github.com/coffer-dev/coffer/internal/rds"
 )
 
@@ -63,15 +62,7 @@ func StartPostgres(t testing.TB) *PostgresServer {
 	if err != nil {
 		Missing(t, "%v", err)
 	}
-	dir, err := os.MkdirTemp("", "coffer-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	cred, err := postgresCredential(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, cred := serverDir(t)
 	s := &PostgresServer{BinDir: bin, Host: "127.0.0.1", Port: FreePort(t), User: "coffer", Password: "coffer-test-password", dataDir: filepath.Join(dir, "data")}
 	pwfile := filepath.Join(dir, "pwfile")
 	if err := os.WriteFile(pwfile, []byte(s.Password+"\n"), 0o600); err != nil {
@@ -101,15 +92,7 @@ func StartPostgres(t testing.TB) *PostgresServer {
 // accepts connections, which may be before recovery ends.
 func StartPostgresDir(t testing.TB, dataDir string, like *PostgresServer) *PostgresServer {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "coffer-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	cred, err := postgresCredential(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, cred := serverDir(t)
 	s := &PostgresServer{BinDir: like.BinDir, Host: like.Host, Port: FreePort(t), User: like.User, Password: like.Password, dataDir: dataDir}
 	s.start(t, dir, cred)
 	return s
@@ -151,6 +134,23 @@ func (s *PostgresServer) start(t testing.TB, dir string, cred *syscall.Credentia
 	t.Fatalf("postgres did not accept connections: %v", err)
 }
 
+// serverDir makes a temporary directory for a server's socket, log and
+// files, removed when the test ends, owned by the account the server
+// runs as (returned).
+func serverDir(t testing.TB) (string, *syscall.Credential) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "coffer-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	cred, err := postgresCredential(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, cred
+}
+
 // postgresCredential returns the credential to run PostgreSQL under (the
 // postgres user when we are root, else nil) and hands dir to it.
 func postgresCredential(dir string) (*syscall.Credential, error) {
@@ -163,18 +163,7 @@ func postgresCredential(dir string) (*syscall.Credential, error) {
 
 // PostgresOwner is the account test clusters run as: the postgres user
 // when the test runs as root, nil (ourselves) otherwise.
-func PostgresOwner() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("running as root and there is no postgres user to run PostgreSQL as: %w", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
-}
+func PostgresOwner() (*syscall.Credential, error) { return pgaccount.Credential() }
 
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t testing.TB) int {

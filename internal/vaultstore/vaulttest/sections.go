@@ -28,13 +28,7 @@ func writeSections(t *testing.T, e *vaultstore.Engine, d vaultstore.Domain, secs
 		if err := w.Boundary(s.block); err != nil {
 			t.Fatal(err)
 		}
-		for rest := s.data; len(rest) > 0; {
-			n := min(len(rest), 1+len(rest)%7001)
-			if _, err := w.Write(rest[:n]); err != nil {
-				t.Fatal(err)
-			}
-			rest = rest[n:]
-		}
+		writeUneven(t, w, s.data, 7001)
 	}
 	id, st, err := w.Commit(ctx)
 	if err != nil {

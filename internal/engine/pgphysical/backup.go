@@ -24,8 +24,9 @@ const DumpFormat = "postgres-base-backup/v1"
 
 // Options configure the engine.
 type Options struct {
-	// PageChunk is the chunk size for relation files, a multiple of
-	// PageSize; 0 means PageSize (one chunk per page).
+	// PageChunk is the chunk size for relation files and WAL segments,
+	// a multiple of PageSize; 0 means PageSize (one chunk per page); -1
+	// cuts them content-defined like everything else (for comparison).
 	PageChunk int
 	// ManifestChecksums is the backup_manifest checksum algorithm asked
 	// of the server: CRC32C (the default), SHA224, SHA256, SHA384,
@@ -44,7 +45,7 @@ func New(o Options) (*Engine, error) {
 	if o.PageChunk == 0 {
 		o.PageChunk = PageSize
 	}
-	if o.PageChunk < 0 || o.PageChunk%PageSize != 0 || o.PageChunk > 16<<20 {
+	if o.PageChunk < -1 || o.PageChunk%PageSize != 0 && o.PageChunk != -1 || o.PageChunk > 16<<20 {
 		return nil, fmt.Errorf("pgphysical: page chunk %d is not a multiple of %d up to 16 MiB", o.PageChunk, PageSize)
 	}
 	if o.ManifestChecksums == "" {

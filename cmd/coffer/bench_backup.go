@@ -29,7 +29,7 @@ func benchBackupCommand() *cobra.Command {
 	cmd.Flags().StringVar(&size, "size", "1GiB", "size of the generated database")
 	cmd.Flags().BoolVar(&verbose, "verbose", false, "show coffer's log")
 	cmd.Flags().StringVar(&o.Part, "part", "all", "what to run: jobs (backup jobs against pg_dump), physical (physical backups against pgBackRest and pg_dump), all")
-	cmd.Flags().IntVar(&o.PageChunk, "page-chunk", 0, "physical backups: bytes per chunk of relation files and WAL, a multiple of 8192 (0: 8192; -1: content-defined chunks)")
+	cmd.Flags().IntVar(&o.PageChunk, "page-chunk", 0, "physical backups: bytes per chunk of relation files and WAL, a multiple of 8192 (0: the engine's default, 32768; -1: content-defined chunks)")
 	cmd.Flags().StringVar(&o.DataDir, "data-dir", "", "keep the data here instead of a temporary directory")
 	return cmd
 }

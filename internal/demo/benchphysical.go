@@ -434,7 +434,11 @@ func (b *physBench) print() {
 		}
 		return measurement{}
 	}
-	fmt.Fprintf(b.o.Out, "\n| step (database %s, page chunk %d) | wall time | bytes added |\n|---|---|---|\n", mib(b.dbSize), b.o.PageChunk)
+	chunk := b.o.PageChunk
+	if chunk == 0 {
+		chunk = pgphysical.DefaultPageChunk
+	}
+	fmt.Fprintf(b.o.Out, "\n| step (database %s, page chunk %d) | wall time | bytes added |\n|---|---|---|\n", mib(b.dbSize), chunk)
 	for _, m := range b.rows {
 		fmt.Fprintf(b.o.Out, "| %s | %s | %s |\n", m.what, m.took.Round(time.Millisecond), mib(m.bytes))
 	}

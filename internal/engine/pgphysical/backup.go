@@ -22,11 +22,17 @@ import (
 // DumpFormat names the stream format in engine.Metadata.
 const DumpFormat = "postgres-base-backup/v1"
 
+// DefaultPageChunk is four pages: measured against one page per chunk
+// (see the package documentation), it stores less after clustered
+// changes and takes less than half the time, the vault's cost per chunk
+// dominating at 8 KiB.
+const DefaultPageChunk = 4 * PageSize
+
 // Options configure the engine.
 type Options struct {
 	// PageChunk is the chunk size for relation files and WAL segments,
-	// a multiple of PageSize; 0 means PageSize (one chunk per page); -1
-	// cuts them content-defined like everything else (for comparison).
+	// a multiple of PageSize; 0 means DefaultPageChunk; -1 cuts them
+	// content-defined like everything else (for comparison).
 	PageChunk int
 	// ManifestChecksums is the backup_manifest checksum algorithm asked
 	// of the server: CRC32C (the default), SHA224, SHA256, SHA384,
@@ -43,7 +49,7 @@ type Engine struct{ o Options }
 // New checks o and returns the engine.
 func New(o Options) (*Engine, error) {
 	if o.PageChunk == 0 {
-		o.PageChunk = PageSize
+		o.PageChunk = DefaultPageChunk
 	}
 	if o.PageChunk < -1 || o.PageChunk%PageSize != 0 && o.PageChunk != -1 || o.PageChunk > 16<<20 {
 		return nil, fmt.Errorf("pgphysical: page chunk %d is not a multiple of %d up to 16 MiB", o.PageChunk, PageSize)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -369,7 +370,15 @@ func (w *Writer) dedupStage(in <-chan *item, out chan<- *item) error {
 		return nil
 	}
 	arrived := func() error {
-		if len(batch) >= 128 || (len(in) == 0 && len(batch) > 0) {
+		if len(batch) >= 128 {
+			return flush()
+		}
+		// The stages before may be about to deliver more: give them a
+		// moment before a small batch takes a transaction of its own.
+		for i := 0; i < 4 && len(in) == 0 && len(batch) > 0; i++ {
+			runtime.Gosched()
+		}
+		if len(in) == 0 && len(batch) > 0 {
 			return flush()
 		}
 		return nil

@@ -345,3 +345,23 @@ func TestIncrementalBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSnapshotNeedsReplication: a role without REPLICATION (a registered
+// database's usual owner) gets ErrUnavailable saying what it lacks, and
+// the sink receives nothing.
+func TestSnapshotNeedsReplication(t *testing.T) {
+	src := testenv.StartPostgres(t)
+	db := openDB(t, src.DSN("postgres"))
+	exec(t, db, `CREATE ROLE app LOGIN PASSWORD 'app-Passw0rd' NOREPLICATION`)
+	e := newEngine(t)
+	var buf bytes.Buffer
+	tg := target(src, "postgres")
+	tg.User, tg.Password = "app", "app-Passw0rd"
+	_, err := e.Snapshot(context.Background(), tg, pgphysical.PlainSink(&buf))
+	if !errors.Is(err, engine.ErrUnavailable) || !strings.Contains(err.Error(), "REPLICATION") || strings.Contains(err.Error(), "app-Passw0rd") {
+		t.Fatalf("snapshot as a role without REPLICATION: %v", err)
+	}
+	if buf.Len() != 0 {
+		t.Fatalf("the sink received %d bytes", buf.Len())
+	}
+}

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# bench-deps.sh installs what `coffer bench storage` compares coffer with:
-# Debian's restic and borgbackup (apt-get), and the MinIO server coffer's
-# S3 run uses (scripts/install-minio.sh). It does nothing for what is
-# already there.
+# bench-deps.sh installs what `coffer bench storage` and `coffer bench
+# backup` compare coffer with: Debian's restic, borgbackup and pgbackrest
+# (apt-get), and the MinIO server coffer's S3 run uses
+# (scripts/install-minio.sh). It does nothing for what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +11,7 @@ sudo_if_needed() {
 }
 
 missing=()
-for pkg in restic borgbackup; do
+for pkg in restic borgbackup pgbackrest; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
@@ -22,3 +22,4 @@ fi
 scripts/install-minio.sh >/dev/null
 restic version
 borg --version
+pgbackrest version

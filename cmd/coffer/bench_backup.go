@@ -12,7 +12,7 @@ func benchBackupCommand() *cobra.Command {
 	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "backup",
-		Short: "Time backup, incremental backup, cross-account copy and restore of a PostgreSQL database against bare pg_dump and pg_restore",
+		Short: "Time backup, incremental backup, cross-account copy and restore of a PostgreSQL database against bare pg_dump and pg_restore, and physical backups against pgBackRest",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			n, err := parseSize(size)
@@ -28,6 +28,8 @@ func benchBackupCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&size, "size", "1GiB", "size of the generated database")
 	cmd.Flags().BoolVar(&verbose, "verbose", false, "show coffer's log")
+	cmd.Flags().StringVar(&o.Part, "part", "all", "what to run: jobs (backup jobs against pg_dump), physical (physical backups against pgBackRest and pg_dump), all")
+	cmd.Flags().IntVar(&o.PageChunk, "page-chunk", 0, "physical backups: bytes per chunk of relation files and WAL, a multiple of 8192 (0: the engine's default, 32768; -1: content-defined chunks)")
 	cmd.Flags().StringVar(&o.DataDir, "data-dir", "", "keep the data here instead of a temporary directory")
 	return cmd
 }

@@ -24,6 +24,14 @@ type BenchOptions struct {
 	DataDir string
 	Out     io.Writer
 	Log     io.Writer // coffer's log; nil discards it
+	// Part picks what runs: "jobs" (coffer's backup jobs against
+	// pg_dump/pg_restore), "physical" (physical backups against
+	// pgBackRest and pg_dump/pg_restore, on a cluster of their own) or
+	// "all" (the default).
+	Part string
+	// PageChunk is the physical engine's chunk size for relation files
+	// (0: one page).
+	PageChunk int
 }
 
 // measurement is one row of the benchmark's table.
@@ -50,6 +58,14 @@ func Bench(ctx context.Context, o BenchOptions) error {
 		defer os.RemoveAll(dir)
 		o.DataDir = dir
 	}
+	switch o.Part {
+	case "", "all":
+	case "jobs":
+	case "physical":
+		return benchPhysical(ctx, o)
+	default:
+		return fmt.Errorf("bench part %q is not jobs, physical or all", o.Part)
+	}
 	r := &run{o: &Options{DataDir: o.DataDir, Engine: "postgres", Out: o.Out, Log: o.Log}, out: o.Out}
 	stop, err := r.start(ctx)
 	if err != nil {
@@ -61,7 +77,10 @@ func Bench(ctx context.Context, o BenchOptions) error {
 		return err
 	}
 	b.print()
-	return nil
+	if o.Part == "jobs" {
+		return nil
+	}
+	return benchPhysical(ctx, o)
 }
 
 type bench struct {

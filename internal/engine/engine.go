@@ -30,7 +30,9 @@
 //	  "checksumAlgorithm": "postgres-rowtext-hash-sum128/v1",
 //	  "tables": [{"name": "public.items", "rows": 3, "checksum": "9c0e…32 hex digits"}],
 //	  "startedAt": "2026-01-02T03:04:05.678Z",
-//	  "completedAt": "2026-01-02T03:04:06.789Z"
+//	  "completedAt": "2026-01-02T03:04:06.789Z",
+//	  "physical": {"systemIdentifier": "7312…", "timeline": 1,  // physical base backups only
+//	               "startLsn": "0/2000028", "endLsn": "0/2000138", "files": 972}
 //	}
 //
 // Tables are sorted by name. A reader must refuse a formatVersion above

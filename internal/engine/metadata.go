@@ -39,6 +39,21 @@ type Metadata struct {
 	Tables            []Table   `json:"tables"`
 	StartedAt         time.Time `json:"startedAt"`
 	CompletedAt       time.Time `json:"completedAt"`
+	// Physical describes a physical base backup (package
+	// engine/pgphysical); nil for logical dumps.
+	Physical *Physical `json:"physical,omitempty"`
+}
+
+// Physical is where a physical base backup sits in its server's WAL.
+type Physical struct {
+	SystemIdentifier string `json:"systemIdentifier"` // pg_control's, decimal
+	Timeline         int32  `json:"timeline"`
+	StartLSN         string `json:"startLsn"` // e.g. "0/2000028"
+	// EndLSN is the backup's consistent point: recovery must replay to it.
+	EndLSN string `json:"endLsn"`
+	Files  int64  `json:"files"` // files in the backup, WAL and backup_manifest included
+	// ManifestChecksums is the backup_manifest's checksum algorithm.
+	ManifestChecksums string `json:"manifestChecksums"`
 }
 
 // Table is one table's row count and content checksum.

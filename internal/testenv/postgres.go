@@ -7,9 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +15,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/coffer-dev/coffer/internal/pgaccount"
 	"github.com/coffer-dev/coffer/internal/rds"
 )
 
@@ -63,15 +62,7 @@ func StartPostgres(t testing.TB) *PostgresServer {
 	if err != nil {
 		Missing(t, "%v", err)
 	}
-	dir, err := os.MkdirTemp("", "coffer-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	cred, err := postgresCredential(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, cred := serverDir(t)
 	s := &PostgresServer{BinDir: bin, Host: "127.0.0.1", Port: FreePort(t), User: "coffer", Password: "coffer-test-password", dataDir: filepath.Join(dir, "data")}
 	pwfile := filepath.Join(dir, "pwfile")
 	if err := os.WriteFile(pwfile, []byte(s.Password+"\n"), 0o600); err != nil {
@@ -90,10 +81,40 @@ func StartPostgres(t testing.TB) *PostgresServer {
 		}
 	}
 	run("initdb", "-D", s.dataDir, "-U", s.User, "--pwfile", pwfile, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync")
+	s.start(t, dir, cred)
+	return s
+}
+
+// StartPostgresDir starts a server on an existing data directory (a
+// restored backup of like's cluster, owned by PostgresOwner) on a free
+// port, with like's user and password; it is stopped when the test ends
+// (the directory stays the caller's). pg_ctl returns once the server
+// accepts connections, which may be before recovery ends.
+func StartPostgresDir(t testing.TB, dataDir string, like *PostgresServer) *PostgresServer {
+	t.Helper()
+	dir, cred := serverDir(t)
+	s := &PostgresServer{BinDir: like.BinDir, Host: like.Host, Port: FreePort(t), User: like.User, Password: like.Password, dataDir: dataDir}
+	s.start(t, dir, cred)
+	return s
+}
+
+// DataDir is the server's data directory.
+func (s *PostgresServer) DataDir() string { return s.dataDir }
+
+// start runs the server on s.dataDir with its socket and log in dir and
+// waits until it accepts connections.
+func (s *PostgresServer) start(t testing.TB, dir string, cred *syscall.Credential) {
+	t.Helper()
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off", s.Port, dir)
-	run("pg_ctl", "-D", s.dataDir, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start")
+	cmd := exec.Command(filepath.Join(s.BinDir, "pg_ctl"), "-D", s.dataDir, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "log"))
+		t.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, log)
+	}
 	t.Cleanup(func() {
-		cmd := exec.Command(filepath.Join(bin, "pg_ctl"), "-D", s.dataDir, "-m", "immediate", "-w", "stop")
+		cmd := exec.Command(filepath.Join(s.BinDir, "pg_ctl"), "-D", s.dataDir, "-m", "immediate", "-w", "stop")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 		cmd.Run()
 	})
@@ -106,31 +127,43 @@ func StartPostgres(t testing.TB) *PostgresServer {
 	defer cancel()
 	for ctx.Err() == nil {
 		if err = db.PingContext(ctx); err == nil {
-			return s
+			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("postgres did not accept connections: %v", err)
-	return nil
+}
+
+// serverDir makes a temporary directory for a server's socket, log and
+// files, removed when the test ends, owned by the account the server
+// runs as (returned).
+func serverDir(t testing.TB) (string, *syscall.Credential) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "coffer-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	cred, err := postgresCredential(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, cred
 }
 
 // postgresCredential returns the credential to run PostgreSQL under (the
 // postgres user when we are root, else nil) and hands dir to it.
 func postgresCredential(dir string) (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
+	cred, err := PostgresOwner()
+	if cred == nil || err != nil {
+		return cred, err
 	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("running as root and there is no postgres user to run PostgreSQL as: %w", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	if err := os.Chown(dir, uid, gid); err != nil {
-		return nil, err
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+	return cred, os.Chown(dir, int(cred.Uid), int(cred.Gid))
 }
+
+// PostgresOwner is the account test clusters run as: the postgres user
+// when the test runs as root, nil (ourselves) otherwise.
+func PostgresOwner() (*syscall.Credential, error) { return pgaccount.Credential() }
 
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t testing.TB) int {

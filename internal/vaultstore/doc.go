@@ -25,7 +25,11 @@
 //
 // A chunk ID is keyed BLAKE3-256(chunk-id key, plaintext): equal content
 // has unrelated IDs in different domains. Chunks are cut with FastCDC,
-// 16/64/256 KiB min/avg/max.
+// 16/64/256 KiB min/avg/max, except where the writer marks sections
+// (Writer.Boundary): every section starts a new chunk, and a section may
+// be cut into fixed blocks instead (e.g. 8 KiB database pages, so an
+// unchanged page is an unchanged chunk). Sections only move cut points;
+// nothing about them is stored.
 //
 // # Object names
 //

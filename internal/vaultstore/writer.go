@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,7 @@ type item struct {
 	pbuf    *[]byte
 	flags   byte
 	pre     bool // payload given by the source (copy)
+	tok     int  // tokens held
 }
 
 // Writer stores one stream as a recovery point. Write the stream, then
@@ -90,6 +92,13 @@ type Writer struct {
 	sum     [32]byte
 	size    int64
 	c       counters
+
+	// Sections (see Boundary): written counts the bytes Write took, on
+	// the caller's side; marks are the boundaries not yet reached by the
+	// chunking stage.
+	written int64
+	marksMu sync.Mutex
+	marks   []mark
 }
 
 // Chunk buffers come from pools by size class (multiples of 32 KiB up
@@ -155,7 +164,7 @@ func (e *Engine) startWriter(ctx context.Context, ds *domainState, k *domainKeys
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w := &Writer{e: e, ds: ds, k: k, id: id, meta: meta, ctx: pctx,
 		done: make(chan struct{}), hbStop: make(chan struct{}),
-		tokens: make(chan struct{}, 3*e.o.Concurrency+10), pending: map[ChunkID]bool{},
+		tokens: make(chan struct{}, (3*e.o.Concurrency+10)*(chunker.DefaultParams.Max/tokenBytes)), pending: map[ChunkID]bool{},
 		spools: make(chan *os.File, e.o.Uploads+1)}
 	for i := 0; i < e.o.Uploads+1; i++ {
 		w.spools <- nil
@@ -254,21 +263,32 @@ func send[T any](ctx context.Context, ch chan<- T, v T) error {
 	}
 }
 
-// emit passes a chunk from a source into the pipeline, waiting for a
-// token: tokens bound the chunks in flight.
+// tokenBytes is the chunk bytes one token stands for: a chunk takes a
+// token per started tokenBytes, so the tokens bound the bytes in flight
+// (3*Concurrency+10 chunks of the default largest size; a larger chunk
+// takes them all) while small chunks, such as
+// database pages, still fill the pipeline.
+const tokenBytes = 8 << 10
+
+// emit passes a chunk from a source into the pipeline, waiting for its
+// tokens: tokens bound the chunk bytes in flight.
 func (w *Writer) emit(out chan<- *item, it *item) error {
-	select {
-	case w.tokens <- struct{}{}:
-	case <-w.ctx.Done():
-		w.release(it)
-		return w.ctx.Err()
+	need := min(max(1, (len(it.data)+tokenBytes-1)/tokenBytes), cap(w.tokens))
+	for it.tok < need {
+		select {
+		case w.tokens <- struct{}{}:
+			it.tok++
+		case <-w.ctx.Done():
+			w.release(it)
+			return w.ctx.Err()
+		}
 	}
 	w.c.chunks.Add(1)
 	w.c.bytesIn.Add(int64(len(it.data)))
 	return send(w.ctx, out, it)
 }
 
-// release returns an item's buffers and its token.
+// release returns an item's buffers and its tokens.
 func (w *Writer) release(it *item) {
 	if it.buf != nil {
 		putBuf(it.buf)
@@ -279,40 +299,9 @@ func (w *Writer) release(it *item) {
 		it.pbuf = nil
 	}
 	it.data, it.payload = nil, nil
-	select {
-	case <-w.tokens:
-	default:
+	for ; it.tok > 0; it.tok-- {
+		<-w.tokens
 	}
-}
-
-// chunkStream is the source of NewWriter: it cuts the stream.
-func (w *Writer) chunkStream(r io.Reader, out chan<- *item) error {
-	tab, err := chunker.NewTable(w.k.chunker)
-	if err != nil {
-		return err
-	}
-	c := chunker.New(r, tab, w.ds.params)
-	h := sha256.New()
-	var seq int64
-	for {
-		ch, err := c.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("read the stream: %w", err)
-		}
-		h.Write(ch)
-		w.size += int64(len(ch))
-		bp := getBuf(len(ch))
-		*bp = append((*bp)[:0], ch...)
-		if err := w.emit(out, &item{seq: seq, data: *bp, buf: bp}); err != nil {
-			return err
-		}
-		seq++
-	}
-	h.Sum(w.sum[:0])
-	return nil
 }
 
 func (w *Writer) hashStage(in <-chan *item, out chan<- *item) error {
@@ -381,7 +370,15 @@ func (w *Writer) dedupStage(in <-chan *item, out chan<- *item) error {
 		return nil
 	}
 	arrived := func() error {
-		if len(batch) >= 32 || (len(in) == 0 && len(batch) > 0) {
+		if len(batch) >= 128 {
+			return flush()
+		}
+		// The stages before may be about to deliver more: give them a
+		// moment before a small batch takes a transaction of its own.
+		for i := 0; i < 4 && len(in) == 0 && len(batch) > 0; i++ {
+			runtime.Gosched()
+		}
+		if len(in) == 0 && len(batch) > 0 {
 			return flush()
 		}
 		return nil
@@ -602,6 +599,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 		return 0, errors.New("vaultstore: this writer takes no stream")
 	}
 	n, err := w.pw.Write(p)
+	w.written += int64(n)
 	if err != nil {
 		if e := w.firstErr(); e != nil {
 			err = e

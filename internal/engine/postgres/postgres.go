@@ -567,22 +567,29 @@ func (e *Engine) Verify(ctx context.Context, t engine.Target, md *engine.Metadat
 	if err := md.Check(Name, DumpFormat); err != nil {
 		return nil, err
 	}
+	tables, err := Checksums(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("verify %s: %w", t, err)
+	}
+	return engine.Compare(md.Tables, tables)
+}
+
+// Checksums computes the row count and checksum of every user table of
+// t's database in one snapshot, as Snapshot records them (algorithm
+// ChecksumAlgorithm).
+func Checksums(ctx context.Context, t engine.Target) ([]engine.Table, error) {
 	conn, err := Connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close(context.Background())
 	if err := prepareSession(ctx, conn); err != nil {
-		return nil, fmt.Errorf("verify %s: %w", t, err)
+		return nil, err
 	}
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, fmt.Errorf("verify %s: %w", t, err)
+		return nil, err
 	}
 	defer tx.Rollback(context.Background())
-	tables, err := checksums(ctx, tx)
-	if err != nil {
-		return nil, fmt.Errorf("verify %s: %w", t, err)
-	}
-	return engine.Compare(md.Tables, tables)
+	return checksums(ctx, tx)
 }

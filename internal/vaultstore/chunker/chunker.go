@@ -149,6 +149,11 @@ func New(r io.Reader, t *Table, p Params) *Chunker {
 	return &Chunker{t: t, p: p, m: masksFor(p), r: r, buf: make([]byte, 4*p.Max)}
 }
 
+// Reset makes c cut r from its start, as New would, reusing c's buffer.
+func (c *Chunker) Reset(r io.Reader) {
+	c.r, c.beg, c.end, c.eof, c.rerr = r, 0, 0, false, nil
+}
+
 // Next returns the next chunk, valid until the following call, or io.EOF
 // after the last one. A read error is returned as it is.
 func (c *Chunker) Next() ([]byte, error) {

@@ -45,6 +45,7 @@ func Run(t *testing.T, open Open) {
 		{"RebuildIndex", testRebuild},
 		{"LeaseFencing", testLeaseFencing},
 		{"Protected", testProtected},
+		{"Sections", testSections},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open) })
 	}
@@ -105,19 +106,25 @@ func write(t testing.TB, e *vaultstore.Engine, d vaultstore.Domain, data []byte)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Uneven writes exercise the pipe.
-	for rest := data; len(rest) > 0; {
-		n := min(len(rest), 1+len(rest)%300000)
-		if _, err := w.Write(rest[:n]); err != nil {
-			t.Fatal(err)
-		}
-		rest = rest[n:]
-	}
+	writeUneven(t, w, data, 300000)
 	id, st, err := w.Commit(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return id, st
+}
+
+// writeUneven writes data in pieces of uneven lengths up to step, which
+// exercise the writer's pipe.
+func writeUneven(t testing.TB, w *vaultstore.Writer, data []byte, step int) {
+	t.Helper()
+	for rest := data; len(rest) > 0; {
+		n := min(len(rest), 1+len(rest)%step)
+		if _, err := w.Write(rest[:n]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[n:]
+	}
 }
 
 func readAll(t testing.TB, e *vaultstore.Engine, id vaultstore.ManifestID) []byte {

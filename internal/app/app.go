@@ -35,6 +35,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/blob"
 	blobfs "github.com/coffer-dev/coffer/internal/blob/fs"
 	"github.com/coffer-dev/coffer/internal/config"
+	"github.com/coffer-dev/coffer/internal/console"
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/jobs"
 	"github.com/coffer-dev/coffer/internal/kms"
@@ -129,7 +130,14 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 	a.audit = audit.NewRecorder(a.store, log.With("component", "audit"))
 	backupAPI := apibackup.New(a.backup)
 	backupplans.Register(backupAPI, a.plans)
+	web, err := console.New(console.Options{Identity: ids, Backup: a.backup, KMS: a.kms, Audit: a.audit,
+		Regions: consoleRegions(cfg), Log: log.With("component", "console")})
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
 	a.handler = server.New(server.Options{
+		Console:              web,
 		Auth:                 ids,
 		Audit:                a.audit,
 		RequireAuthorization: true,
@@ -149,6 +157,17 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 		Ready:        a.ready.Load,
 	})
 	return a, nil
+}
+
+// consoleRegions are the regions the console offers, the default first.
+func consoleRegions(cfg config.Config) []string {
+	out := []string{cfg.DefaultRegion()}
+	for _, r := range cfg.Regions {
+		if r != out[0] {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // OpenRootKey returns the root-key provider the configuration names.

@@ -57,6 +57,8 @@ type Options struct {
 	Ready func() bool
 	// Now is the clock used for signature checks; nil means time.Now.
 	Now func() time.Time
+	// Console, when set, serves the web console under /console/.
+	Console http.Handler
 }
 
 // Handler serves every AWS endpoint coffer has.
@@ -108,6 +110,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/_coffer/metrics":
 		h.metricsH.ServeHTTP(w, r)
+		return
+	case "/console":
+		if h.opts.Console != nil {
+			http.Redirect(w, r, "/console/", http.StatusFound)
+			return
+		}
+	}
+	if h.opts.Console != nil && strings.HasPrefix(r.URL.Path, "/console/") {
+		h.opts.Console.ServeHTTP(w, r)
 		return
 	}
 	start := time.Now()

@@ -56,6 +56,7 @@ type App struct {
 	store   meta.Store
 	audit   *audit.Recorder
 	handler *server.Handler
+	console *console.Handler
 	ready   atomic.Bool
 	tlsCert *tls.Certificate
 	kms     *kms.Service
@@ -136,6 +137,7 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 		a.store.Close()
 		return nil, err
 	}
+	a.console = web
 	a.handler = server.New(server.Options{
 		Console:              web,
 		Auth:                 ids,
@@ -259,6 +261,9 @@ func (a *App) loadTLS() error {
 // Plans is the backup plans domain and scheduler, for tests that drive
 // its clock.
 func (a *App) Plans() *plans.Service { return a.plans }
+
+// Console is the web console, for tests that drive its clock.
+func (a *App) Console() *console.Handler { return a.console }
 
 // Handler is the HTTP handler, for tests that serve it themselves.
 func (a *App) Handler() http.Handler { return a.handler }

@@ -130,6 +130,13 @@ var funcs = template.FuncMap{
 	},
 }
 
+// SetClock replaces the sessions' clock, for tests of expiry.
+func (h *Handler) SetClock(now func() time.Time) {
+	h.sessions.mu.Lock()
+	defer h.sessions.mu.Unlock()
+	h.sessions.now = now
+}
+
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

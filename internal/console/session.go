@@ -49,10 +49,10 @@ func hashToken(v string) string {
 // create starts a session and returns its cookie value.
 func (s *sessions) create(account, user, region string, mustChange bool) (string, *session) {
 	id := randomToken()
-	now := s.now()
-	se := &session{key: hashToken(id), account: account, user: user, csrf: randomToken(), region: region, created: now, lastUsed: now, mustChangePassword: mustChange}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.now()
+	se := &session{key: hashToken(id), account: account, user: user, csrf: randomToken(), region: region, created: now, lastUsed: now, mustChangePassword: mustChange}
 	for k, old := range s.byID {
 		if s.expired(old, now) {
 			delete(s.byID, k)
@@ -74,9 +74,9 @@ func (s *sessions) get(r *http.Request) *session {
 		return nil
 	}
 	key := hashToken(c.Value)
-	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.now()
 	se, ok := s.byID[key]
 	if !ok {
 		return nil

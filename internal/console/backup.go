@@ -38,7 +38,9 @@ func (h *Handler) dashboard(q *request) {
 	if err != nil {
 		d.Errors = append(d.Errors, errorText(err))
 	}
-	slices.SortStableFunc(jobs, func(a, b *backup.Job) int { return boolRank(a.State == backup.StateFailed) - boolRank(b.State == backup.StateFailed) })
+	slices.SortStableFunc(jobs, func(a, b *backup.Job) int {
+		return boolRank(a.State == backup.StateFailed) - boolRank(b.State == backup.StateFailed)
+	})
 	for _, j := range jobs {
 		d.ByState[j.Kind+" "+j.State]++
 	}

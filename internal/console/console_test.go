@@ -3,11 +3,11 @@ package console_test
 import (
 	"context"
 	"encoding/json"
-	"os/exec"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os/exec"
 	"regexp"
 	"strings"
 	"sync/atomic"

@@ -2,11 +2,13 @@ package console
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/coffer-dev/coffer/internal/awserr"
 	"github.com/coffer-dev/coffer/internal/backup"
 	"github.com/coffer-dev/coffer/internal/identity"
 )
@@ -141,7 +143,7 @@ func (h *Handler) showVault(q *request, status int, actionErr error) {
 			d.Policy = v.AccessPolicy
 		}
 		return err
-	}); err != nil && errorStatus(err) != http.StatusNotFound && actionErr == nil {
+	}); err != nil && !isNotFound(err) && actionErr == nil {
 		actionErr = err
 	}
 	if err := h.call(q, "backup", "ListRecoveryPointsByBackupVault", map[string]string{"BackupVaultName": name}, func(ctx context.Context) (err error) {
@@ -285,4 +287,11 @@ func (h *Handler) jobsJSON(q *request) {
 		rows[i] = jobRow{j.ID, j.Kind, j.State, j.StatusMessage, j.PercentDone, j.BytesTransferred, j.Size}
 	}
 	writeJSON(q.w, rows)
+}
+
+// isNotFound reports whether err is AWS Backup's answer for something
+// that does not exist (a vault without an access policy).
+func isNotFound(err error) bool {
+	var ae *awserr.Error
+	return errors.As(err, &ae) && ae.Code == "ResourceNotFoundException"
 }

@@ -237,10 +237,8 @@ func (h *Handler) render(q *request, status int, name, title string, data any, a
 		pg.ARN = q.p.ARN
 	}
 	if actionErr != nil {
+		// The page itself loaded: it shows the refused action in AWS's words.
 		pg.Error = errorText(actionErr)
-		if status == http.StatusOK {
-			status = errorStatus(actionErr)
-		}
 	}
 	q.w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	q.w.WriteHeader(status)

@@ -142,7 +142,7 @@ func TestConsoleBrowser(t *testing.T) {
 		chromedp.SetValue("#share-account", testenv.BackupAccount),
 		chromedp.Click("#share-template"),
 		chromedp.Click("#create-key-submit"),
-		chromedp.WaitVisible("#key-arn"),
+		waitDone("created."),
 	)
 	if got := b.text("#key-aliases"); !strings.Contains(got, "alias/source-cmk") {
 		t.Fatalf("aliases = %q", got)
@@ -151,11 +151,11 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Fatalf("key policy = %q", policy)
 	}
 	// Disable and enable again.
-	b.do("key-disabled", chromedp.Click("#disable-key"), chromedp.WaitVisible("#enable-key"))
+	b.do("key-disabled", chromedp.Click("#disable-key"), waitDone("DisableKey done."))
 	if got := b.text("#key-state"); got != "Disabled" {
 		t.Fatalf("key state = %q", got)
 	}
-	b.do("key-enabled", chromedp.Click("#enable-key"), chromedp.WaitVisible("#disable-key"))
+	b.do("key-enabled", chromedp.Click("#enable-key"), waitDone("EnableKey done."))
 
 	// The source vault under the source key.
 	b.do("source-vault",
@@ -164,12 +164,12 @@ func TestConsoleBrowser(t *testing.T) {
 		chromedp.SetValue("#vault-name", "source-vault"),
 		keyOption("alias/source-cmk"),
 		chromedp.Click("#create-vault-submit"),
-		chromedp.WaitVisible("#vault-arn"),
+		waitDone("created."),
 	)
 	b.do("source-vault-policy",
 		chromedp.Click("#org-template"),
 		chromedp.Click("#save-vault-policy"),
-		chromedp.WaitVisible(".done"),
+		waitDone("Access policy saved."),
 	)
 	b.do("source-signout", signOut())
 
@@ -180,7 +180,7 @@ func TestConsoleBrowser(t *testing.T) {
 		chromedp.WaitVisible("#create-key"),
 		chromedp.SetValue("#key-alias", "alias/backup-cmk"),
 		chromedp.Click("#create-key-submit"),
-		chromedp.WaitVisible("#key-arn"),
+		waitDone("created."),
 	)
 	b.do("backup-vault",
 		chromedp.Navigate(c.URL+"/console/vaults"),
@@ -188,10 +188,10 @@ func TestConsoleBrowser(t *testing.T) {
 		chromedp.SetValue("#vault-name", "backup-vault"),
 		keyOption("alias/backup-cmk"),
 		chromedp.Click("#create-vault-submit"),
-		chromedp.WaitVisible("#vault-arn"),
+		waitDone("created."),
 		chromedp.Click("#org-template"),
 		chromedp.Click("#save-vault-policy"),
-		chromedp.WaitVisible(".done"),
+		waitDone("Access policy saved."),
 	)
 	if saved := b.value("#vault-policy"); !strings.Contains(saved, "backup:CopyIntoBackupVault") || !strings.Contains(saved, `"o-`) {
 		t.Fatalf("saved vault policy = %q", saved)
@@ -221,5 +221,23 @@ func keyOption(alias string) chromedp.Action[chromedp.Void] {
 		}
 		_, err = chromedp.SetValue("#vault-key", v)(ctx, t)
 		return err
+	})
+}
+
+// waitDone waits, across the navigation a form's submission starts,
+// until the page says that what was asked is done.
+func waitDone(text string) chromedp.Action[chromedp.Void] {
+	expr := fmt.Sprintf(`(document.querySelector(".done") || {textContent: ""}).textContent.includes(%q)`, text)
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for {
+			if ok, err := chromedp.Evaluate[bool](expr)(ctx, t); err == nil && ok {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for %q: %w", text, ctx.Err())
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
 	})
 }

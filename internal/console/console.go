@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -240,11 +241,14 @@ func (h *Handler) render(q *request, status int, name, title string, data any, a
 		// The page itself loaded: it shows the refused action in AWS's words.
 		pg.Error = errorText(actionErr)
 	}
+	var buf bytes.Buffer
+	if err := h.pages[name].Execute(&buf, pg); err != nil {
+		h.internalError(q.w, fmt.Errorf("render page %s: %w", name, err))
+		return
+	}
 	q.w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	q.w.WriteHeader(status)
-	if err := h.pages[name].Execute(q.w, pg); err != nil {
-		h.opts.Log.Error("console render", "page", name, "error", err)
-	}
+	q.w.Write(buf.Bytes())
 }
 
 // errorText is what a page shows of a failed action: AWS's code and

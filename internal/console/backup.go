@@ -152,6 +152,22 @@ func (h *Handler) showVault(q *request, status int, actionErr error) {
 	}); err != nil && actionErr == nil {
 		actionErr = err
 	}
+	for _, rp := range d.RecoveryPoints {
+		if rp.Status != "COMPLETED" {
+			rp.RestoreMetadata = nil
+			continue
+		}
+		arn := rp.ARN
+		if err := h.call(q, "backup", "GetRecoveryPointRestoreMetadata", map[string]string{"BackupVaultName": name, "RecoveryPointArn": arn}, func(ctx context.Context) error {
+			_, full, err := h.opts.Backup.RestoreMetadata(ctx, name, arn)
+			if err == nil {
+				rp.RestoreMetadata = full.RestoreMetadata
+			}
+			return err
+		}); err != nil && actionErr == nil {
+			actionErr = err
+		}
+	}
 	d.OrgPolicy = h.orgPolicy(q)
 	if q.r.Method == http.MethodPost && d.Policy == "" {
 		d.Policy = q.r.PostFormValue("policy")

@@ -2,6 +2,8 @@ package console_test
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/coffer-dev/coffer/internal/scenario"
 	"github.com/coffer-dev/coffer/internal/testenv"
 )
 
@@ -239,5 +242,209 @@ func waitDone(text string) chromedp.Action[chromedp.Void] {
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
+	})
+}
+
+// The seed's walkthrough clicked through in Chromium: the source key
+// shared with the backup account, an encrypted database, both vaults
+// and their access policies, an on-demand backup, the copy into the
+// backup account watched to COMPLETED on the jobs page without
+// reloading, and the restore in the backup account with the backup key;
+// the restored rows are then read from the restored database. What the
+// seed does outside the backup console (the opt-in by the management
+// account, the IAM roles, the rows written into the database) is done
+// with the SDK.
+func TestConsoleWalkthrough(t *testing.T) {
+	ctx := context.Background()
+	c := testenv.StartSeed(t, nil)
+	givePasswords(t, c)
+	mgmt := scenario.NewAccount(testenv.ManagementAccount, c.AWSConfig(t, c.Profile(t, "default")))
+	src := scenario.NewAccount(testenv.SourceAccount, c.AWSConfig(t, c.Profile(t, "source")))
+	dst := scenario.NewAccount(testenv.BackupAccount, c.AWSConfig(t, c.Profile(t, "backup")))
+	if err := mgmt.EnableCrossAccountBackup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srcRole := testenv.Must[string](t)(src.BackupRole(ctx, "backup-role"))
+	dstRole := testenv.Must[string](t)(dst.BackupRole(ctx, "AWSBackupDefaultServiceRole"))
+	b := startChrome(t)
+
+	// Source account: the shared key, the database, the vault.
+	b.do("source-signin", signInActions(c.URL, testenv.SourceAccount, adminPassword)...)
+	b.do("source-key",
+		chromedp.Navigate(c.URL+"/console/keys"),
+		chromedp.WaitVisible("#create-key"),
+		chromedp.SetValue("#key-alias", "alias/source-cmk"),
+		chromedp.SetValue("#share-account", testenv.BackupAccount),
+		chromedp.Click("#share-template"),
+		chromedp.Click("#create-key-submit"),
+		waitDone("created."),
+	)
+	srcKey := b.text("#key-arn")
+	b.do("source-database",
+		chromedp.Navigate(c.URL+"/console/databases"),
+		chromedp.WaitVisible("#create-db"),
+		chromedp.SetValue("#db-identifier", "orders-db"),
+		chromedp.SetValue("#db-engine", "sqlite"),
+		keyOption("alias/source-cmk"),
+		chromedp.Click("#create-db-submit"),
+		waitDone("is being created."),
+	)
+	db := testenv.Must[*scenario.DB](t)(src.WaitDB(ctx, "orders-db"))
+	conn := testenv.Must[*sql.DB](t)(db.Open())
+	if err := scenario.FillOrders(conn, 300); err != nil {
+		t.Fatal(err)
+	}
+	wantN, wantSum, err := scenario.CountOrders(conn)
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.do("source-database-available", chromedp.Reload(), chromedp.WaitVisible("#db-orders-db"))
+	if got := b.text("#db-orders-db .status"); got != "available" {
+		t.Fatalf("database status = %q", got)
+	}
+	if got := b.value("#db-orders-db .endpoint"); got != db.Address {
+		t.Fatalf("endpoint shown = %q, want %q", got, db.Address)
+	}
+	b.do("source-vault",
+		chromedp.Navigate(c.URL+"/console/vaults"),
+		chromedp.WaitVisible("#create-vault"),
+		chromedp.SetValue("#vault-name", "source-vault"),
+		keyOption("alias/source-cmk"),
+		chromedp.Click("#create-vault-submit"),
+		waitDone("created."),
+	)
+	b.do("source-backup",
+		chromedp.SetValue("#backup-resource", db.ARN),
+		chromedp.SetValue("#backup-role", srcRole),
+		chromedp.Click("#start-backup"),
+		waitDone("started."),
+	)
+	b.do("source-backup-completed", waitJobs("COMPLETED"))
+	b.do("source-signout", signOut())
+
+	// Backup account: its own key, the vault with the organization
+	// policy; its default service role may use the source key.
+	b.do("backup-signin", signInActions(c.URL, testenv.BackupAccount, adminPassword)...)
+	b.do("backup-key",
+		chromedp.Navigate(c.URL+"/console/keys"),
+		chromedp.WaitVisible("#create-key"),
+		chromedp.SetValue("#key-alias", "alias/backup-cmk"),
+		chromedp.Click("#create-key-submit"),
+		waitDone("created."),
+	)
+	dstKey := b.text("#key-arn")
+	b.do("backup-vault",
+		chromedp.Navigate(c.URL+"/console/vaults"),
+		chromedp.WaitVisible("#create-vault"),
+		chromedp.SetValue("#vault-name", "backup-vault"),
+		keyOption("alias/backup-cmk"),
+		chromedp.Click("#create-vault-submit"),
+		waitDone("created."),
+		chromedp.Click("#org-template"),
+		chromedp.Click("#save-vault-policy"),
+		waitDone("Access policy saved."),
+	)
+	dstVault := b.text("#vault-arn")
+	if err := dst.AllowKeyUse(ctx, "AWSBackupDefaultServiceRole", srcKey); err != nil {
+		t.Fatal(err)
+	}
+	b.do("backup-signout", signOut())
+
+	// Source account: copy the recovery point into the backup vault and
+	// watch the copy job complete.
+	b.do("source-signin-again", signInActions(c.URL, testenv.SourceAccount, adminPassword)...)
+	b.do("source-copy",
+		chromedp.Navigate(c.URL+"/console/vaults/source-vault"),
+		chromedp.WaitVisible("#recovery-points"),
+		chromedp.Click("#recovery-points details summary"),
+		chromedp.SetValue(".copy-form input[name=destination]", dstVault),
+		chromedp.SetValue(".copy-form input[name=role]", srcRole),
+		chromedp.Click(".copy-form button"),
+		waitDone("Copy job"),
+	)
+	b.do("source-copy-completed", waitJobs("COMPLETED"))
+	b.do("source-signout-again", signOut())
+
+	// Backup account: restore the copy with the backup key.
+	b.do("backup-signin-again", signInActions(c.URL, testenv.BackupAccount, adminPassword)...)
+	b.do("backup-restore",
+		chromedp.Navigate(c.URL+"/console/vaults/backup-vault"),
+		chromedp.WaitVisible("#recovery-points"),
+		chromedp.Click("#recovery-points details:nth-of-type(2) summary"),
+		setRestoreMetadata(map[string]string{"DBInstanceIdentifier": "orders-restored", "KmsKeyId": dstKey}),
+		chromedp.SetValue(".restore-form input[name=role]", dstRole),
+		chromedp.Click(".restore-form button"),
+		waitDone("Restore job"),
+	)
+	b.do("backup-restore-completed", waitJobs("COMPLETED"))
+
+	restored := testenv.Must[*scenario.DB](t)(dst.WaitDB(ctx, "orders-restored"))
+	if restored.KeyID != dstKey {
+		t.Errorf("restored database's key = %s, want the backup key %s", restored.KeyID, dstKey)
+	}
+	conn = testenv.Must[*sql.DB](t)(restored.Open())
+	defer conn.Close()
+	gotN, gotSum, err := scenario.CountOrders(conn)
+	if err != nil || gotN != wantN || gotSum != wantSum {
+		t.Fatalf("restored rows %d (sum %d, %v), source %d (sum %d)", gotN, gotSum, err, wantN, wantSum)
+	}
+	b.do("backup-databases", chromedp.Navigate(c.URL+"/console/databases"), chromedp.WaitVisible("#db-orders-restored"))
+}
+
+// waitJobs waits on the jobs page until every job shows state; the
+// page must not reload meanwhile (its script updates the rows), and a
+// FAILED job ends the wait with its message.
+func waitJobs(state string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if _, err := chromedp.WaitVisible("#jobs")(ctx, t); err != nil {
+			return err
+		}
+		if _, err := chromedp.Evaluate[bool](`window.cofferNoReload = true`)(ctx, t); err != nil {
+			return err
+		}
+		expr := `(() => {
+			const rows = Array.from(document.querySelectorAll("#jobs tbody tr[id]"));
+			const failed = rows.find(r => r.querySelector(".state").textContent === "FAILED");
+			if (failed) { return "FAILED: " + failed.querySelector(".message").textContent; }
+			if (!window.cofferNoReload) { return "reloaded"; }
+			return rows.length > 0 && rows.every(r => r.querySelector(".state").textContent === ` + fmt.Sprintf("%q", state) + `) ? "done" : "";
+		})()`
+		for {
+			got, err := chromedp.Evaluate[string](expr)(ctx, t)
+			switch {
+			case err != nil:
+				return err
+			case got == "done":
+				return nil
+			case got != "":
+				return fmt.Errorf("jobs page: %s", got)
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for every job to be %s: %w", state, ctx.Err())
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	})
+}
+
+// setRestoreMetadata sets keys of the restore form's metadata, keeping
+// the other lines the page prefilled.
+func setRestoreMetadata(set map[string]string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		b, err := json.Marshal(set)
+		if err != nil {
+			return err
+		}
+		_, err = chromedp.Evaluate[bool](`(() => {
+			const ta = document.querySelector(".restore-form textarea[name=metadata]");
+			const set = ` + string(b) + `;
+			const lines = ta.value.split("\n").filter(l => l.includes("=") && !(l.split("=")[0] in set));
+			for (const k in set) { lines.push(k + "=" + set[k]); }
+			ta.value = lines.join("\n");
+			return true;
+		})()`)(ctx, t)
+		return err
 	})
 }

@@ -48,6 +48,7 @@ type Options struct {
 	Identity Identity
 	Backup   *backup.Service
 	KMS      *kms.Service
+	RDS      Instances
 	Audit    Auditor
 	// Regions are the regions the region selector offers; the first is
 	// the default.
@@ -114,6 +115,7 @@ func New(opts Options) (*Handler, error) {
 	m.HandleFunc("GET /console/{$}", h.authed(h.dashboard))
 	h.routeBackup(m)
 	h.routeKeys(m)
+	h.routeRDS(m)
 	h.mux = m
 	return h, nil
 }

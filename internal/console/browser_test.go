@@ -439,7 +439,7 @@ func setRestoreMetadata(set map[string]string) chromedp.Action[chromedp.Void] {
 		}
 		_, err = chromedp.Evaluate[bool](`(() => {
 			const ta = document.querySelector(".restore-form textarea[name=metadata]");
-			const set = ` + string(b) + `;
+			const set = `+string(b)+`;
 			const lines = ta.value.split("\n").filter(l => l.includes("=") && !(l.split("=")[0] in set));
 			for (const k in set) { lines.push(k + "=" + set[k]); }
 			ta.value = lines.join("\n");

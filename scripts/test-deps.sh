@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test-deps.sh installs what coffer's tests run against, on a fresh Debian
-# machine: PostgreSQL and the AWS CLI v2 from Debian's packages, the Go
+# machine: PostgreSQL, the AWS CLI v2 and Chromium (the console's browser
+# tests drive it with chromedp) from Debian's packages, the Go
 # modules, and a MinIO server built from its Go module. It does nothing
 # for what is already there.
 set -euo pipefail
@@ -11,7 +12,7 @@ sudo_if_needed() {
 }
 
 missing=()
-for pkg in postgresql awscli; do
+for pkg in postgresql awscli chromium; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

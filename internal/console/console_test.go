@@ -202,10 +202,14 @@ func TestConsoleSessions(t *testing.T) {
 		if e.EventSource != "signin.amazonaws.com" {
 			t.Errorf("ConsoleLogin from %s", e.EventSource)
 		}
+		if !strings.Contains(e.CloudTrailEvent, `"eventType":"AwsConsoleSignIn"`) {
+			t.Errorf("ConsoleLogin event type: %s", e.CloudTrailEvent)
+		}
 		switch {
-		case strings.Contains(e.CloudTrailEvent, `"errorMessage":"Failed authentication"`) && strings.Contains(e.CloudTrailEvent, "HIDDEN_DUE_TO_SECURITY_REASONS"):
+		case strings.Contains(e.CloudTrailEvent, `"errorMessage":"Failed authentication"`) && strings.Contains(e.CloudTrailEvent, "HIDDEN_DUE_TO_SECURITY_REASONS") &&
+			strings.Contains(e.CloudTrailEvent, `"responseElements":{"ConsoleLogin":"Failure"}`):
 			failed++
-		case !strings.Contains(e.CloudTrailEvent, "errorMessage") && e.Username == "admin":
+		case !strings.Contains(e.CloudTrailEvent, "errorMessage") && e.Username == "admin" && strings.Contains(e.CloudTrailEvent, `"responseElements":{"ConsoleLogin":"Success"}`):
 			ok++
 		}
 		if strings.Contains(e.CloudTrailEvent, adminPassword) || strings.Contains(e.CloudTrailEvent, "wrong-password") {

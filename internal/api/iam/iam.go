@@ -70,6 +70,9 @@ func New(ids *identity.Service) *protocol.QueryService {
 	for name, op := range a.passwordOps() {
 		svc.Ops[name] = op
 	}
+	for name, op := range a.mfaOps() {
+		svc.Ops[name] = op
+	}
 	return svc
 }
 

@@ -33,6 +33,7 @@ var staticFS embed.FS
 // Identity is what the console needs of the identity domain.
 type Identity interface {
 	ConsoleSignIn(ctx context.Context, account, userName, password string) (identity.SignIn, error)
+	ConsoleSignInMFA(ctx context.Context, account, userName, code string) (identity.SignIn, error)
 	ConsolePrincipal(ctx context.Context, account, userName string) (*identity.Principal, error)
 	ChangePassword(ctx context.Context, oldPassword, newPassword string) error
 	DescribeOrganization(ctx context.Context) (identity.Organization, error)
@@ -84,7 +85,7 @@ func New(opts Options) (*Handler, error) {
 	if len(opts.Regions) == 0 {
 		return nil, errors.New("console: no regions")
 	}
-	h := &Handler{opts: opts, sessions: &sessions{byID: map[string]*session{}, idle: opts.IdleTimeout, max: opts.MaxLifetime, now: opts.Now}, pages: map[string]*template.Template{}}
+	h := &Handler{opts: opts, sessions: &sessions{byID: map[string]*session{}, pending: map[string]*pendingSignIn{}, idle: opts.IdleTimeout, max: opts.MaxLifetime, now: opts.Now}, pages: map[string]*template.Template{}}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -108,6 +109,7 @@ func New(opts Options) (*Handler, error) {
 	m.Handle("GET /console/static/", http.StripPrefix("/console/static/", http.FileServerFS(static)))
 	m.HandleFunc("GET /console/signin", h.signinPage)
 	m.HandleFunc("POST /console/signin", h.signin)
+	m.HandleFunc("POST /console/signin/mfa", h.signinMFA)
 	m.HandleFunc("POST /console/signout", h.authed(h.signout))
 	m.HandleFunc("GET /console/password", h.authed(h.passwordPage))
 	m.HandleFunc("POST /console/password", h.authed(h.changePassword))

@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/base32"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -254,4 +255,69 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+var mfaCSRFRe = regexp.MustCompile(`id="mfa-form">\s*<input type="hidden" name="csrf" value="([^"]+)"`)
+
+// A user with a virtual MFA device signs in with a code after the
+// password; a wrong code, a replayed code or a missing CSRF token fail.
+func TestConsoleMFA(t *testing.T) {
+	ctx := context.Background()
+	c := testenv.StartSeed(t, nil)
+	givePasswords(t, c)
+	admin := iam.NewFromConfig(c.AWSConfig(t, c.Profile(t, "source")))
+	d := testenv.Must[*iam.CreateVirtualMFADeviceOutput](t)(admin.CreateVirtualMFADevice(ctx, &iam.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String("admin-phone")}))
+	seed := testenv.Must[[]byte](t)(base32.StdEncoding.DecodeString(string(d.VirtualMFADevice.Base32StringSeed)))
+	now := time.Now()
+	testenv.Must[*iam.EnableMFADeviceOutput](t)(admin.EnableMFADevice(ctx, &iam.EnableMFADeviceInput{UserName: aws.String("admin"), SerialNumber: d.VirtualMFADevice.SerialNumber,
+		AuthenticationCode1: aws.String(identity.TOTPCode(seed, now.Add(-30*time.Second))), AuthenticationCode2: aws.String(identity.TOTPCode(seed, now))}))
+
+	b := newBrowser(t, c.URL)
+	mfaStep := func() string {
+		t.Helper()
+		status, body, _ := b.signIn(testenv.SourceAccount, "admin", adminPassword)
+		m := mfaCSRFRe.FindStringSubmatch(body)
+		if status != http.StatusOK || m == nil {
+			t.Fatalf("password step: %d %.300s", status, body)
+		}
+		return m[1]
+	}
+	token := mfaStep()
+	if status, _, _ := b.post("/console/signin/mfa", url.Values{"code": {"000000"}}); status != http.StatusForbidden {
+		t.Fatalf("MFA step without CSRF token: %d", status)
+	}
+	wrong := "000000"
+	if wrong == identity.TOTPCode(seed, now.Add(30*time.Second)) {
+		wrong = "000001"
+	}
+	status, body, _ := b.post("/console/signin/mfa", url.Values{"csrf": {token}, "code": {wrong}})
+	if status != http.StatusUnauthorized || !strings.Contains(body, "The MFA code is not valid") {
+		t.Fatalf("wrong MFA code: %d %.300s", status, body)
+	}
+	// The codes the device was enabled with are spent; the next one works.
+	if status, _, _ := b.post("/console/signin/mfa", url.Values{"csrf": {token}, "code": {identity.TOTPCode(seed, now)}}); status != http.StatusUnauthorized {
+		t.Fatalf("a code used by EnableMFADevice: %d", status)
+	}
+	next := identity.TOTPCode(seed, now.Add(30*time.Second))
+	if status, _, loc := b.post("/console/signin/mfa", url.Values{"csrf": {token}, "code": {next}}); status != http.StatusSeeOther || loc != "/console/" {
+		t.Fatalf("right MFA code: %d %s", status, loc)
+	}
+	if status, body := b.get("/console/"); status != http.StatusOK || !strings.Contains(body, "admin @ "+testenv.SourceAccount) {
+		t.Fatalf("dashboard after MFA: %d", status)
+	}
+	b.post("/console/signout", url.Values{"csrf": {b.csrf("/console/")}})
+
+	// A code signs in once.
+	token = mfaStep()
+	if status, _, _ := b.post("/console/signin/mfa", url.Values{"csrf": {token}, "code": {next}}); status != http.StatusUnauthorized {
+		t.Fatalf("a replayed MFA code: %d", status)
+	}
+	if status, _, _ := b.post("/console/signin/mfa", url.Values{"csrf": {token}, "code": {identity.TOTPCode(seed, now.Add(60*time.Second))}}); status != http.StatusSeeOther {
+		t.Fatalf("the following MFA code: %d", status)
+	}
+	// Without the password step there is no MFA step.
+	fresh := newBrowser(t, c.URL)
+	if status, _, loc := fresh.post("/console/signin/mfa", url.Values{"csrf": {token}, "code": {"123456"}}); status != http.StatusSeeOther || loc != "/console/signin" {
+		t.Fatalf("MFA step without a password step: %d %s", status, loc)
+	}
 }

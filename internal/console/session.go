@@ -13,6 +13,7 @@ import (
 const (
 	sessionCookie = "coffer_console"
 	signinCookie  = "coffer_console_signin"
+	mfaCookie     = "coffer_console_mfa"
 	cookiePath    = "/console/"
 )
 
@@ -26,10 +27,21 @@ type session struct {
 	mustChangePassword bool
 }
 
+// pendingSignIn is a sign-in whose password was right, waiting for the
+// user's MFA code.
+type pendingSignIn struct {
+	account, user, csrf, next string
+	expires                   time.Time
+}
+
+// mfaWait is how long a sign-in waits for its MFA code.
+const mfaWait = 5 * time.Minute
+
 // sessions holds the live sessions of this process.
 type sessions struct {
-	mu   sync.Mutex
-	byID map[string]*session
+	mu      sync.Mutex
+	byID    map[string]*session
+	pending map[string]*pendingSignIn
 	idle time.Duration
 	max  time.Duration
 	now  func() time.Time
@@ -113,4 +125,45 @@ func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAg
 // sameToken compares two tokens in constant time; empty never matches.
 func sameToken(a, b string) bool {
 	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// startMFA records a sign-in waiting for its MFA code and returns the
+// value of its cookie.
+func (s *sessions) startMFA(account, user, next string) (string, *pendingSignIn) {
+	id := randomToken()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	for k, p := range s.pending {
+		if now.After(p.expires) {
+			delete(s.pending, k)
+		}
+	}
+	p := &pendingSignIn{account: account, user: user, csrf: randomToken(), next: next, expires: now.Add(mfaWait)}
+	s.pending[hashToken(id)] = p
+	return id, p
+}
+
+// pendingMFA returns the sign-in of a request waiting for its MFA code.
+func (s *sessions) pendingMFA(r *http.Request) *pendingSignIn {
+	c, err := r.Cookie(mfaCookie)
+	if err != nil || c.Value == "" {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.pending[hashToken(c.Value)]
+	if !ok || s.now().After(p.expires) {
+		return nil
+	}
+	return p
+}
+
+// endMFA forgets a request's pending sign-in.
+func (s *sessions) endMFA(r *http.Request) {
+	if c, err := r.Cookie(mfaCookie); err == nil {
+		s.mu.Lock()
+		delete(s.pending, hashToken(c.Value))
+		s.mu.Unlock()
+	}
 }

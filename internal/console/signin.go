@@ -46,30 +46,81 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	account, user := strings.TrimSpace(r.PostFormValue("account")), strings.TrimSpace(r.PostFormValue("username"))
 	res, err := h.opts.Identity.ConsoleSignIn(r.Context(), account, user, r.PostFormValue("password"))
-	ev := audit.Event{Service: "signin", Operation: "ConsoleLogin", Region: h.opts.Regions[0], SourceIP: sourceIP(r), UserAgent: r.UserAgent(),
-		RequestID: newRequestID(), AccountID: account, PrincipalType: string(identity.TypeUser), Parameters: []byte("null")}
+	ev := h.loginEvent(r, account)
 	if err != nil {
 		ev.HTTPStatus, ev.ErrorMessage, ev.UserName = http.StatusUnauthorized, "Failed authentication", hiddenUser
+		h.opts.Audit.Record(ev)
 		if !isSignInError(err) {
-			h.opts.Audit.Record(ev)
 			h.internalError(w, err)
 			return
 		}
-		h.opts.Audit.Record(ev)
 		h.showSignin(w, r, http.StatusUnauthorized, account, user, signinMessage(err))
 		return
 	}
+	if res.MFARequired {
+		// The sign-in is recorded once the MFA code is checked.
+		id, pending := h.sessions.startMFA(res.Principal.AccountID, res.Principal.Name, safeNext(r.PostFormValue("next")))
+		setCookie(w, r, signinCookie, "", -1)
+		setCookie(w, r, mfaCookie, id, int(mfaWait/time.Second))
+		h.render(&request{w: w, r: r}, http.StatusOK, "mfa", "Multi-factor authentication", pending.csrf, nil)
+		return
+	}
+	h.startSession(w, r, ev, res, safeNext(r.PostFormValue("next")))
+}
+
+// startSession records the successful ConsoleLogin and starts the
+// user's session.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, ev audit.Event, res identity.SignIn, next string) {
 	p := res.Principal
 	ev.HTTPStatus, ev.PrincipalARN, ev.PrincipalID, ev.UserName = http.StatusOK, p.ARN, p.UserID, p.Name
 	h.opts.Audit.Record(ev)
 	id, _ := h.sessions.create(p.AccountID, p.Name, h.opts.Regions[0], res.MustChangePassword)
 	setCookie(w, r, signinCookie, "", -1)
+	setCookie(w, r, mfaCookie, "", -1)
 	setCookie(w, r, sessionCookie, id, int(h.opts.MaxLifetime/time.Second))
-	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// signinMFA is the second step of a sign-in with MFA: the code.
+func (h *Handler) signinMFA(w http.ResponseWriter, r *http.Request) {
+	pending := h.sessions.pendingMFA(r)
+	if pending == nil {
+		http.Redirect(w, r, "/console/signin", http.StatusSeeOther)
+		return
+	}
+	if !sameToken(r.PostFormValue("csrf"), pending.csrf) || checkOrigin(r) != nil {
+		http.Error(w, "the form's CSRF token is missing or stale; sign in again", http.StatusForbidden)
+		return
+	}
+	ev := h.loginEvent(r, pending.account)
+	res, err := h.opts.Identity.ConsoleSignInMFA(r.Context(), pending.account, pending.user, strings.TrimSpace(r.PostFormValue("code")))
+	if err != nil {
+		ev.HTTPStatus, ev.ErrorMessage, ev.UserName = http.StatusUnauthorized, "Failed authentication", hiddenUser
+		h.opts.Audit.Record(ev)
+		if !isSignInError(err) {
+			h.internalError(w, err)
+			return
+		}
+		if errors.Is(err, identity.ErrLockedOut) {
+			h.sessions.endMFA(r)
+			h.showSignin(w, r, http.StatusUnauthorized, pending.account, pending.user, signinMessage(err))
+			return
+		}
+		h.render(&request{w: w, r: r}, http.StatusUnauthorized, "mfa", "Multi-factor authentication", pending.csrf, message(signinMessage(err)))
+		return
+	}
+	h.sessions.endMFA(r)
+	h.startSession(w, r, ev, res, pending.next)
+}
+
+// loginEvent is the ConsoleLogin event of a sign-in to account.
+func (h *Handler) loginEvent(r *http.Request, account string) audit.Event {
+	return audit.Event{Service: "signin", Operation: "ConsoleLogin", Region: h.opts.Regions[0], SourceIP: sourceIP(r), UserAgent: r.UserAgent(),
+		RequestID: newRequestID(), AccountID: account, PrincipalType: string(identity.TypeUser), Parameters: []byte("null")}
 }
 
 func isSignInError(err error) bool {
-	return errors.Is(err, identity.ErrSignInFailed) || errors.Is(err, identity.ErrLockedOut) || errors.Is(err, identity.ErrPasswordExpired)
+	return errors.Is(err, identity.ErrSignInFailed) || errors.Is(err, identity.ErrLockedOut) || errors.Is(err, identity.ErrPasswordExpired) || errors.Is(err, identity.ErrMFAFailed)
 }
 
 // signinMessage is what the sign-in page says of a failure.
@@ -77,6 +128,8 @@ func signinMessage(err error) string {
 	switch {
 	case errors.Is(err, identity.ErrLockedOut):
 		return "Too many failed sign-in attempts. Sign-in for this user is locked for a while; an administrator can set a new password to unlock it."
+	case errors.Is(err, identity.ErrMFAFailed):
+		return "The MFA code is not valid. Enter the current code of your MFA device."
 	case errors.Is(err, identity.ErrPasswordExpired):
 		return "Your password has expired. Ask your administrator to reset it."
 	}

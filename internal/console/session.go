@@ -42,9 +42,9 @@ type sessions struct {
 	mu      sync.Mutex
 	byID    map[string]*session
 	pending map[string]*pendingSignIn
-	idle time.Duration
-	max  time.Duration
-	now  func() time.Time
+	idle    time.Duration
+	max     time.Duration
+	now     func() time.Time
 }
 
 func randomToken() string {

@@ -22,6 +22,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/kms"
 	"github.com/coffer-dev/coffer/internal/protocol"
 	"github.com/coffer-dev/coffer/internal/reqctx"
+	"github.com/coffer-dev/coffer/internal/sigv4"
 )
 
 //go:embed templates/*.html
@@ -37,6 +38,8 @@ type Identity interface {
 	ConsolePrincipal(ctx context.Context, account, userName string) (*identity.Principal, error)
 	ChangePassword(ctx context.Context, oldPassword, newPassword string) error
 	DescribeOrganization(ctx context.Context) (identity.Organization, error)
+	AssumeRole(ctx context.Context, in identity.AssumeRoleInput) (identity.AssumedRole, error)
+	Authenticate(ctx context.Context, accessKeyID string) (sigv4.Credentials, *identity.Principal, error)
 }
 
 // Auditor records events in the audit trail.
@@ -114,6 +117,9 @@ func New(opts Options) (*Handler, error) {
 	m.HandleFunc("GET /console/password", h.authed(h.passwordPage))
 	m.HandleFunc("POST /console/password", h.authed(h.changePassword))
 	m.HandleFunc("POST /console/region", h.authed(h.setRegion))
+	m.HandleFunc("GET /console/switch-role", h.authed(h.switchRolePage))
+	m.HandleFunc("POST /console/switch-role", h.authed(h.switchRole))
+	m.HandleFunc("POST /console/switch-back", h.authed(h.switchBack))
 	m.HandleFunc("GET /console/{$}", h.authed(h.dashboard))
 	h.routeBackup(m)
 	h.routeKeys(m)
@@ -155,7 +161,9 @@ type request struct {
 	w  http.ResponseWriter
 	r  *http.Request
 	se *session
-	p  *identity.Principal
+	// p is who acts: the user, or the role session it switched to.
+	p    *identity.Principal
+	user *identity.Principal
 }
 
 // authed wraps a handler that needs a signed-in user: no session sends
@@ -196,7 +204,19 @@ func (h *Handler) authed(fn func(*request)) http.HandlerFunc {
 			http.Redirect(w, r, "/console/password", http.StatusSeeOther)
 			return
 		}
-		fn(&request{w: w, r: r, se: se, p: p})
+		q := &request{w: w, r: r, se: se, p: p, user: p}
+		if se.roleKey != "" {
+			// Acting as a role: its session must still be valid.
+			_, rp, err := h.opts.Identity.Authenticate(r.Context(), se.roleKey)
+			if err != nil || !h.opts.Now().Before(rp.Expires) {
+				se.roleKey = ""
+				h.sessions.update(se)
+				http.Redirect(w, r, "/console/?done="+url.QueryEscape("The role session ended; you act as your IAM user again."), http.StatusSeeOther)
+				return
+			}
+			q.p = rp
+		}
+		fn(q)
 	}
 }
 
@@ -228,6 +248,7 @@ type page struct {
 	Regions []string
 	CSRF    string
 	Path    string
+	Role    string // the role switched to, "" when acting as the user
 	Error   string
 	Done    string
 	Data    any
@@ -239,7 +260,10 @@ func (h *Handler) render(q *request, status int, name, title string, data any, a
 		pg.Account, pg.User, pg.Region, pg.CSRF = q.se.account, q.se.user, q.se.region, q.se.csrf
 	}
 	if q.p != nil {
-		pg.ARN = q.p.ARN
+		pg.ARN, pg.Account = q.p.ARN, q.p.AccountID
+		if q.p.Type == identity.TypeAssumedRole {
+			pg.Role = q.p.Name
+		}
 	}
 	if actionErr != nil {
 		// The page itself loaded: it shows the refused action in AWS's words.

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/coffer-dev/coffer/internal/identity"
+	"github.com/coffer-dev/coffer/internal/scenario"
 	"github.com/coffer-dev/coffer/internal/testenv"
 )
 
@@ -319,5 +320,44 @@ func TestConsoleMFA(t *testing.T) {
 	fresh := newBrowser(t, c.URL)
 	if status, _, loc := fresh.post("/console/signin/mfa", url.Values{"csrf": {token}, "code": {"123456"}}); status != http.StatusSeeOther || loc != "/console/signin" {
 		t.Fatalf("MFA step without a password step: %d %s", status, loc)
+	}
+}
+
+// Switch role: the management account's administrator acts in a member
+// account as its OrganizationAccountAccessRole, and back; a role the
+// trust policy does not open is refused in AWS's words.
+func TestConsoleSwitchRole(t *testing.T) {
+	ctx := context.Background()
+	c := testenv.StartSeed(t, nil)
+	givePasswords(t, c)
+	mgmt := iam.NewFromConfig(c.AWSConfig(t, c.Profile(t, "default")))
+	testenv.Must[*iam.CreateLoginProfileOutput](t)(mgmt.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String("admin"), Password: aws.String(adminPassword)}))
+	src := scenario.NewAccount(testenv.SourceAccount, c.AWSConfig(t, c.Profile(t, "source")))
+	testenv.Must[string](t)(src.Vault(ctx, "member-vault", ""))
+
+	b := newBrowser(t, c.URL)
+	b.signIn(testenv.ManagementAccount, "admin", adminPassword)
+	if _, body := b.get("/console/vaults"); strings.Contains(body, "member-vault") {
+		t.Fatal("the management account sees the member's vault before switching")
+	}
+	status, _, loc := b.post("/console/switch-role", url.Values{"csrf": {b.csrf("/console/switch-role")}, "account": {testenv.SourceAccount}, "role": {"OrganizationAccountAccessRole"}})
+	if status != http.StatusSeeOther || !strings.HasPrefix(loc, "/console/") {
+		t.Fatalf("switch role: %d %s", status, loc)
+	}
+	_, body := b.get("/console/vaults")
+	if !strings.Contains(body, "member-vault") || !strings.Contains(body, "OrganizationAccountAccessRole @ "+testenv.SourceAccount+" (as admin)") {
+		t.Fatalf("vaults as the role: %.2000s", body)
+	}
+	b.post("/console/switch-back", url.Values{"csrf": {b.csrf("/console/")}})
+	if _, body := b.get("/console/vaults"); strings.Contains(body, "member-vault") || !strings.Contains(body, "admin @ "+testenv.ManagementAccount) {
+		t.Fatal("still acting as the role after switching back")
+	}
+	b.post("/console/signout", url.Values{"csrf": {b.csrf("/console/")}})
+
+	// The source administrator may not act in the backup account.
+	b.signIn(testenv.SourceAccount, "admin", adminPassword)
+	_, body, _ = b.post("/console/switch-role", url.Values{"csrf": {b.csrf("/console/switch-role")}, "account": {testenv.BackupAccount}, "role": {"OrganizationAccountAccessRole"}})
+	if !strings.Contains(body, "AccessDenied") || !strings.Contains(body, "sts:AssumeRole") {
+		t.Fatalf("switching into the backup account: %.2000s", body)
 	}
 }

@@ -25,6 +25,9 @@ type session struct {
 	region             string
 	created, lastUsed  time.Time
 	mustChangePassword bool
+	// roleKey is the access key of the role session the user switched
+	// to (sts:AssumeRole), "" when acting as the user.
+	roleKey string
 }
 
 // pendingSignIn is a sign-in whose password was right, waiting for the
@@ -107,7 +110,7 @@ func (s *sessions) update(se *session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cur, ok := s.byID[se.key]; ok {
-		cur.region, cur.mustChangePassword = se.region, se.mustChangePassword
+		cur.region, cur.mustChangePassword, cur.roleKey = se.region, se.mustChangePassword, se.roleKey
 	}
 }
 

@@ -76,7 +76,15 @@ func (c *chrome) do(name string, actions ...chromedp.Action[chromedp.Void]) {
 	if err := chromedp.Do(c.ctx, actions...); err != nil {
 		c.t.Fatalf("step %d %s: %v", c.step, name, err)
 	}
-	shot, err := chromedp.Run(c.ctx, chromedp.FullScreenshot(100))
+	// A page still being laid out has no size yet to capture.
+	var shot []byte
+	var err error
+	for try := 0; try < 50; try++ {
+		if shot, err = chromedp.Run(c.ctx, chromedp.FullScreenshot(100)); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err != nil {
 		c.t.Fatalf("step %d %s: screenshot: %v", c.step, name, err)
 	}
@@ -213,6 +221,34 @@ func TestConsoleBrowser(t *testing.T) {
 	if got := b.text("#error"); !strings.Contains(got, "ResourceNotFoundException") {
 		t.Fatalf("the backup account's vault for the source administrator: %q", got)
 	}
+
+	// The event history: the sign-ins and the console's calls, and the
+	// refused one among the errors.
+	b.do("events", chromedp.Navigate(c.URL+"/console/events"), chromedp.WaitVisible("#events"))
+	if got := b.text("#events"); !strings.Contains(got, "ConsoleLogin") || !strings.Contains(got, "CreateBackupVault") || strings.Contains(got, "backup-cmk") {
+		t.Fatalf("event history: %q", got)
+	}
+	b.do("events-errors", chromedp.Navigate(c.URL+"/console/events?errors=1"), waitText("#events", "ResourceNotFoundException"))
+	if got := b.text("#events"); strings.Contains(got, "CreateBackupVault") {
+		t.Fatalf("errors only: %q", got)
+	}
+}
+
+// waitText waits, across a navigation, until the element sel contains text.
+func waitText(sel, text string) chromedp.Action[chromedp.Void] {
+	expr := fmt.Sprintf(`(document.querySelector(%q) || {textContent: ""}).textContent.includes(%q)`, sel, text)
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for {
+			if ok, err := chromedp.Evaluate[bool](expr)(ctx, t); err == nil && ok {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for %q in %s: %w", text, sel, ctx.Err())
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	})
 }
 
 // keyOption chooses the vault key chooser's option for alias.
@@ -229,21 +265,7 @@ func keyOption(alias string) chromedp.Action[chromedp.Void] {
 
 // waitDone waits, across the navigation a form's submission starts,
 // until the page says that what was asked is done.
-func waitDone(text string) chromedp.Action[chromedp.Void] {
-	expr := fmt.Sprintf(`(document.querySelector(".done") || {textContent: ""}).textContent.includes(%q)`, text)
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		for {
-			if ok, err := chromedp.Evaluate[bool](expr)(ctx, t); err == nil && ok {
-				return nil
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("waiting for %q: %w", text, ctx.Err())
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	})
-}
+func waitDone(text string) chromedp.Action[chromedp.Void] { return waitText(".done", text) }
 
 // The seed's walkthrough clicked through in Chromium: the source key
 // shared with the backup account, an encrypted database, both vaults

@@ -16,10 +16,12 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/audit"
+	"github.com/coffer-dev/coffer/internal/authz"
 	"github.com/coffer-dev/coffer/internal/awserr"
 	"github.com/coffer-dev/coffer/internal/backup"
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/kms"
+	"github.com/coffer-dev/coffer/internal/meta"
 	"github.com/coffer-dev/coffer/internal/protocol"
 	"github.com/coffer-dev/coffer/internal/reqctx"
 	"github.com/coffer-dev/coffer/internal/sigv4"
@@ -45,6 +47,8 @@ type Identity interface {
 // Auditor records events in the audit trail.
 type Auditor interface {
 	Record(e audit.Event)
+	// Flush waits until what was recorded can be looked up.
+	Flush(ctx context.Context) error
 }
 
 // Options configure the console.
@@ -54,6 +58,10 @@ type Options struct {
 	KMS      *kms.Service
 	RDS      Instances
 	Audit    Auditor
+	// Trail is where the audit events are read from, Authz what decides
+	// whether the user may read them (cloudtrail:LookupEvents).
+	Trail meta.Querier
+	Authz *authz.Authorizer
 	// Regions are the regions the region selector offers; the first is
 	// the default.
 	Regions []string
@@ -124,6 +132,7 @@ func New(opts Options) (*Handler, error) {
 	h.routeBackup(m)
 	h.routeKeys(m)
 	h.routeRDS(m)
+	m.HandleFunc("GET /console/events", h.authed(h.events))
 	h.mux = m
 	return h, nil
 }

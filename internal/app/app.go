@@ -69,6 +69,8 @@ type App struct {
 	// CredentialsFile is the AWS shared-credentials file written at
 	// bootstrap; ConfigFile the matching AWS config file.
 	CredentialsFile, ConfigFile string
+	// ConsolePasswordsFile holds the console passwords made at bootstrap.
+	ConsolePasswordsFile string
 	// CAFile is the self-signed certificate clients trust via
 	// AWS_CA_BUNDLE, when TLS is self-signed.
 	CAFile string
@@ -97,8 +99,9 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	a := &App{cfg: cfg, log: log, now: now,
-		CredentialsFile: filepath.Join(cfg.DataDir, "credentials"),
-		ConfigFile:      filepath.Join(cfg.DataDir, "config"),
+		CredentialsFile:      filepath.Join(cfg.DataDir, "credentials"),
+		ConfigFile:           filepath.Join(cfg.DataDir, "config"),
+		ConsolePasswordsFile: filepath.Join(cfg.DataDir, "console-passwords"),
 	}
 	keys, err := OpenRootKey(ctx, cfg)
 	if err != nil {
@@ -235,6 +238,12 @@ func (a *App) bootstrap(ctx context.Context, ids *identity.Service) error {
 	}
 	if err := identity.WriteConfigFile(a.ConfigFile, a.cfg.DefaultRegion(), res.Profiles); err != nil {
 		return fmt.Errorf("write AWS config file: %w", err)
+	}
+	if len(res.ConsolePasswords) > 0 {
+		if err := identity.WriteConsolePasswords(a.ConsolePasswordsFile, res.ConsolePasswords); err != nil {
+			return fmt.Errorf("write console passwords: %w", err)
+		}
+		a.log.Info("console passwords written", "file", a.ConsolePasswordsFile)
 	}
 	a.log.Info("bootstrapped", "accounts", len(b.Accounts), "users", len(b.Users), "credentials_file", a.CredentialsFile)
 	return nil

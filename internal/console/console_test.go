@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -359,5 +360,38 @@ func TestConsoleSwitchRole(t *testing.T) {
 	_, body, _ = b.post("/console/switch-role", url.Values{"csrf": {b.csrf("/console/switch-role")}, "account": {testenv.BackupAccount}, "role": {"OrganizationAccountAccessRole"}})
 	if !strings.Contains(body, "AccessDenied") || !strings.Contains(body, "sts:AssumeRole") {
 		t.Fatalf("switching into the backup account: %.2000s", body)
+	}
+}
+
+// The default bootstrap gives the administrator a console password,
+// written 0600 beside the credentials, to be changed at first sign-in.
+func TestConsoleBootstrapPassword(t *testing.T) {
+	c := testenv.StartCoffer(t, nil)
+	info, err := os.Stat(c.App.ConsolePasswordsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Fatalf("%s has mode %v", c.App.ConsolePasswordsFile, info.Mode().Perm())
+	}
+	data := testenv.Must[[]byte](t)(os.ReadFile(c.App.ConsolePasswordsFile))
+	var fields []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") {
+			fields = strings.Fields(line)
+		}
+	}
+	if len(fields) != 3 || fields[0] != identity.DefaultManagementAccountID || fields[1] != "admin" {
+		t.Fatalf("console-passwords file: %q", data)
+	}
+	b := newBrowser(t, c.URL)
+	if status, _, _ := b.signIn(fields[0], fields[1], fields[2]); status != http.StatusSeeOther {
+		t.Fatalf("sign-in with the bootstrap password: %d", status)
+	}
+	if status, _, _ := b.post("/console/password", url.Values{"csrf": {b.csrf("/console/password")}, "old": {fields[2]}, "new": {"Fresh-Admin-Pass-9"}, "confirm": {"Fresh-Admin-Pass-9"}}); status != http.StatusSeeOther {
+		t.Fatalf("first password change: %d", status)
+	}
+	if status, _ := b.get("/console/vaults"); status != http.StatusOK {
+		t.Fatalf("vaults after the change: %d", status)
 	}
 }

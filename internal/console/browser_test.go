@@ -237,14 +237,23 @@ func TestConsoleBrowser(t *testing.T) {
 // waitText waits, across a navigation, until the element sel contains text.
 func waitText(sel, text string) chromedp.Action[chromedp.Void] {
 	expr := fmt.Sprintf(`(document.querySelector(%q) || {textContent: ""}).textContent.includes(%q)`, sel, text)
+	return pollUntil(fmt.Sprintf("%q in %s", text, sel), func(ctx context.Context, t *chromedp.Target) (bool, error) {
+		ok, err := chromedp.Evaluate[bool](expr)(ctx, t)
+		return err == nil && ok, nil // an error is a page between two documents
+	})
+}
+
+// pollUntil checks every 100 ms until check says done or fails.
+func pollUntil(what string, check func(ctx context.Context, t *chromedp.Target) (bool, error)) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		for {
-			if ok, err := chromedp.Evaluate[bool](expr)(ctx, t); err == nil && ok {
-				return nil
+			done, err := check(ctx, t)
+			if err != nil || done {
+				return err
 			}
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("waiting for %q in %s: %w", text, sel, ctx.Err())
+				return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
@@ -432,22 +441,17 @@ func waitJobs(state string) chromedp.Action[chromedp.Void] {
 			if (!window.cofferNoReload) { return "reloaded"; }
 			return rows.length > 0 && rows.every(r => r.querySelector(".state").textContent === ` + fmt.Sprintf("%q", state) + `) ? "done" : "";
 		})()`
-		for {
+		_, err := pollUntil("every job to be "+state, func(ctx context.Context, t *chromedp.Target) (bool, error) {
 			got, err := chromedp.Evaluate[string](expr)(ctx, t)
 			switch {
 			case err != nil:
-				return err
-			case got == "done":
-				return nil
-			case got != "":
-				return fmt.Errorf("jobs page: %s", got)
+				return false, err
+			case got != "" && got != "done":
+				return false, fmt.Errorf("jobs page: %s", got)
 			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("waiting for every job to be %s: %w", state, ctx.Err())
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
+			return got == "done", nil
+		})(ctx, t)
+		return err
 	})
 }
 

@@ -48,13 +48,9 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	res, err := h.opts.Identity.ConsoleSignIn(r.Context(), account, user, r.PostFormValue("password"))
 	ev := h.loginEvent(r, account)
 	if err != nil {
-		ev.HTTPStatus, ev.ErrorMessage, ev.UserName = http.StatusUnauthorized, "Failed authentication", hiddenUser
-		h.opts.Audit.Record(ev)
-		if !isSignInError(err) {
-			h.internalError(w, err)
-			return
+		if h.failedLogin(w, ev, err) {
+			h.showSignin(w, r, http.StatusUnauthorized, account, user, signinMessage(err))
 		}
-		h.showSignin(w, r, http.StatusUnauthorized, account, user, signinMessage(err))
 		return
 	}
 	if res.MFARequired {
@@ -95,10 +91,7 @@ func (h *Handler) signinMFA(w http.ResponseWriter, r *http.Request) {
 	ev := h.loginEvent(r, pending.account)
 	res, err := h.opts.Identity.ConsoleSignInMFA(r.Context(), pending.account, pending.user, strings.TrimSpace(r.PostFormValue("code")))
 	if err != nil {
-		ev.HTTPStatus, ev.ErrorMessage, ev.UserName = http.StatusUnauthorized, "Failed authentication", hiddenUser
-		h.opts.Audit.Record(ev)
-		if !isSignInError(err) {
-			h.internalError(w, err)
+		if !h.failedLogin(w, ev, err) {
 			return
 		}
 		if errors.Is(err, identity.ErrLockedOut) {
@@ -111,6 +104,18 @@ func (h *Handler) signinMFA(w http.ResponseWriter, r *http.Request) {
 	}
 	h.sessions.endMFA(r)
 	h.startSession(w, r, ev, res, pending.next)
+}
+
+// failedLogin records a failed ConsoleLogin; it answers an error that is
+// not a sign-in failure itself and then returns false.
+func (h *Handler) failedLogin(w http.ResponseWriter, ev audit.Event, err error) bool {
+	ev.HTTPStatus, ev.ErrorMessage, ev.UserName = http.StatusUnauthorized, "Failed authentication", hiddenUser
+	h.opts.Audit.Record(ev)
+	if !isSignInError(err) {
+		h.internalError(w, err)
+		return false
+	}
+	return true
 }
 
 // loginEvent is the ConsoleLogin event of a sign-in to account.

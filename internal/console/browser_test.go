@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/chromedp/chromedp"
 
 	"github.com/coffer-dev/coffer/internal/scenario"
@@ -278,13 +280,13 @@ func waitDone(text string) chromedp.Action[chromedp.Void] { return waitText(".do
 
 // The seed's walkthrough clicked through in Chromium: the source key
 // shared with the backup account, an encrypted database, both vaults
-// and their access policies, an on-demand backup, the copy into the
-// backup account watched to COMPLETED on the jobs page without
-// reloading, and the restore in the backup account with the backup key;
-// the restored rows are then read from the restored database. What the
-// seed does outside the backup console (the opt-in by the management
-// account, the IAM roles, the rows written into the database) is done
-// with the SDK.
+// and the backup vault's organization access policy, an on-demand
+// backup, the copy into the backup account watched to COMPLETED on the
+// jobs page without reloading, and the restore in the backup account
+// with the backup key; the restored rows are then read from the restored
+// database. The management account's opt-in is clicked too. What the
+// seed does outside these consoles (the IAM roles and their policies,
+// the rows written into the database) is done with the SDK.
 func TestConsoleWalkthrough(t *testing.T) {
 	ctx := context.Background()
 	c := testenv.StartSeed(t, nil)
@@ -292,12 +294,23 @@ func TestConsoleWalkthrough(t *testing.T) {
 	mgmt := scenario.NewAccount(testenv.ManagementAccount, c.AWSConfig(t, c.Profile(t, "default")))
 	src := scenario.NewAccount(testenv.SourceAccount, c.AWSConfig(t, c.Profile(t, "source")))
 	dst := scenario.NewAccount(testenv.BackupAccount, c.AWSConfig(t, c.Profile(t, "backup")))
-	if err := mgmt.EnableCrossAccountBackup(ctx); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Must[*iam.CreateLoginProfileOutput](t)(mgmt.IAM.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String("admin"), Password: aws.String(adminPassword)}))
 	srcRole := testenv.Must[string](t)(src.BackupRole(ctx, "backup-role"))
 	dstRole := testenv.Must[string](t)(dst.BackupRole(ctx, "AWSBackupDefaultServiceRole"))
 	b := startChrome(t)
+
+	// The management account opts in to cross-account backup.
+	b.do("management-signin", signInActions(c.URL, testenv.ManagementAccount, adminPassword)...)
+	b.do("cross-account-backup",
+		chromedp.Navigate(c.URL+"/console/organization"),
+		chromedp.WaitVisible("#accounts"),
+		chromedp.Click("#enable-cross-account"),
+		waitDone("Cross-account backup is now enabled."),
+	)
+	if got := b.text("#accounts"); !strings.Contains(got, testenv.SourceAccount) || !strings.Contains(got, testenv.BackupAccount) {
+		t.Fatalf("the organization's accounts: %q", got)
+	}
+	b.do("management-signout", signOut())
 
 	// Source account: the shared key, the database, the vault.
 	b.do("source-signin", signInActions(c.URL, testenv.SourceAccount, adminPassword)...)

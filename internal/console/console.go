@@ -40,6 +40,7 @@ type Identity interface {
 	ConsolePrincipal(ctx context.Context, account, userName string) (*identity.Principal, error)
 	ChangePassword(ctx context.Context, oldPassword, newPassword string) error
 	DescribeOrganization(ctx context.Context) (identity.Organization, error)
+	ListAccounts(ctx context.Context) ([]identity.Account, error)
 	AssumeRole(ctx context.Context, in identity.AssumeRoleInput) (identity.AssumedRole, error)
 	Authenticate(ctx context.Context, accessKeyID string) (sigv4.Credentials, *identity.Principal, error)
 }
@@ -132,6 +133,7 @@ func New(opts Options) (*Handler, error) {
 	h.routeBackup(m)
 	h.routeKeys(m)
 	h.routeRDS(m)
+	h.routeOrgs(m)
 	m.HandleFunc("GET /console/events", h.authed(h.events))
 	h.mux = m
 	return h, nil

@@ -170,6 +170,19 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 	b.do("key-enabled", chromedp.Click("#enable-key"), waitDone("EnableKey done."))
 
+	// Rotation: a period out of KMS's range is refused in its words.
+	b.do("rotation-refused", chromedp.SetValue("#rotation-period", "30"), chromedp.Click("#enable-rotation"), waitText("#error", "rotationPeriodInDays"))
+	b.do("rotation-on", chromedp.SetValue("#rotation-period", "90"), chromedp.Click("#enable-rotation"), waitDone("EnableKeyRotation done."))
+	if got := b.text("#rotation"); !strings.Contains(got, "every 90 days") {
+		t.Fatalf("rotation = %q", got)
+	}
+	// Deletion scheduled, then cancelled (which leaves the key disabled).
+	b.do("deletion-scheduled", chromedp.SetValue("#deletion-days", "7"), chromedp.Click("#schedule-deletion"), waitDone("ScheduleKeyDeletion done."))
+	if got := b.text("#key-state"); got != "PendingDeletion" {
+		t.Fatalf("key state = %q", got)
+	}
+	b.do("deletion-cancelled", chromedp.Click("#cancel-deletion"), waitDone("CancelKeyDeletion done."), chromedp.Click("#enable-key"), waitDone("EnableKey done."))
+
 	// The source vault under the source key.
 	b.do("source-vault",
 		chromedp.Navigate(c.URL+"/console/vaults"),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/kms"
@@ -16,6 +17,8 @@ func (h *Handler) routeKeys(m *http.ServeMux) {
 	m.HandleFunc("POST /console/keys/{id}/policy", h.authed(h.putKeyPolicy))
 	m.HandleFunc("POST /console/keys/{id}/state", h.authed(h.setKeyState))
 	m.HandleFunc("POST /console/keys/{id}/alias", h.authed(h.createAlias))
+	m.HandleFunc("POST /console/keys/{id}/rotation", h.authed(h.setRotation))
+	m.HandleFunc("POST /console/keys/{id}/deletion", h.authed(h.keyDeletion))
 }
 
 // keyRow is a key with its aliases, as the key list and the vault key
@@ -138,6 +141,7 @@ type keyData struct {
 	Key         keyRow
 	Policy      string
 	SharePolicy string
+	Rotation    *kms.RotationStatus
 }
 
 func (h *Handler) key(q *request) { h.showKey(q, nil) }
@@ -172,6 +176,15 @@ func (h *Handler) showKey(q *request, actionErr error) {
 		return err
 	}); err != nil && actionErr == nil {
 		actionErr = err
+	}
+	if md.KeyManager == "CUSTOMER" && md.KeySpec == "SYMMETRIC_DEFAULT" {
+		rin := &kms.KeyInput{KeyId: md.KeyId}
+		if err := h.call(q, "kms", "GetKeyRotationStatus", rin, func(ctx context.Context) (err error) {
+			d.Rotation, err = h.opts.KMS.GetKeyRotationStatus(ctx, rin)
+			return err
+		}); err != nil && actionErr == nil {
+			actionErr = err
+		}
 	}
 	if q.r.Method == http.MethodPost && q.r.PostFormValue("policy") != "" {
 		d.Policy = q.r.PostFormValue("policy")
@@ -208,6 +221,63 @@ func (h *Handler) createAlias(q *request) {
 		return
 	}
 	redirect(q, "/console/keys/"+in.TargetKeyId, "Alias "+in.AliasName+" created.")
+}
+
+// setRotation turns automatic rotation on (with its period) or off.
+func (h *Handler) setRotation(q *request) {
+	id := q.r.PathValue("id")
+	var err error
+	op := "DisableKeyRotation"
+	if q.r.PostFormValue("enabled") == "true" {
+		op = "EnableKeyRotation"
+		in := &kms.RotationInput{KeyId: id}
+		if v := q.r.PostFormValue("period"); v != "" {
+			if in.RotationPeriodInDays, err = strconv.Atoi(v); err != nil {
+				h.showKey(q, message("The rotation period is a number of days."))
+				return
+			}
+		}
+		err = h.call(q, "kms", op, in, func(ctx context.Context) error { return h.opts.KMS.EnableKeyRotation(ctx, in) })
+	} else {
+		in := &kms.KeyInput{KeyId: id}
+		err = h.call(q, "kms", op, in, func(ctx context.Context) error { return h.opts.KMS.DisableKeyRotation(ctx, in) })
+	}
+	if err != nil {
+		h.showKey(q, err)
+		return
+	}
+	redirect(q, "/console/keys/"+id, op+" done.")
+}
+
+// keyDeletion schedules the key's deletion after a waiting period, or
+// cancels it.
+func (h *Handler) keyDeletion(q *request) {
+	id := q.r.PathValue("id")
+	var err error
+	op := "CancelKeyDeletion"
+	if q.r.PostFormValue("schedule") == "true" {
+		op = "ScheduleKeyDeletion"
+		in := &kms.ScheduleKeyDeletionInput{KeyId: id}
+		if in.PendingWindowInDays, err = strconv.Atoi(q.r.PostFormValue("days")); err != nil {
+			h.showKey(q, message("The waiting period is a number of days, 7 to 30."))
+			return
+		}
+		err = h.call(q, "kms", op, in, func(ctx context.Context) error {
+			_, err := h.opts.KMS.ScheduleKeyDeletion(ctx, in)
+			return err
+		})
+	} else {
+		in := &kms.KeyInput{KeyId: id}
+		err = h.call(q, "kms", op, in, func(ctx context.Context) error {
+			_, err := h.opts.KMS.CancelKeyDeletion(ctx, in)
+			return err
+		})
+	}
+	if err != nil {
+		h.showKey(q, err)
+		return
+	}
+	redirect(q, "/console/keys/"+id, op+" done.")
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -8,9 +8,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffer-dev/coffer/internal/authz"
 	"github.com/coffer-dev/coffer/internal/awserr"
 	"github.com/coffer-dev/coffer/internal/backup"
 	"github.com/coffer-dev/coffer/internal/identity"
+	"github.com/coffer-dev/coffer/internal/plans"
 )
 
 func (h *Handler) routeBackup(m *http.ServeMux) {
@@ -30,6 +32,7 @@ type dashboardData struct {
 	ByState map[string]int
 	Jobs    []*backup.Job
 	Vaults  int
+	RPO     []plans.RPOEntry
 	Errors  []string
 }
 
@@ -55,6 +58,12 @@ func (h *Handler) dashboard(q *request) {
 		d.Errors = append(d.Errors, errorText(err))
 	}
 	d.Vaults = len(vaults)
+	if err := h.call(q, "backup", "ListProtectedResources", struct{}{}, func(ctx context.Context) (err error) {
+		d.RPO, err = h.rpo(ctx, q)
+		return err
+	}); err != nil {
+		d.Errors = append(d.Errors, errorText(err))
+	}
 	h.render(q, http.StatusOK, "dashboard", "Dashboard", d, nil)
 }
 
@@ -310,4 +319,26 @@ func (h *Handler) jobsJSON(q *request) {
 func isNotFound(err error) bool {
 	var ae *awserr.Error
 	return errors.As(err, &ae) && ae.Code == "ResourceNotFoundException"
+}
+
+// rpo is the RPO view (coffer status) of the caller's account in the
+// session's region: per protected resource and vault, the newest
+// recovery point and whether it is overdue. Seeing it takes
+// backup:ListProtectedResources.
+func (h *Handler) rpo(ctx context.Context, q *request) ([]plans.RPOEntry, error) {
+	if err := h.opts.Authz.Authorize(ctx, authz.Request{Action: "backup:ListProtectedResources", Resource: "*", ResourceAccount: q.p.AccountID}); err != nil {
+		return nil, err
+	}
+	all, err := h.opts.RPO.RPO(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []plans.RPOEntry
+	for _, e := range all {
+		// arn:aws:backup:REGION:ACCOUNT:backup-vault:NAME
+		if f := strings.Split(e.VaultARN, ":"); len(f) > 4 && f[3] == q.se.region && f[4] == q.p.AccountID {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }

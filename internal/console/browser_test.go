@@ -378,6 +378,20 @@ func TestConsoleWalkthrough(t *testing.T) {
 		waitDone("started."),
 	)
 	b.do("source-backup-completed", waitJobs("COMPLETED"))
+	b.do("source-dashboard", chromedp.Navigate(c.URL+"/console/"), chromedp.WaitVisible("#rpo"))
+	if got := b.text("#rpo"); !strings.Contains(got, "orders-db") || !strings.Contains(got, "source-vault") {
+		t.Fatalf("protected resources: %q", got)
+	}
+	// Readable on a phone: nothing wider than the screen.
+	b.do("source-dashboard-390px", chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible("#rpo"))
+	if w, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || w > 390 {
+		t.Fatalf("the dashboard is %d px wide at 390 px (%v)", w, err)
+	}
+	b.do("source-vault-390px", chromedp.Navigate(c.URL+"/console/vaults/source-vault"), chromedp.WaitVisible("#recovery-points"))
+	if w, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || w > 390 {
+		t.Fatalf("the vault page is %d px wide at 390 px (%v)", w, err)
+	}
+	b.do("desktop-again", chromedp.EmulateViewport(1280, 900))
 	b.do("source-signout", signOut())
 
 	// Backup account: its own key, the vault with the organization

@@ -22,6 +22,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/kms"
 	"github.com/coffer-dev/coffer/internal/meta"
+	"github.com/coffer-dev/coffer/internal/plans"
 	"github.com/coffer-dev/coffer/internal/protocol"
 	"github.com/coffer-dev/coffer/internal/reqctx"
 	"github.com/coffer-dev/coffer/internal/sigv4"
@@ -63,6 +64,11 @@ type Options struct {
 	// whether the user may read them (cloudtrail:LookupEvents).
 	Trail meta.Querier
 	Authz *authz.Authorizer
+	// RPO is the RPO view of every account (plans.Service); the
+	// dashboard shows the caller's part of it.
+	RPO interface {
+		RPO(ctx context.Context) ([]plans.RPOEntry, error)
+	}
 	// Regions are the regions the region selector offers; the first is
 	// the default.
 	Regions []string

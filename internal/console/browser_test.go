@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/backup"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/chromedp/chromedp"
 
@@ -461,6 +462,31 @@ func TestConsoleWalkthrough(t *testing.T) {
 		t.Fatalf("restored rows %d (sum %d, %v), source %d (sum %d)", gotN, gotSum, err, wantN, wantSum)
 	}
 	b.do("backup-databases", chromedp.Navigate(c.URL+"/console/databases"), chromedp.WaitVisible("#db-orders-restored"))
+	b.do("backup-vault-copy", chromedp.Navigate(c.URL+"/console/vaults/backup-vault"), chromedp.WaitVisible("#recovery-points"))
+	copyARN := b.value(".restore-form input[name=recoveryPoint]")
+	b.do("backup-signout-last", signOut())
+
+	// The source administrator can neither see nor delete the backup
+	// account's copy, even with a hand-made form naming it.
+	b.do("source-signin-last", signInActions(c.URL, testenv.SourceAccount, adminPassword)...)
+	b.do("source-cannot-delete-copy",
+		chromedp.Navigate(c.URL+"/console/vaults/source-vault"),
+		chromedp.WaitVisible("#recovery-points"),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](fmt.Sprintf(`(() => {
+				const f = document.querySelector("form[data-confirm]");
+				f.action = "/console/vaults/backup-vault/delete";
+				f.querySelector("input[name=recoveryPoint]").value = %q;
+				HTMLFormElement.prototype.submit.call(f);
+				return true;
+			})()`, copyARN))(ctx, t)
+			return err
+		}),
+		waitText("#error", "ResourceNotFoundException"),
+	)
+	if _, err := dst.Backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN)}); err != nil {
+		t.Fatalf("the backup account's copy after the source administrator's attempt: %v", err)
+	}
 }
 
 // waitJobs waits on the jobs page until every job shows state; the

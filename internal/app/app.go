@@ -134,7 +134,7 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 	a.audit = audit.NewRecorder(a.store, log.With("component", "audit"))
 	backupAPI := apibackup.New(a.backup)
 	backupplans.Register(backupAPI, a.plans)
-	web, err := console.New(console.Options{Identity: ids, Backup: a.backup, KMS: a.kms, RDS: a.rds, Audit: a.audit, Trail: a.store, Authz: ids.Authorizer(), RPO: a.plans,
+	web, err := console.New(console.Options{Identity: ids, Backup: a.backup, KMS: a.kms, RDS: a.rds, Audit: a.audit, Trail: a.store, Authz: ids.Authorizer(), Plans: a.plans,
 		Regions: consoleRegions(cfg), Log: log.With("component", "console")})
 	if err != nil {
 		a.store.Close()

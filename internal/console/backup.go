@@ -329,7 +329,7 @@ func (h *Handler) rpo(ctx context.Context, q *request) ([]plans.RPOEntry, error)
 	if err := h.opts.Authz.Authorize(ctx, authz.Request{Action: "backup:ListProtectedResources", Resource: "*", ResourceAccount: q.p.AccountID}); err != nil {
 		return nil, err
 	}
-	all, err := h.opts.RPO.RPO(ctx)
+	all, err := h.opts.Plans.RPO(ctx)
 	if err != nil {
 		return nil, err
 	}

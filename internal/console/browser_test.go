@@ -50,7 +50,7 @@ func startChrome(t *testing.T) *chrome {
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
 	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
 	c := &chrome{t: t, ctx: ctx, dir: t.ArtifactDir()}
 	if err := chromedp.Do(ctx); err != nil {
@@ -76,6 +76,9 @@ func startChrome(t *testing.T) *chrome {
 func (c *chrome) do(name string, actions ...chromedp.Action[chromedp.Void]) {
 	c.t.Helper()
 	c.step++
+	if _, err := chromedp.Run(c.ctx, chromedp.Evaluate[bool](`window.cofferOld = true`)); err != nil {
+		c.t.Fatalf("step %d %s: %v", c.step, name, err)
+	}
 	if err := chromedp.Do(c.ctx, actions...); err != nil {
 		c.t.Fatalf("step %d %s: %v", c.step, name, err)
 	}
@@ -142,6 +145,8 @@ func signOut() chromedp.Action[chromedp.Void] {
 func TestConsoleBrowser(t *testing.T) {
 	c := testenv.StartSeed(t, nil)
 	givePasswords(t, c)
+	src := scenario.NewAccount(testenv.SourceAccount, c.AWSConfig(t, c.Profile(t, "source")))
+	srcRole := testenv.Must[string](t)(src.BackupRole(context.Background(), "backup-role"))
 	b := startChrome(t)
 
 	b.do("source-signin", signInActions(c.URL, testenv.SourceAccount, adminPassword)...)
@@ -198,6 +203,7 @@ func TestConsoleBrowser(t *testing.T) {
 		chromedp.Click("#save-vault-policy"),
 		waitDone("Access policy saved."),
 	)
+
 	b.do("source-signout", signOut())
 
 	// The backup account: its own key (not shared), vault and policy.
@@ -232,6 +238,32 @@ func TestConsoleBrowser(t *testing.T) {
 	b.do("source-vaults", chromedp.Navigate(c.URL+"/console/vaults"), chromedp.WaitVisible("#vaults"))
 	if got := b.text("#vaults"); !strings.Contains(got, "source-vault") || strings.Contains(got, "backup-vault") {
 		t.Fatalf("the source administrator's vaults: %q", got)
+	}
+
+	// A backup plan from JSON, copying into the backup account's vault:
+	// one AWS refuses, then the template.
+	b.do("plan-refused",
+		chromedp.Navigate(c.URL+"/console/plans"),
+		chromedp.WaitVisible("#create-plan"),
+		chromedp.SetValue("#plan-json", `{"BackupPlanName":"bad","Rules":[{"RuleName":"r","TargetBackupVaultName":"source-vault","ScheduleExpression":"rate(1 hour)","StartWindowMinutes":30}]}`),
+		chromedp.Click("#create-plan-submit"),
+		waitText("#error", "StartWindowMinutes"),
+	)
+	b.do("plan-created",
+		chromedp.Click("#plan-template"),
+		chromedp.Click("#create-plan-submit"),
+		waitDone("Backup plan daily created."),
+	)
+	b.do("plan-selection",
+		chromedp.Click("#plan-daily details summary"),
+		chromedp.SetValue("#plan-daily .selection-form input[name=name]", "orders"),
+		chromedp.SetValue("#plan-daily .selection-form input[name=role]", srcRole),
+		chromedp.SetValue("#plan-daily .selection-form textarea[name=resources]", "arn:aws:rds:us-east-1:"+testenv.SourceAccount+":db:orders-db"),
+		chromedp.Click("#plan-daily .selection-form button"),
+		waitDone("Resources assigned."),
+	)
+	if got := b.text("#plan-daily"); !strings.Contains(got, "cron(0 5 ? * * *)") || !strings.Contains(got, "db:orders-db") || !strings.Contains(got, "backup-vault:backup-vault") {
+		t.Fatalf("the plan as shown: %q", got)
 	}
 	b.do("source-cannot-see-backup-vault", chromedp.Navigate(c.URL+"/console/vaults/backup-vault"), chromedp.WaitVisible("#error"))
 	if got := b.text("#error"); !strings.Contains(got, "ResourceNotFoundException") {
@@ -290,7 +322,27 @@ func keyOption(alias string) chromedp.Action[chromedp.Void] {
 
 // waitDone waits, across the navigation a form's submission starts,
 // until the page says that what was asked is done.
-func waitDone(text string) chromedp.Action[chromedp.Void] { return waitText(".done", text) }
+func waitDone(text string) chromedp.Action[chromedp.Void] {
+	// A page marked cofferOld is the one the action started on (do marks
+	// it, and a page that said "done" is marked too): its messages are
+	// not the answer.
+	expr := fmt.Sprintf(`(() => {
+		if (window.cofferOld) { return ""; }
+		const done = document.querySelector(".done"), failed = document.querySelector("#error");
+		if (done && done.textContent.includes(%q)) { window.cofferOld = true; return "done"; }
+		return failed ? failed.textContent : "";
+	})()`, text)
+	return pollUntil(fmt.Sprintf("%q", text), func(ctx context.Context, t *chromedp.Target) (bool, error) {
+		got, err := chromedp.Evaluate[string](expr)(ctx, t)
+		switch {
+		case err != nil || got == "":
+			return false, nil // a page between two documents, or not there yet
+		case got != "done":
+			return false, fmt.Errorf("waiting for %q, the page says %q", text, got)
+		}
+		return true, nil
+	})
+}
 
 // The seed's walkthrough clicked through in Chromium: the source key
 // shared with the backup account, an encrypted database, both vaults

@@ -22,7 +22,6 @@ import (
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/kms"
 	"github.com/coffer-dev/coffer/internal/meta"
-	"github.com/coffer-dev/coffer/internal/plans"
 	"github.com/coffer-dev/coffer/internal/protocol"
 	"github.com/coffer-dev/coffer/internal/reqctx"
 	"github.com/coffer-dev/coffer/internal/sigv4"
@@ -64,11 +63,7 @@ type Options struct {
 	// whether the user may read them (cloudtrail:LookupEvents).
 	Trail meta.Querier
 	Authz *authz.Authorizer
-	// RPO is the RPO view of every account (plans.Service); the
-	// dashboard shows the caller's part of it.
-	RPO interface {
-		RPO(ctx context.Context) ([]plans.RPOEntry, error)
-	}
+	Plans Plans
 	// Regions are the regions the region selector offers; the first is
 	// the default.
 	Regions []string
@@ -140,6 +135,7 @@ func New(opts Options) (*Handler, error) {
 	h.routeKeys(m)
 	h.routeRDS(m)
 	h.routeOrgs(m)
+	h.routePlans(m)
 	m.HandleFunc("GET /console/events", h.authed(h.events))
 	h.mux = m
 	return h, nil

@@ -153,16 +153,7 @@ func TestConsoleBrowser(t *testing.T) {
 	b.do("dashboard", chromedp.WaitVisible("main h1"))
 
 	// The source key, shared with the backup account through the template.
-	b.do("source-key",
-		chromedp.Navigate(c.URL+"/console/keys"),
-		chromedp.WaitVisible("#create-key"),
-		chromedp.SetValue("#key-alias", "alias/source-cmk"),
-		chromedp.SetValue("#key-description", "source CMK"),
-		chromedp.SetValue("#share-account", testenv.BackupAccount),
-		chromedp.Click("#share-template"),
-		chromedp.Click("#create-key-submit"),
-		waitDone("created."),
-	)
+	b.do("source-key", createKey(c.URL, "alias/source-cmk", testenv.BackupAccount))
 	if got := b.text("#key-aliases"); !strings.Contains(got, "alias/source-cmk") {
 		t.Fatalf("aliases = %q", got)
 	}
@@ -190,42 +181,14 @@ func TestConsoleBrowser(t *testing.T) {
 	b.do("deletion-cancelled", chromedp.Click("#cancel-deletion"), waitDone("CancelKeyDeletion done."), chromedp.Click("#enable-key"), waitDone("EnableKey done."))
 
 	// The source vault under the source key.
-	b.do("source-vault",
-		chromedp.Navigate(c.URL+"/console/vaults"),
-		chromedp.WaitVisible("#create-vault"),
-		chromedp.SetValue("#vault-name", "source-vault"),
-		keyOption("alias/source-cmk"),
-		chromedp.Click("#create-vault-submit"),
-		waitDone("created."),
-	)
-	b.do("source-vault-policy",
-		chromedp.Click("#org-template"),
-		chromedp.Click("#save-vault-policy"),
-		waitDone("Access policy saved."),
-	)
+	b.do("source-vault", createVault(c.URL, "source-vault", "alias/source-cmk", true))
 
 	b.do("source-signout", signOut())
 
 	// The backup account: its own key (not shared), vault and policy.
 	b.do("backup-signin", signInActions(c.URL, testenv.BackupAccount, adminPassword)...)
-	b.do("backup-key",
-		chromedp.Navigate(c.URL+"/console/keys"),
-		chromedp.WaitVisible("#create-key"),
-		chromedp.SetValue("#key-alias", "alias/backup-cmk"),
-		chromedp.Click("#create-key-submit"),
-		waitDone("created."),
-	)
-	b.do("backup-vault",
-		chromedp.Navigate(c.URL+"/console/vaults"),
-		chromedp.WaitVisible("#create-vault"),
-		chromedp.SetValue("#vault-name", "backup-vault"),
-		keyOption("alias/backup-cmk"),
-		chromedp.Click("#create-vault-submit"),
-		waitDone("created."),
-		chromedp.Click("#org-template"),
-		chromedp.Click("#save-vault-policy"),
-		waitDone("Access policy saved."),
-	)
+	b.do("backup-key", createKey(c.URL, "alias/backup-cmk", ""))
+	b.do("backup-vault", createVault(c.URL, "backup-vault", "alias/backup-cmk", true))
 	if saved := b.value("#vault-policy"); !strings.Contains(saved, "backup:CopyIntoBackupVault") || !strings.Contains(saved, `"o-`) {
 		t.Fatalf("saved vault policy = %q", saved)
 	}
@@ -308,6 +271,35 @@ func pollUntil(what string, check func(ctx context.Context, t *chromedp.Target) 
 	})
 }
 
+// createKey creates a key with an alias on the keys page; shareWith, when
+// set, fills the key policy from the share-with-account template.
+func createKey(base, alias, shareWith string) chromedp.Action[chromedp.Void] {
+	steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/console/keys"), chromedp.WaitVisible("#create-key"), chromedp.SetValue("#key-alias", alias)}
+	if shareWith != "" {
+		steps = append(steps, chromedp.SetValue("#share-account", shareWith), chromedp.Click("#share-template"))
+	}
+	return chromedp.Steps(append(steps, chromedp.Click("#create-key-submit"), waitDone("created."))...)
+}
+
+// createVault creates a vault under the key with alias and, when
+// orgPolicy is set, saves the organization access policy template.
+func createVault(base, name, alias string, orgPolicy bool) chromedp.Action[chromedp.Void] {
+	steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/console/vaults"), chromedp.WaitVisible("#create-vault"),
+		chromedp.SetValue("#vault-name", name), keyOption(alias), chromedp.Click("#create-vault-submit"), waitDone("created.")}
+	if orgPolicy {
+		steps = append(steps, chromedp.Click("#org-template"), chromedp.Click("#save-vault-policy"), waitDone("Access policy saved."))
+	}
+	return chromedp.Steps(steps...)
+}
+
+// fits fails the test when the page is wider than width pixels.
+func (c *chrome) fits(width int) {
+	c.t.Helper()
+	if w, err := chromedp.Run(c.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || w > width {
+		c.t.Fatalf("step %d: the page is %d px wide at %d px (%v)", c.step, w, width, err)
+	}
+}
+
 // keyOption chooses the vault key chooser's option for alias.
 func keyOption(alias string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
@@ -380,15 +372,7 @@ func TestConsoleWalkthrough(t *testing.T) {
 
 	// Source account: the shared key, the database, the vault.
 	b.do("source-signin", signInActions(c.URL, testenv.SourceAccount, adminPassword)...)
-	b.do("source-key",
-		chromedp.Navigate(c.URL+"/console/keys"),
-		chromedp.WaitVisible("#create-key"),
-		chromedp.SetValue("#key-alias", "alias/source-cmk"),
-		chromedp.SetValue("#share-account", testenv.BackupAccount),
-		chromedp.Click("#share-template"),
-		chromedp.Click("#create-key-submit"),
-		waitDone("created."),
-	)
+	b.do("source-key", createKey(c.URL, "alias/source-cmk", testenv.BackupAccount))
 	srcKey := b.text("#key-arn")
 	b.do("source-database",
 		chromedp.Navigate(c.URL+"/console/databases"),
@@ -416,14 +400,7 @@ func TestConsoleWalkthrough(t *testing.T) {
 	if got := b.value("#db-orders-db .endpoint"); got != db.Address {
 		t.Fatalf("endpoint shown = %q, want %q", got, db.Address)
 	}
-	b.do("source-vault",
-		chromedp.Navigate(c.URL+"/console/vaults"),
-		chromedp.WaitVisible("#create-vault"),
-		chromedp.SetValue("#vault-name", "source-vault"),
-		keyOption("alias/source-cmk"),
-		chromedp.Click("#create-vault-submit"),
-		waitDone("created."),
-	)
+	b.do("source-vault", createVault(c.URL, "source-vault", "alias/source-cmk", false))
 	b.do("source-backup",
 		chromedp.SetValue("#backup-resource", db.ARN),
 		chromedp.SetValue("#backup-role", srcRole),
@@ -437,38 +414,18 @@ func TestConsoleWalkthrough(t *testing.T) {
 	}
 	// Readable on a phone: nothing wider than the screen.
 	b.do("source-dashboard-390px", chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible("#rpo"))
-	if w, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || w > 390 {
-		t.Fatalf("the dashboard is %d px wide at 390 px (%v)", w, err)
-	}
+	b.fits(390)
 	b.do("source-vault-390px", chromedp.Navigate(c.URL+"/console/vaults/source-vault"), chromedp.WaitVisible("#recovery-points"))
-	if w, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); err != nil || w > 390 {
-		t.Fatalf("the vault page is %d px wide at 390 px (%v)", w, err)
-	}
+	b.fits(390)
 	b.do("desktop-again", chromedp.EmulateViewport(1280, 900))
 	b.do("source-signout", signOut())
 
 	// Backup account: its own key, the vault with the organization
 	// policy; its default service role may use the source key.
 	b.do("backup-signin", signInActions(c.URL, testenv.BackupAccount, adminPassword)...)
-	b.do("backup-key",
-		chromedp.Navigate(c.URL+"/console/keys"),
-		chromedp.WaitVisible("#create-key"),
-		chromedp.SetValue("#key-alias", "alias/backup-cmk"),
-		chromedp.Click("#create-key-submit"),
-		waitDone("created."),
-	)
+	b.do("backup-key", createKey(c.URL, "alias/backup-cmk", ""))
 	dstKey := b.text("#key-arn")
-	b.do("backup-vault",
-		chromedp.Navigate(c.URL+"/console/vaults"),
-		chromedp.WaitVisible("#create-vault"),
-		chromedp.SetValue("#vault-name", "backup-vault"),
-		keyOption("alias/backup-cmk"),
-		chromedp.Click("#create-vault-submit"),
-		waitDone("created."),
-		chromedp.Click("#org-template"),
-		chromedp.Click("#save-vault-policy"),
-		waitDone("Access policy saved."),
-	)
+	b.do("backup-vault", createVault(c.URL, "backup-vault", "alias/backup-cmk", true))
 	dstVault := b.text("#vault-arn")
 	if err := dst.AllowKeyUse(ctx, "AWSBackupDefaultServiceRole", srcKey); err != nil {
 		t.Fatal(err)

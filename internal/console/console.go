@@ -105,10 +105,10 @@ func New(opts Options) (*Handler, error) {
 	}
 	for _, n := range names {
 		name := n[len("templates/") : len(n)-len(".html")]
-		if name == "layout" {
+		if name == "layout" || name == "partials" {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html", n)
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", name, err)
 		}

@@ -149,7 +149,15 @@ func TestConsoleBrowser(t *testing.T) {
 	srcRole := testenv.Must[string](t)(src.BackupRole(context.Background(), "backup-role"))
 	b := startChrome(t)
 
-	b.do("source-signin", signInActions(c.URL, testenv.SourceAccount, adminPassword)...)
+	// Signed in with the keyboard alone: Tab between the labelled
+	// fields, Enter to send.
+	b.do("source-signin-keyboard",
+		chromedp.Navigate(c.URL+"/console/"),
+		chromedp.WaitVisible("#signin-form"),
+		chromedp.Focus("#account"),
+		chromedp.KeyEvent(testenv.SourceAccount+"\tadmin\t"+adminPassword+"\r"),
+		chromedp.WaitVisible("#identity"),
+	)
 	b.do("dashboard", chromedp.WaitVisible("main h1"))
 
 	// The source key, shared with the backup account through the template.

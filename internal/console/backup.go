@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ func (h *Handler) routeBackup(m *http.ServeMux) {
 	m.HandleFunc("POST /console/vaults/{name}/copy", h.authed(h.startCopy))
 	m.HandleFunc("POST /console/vaults/{name}/restore", h.authed(h.startRestore))
 	m.HandleFunc("POST /console/vaults/{name}/delete", h.authed(h.deleteRecoveryPoint))
+	m.HandleFunc("POST /console/vaults/{name}/lock", h.authed(h.putVaultLock))
 	m.HandleFunc("GET /console/jobs", h.authed(h.jobsPage))
 	m.HandleFunc("GET /console/jobs.json", h.authed(h.jobsJSON))
 }
@@ -341,4 +343,33 @@ func (h *Handler) rpo(ctx context.Context, q *request) ([]plans.RPOEntry, error)
 		}
 	}
 	return out, nil
+}
+
+// putVaultLock sets the vault lock: retention bounds, and with
+// "changeable for" days the date after which it is in compliance mode.
+// An empty field is not set.
+func (h *Handler) putVaultLock(q *request) {
+	name := q.r.PathValue("name")
+	in := backup.PutVaultLockInput{VaultName: name}
+	for field, dst := range map[string]**int64{"min": &in.MinRetentionDays, "max": &in.MaxRetentionDays, "changeable": &in.ChangeableForDays} {
+		v := strings.TrimSpace(q.r.PostFormValue(field))
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			h.showVault(q, http.StatusOK, message("Retention and changeable days are whole numbers of days."))
+			return
+		}
+		*dst = &n
+	}
+	err := h.call(q, "backup", "PutBackupVaultLockConfiguration", map[string]any{"BackupVaultName": name, "MinRetentionDays": in.MinRetentionDays,
+		"MaxRetentionDays": in.MaxRetentionDays, "ChangeableForDays": in.ChangeableForDays}, func(ctx context.Context) error {
+		return h.opts.Backup.PutVaultLock(ctx, in)
+	})
+	if err != nil {
+		h.showVault(q, http.StatusOK, err)
+		return
+	}
+	redirect(q, "/console/vaults/"+name, "Vault lock saved.")
 }

@@ -190,6 +190,12 @@ func TestConsoleBrowser(t *testing.T) {
 
 	// The source vault under the source key.
 	b.do("source-vault", createVault(c.URL, "source-vault", "alias/source-cmk", true))
+	// Vault lock in governance mode; a bound AWS refuses first.
+	b.do("vault-lock-refused", chromedp.SetValue("#lock-min", "0"), chromedp.Click("#save-vault-lock"), waitText("#error", "MinRetentionDays"))
+	b.do("vault-lock", chromedp.SetValue("#lock-min", "7"), chromedp.SetValue("#lock-max", "365"), chromedp.Click("#save-vault-lock"), waitDone("Vault lock saved."))
+	if got := b.text("#vault-summary"); !strings.Contains(got, "governance mode, retention 7–365 days") {
+		t.Fatalf("vault lock shown: %q", got)
+	}
 
 	b.do("source-signout", signOut())
 

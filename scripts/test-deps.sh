@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test-deps.sh installs what coffer's tests run against, on a fresh Debian
-# machine: PostgreSQL, the AWS CLI v2 and OpenSSL (which checks KMS
-# signatures outside coffer) from Debian's packages, the Go
+# machine: PostgreSQL, the AWS CLI v2, OpenSSL (which checks KMS
+# signatures outside coffer) and Chromium (the console's browser tests
+# drive it with chromedp) from Debian's packages, the Go
 # modules, and a MinIO server built from its Go module. It does nothing
 # for what is already there.
 set -euo pipefail
@@ -12,7 +13,7 @@ sudo_if_needed() {
 }
 
 missing=()
-for pkg in postgresql awscli openssl; do
+for pkg in postgresql awscli openssl chromium; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then

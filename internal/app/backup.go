@@ -18,8 +18,8 @@ import (
 	"github.com/coffer-dev/coffer/internal/kms"
 	"github.com/coffer-dev/coffer/internal/plans"
 	"github.com/coffer-dev/coffer/internal/rds"
-	"github.com/coffer-dev/coffer/internal/rootkey"
 	"github.com/coffer-dev/coffer/internal/restoretesting"
+	"github.com/coffer-dev/coffer/internal/rootkey"
 	"github.com/coffer-dev/coffer/internal/storage"
 	"github.com/coffer-dev/coffer/internal/vaultstore"
 )

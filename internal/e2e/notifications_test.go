@@ -279,7 +279,33 @@ func TestVaultNotifications(t *testing.T) {
 		}
 	}
 
-	// Unsubscribe, turn the notifications off, delete the topic.
+	// Unsubscribe: the endpoint gets a signed UnsubscribeConfirmation
+	// whose SubscribeURL restores the subscription, as in SNS.
+	must[*sns.UnsubscribeOutput](t)(topics.Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: aws.String(subARN)}))
+	bye := rcv.waitUnsubscribed(t, subARN)
+	if bye.TopicArn != topic || len(bye.Token) != 64 || !strings.Contains(bye.SubscribeURL, "Action=ConfirmSubscription") || bye.SignatureVersion != "2" {
+		t.Errorf("UnsubscribeConfirmation %+v", bye)
+	}
+	// Deleted: this one and the second subscriber's, which left through
+	// its UnsubscribeURL.
+	if a := must[*sns.GetTopicAttributesOutput](t)(topics.GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: aws.String(topic)})).Attributes; a["SubscriptionsDeleted"] != "2" || a["SubscriptionsConfirmed"] != "0" {
+		t.Errorf("topic attributes after Unsubscribe: %v", a)
+	}
+	resp, err = http.Get(bye.SubscribeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the UnsubscribeConfirmation's SubscribeURL answered %d", resp.StatusCode)
+	}
+	if l := must[*sns.ListSubscriptionsByTopicOutput](t)(topics.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(topic)})); len(l.Subscriptions) != 1 || aws.ToString(l.Subscriptions[0].SubscriptionArn) != subARN {
+		t.Errorf("subscriptions after the SubscribeURL restored %s: %+v", subARN, l.Subscriptions)
+	}
+	back := must[*sns.PublishOutput](t)(topics.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(topic), Message: aws.String("welcome back")}))
+	rcv.wait(t, "to the restored subscription", func(m snsMessage) bool { return m.MessageId == aws.ToString(back.MessageId) })
+
+	// Unsubscribe for good, turn the notifications off, delete the topic.
 	must[*sns.UnsubscribeOutput](t)(topics.Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: aws.String(subARN)}))
 	if l := must[*sns.ListSubscriptionsByTopicOutput](t)(topics.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(topic)})); len(l.Subscriptions) != 0 {
 		t.Errorf("subscriptions after Unsubscribe: %+v", l.Subscriptions)

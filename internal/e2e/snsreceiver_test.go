@@ -111,6 +111,7 @@ type receiver struct {
 	mu            sync.Mutex
 	got           []snsMessage
 	confirmations []snsMessage
+	unsubscribed  []snsMessage
 	failNext      int
 	failed        int
 }
@@ -159,6 +160,10 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "<SubscriptionArn>") {
 			r.t.Errorf("receiver: SubscribeURL answered %d %s", resp.StatusCode, b)
 		}
+	case "UnsubscribeConfirmation":
+		r.mu.Lock()
+		r.unsubscribed = append(r.unsubscribed, m)
+		r.mu.Unlock()
 	case "Notification":
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -191,6 +196,23 @@ func (r *receiver) wait(t *testing.T, what string, match func(snsMessage) bool) 
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("no notification %s arrived; got %d: %+v", what, len(r.got), r.got)
+	return snsMessage{}
+}
+
+// waitUnsubscribed returns the UnsubscribeConfirmation of subARN.
+func (r *receiver) waitUnsubscribed(t *testing.T, subARN string) snsMessage {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		r.mu.Lock()
+		for _, m := range r.unsubscribed {
+			if strings.Contains(m.Message, "You have chosen to deactivate subscription "+subARN+".") {
+				r.mu.Unlock()
+				return m
+			}
+		}
+		r.mu.Unlock()
+	}
+	t.Fatalf("no UnsubscribeConfirmation of %s arrived", subARN)
 	return snsMessage{}
 }
 

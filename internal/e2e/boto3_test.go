@@ -12,9 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/backup"
 	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
 
-	"github.com/coffer-dev/coffer/internal/blob/s3"
-	"github.com/coffer-dev/coffer/internal/config"
-	"github.com/coffer-dev/coffer/internal/storage"
 	"github.com/coffer-dev/coffer/internal/testenv"
 )
 
@@ -27,11 +24,7 @@ func TestBoto3(t *testing.T) {
 	ctx := context.Background()
 	python := testenv.Boto3Python(t)
 	script := must[string](t)(filepath.Abs("../../scripts/e2e/boto3-backup.py"))
-	srv := testenv.StartMinIO(t)
-	w := newWorld(t, func(cfg *config.Config) {
-		cfg.Storage.Regions = map[string]storage.Backend{region: {Type: storage.TypeS3, S3: s3.Config{
-			Endpoint: srv.URL, Bucket: srv.Bucket, Prefix: "vaults", Region: srv.Region, AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey, PathStyle: true}}}
-	})
+	w, srv := newS3World(t)
 	// run runs a subcommand as the source account and decodes its JSON.
 	run := func(t *testing.T, out any, args ...string) {
 		t.Helper()

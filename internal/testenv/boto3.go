@@ -17,18 +17,12 @@ assert "CreateRestoreTestingPlan" in ops, "botocore " + botocore.__version__ + "
 print(boto3.__version__)`
 
 // Boto3Python is a python3 that has a recent enough boto3: the first of
-// PATH's python3, pyenv's, and the virtual environment
+// PATH's python3, pyenv's versions, and the virtual environment
 // scripts/test-deps.sh creates in ~/.cache/coffer/boto3.
 func Boto3Python(t testing.TB) string {
 	t.Helper()
-	var candidates []string
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
-		candidates = append(candidates, filepath.Join(dir, "python3"))
-	}
+	candidates := pythonBins("python3")
 	if home, err := os.UserHomeDir(); err == nil {
-		candidates = append(candidates, filepath.Join(home, ".pyenv", "shims", "python3"))
-		found, _ := filepath.Glob(filepath.Join(home, ".pyenv", "versions", "*", "bin", "python3"))
-		candidates = append(candidates, found...)
 		candidates = append(candidates, filepath.Join(home, ".cache", "coffer", "boto3", "bin", "python3"))
 	}
 	var why []string

@@ -238,6 +238,9 @@ func TestPointInTimeRestore(t *testing.T) {
 	check := func(at time.Time, wantBatches int, wantBB *pgwal.BaseBackup) {
 		t.Helper()
 		srv, res := restoreAt(t, a, src, at, false)
+		if res.ToEnd {
+			t.Errorf("restore to %s replays all the WAL, but later commits are stored", at)
+		}
 		if res.BaseBackup.ID != wantBB.ID {
 			t.Errorf("restore to %s started from base backup %s, want %s", at, res.BaseBackup.ID, wantBB.ID)
 		}

@@ -54,7 +54,7 @@ type Event struct {
 
 // segmentBlock is how stored segments are cut: fixed blocks, so that
 // rewriting a growing segment stores only its new blocks.
-const segmentBlock = 64 << 10
+const segmentBlock = 256 << 10
 
 // commitSlack is how long before reading the insert position a commit
 // may have taken its timestamp and not yet inserted its record; the

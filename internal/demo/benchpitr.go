@@ -77,19 +77,19 @@ func BenchPITR(ctx context.Context, o PITROptions) error {
 
 type pitrBench struct {
 	*physBench
-	o          PITROptions
-	tpsOff     float64
-	tpsOn      float64
-	lags       []time.Duration
-	walBytes   int64 // WAL generated during the measured run
-	cofferWAL  int64 // vault bytes added for it (after GC)
-	cofferRaw  int64 // before GC (partial segments rewritten)
-	brWAL      int64 // pgBackRest archive bytes added for it
-	cofferPITR time.Duration
+	o           PITROptions
+	tpsOff      float64
+	tpsOn       float64
+	lags        []time.Duration
+	walBytes    int64 // WAL generated during the measured run
+	cofferWAL   int64 // vault bytes added for it (after GC)
+	cofferRaw   int64 // before GC (partial segments rewritten)
+	brWAL       int64 // pgBackRest archive bytes added for it
+	cofferPITR  time.Duration
 	cofferFiles time.Duration // of which: base backup and WAL written into the data directory
-	brPITR     time.Duration
-	rowsCoffer int64
-	rowsBR     int64
+	brPITR      time.Duration
+	rowsCoffer  int64
+	rowsBR      int64
 }
 
 func (p *pitrBench) pgbench(ctx context.Context, args ...string) (string, error) {

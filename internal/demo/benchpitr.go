@@ -47,14 +47,11 @@ func BenchPITR(ctx context.Context, o PITROptions) error {
 	if !postgresInstalled() {
 		return fmt.Errorf("the point-in-time benchmark needs PostgreSQL's binaries (apt-get install -y postgresql)")
 	}
-	if o.DataDir == "" {
-		dir, err := os.MkdirTemp("", "coffer-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		o.DataDir = dir
+	cleanup, err := scratchDir(&o.DataDir)
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	bin, err := rds.PostgresBinDir()
 	if err != nil {
 		return err

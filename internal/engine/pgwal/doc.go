@@ -164,7 +164,8 @@
 // Prune(keepFrom) keeps the newest usable base backup completed at or
 // before keepFrom and everything after; it deletes older base backups
 // and the segments before that backup's end segment (vault manifests
-// refused as protected by a vault lock or legal hold stay). The
-// lifecycle sweeper calls it with now less the retention period; the
-// vault's GC then reclaims the chunks.
+// refused as protected by a vault lock or legal hold stay).
+// Expire(retention) is Prune(now − retention) on the archive's clock
+// (Options.Now), what the lifecycle sweeper calls; the vault's GC then
+// reclaims the chunks.
 package pgwal

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ func (s stores) Store(region string) (blob.Store, error) {
 
 // newArchive opens an archive over a fresh SQLite metadata store and
 // vault.
-func newArchive(t *testing.T, stream string) (*pgwal.Archive, *vaultstore.Engine) {
+func newArchive(t *testing.T, stream string, now func() time.Time) (*pgwal.Archive, *vaultstore.Engine) {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "meta.db"))
 	if err != nil {
@@ -53,7 +54,7 @@ func newArchive(t *testing.T, stream string) (*pgwal.Archive, *vaultstore.Engine
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := pgwal.Open(db, v, domain, stream, pgwal.Options{Physical: phys})
+	a, err := pgwal.Open(db, v, domain, stream, pgwal.Options{Physical: phys, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +191,13 @@ func TestPointInTimeRestore(t *testing.T) {
 	src := testenv.StartPostgres(t)
 	db := openDB(t, src.CreateDatabase(t, "app"))
 	exec(t, db, `CREATE TABLE events (id bigserial PRIMARY KEY, batch int NOT NULL, payload text NOT NULL)`)
-	a, _ := newArchive(t, "db-1")
+	var clock atomic.Pointer[time.Time] // nil: the real time
+	a, _ := newArchive(t, "db-1", func() time.Time {
+		if c := clock.Load(); c != nil {
+			return *c
+		}
+		return time.Now()
+	})
 	ctx := context.Background()
 	tg := target(src, "postgres")
 
@@ -287,8 +294,11 @@ func TestPointInTimeRestore(t *testing.T) {
 		t.Fatalf("latest restore differs from the source: %v %+v", err, r)
 	}
 
-	// Retention: keep from just after the second base backup.
-	ps, err := a.Prune(ctx, bb2.Completed.Add(time.Millisecond))
+	// Retention of a day, on a clock a day after the second base
+	// backup: the window starts there.
+	day := bb2.Completed.Add(24*time.Hour + time.Millisecond)
+	clock.Store(&day)
+	ps, err := a.Expire(ctx, 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +325,7 @@ func TestPointInTimeRestore(t *testing.T) {
 func TestSlotBound(t *testing.T) {
 	src := testenv.StartPostgresWith(t, "max_slot_wal_keep_size=32MB", "min_wal_size=32MB", "max_wal_size=64MB")
 	db := openDB(t, src.CreateDatabase(t, "app"))
-	a, _ := newArchive(t, "db-2")
+	a, _ := newArchive(t, "db-2", nil)
 	ctx := context.Background()
 	tg := target(src, "postgres")
 	c := startCapture(t, a, tg)

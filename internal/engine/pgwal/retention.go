@@ -86,6 +86,14 @@ func (a *Archive) Prune(ctx context.Context, keepFrom time.Time) (PruneStats, er
 	return ps, nil
 }
 
+// Expire is Prune for a window of the given length ending now by the
+// archive's clock: what the lifecycle sweeper calls with the retention
+// period (BackupRetentionPeriod days, or the continuous backup rule's
+// lifecycle).
+func (a *Archive) Expire(ctx context.Context, retention time.Duration) (PruneStats, error) {
+	return a.Prune(ctx, a.o.Now().Add(-retention))
+}
+
 // deleteManifest deletes a manifest unless it is protected; one already
 // gone counts as deleted.
 func (a *Archive) deleteManifest(ctx context.Context, id vaultstore.ManifestID, ps *PruneStats) (bool, error) {

@@ -61,6 +61,8 @@ const segmentBlock = 256 << 10
 // latest restorable time is the probe's time less this.
 const commitSlack = 10 * time.Millisecond
 
+const defaultSlot = "coffer_wal"
+
 var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 
 // capture is one Capture call's state.
@@ -101,7 +103,7 @@ type probe struct {
 // for the next call. Callers run it again after an error (Run does).
 func (a *Archive) Capture(ctx context.Context, t engine.Target, o CaptureOptions) error {
 	if o.Slot == "" {
-		o.Slot = "coffer_wal"
+		o.Slot = defaultSlot
 	}
 	if !slotName.MatchString(o.Slot) {
 		return fmt.Errorf("pgwal: slot name %q is not 1 to 63 lower-case letters, digits and underscores", o.Slot)
@@ -264,6 +266,32 @@ func ReadSlot(ctx context.Context, conn *pgx.Conn, slot string) (SlotStatus, err
 		}
 	}
 	return s, nil
+}
+
+// DropSlot drops the capture's replication slot on the server t names,
+// for when continuous backup is turned off (the slot would otherwise
+// hold WAL up to max_slot_wal_keep_size). A missing slot is no error.
+func DropSlot(ctx context.Context, t engine.Target, slot string) error {
+	if slot == "" {
+		slot = defaultSlot
+	}
+	if !slotName.MatchString(slot) {
+		return fmt.Errorf("pgwal: slot name %q is not 1 to 63 lower-case letters, digits and underscores", slot)
+	}
+	conn, err := pgphysical.ConnectReplication(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(ctx, "DROP_REPLICATION_SLOT "+slot).ReadAll()
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42704" { // undefined_object
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("drop replication slot %s: %w", slot, err)
+	}
+	return nil
 }
 
 // slot makes sure the slot exists and holds WAL; a lost slot is

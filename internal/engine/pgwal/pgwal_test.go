@@ -373,4 +373,16 @@ func TestSlotBound(t *testing.T) {
 	if !w.Earliest.Equal(bb.Completed) {
 		t.Fatalf("window after the gap %s does not start at the new base backup %s", w, bb.Completed)
 	}
+
+	// Turned off: the slot goes, and dropping it again is no error.
+	c.stop(t)
+	for range 2 {
+		if err := pgwal.DropSlot(ctx, tg, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var slots int
+	if err := db.QueryRow(`SELECT count(*) FROM pg_replication_slots`).Scan(&slots); err != nil || slots != 0 {
+		t.Fatalf("%d slots left after DropSlot (%v)", slots, err)
+	}
 }

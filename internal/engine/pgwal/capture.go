@@ -270,7 +270,9 @@ func ReadSlot(ctx context.Context, conn *pgx.Conn, slot string) (SlotStatus, err
 
 // DropSlot drops the capture's replication slot on the server t names,
 // for when continuous backup is turned off (the slot would otherwise
-// hold WAL up to max_slot_wal_keep_size). A missing slot is no error.
+// hold WAL up to max_slot_wal_keep_size). Stop the capture first: a
+// slot still in use is waited for (DROP_REPLICATION_SLOT ... WAIT) until
+// ctx ends. A missing slot is no error.
 func DropSlot(ctx context.Context, t engine.Target, slot string) error {
 	if slot == "" {
 		slot = defaultSlot
@@ -283,7 +285,7 @@ func DropSlot(ctx context.Context, t engine.Target, slot string) error {
 		return err
 	}
 	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, "DROP_REPLICATION_SLOT "+slot).ReadAll()
+	_, err = conn.Exec(ctx, "DROP_REPLICATION_SLOT "+slot+" WAIT").ReadAll()
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42704" { // undefined_object
 		return nil
@@ -305,7 +307,7 @@ func (c *capture) slot(ctx context.Context, st *streamRow) (LSN, error) {
 	lost := s.Exists && (s.WALStatus == "lost" || s.RestartLSN == 0)
 	if lost {
 		c.a.event(c.o, slog.LevelError, EventSlotLost, fmt.Sprintf("replication slot %s lost WAL (wal_status %q): the server removed WAL past max_slot_wal_keep_size before coffer stored it; recreating the slot", c.o.Slot, s.WALStatus))
-		if _, err := c.repl.Exec(ctx, "DROP_REPLICATION_SLOT "+c.o.Slot).ReadAll(); err != nil {
+		if _, err := c.repl.Exec(ctx, "DROP_REPLICATION_SLOT "+c.o.Slot+" WAIT").ReadAll(); err != nil {
 			return 0, fmt.Errorf("drop lost slot %s: %w", c.o.Slot, err)
 		}
 	}

@@ -141,7 +141,7 @@ func (a *Archive) Capture(ctx context.Context, t engine.Target, o CaptureOptions
 }
 
 // Run calls Capture again after each error, waiting 1 s and doubling up
-// to a minute, until ctx ends. Errors are logged and reported as events.
+// to 10 s (the window's target lag), until ctx ends. Errors are logged and reported as events.
 func (a *Archive) Run(ctx context.Context, t engine.Target, o CaptureOptions) {
 	wait := time.Second
 	for ctx.Err() == nil {
@@ -154,7 +154,7 @@ func (a *Archive) Run(ctx context.Context, t engine.Target, o CaptureOptions) {
 		case <-ctx.Done():
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, time.Minute)
+		wait = min(2*wait, 10*time.Second)
 	}
 }
 

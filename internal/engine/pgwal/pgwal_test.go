@@ -109,7 +109,8 @@ func exec(t *testing.T, db *sql.DB, q string, args ...any) {
 // capturer runs Capture in the background until stopped.
 type capturer struct {
 	cancel context.CancelFunc
-	done   chan error
+	done   chan struct{} // closed when Capture returned err
+	err    error
 	mu     sync.Mutex
 	events []pgwal.Event
 }
@@ -117,9 +118,10 @@ type capturer struct {
 func startCapture(t *testing.T, a *pgwal.Archive, tg engine.Target) *capturer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &capturer{cancel: cancel, done: make(chan error, 1)}
+	c := &capturer{cancel: cancel, done: make(chan struct{})}
 	go func() {
-		c.done <- a.Capture(ctx, tg, pgwal.CaptureOptions{FlushInterval: 500 * time.Millisecond, SlotCheckInterval: time.Second, OnEvent: func(e pgwal.Event) {
+		defer close(c.done)
+		c.err = a.Capture(ctx, tg, pgwal.CaptureOptions{FlushInterval: 500 * time.Millisecond, SlotCheckInterval: time.Second, OnEvent: func(e pgwal.Event) {
 			c.mu.Lock()
 			c.events = append(c.events, e)
 			c.mu.Unlock()
@@ -137,8 +139,9 @@ func (c *capturer) stop(t *testing.T) {
 	}
 	c.cancel()
 	c.cancel = nil
-	if err := <-c.done; err != nil {
-		t.Errorf("capture: %v", err)
+	<-c.done
+	if c.err != nil {
+		t.Errorf("capture: %v", c.err)
 	}
 }
 
@@ -153,7 +156,7 @@ func (c *capturer) kinds() map[string]string {
 }
 
 // waitLatest waits until the latest restorable time reaches t.
-func waitLatest(t *testing.T, a *pgwal.Archive, done <-chan error, at time.Time) pgwal.Window {
+func waitLatest(t *testing.T, a *pgwal.Archive, done <-chan struct{}, at time.Time) pgwal.Window {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -162,8 +165,8 @@ func waitLatest(t *testing.T, a *pgwal.Archive, done <-chan error, at time.Time)
 			return w
 		}
 		select {
-		case err := <-done:
-			t.Fatalf("the capture ended: %v", err)
+		case <-done:
+			t.Fatal("the capture ended")
 		default:
 		}
 		if time.Now().After(deadline) {

@@ -185,7 +185,7 @@ func (c *capture) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	start, tli, err := c.resumePoint(ctx, st, restart, uint32(ident.Timeline))
+	start, tli, err := c.resumePoint(ctx, restart, uint32(ident.Timeline))
 	if err != nil {
 		return err
 	}
@@ -326,8 +326,14 @@ func (c *capture) slot(ctx context.Context, st *streamRow) (LSN, error) {
 	if s.RestartLSN == 0 {
 		return 0, fmt.Errorf("replication slot %s reserves no WAL", c.o.Slot)
 	}
-	if st.safeLSN > 0 && s.RestartLSN > st.safeLSN {
-		msg := fmt.Sprintf("WAL from %s to %s is not in the archive (the slot was lost or recreated); restores to times before %s are not possible until a new base backup is taken", st.safeLSN, s.RestartLSN, c.a.o.Now().UTC().Format(time.RFC3339))
+	segs, err := c.a.Segments(ctx)
+	if err != nil {
+		return 0, err
+	}
+	// The slot was confirmed only up to what the archive holds: a
+	// restart position beyond it means WAL was lost.
+	if end := storedEnd(segs); end > 0 && s.RestartLSN > end {
+		msg := fmt.Sprintf("WAL from %s to %s is not in the archive (the slot was lost or recreated); restores to times before %s are not possible until a new base backup is taken", end, s.RestartLSN, c.a.o.Now().UTC().Format(time.RFC3339))
 		c.a.event(c.o, slog.LevelError, EventGap, msg)
 		if _, err := c.a.db.ExecContext(ctx, `UPDATE pw_streams SET gap_lsn = ?, gap_at = ? WHERE stream = ?`, int64(s.RestartLSN), c.a.o.Now().UnixNano(), c.a.stream); err != nil {
 			return 0, fmt.Errorf("record WAL gap: %w", err)
@@ -337,30 +343,45 @@ func (c *capture) slot(ctx context.Context, st *streamRow) (LSN, error) {
 }
 
 // resumePoint is where streaming starts: the start of the last stored
-// segment when it is incomplete and the slot still has it, else the
-// start of the slot's restart segment.
-func (c *capture) resumePoint(ctx context.Context, st *streamRow, restart LSN, serverTLI uint32) (LSN, uint32, error) {
+// segment when it is incomplete (the slot still has it: segment files
+// are removed whole), the next segment when it is complete, or, first
+// and after a gap, the start of the slot's restart segment. A stored
+// copy of the segment streaming starts in is replaced as it grows.
+func (c *capture) resumePoint(ctx context.Context, restart LSN, serverTLI uint32) (LSN, uint32, error) {
 	segs, err := c.a.Segments(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
-	segStart := func(l LSN) LSN { return LSN(uint64(l) / uint64(c.segSize) * uint64(c.segSize)) }
-	if len(segs) == 0 || restart > st.safeLSN {
-		return segStart(restart), serverTLI, nil
-	}
-	last := segs[len(segs)-1]
-	for _, s := range segs {
-		if s.Segno == last.Segno && s.Timeline > last.Timeline {
-			last = s
+	size := uint64(c.segSize)
+	start, tli := LSN(uint64(restart)/size*size), serverTLI
+	if end := storedEnd(segs); len(segs) > 0 && restart <= end {
+		last := segs[len(segs)-1]
+		for _, s := range segs {
+			if s.Segno == last.Segno && s.Timeline > last.Timeline {
+				last = s
+			}
+		}
+		c.confirm = last.End
+		start, tli = LSN(last.Segno*size), last.Timeline
+		if uint64(last.End) == (last.Segno+1)*size {
+			return last.End, last.Timeline, nil
 		}
 	}
-	c.seg = &segBuf{segno: last.Segno, stored: last.End, storedID: last.ID, first: last.FirstCommit, last: last.LastCommit}
-	c.confirm = last.End
-	if uint64(last.End) == (last.Segno+1)*uint64(c.segSize) {
-		c.seg = nil
-		return last.End, last.Timeline, nil
+	for _, s := range segs {
+		if s.Segno == uint64(start)/size && s.Timeline == tli {
+			c.seg = &segBuf{segno: s.Segno, stored: s.End, storedID: s.ID, first: s.FirstCommit, last: s.LastCommit}
+		}
 	}
-	return LSN(last.Segno * uint64(c.segSize)), last.Timeline, nil
+	return start, tli, nil
+}
+
+// storedEnd is the end of the stored WAL.
+func storedEnd(segs []Segment) LSN {
+	var end LSN
+	for _, s := range segs {
+		end = max(end, s.End)
+	}
+	return end
 }
 
 // history stores timeline tli's history file.

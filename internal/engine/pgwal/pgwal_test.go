@@ -461,3 +461,56 @@ func TestVaultOutage(t *testing.T) {
 		t.Fatalf("restore to a time inside the outage: %d rows up to batch %d, want 20 up to batch 2", n, maxBatch)
 	}
 }
+
+// TestTimelineAfterPromotion: a server restored to a point in time has
+// promoted onto timeline 2; captured in an archive of its own, its WAL
+// is stored under timeline 2 with the timeline's history, and a restore
+// from that archive recovers along it.
+func TestTimelineAfterPromotion(t *testing.T) {
+	src := testenv.StartPostgres(t)
+	db := openDB(t, src.CreateDatabase(t, "app"))
+	exec(t, db, `CREATE TABLE events (id bigserial PRIMARY KEY, batch int NOT NULL)`)
+	a, _ := newArchive(t, "db-4", nil, nil)
+	ctx := context.Background()
+	c := startCapture(t, a, target(src, "postgres"))
+	if _, err := a.TakeBaseBackup(ctx, target(src, "postgres")); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, db, `INSERT INTO events (batch) SELECT 1 FROM generate_series(1, 10)`)
+	waitLatest(t, a, c.done, time.Now())
+	c.stop(t)
+	promoted, _ := restoreAt(t, a, src, time.Time{}, true)
+
+	b, _ := newArchive(t, "db-4-restored", nil, nil)
+	tg := target(promoted, "postgres")
+	c = startCapture(t, b, tg)
+	if _, err := b.TakeBaseBackup(ctx, tg); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, openDB(t, promoted.DSN("app")), `INSERT INTO events (batch) SELECT 2 FROM generate_series(1, 10)`)
+	waitLatest(t, b, c.done, time.Now())
+	segs, err := b.Segments(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range segs {
+		if s.Timeline != 2 {
+			t.Fatalf("segment %d of the promoted server stored on timeline %d", s.Segno, s.Timeline)
+		}
+	}
+	again, _ := restoreAt(t, b, promoted, time.Time{}, true)
+	var n, batches int
+	if err := openDB(t, again.DSN("app")).QueryRow(`SELECT count(*), count(DISTINCT batch) FROM events`).Scan(&n, &batches); err != nil {
+		t.Fatal(err)
+	}
+	if n != 20 || batches != 2 {
+		t.Fatalf("restore of the promoted server: %d rows in %d batches, want 20 in 2", n, batches)
+	}
+	var tli int
+	if err := openDB(t, again.DSN("postgres")).QueryRow(`SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int`).Scan(&tli); err != nil {
+		t.Fatal(err)
+	}
+	if tli != 3 {
+		t.Fatalf("the second restore promoted onto timeline %d, want 3", tli)
+	}
+}

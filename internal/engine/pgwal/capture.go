@@ -43,6 +43,7 @@ const (
 	EventSlotLost        = "slot-lost"       // wal_status 'lost': the server removed WAL the slot needed
 	EventGap             = "gap"             // WAL is missing from the archive; restores start after it
 	EventTimelineChanged = "timeline"
+	EventCaptureError    = "capture-error" // Capture failed; Run retries
 )
 
 // Event is something the capture reports (and logs).
@@ -145,11 +146,15 @@ func (a *Archive) Capture(ctx context.Context, t engine.Target, o CaptureOptions
 func (a *Archive) Run(ctx context.Context, t engine.Target, o CaptureOptions) {
 	wait := time.Second
 	for ctx.Err() == nil {
+		began := time.Now()
 		err := a.Capture(ctx, t, o)
 		if err == nil || ctx.Err() != nil {
 			return
 		}
-		a.event(o, slog.LevelError, "capture-error", err.Error())
+		if time.Since(began) > time.Minute { // it ran a while: back off from the start
+			wait = time.Second
+		}
+		a.event(o, slog.LevelError, EventCaptureError, err.Error())
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):
@@ -177,11 +182,10 @@ func (c *capture) run(ctx context.Context) error {
 	if block != pageSize {
 		return fmt.Errorf("the server's WAL pages are %d bytes; only %d is supported", block, pageSize)
 	}
-	st, err := c.register(ctx, ident.SystemID)
-	if err != nil {
+	if err := c.register(ctx, ident.SystemID); err != nil {
 		return err
 	}
-	restart, err := c.slot(ctx, st)
+	restart, err := c.slot(ctx)
 	if err != nil {
 		return err
 	}
@@ -208,23 +212,23 @@ func (c *capture) run(ctx context.Context) error {
 }
 
 // register creates the stream's row or checks it belongs to this server.
-func (c *capture) register(ctx context.Context, systemID string) (*streamRow, error) {
+func (c *capture) register(ctx context.Context, systemID string) error {
 	st, err := c.a.streamRow(ctx, c.a.db)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if st != nil {
 		if st.systemID != systemID || st.segSize != c.segSize {
-			return nil, fmt.Errorf("the server (system %s, %d-byte segments) is not the one archived as %s (system %s, %d-byte segments)", systemID, c.segSize, c.a.stream, st.systemID, st.segSize)
+			return fmt.Errorf("the server (system %s, %d-byte segments) is not the one archived as %s (system %s, %d-byte segments)", systemID, c.segSize, c.a.stream, st.systemID, st.segSize)
 		}
-		return st, nil
+		return nil
 	}
 	_, err = c.a.db.ExecContext(ctx, `INSERT INTO pw_streams (stream, system_id, segment_size, safe_lsn, safe_time, gap_lsn, gap_at, created_at) VALUES (?, ?, ?, 0, 0, 0, 0, ?)`,
 		c.a.stream, systemID, c.segSize, c.a.o.Now().UnixNano())
 	if err != nil {
-		return nil, fmt.Errorf("register WAL stream %s: %w", c.a.stream, err)
+		return fmt.Errorf("register WAL stream %s: %w", c.a.stream, err)
 	}
-	return c.a.streamRow(ctx, c.a.db)
+	return nil
 }
 
 // SlotStatus is the slot's row of pg_replication_slots.
@@ -299,7 +303,7 @@ func DropSlot(ctx context.Context, t engine.Target, slot string) error {
 // slot makes sure the slot exists and holds WAL; a lost slot is
 // reported, dropped and created again, and the gap recorded. It
 // returns the slot's restart position.
-func (c *capture) slot(ctx context.Context, st *streamRow) (LSN, error) {
+func (c *capture) slot(ctx context.Context) (LSN, error) {
 	s, err := ReadSlot(ctx, c.sql, c.o.Slot)
 	if err != nil {
 		return 0, err

@@ -18,6 +18,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/engine/pgphysical"
 	"github.com/coffer-dev/coffer/internal/engine/pgwal"
 	"github.com/coffer-dev/coffer/internal/meta/sqlite"
+	"github.com/coffer-dev/coffer/internal/pgaccount"
 	"github.com/coffer-dev/coffer/internal/rds"
 	"github.com/coffer-dev/coffer/internal/vaultstore"
 )
@@ -58,7 +59,7 @@ func BenchPITR(ctx context.Context, o PITROptions) error {
 		return err
 	}
 	b := &physBench{o: BenchOptions{DataDir: o.DataDir, Out: o.Out}, dir: filepath.Join(o.DataDir, "pitr"), bin: bin}
-	if b.cred, err = postgresAccount(); err != nil {
+	if b.cred, err = pgaccount.Credential(); err != nil {
 		return err
 	}
 	defer b.stopAll()
@@ -243,11 +244,8 @@ func (p *pitrBench) measure(ctx context.Context) error {
 		return err
 	}
 	p.cofferFiles = time.Since(start)
-	port, err := p.serve(ctx, dir)
+	port, err := p.startRestored(ctx, dir)
 	if err != nil {
-		return err
-	}
-	if err := waitOutOfRecovery(ctx, p.dsn(port, "bench")); err != nil {
 		return err
 	}
 	p.cofferPITR = time.Since(start)
@@ -263,10 +261,7 @@ func (p *pitrBench) measure(ctx context.Context) error {
 	if err := p.backrest(ctx, "--pg1-path="+dir, "--type=time", "--target="+target.UTC().Format("2006-01-02 15:04:05.999999-07"), "--target-action=promote", "restore"); err != nil {
 		return err
 	}
-	if port, err = p.serve(ctx, dir); err != nil {
-		return err
-	}
-	if err := waitOutOfRecovery(ctx, p.dsn(port, "bench")); err != nil {
+	if port, err = p.startRestored(ctx, dir); err != nil {
 		return err
 	}
 	p.brPITR = time.Since(start)

@@ -273,7 +273,7 @@ func (s *Service) CreateInstance(ctx context.Context, in CreateInput) (*Instance
 	if _, ok := s.engines[in.Engine]; !ok {
 		return nil, invalidParam("Invalid DB engine: %s. This coffer has no %s engine adapter.", in.Engine, in.Engine)
 	}
-	days, err := retention(in.BackupRetentionPeriod)
+	days, err := retentionFor(in.Engine, in.BackupRetentionPeriod)
 	if err != nil {
 		return nil, err
 	}
@@ -427,6 +427,14 @@ func (s *Service) attachKey(ctx context.Context, inst *Instance, keyID string) e
 		return keyError(keyARN, err)
 	}
 	inst.GrantID = use + " " + describe
+	if inst.Engine == EnginePostgres {
+		automated, err := s.keys.CreateGrant(ctx, inst.Region, automatedGrant(inst, keyARN))
+		if err != nil {
+			s.releaseKey(inst)
+			return keyError(keyARN, err)
+		}
+		inst.GrantID += " " + automated
+	}
 	return nil
 }
 

@@ -320,7 +320,7 @@ func (s *Service) ModifyInstance(ctx context.Context, in ModifyInput) (*Instance
 		inst.AllocatedStorage = in.AllocatedStorage
 	}
 	if in.BackupRetentionPeriod != nil {
-		if inst.BackupRetentionPeriod, err = retention(in.BackupRetentionPeriod); err != nil {
+		if inst.BackupRetentionPeriod, err = retentionFor(inst.Engine, in.BackupRetentionPeriod); err != nil {
 			return nil, err
 		}
 	}

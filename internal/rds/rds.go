@@ -70,6 +70,8 @@ type Service struct {
 	engines map[string]engine.Engine
 	log     *slog.Logger
 	now     func() time.Time
+	// continuous is the WAL archives (SetContinuousBackup).
+	continuous ContinuousBackup
 
 	// work tracks background provisioning and deletion, so Close can
 	// wait for it.

@@ -1,0 +1,383 @@
+package rds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/awserr"
+	"github.com/coffer-dev/coffer/internal/engine"
+	"github.com/coffer-dev/coffer/internal/engine/pgphysical"
+	"github.com/coffer-dev/coffer/internal/identity"
+)
+
+// Automated backups: an instance on a PostgreSQL server of its own
+// with BackupRetentionPeriod 1 to 35 has its WAL captured continuously
+// (the app runs it, package pgwal) into the vault named by
+// AutomatedBackupVault, so it can be restored to any time of its
+// restore window (RestoreToPointInTime). 0 turns capture off and drops
+// the replication slot. SQLite instances have no WAL to stream: they
+// are refused a retention above 0.
+
+// ContinuousBackup is the instances' WAL archives, as the app wires
+// them (package pgwal).
+type ContinuousBackup interface {
+	// Window is the instance's restore window; ErrNoRestoreWindow when
+	// nothing is restorable yet.
+	Window(ctx context.Context, inst *Instance) (RestoreWindow, error)
+	// Restore fills dir (absent or empty) with the instance's data at
+	// the time at (or at the latest restorable time), ready for a server
+	// to recover and promote; it returns the base backup's metadata
+	// (for pgphysical.Validate) and the time restored to. A time outside
+	// the window gets an *OutsideWindowError.
+	Restore(ctx context.Context, inst *Instance, at time.Time, latest bool, dir string) (*engine.Metadata, time.Time, error)
+}
+
+// RestoreWindow is the span of times an instance can be restored to.
+type RestoreWindow struct {
+	Earliest time.Time
+	Latest   time.Time
+}
+
+func (w RestoreWindow) String() string {
+	return w.Earliest.UTC().Format(time.RFC3339) + " to " + w.Latest.UTC().Format(time.RFC3339)
+}
+
+// ErrNoRestoreWindow: the instance's first base backup and the WAL
+// after it are not stored yet.
+var ErrNoRestoreWindow = errors.New("no restorable time yet")
+
+// OutsideWindowError is a restore time outside the restore window.
+type OutsideWindowError struct {
+	Time   time.Time
+	Window RestoreWindow
+}
+
+func (e *OutsideWindowError) Error() string {
+	return fmt.Sprintf("restore time %s is outside the restorable window %s", e.Time.UTC().Format(time.RFC3339Nano), e.Window)
+}
+
+// SetContinuousBackup gives the service the WAL archives.
+func (s *Service) SetContinuousBackup(c ContinuousBackup) { s.continuous = c }
+
+// AutomatedBackupVault is the vault (of the vault storage engine,
+// ACCOUNT.NAME as backup vaults are) holding an instance's automated
+// backups: its base backups and WAL, under the instance's KMS key. The
+// instance's grant for it is constrained to this vault
+// (encryption context coffer:vault).
+func AutomatedBackupVault(inst *Instance) string {
+	return inst.Account + ".rds-automated-" + strings.ToLower(inst.ResourceID)
+}
+
+// automatedGrant is the grant RDS holds to encrypt and decrypt an
+// instance's automated backups with its key.
+func automatedGrant(inst *Instance, keyARN string) Grant {
+	return Grant{
+		KeyARN: keyARN, Grantee: ServicePrincipal(inst.Region), Name: inst.ResourceID + "-automated-backups",
+		Operations: []string{"Decrypt", "GenerateDataKey"},
+		Context:    map[string]string{"coffer:vault": AutomatedBackupVault(inst)},
+	}
+}
+
+// retentionFor validates BackupRetentionPeriod for an engine: SQLite
+// instances are refused automated backups (their default is 0).
+func retentionFor(engineName string, days *int) (int, error) {
+	if engineName != EngineSQLite {
+		return retention(days)
+	}
+	if days != nil && *days != 0 {
+		return 0, invalidCombination("Automated backups (BackupRetentionPeriod %d) are not available for %s instances: point-in-time restore streams PostgreSQL's WAL, which SQLite has none of. Set BackupRetentionPeriod to 0; snapshots (AWS Backup, CreateDBSnapshot) remain available.", *days, EngineSQLite)
+	}
+	return 0, nil
+}
+
+// ServiceContext is a context acting as the RDS service of the
+// region, the principal the instances' grants name: the app's WAL
+// capture writes the vault with it.
+func (s *Service) ServiceContext(ctx context.Context, region string) context.Context {
+	return identity.WithCaller(ctx, identity.ServicePrincipal(ServicePrincipal(region)))
+}
+
+// ContinuousInstances are the instances whose WAL this node captures:
+// available PostgreSQL instances on a server of their own on this node
+// with BackupRetentionPeriod above 0, each with coffer's administrator
+// on its server (replication allowed).
+func (s *Service) ContinuousInstances(ctx context.Context) ([]*Instance, []engine.Target, error) {
+	rows, err := s.store.QueryContext(ctx, `SELECT `+instanceColumns+` FROM rds_instances WHERE backup_retention_period > 0 AND status = ? AND node_id = ? ORDER BY created_at`,
+		StatusAvailable, s.hosts.NodeID())
+	if err != nil {
+		return nil, nil, fmt.Errorf("find instances with automated backups: %w", err)
+	}
+	var insts []*Instance
+	for rows.Next() {
+		inst, err := scanInstance(rows)
+		if err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		if inst.Engine == EnginePostgres && inst.server != "" && inst.Origin != OriginRegistered {
+			insts = append(insts, inst)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	if len(insts) == 0 {
+		return nil, nil, nil
+	}
+	srv, err := s.hosts.Servers()
+	if err != nil {
+		return nil, nil, err
+	}
+	targets := make([]engine.Target, len(insts))
+	for i, inst := range insts {
+		if targets[i], err = srv.AdminTarget(inst.server, "postgres"); err != nil {
+			return nil, nil, err
+		}
+	}
+	return insts, targets, nil
+}
+
+// CaptureOff says whether an instance whose capture stopped had its
+// automated backups turned off (retention 0) and is still on this
+// node's server, so its replication slot should be dropped, with the
+// target to drop it through.
+func (s *Service) CaptureOff(ctx context.Context, arn string) (bool, engine.Target, error) {
+	inst, err := s.loadARN(ctx, arn)
+	if isNotFound(err) {
+		return false, engine.Target{}, nil
+	}
+	if err != nil {
+		return false, engine.Target{}, err
+	}
+	if inst.BackupRetentionPeriod != 0 || inst.Status != StatusAvailable || inst.server == "" || inst.NodeID != s.hosts.NodeID() {
+		return false, engine.Target{}, nil
+	}
+	srv, err := s.hosts.Servers()
+	if err != nil {
+		return false, engine.Target{}, err
+	}
+	t, err := srv.AdminTarget(inst.server, "postgres")
+	return err == nil, t, err
+}
+
+// restoreWindow is an instance's window for the API: none when
+// automated backups are off or nothing is restorable yet.
+func (s *Service) restoreWindow(ctx context.Context, inst *Instance) (RestoreWindow, bool) {
+	if s.continuous == nil || inst.BackupRetentionPeriod == 0 || inst.Engine != EnginePostgres || inst.server == "" {
+		return RestoreWindow{}, false
+	}
+	w, err := s.continuous.Window(ctx, inst)
+	if err != nil {
+		if !errors.Is(err, ErrNoRestoreWindow) {
+			s.log.Warn("read the restore window", "instance", inst.ARN, "error", err)
+		}
+		return RestoreWindow{}, false
+	}
+	return w, true
+}
+
+// LatestRestorableTime is DescribeDBInstances' LatestRestorableTime:
+// false when the instance cannot be restored to a point in time (yet).
+func (s *Service) LatestRestorableTime(ctx context.Context, inst *Instance) (time.Time, bool) {
+	w, ok := s.restoreWindow(ctx, inst)
+	return w.Latest, ok
+}
+
+// AutomatedBackup is an instance's automated backups, as
+// DescribeDBInstanceAutomatedBackups shows them.
+type AutomatedBackup struct {
+	Instance *Instance
+	// Window is the restore window; nil when nothing is restorable yet.
+	Window *RestoreWindow
+}
+
+// DescribeAutomatedBackups lists the automated backups of the caller's
+// instances in the region (those with BackupRetentionPeriod above 0),
+// or of one, by identifier or DbiResourceId. Automated backups are
+// deleted with their instance, so only current instances have them.
+func (s *Service) DescribeAutomatedBackups(ctx context.Context, id, resourceID string) ([]AutomatedBackup, error) {
+	sc, err := s.scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if id != "" {
+		if id, err = s.identifierOf(sc, id); err != nil {
+			return nil, err
+		}
+	}
+	resource := InstanceARN(sc.Region, sc.Account, "*")
+	if id != "" {
+		resource = InstanceARN(sc.Region, sc.Account, id)
+	}
+	if err := s.authorize(ctx, "DescribeDBInstanceAutomatedBackups", resource, nil); err != nil {
+		return nil, err
+	}
+	insts, err := s.list(ctx, sc, id, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []AutomatedBackup
+	for _, inst := range insts {
+		if inst.BackupRetentionPeriod == 0 || resourceID != "" && inst.ResourceID != resourceID {
+			continue
+		}
+		ab := AutomatedBackup{Instance: inst}
+		if w, ok := s.restoreWindow(ctx, inst); ok {
+			ab.Window = &w
+		}
+		out = append(out, ab)
+	}
+	if len(out) == 0 && (id != "" || resourceID != "") {
+		return nil, awserr.New(awserr.NotFound, "DBInstanceAutomatedBackupNotFound", "No automated backup for DB instance %s was found.", id+resourceID).WithStatus(404)
+	}
+	return out, nil
+}
+
+// PointInTimeInput is RestoreDBInstanceToPointInTime's input.
+type PointInTimeInput struct {
+	Source      string // SourceDBInstanceIdentifier (or its ARN)
+	Target      string // TargetDBInstanceIdentifier
+	RestoreTime *time.Time
+	UseLatest   bool
+	// KMSKeyID encrypts the new instance; empty: the source's key.
+	KMSKeyID      string
+	InstanceClass string // empty: the source's
+	Tags          map[string]string
+}
+
+func invalidRestore(format string, args ...any) *awserr.Error {
+	return awserr.New(awserr.Invalid, "InvalidRestoreFault", format, args...)
+}
+
+// RestoreToPointInTime creates a new instance holding the source's data
+// as of a time of its restore window: the newest base backup before it
+// plus the WAL up to it, replayed by the new server, which is then
+// checked (pgphysical.Validate) before the instance becomes available.
+// The restore runs in the request; the instance is returned creating
+// and becomes available once validated, or failed with what went wrong.
+func (s *Service) RestoreToPointInTime(ctx context.Context, in PointInTimeInput) (*Instance, error) {
+	if in.Source == "" {
+		return nil, missingParam("SourceDBInstanceIdentifier")
+	}
+	if in.Target == "" {
+		return nil, missingParam("TargetDBInstanceIdentifier")
+	}
+	if in.RestoreTime != nil && in.UseLatest {
+		return nil, invalidCombination("RestoreTime and UseLatestRestorableTime cannot both be given")
+	}
+	if in.RestoreTime == nil && !in.UseLatest {
+		return nil, invalidCombination("Either RestoreTime or UseLatestRestorableTime must be given")
+	}
+	sc, id, err := s.authorizeInstance(ctx, "RestoreDBInstanceToPointInTime", in.Source)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidIdentifier(in.Target); err != nil {
+		return nil, err
+	}
+	target := strings.ToLower(in.Target)
+	if err := s.authorize(ctx, "RestoreDBInstanceToPointInTime", InstanceARN(sc.Region, sc.Account, target), nil); err != nil {
+		return nil, err
+	}
+	src, err := s.load(ctx, s.store, sc, id)
+	if err != nil {
+		return nil, err
+	}
+	if src.BackupRetentionPeriod == 0 {
+		return nil, awserr.New(awserr.Invalid, "PointInTimeRestoreNotEnabled",
+			"DB instance %s has BackupRetentionPeriod 0: automated backups are off, so it cannot be restored to a point in time. Turn them on with ModifyDBInstance BackupRetentionPeriod 1 to 35.", src.Identifier)
+	}
+	if src.Engine != EnginePostgres || src.server == "" || s.continuous == nil {
+		return nil, awserr.New(awserr.Invalid, "PointInTimeRestoreNotEnabled",
+			"DB instance %s is %s: coffer captures the WAL of PostgreSQL instances on a server of their own only", src.Identifier, placementOf(src))
+	}
+	if err := s.onThisNode(src); err != nil {
+		return nil, err
+	}
+	if _, err := s.load(ctx, s.store, sc, target); err == nil {
+		return nil, alreadyExists(target)
+	} else if !isNotFound(err) {
+		return nil, err
+	}
+	w, err := s.continuous.Window(ctx, src)
+	if errors.Is(err, ErrNoRestoreWindow) {
+		return nil, invalidRestore("DB instance %s has no restorable time yet: its first automated backup and the WAL after it are not stored yet; try again in a few minutes", src.Identifier)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var at time.Time
+	if in.RestoreTime != nil {
+		at = *in.RestoreTime
+		if at.Before(w.Earliest) || at.After(w.Latest) {
+			return nil, restoreOutside(src, at, w)
+		}
+	}
+	password, err := s.open(ctx, src)
+	if err != nil {
+		return nil, keyNotAccessible("the credentials of DB instance %s cannot be decrypted: %v", src.Identifier, err)
+	}
+	dir, err := s.IncomingDir()
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	data := filepath.Join(dir, "data")
+	md, at, err := s.continuous.Restore(ctx, src, at, in.UseLatest, data)
+	var we *OutsideWindowError
+	if errors.As(err, &we) {
+		return nil, restoreOutside(src, we.Time, we.Window)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("restore %s to %s: %w", src.Identifier, at.UTC().Format(time.RFC3339Nano), err)
+	}
+	keyID := in.KMSKeyID
+	if keyID == "" && src.StorageEncrypted {
+		keyID = src.KMSKeyARN
+	}
+	class := in.InstanceClass
+	if class == "" {
+		class = src.InstanceClass
+	}
+	inst, t, err := s.CreateRestoredInstance(ctx, RestoreSpec{
+		Region: sc.Region, Identifier: target, Engine: src.Engine, DBName: src.DBName, MasterUsername: src.MasterUsername,
+		MasterUserPassword: password, InstanceClass: class, AllocatedStorage: src.AllocatedStorage,
+		StorageEncrypted: src.StorageEncrypted || in.KMSKeyID != "", KMSKeyID: keyID, EngineVersion: src.EngineVersion,
+		Tags: in.Tags, DataDir: data,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("restored to a point in time", "source", src.ARN, "instance", inst.ARN, "time", at.UTC().Format(time.RFC3339Nano))
+	s.background(func(ctx context.Context) { s.validateRestored(ctx, inst, t, md) })
+	return inst, nil
+}
+
+func restoreOutside(src *Instance, at time.Time, w RestoreWindow) error {
+	return invalidRestore("Restore time %s is outside the restorable window of DB instance %s: the earliest restorable time is %s and the latest restorable time is %s",
+		at.UTC().Format(time.RFC3339), src.Identifier, w.Earliest.UTC().Format(time.RFC3339Nano), w.Latest.UTC().Format(time.RFC3339Nano))
+}
+
+// validateRestored checks a point-in-time restore's server and makes
+// the instance available, or failed (dropping the server).
+func (s *Service) validateRestored(ctx context.Context, inst *Instance, t engine.Target, md *engine.Metadata) {
+	vctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	t.Role = ""
+	_, err := pgphysical.Validate(vctx, t, md)
+	if err == nil {
+		err = s.MarkAvailable(ctx, inst.ARN)
+	}
+	if err != nil {
+		s.log.Error("point-in-time restore failed validation", "instance", inst.ARN, "error", err)
+		if merr := s.MarkFailed(ctx, inst.ARN, "the restored server failed validation: "+err.Error()+"; delete the instance and restore again"); merr != nil {
+			s.log.Error("drop a failed point-in-time restore", "instance", inst.ARN, "error", merr)
+		}
+	}
+}

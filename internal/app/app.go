@@ -65,6 +65,8 @@ type App struct {
 	kms     *kms.Service
 	rds     *rds.Service
 	dbHosts *rds.Hosts
+	// continuous runs RDS automated backups (WAL capture) on this node.
+	continuous *continuous
 	backup  *backup.Service
 	queue   *jobs.Queue
 	plans   *plans.Service
@@ -335,6 +337,12 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("start the job queue: %w", err)
 	}
 	go a.sweepJobs(ctx)
+	automated, stopAutomated := make(chan struct{}), context.CancelFunc(nil)
+	{
+		actx, cancel := context.WithCancel(ctx)
+		stopAutomated = cancel
+		go func() { a.continuous.Run(actx); close(automated) }()
+	}
 	a.ready.Store(true)
 	a.log.Info("serving", "address", ln.Addr().String(), "tls", a.tlsCert != nil)
 	var err error
@@ -355,6 +363,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	stopCtx, stop := context.WithTimeout(context.Background(), 20*time.Second)
 	a.queue.Stop(stopCtx)
 	stop()
+	stopAutomated()
+	<-automated // the captures store what they received
 	a.closeRDS()
 	a.audit.Close()
 	if cerr := a.store.Close(); cerr != nil && err == nil {

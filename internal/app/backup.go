@@ -304,6 +304,12 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, keys rootke
 	if err != nil {
 		return err
 	}
+	if a.continuous, err = newContinuous(a.store, vs, a.rds, a.log.With("component", "rds-automated-backups")); err != nil {
+		return err
+	}
+	if err := reg.Register(a.continuous); err != nil {
+		return err
+	}
 	a.backup = backup.New(backup.Options{
 		Store: a.store, Authz: ids.Authorizer(), Keys: kmsKeys{a.kms}, Orgs: orgs{ids}, Roles: roles{ids},
 		Storage: vaultData{vs}, Resources: dbResources{a.rds}, Queue: a.queue, Log: a.log.With("component", "backup"),

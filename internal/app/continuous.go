@@ -1,0 +1,285 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/coffer-dev/coffer/internal/engine"
+	"github.com/coffer-dev/coffer/internal/engine/pgphysical"
+	"github.com/coffer-dev/coffer/internal/engine/pgwal"
+	"github.com/coffer-dev/coffer/internal/meta"
+	"github.com/coffer-dev/coffer/internal/rds"
+	"github.com/coffer-dev/coffer/internal/vaultstore"
+)
+
+// continuous runs RDS automated backups on this node: for each
+// instance with BackupRetentionPeriod above 0 it captures the WAL
+// (pgwal.Archive.Run), takes a base backup when the instance has none
+// or its newest is a day old, and expires what falls out of the
+// retention period; it serves rds.ContinuousBackup (windows and
+// point-in-time restores) and the window metrics.
+type continuous struct {
+	store meta.Store
+	vault *vaultstore.Engine
+	phys  *pgphysical.Engine
+	rds   *rds.Service
+	log   *slog.Logger
+	// Scan is how often the instances are looked at (captures started
+	// and stopped).
+	scan time.Duration
+
+	mu      sync.Mutex
+	running map[string]*captureRun // by instance ARN
+	events  *prometheus.CounterVec
+}
+
+// captureRun is one instance's capture and maintenance.
+type captureRun struct {
+	inst   *rds.Instance
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+var _ rds.ContinuousBackup = (*continuous)(nil)
+
+// Automated backups' schedule.
+const (
+	baseBackupEvery = 24 * time.Hour
+	expireEvery     = 10 * time.Minute
+	continuousScan  = 2 * time.Second
+)
+
+func newContinuous(store meta.Store, v *vaultstore.Engine, svc *rds.Service, log *slog.Logger) (*continuous, error) {
+	phys, err := pgphysical.New(pgphysical.Options{})
+	if err != nil {
+		return nil, err
+	}
+	c := &continuous{store: store, vault: v, phys: phys, rds: svc, log: log, scan: continuousScan, running: map[string]*captureRun{},
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "coffer_rds_wal_capture_events_total",
+			Help: "Events of RDS instances' WAL capture (slot-lost, slot-unreserved, gap, capture-error, ...).",
+		}, []string{"instance", "event"}),
+	}
+	svc.SetContinuousBackup(c)
+	return c, nil
+}
+
+// archive opens an instance's WAL archive: its automated-backups vault
+// under the instance's key, named by its DbiResourceId.
+func (c *continuous) archive(inst *rds.Instance) (*pgwal.Archive, error) {
+	d := vaultstore.Domain{Region: inst.Region, Vault: rds.AutomatedBackupVault(inst), KeyARN: inst.KMSKeyARN}
+	return pgwal.Open(c.store, c.vault, d, strings.ToLower(inst.ResourceID), pgwal.Options{Physical: c.phys, Logger: c.log.With("instance", inst.ARN)})
+}
+
+// Window serves rds.ContinuousBackup.
+func (c *continuous) Window(ctx context.Context, inst *rds.Instance) (rds.RestoreWindow, error) {
+	a, err := c.archive(inst)
+	if err != nil {
+		return rds.RestoreWindow{}, err
+	}
+	w, err := a.Window(ctx)
+	if errors.Is(err, pgwal.ErrNoWindow) {
+		return rds.RestoreWindow{}, errors.Join(rds.ErrNoRestoreWindow, err)
+	}
+	return rds.RestoreWindow{Earliest: w.Earliest, Latest: w.Latest}, err
+}
+
+// Restore serves rds.ContinuousBackup, reading the vault as the RDS
+// service (the instance's grant).
+func (c *continuous) Restore(ctx context.Context, inst *rds.Instance, at time.Time, latest bool, dir string) (*engine.Metadata, time.Time, error) {
+	a, err := c.archive(inst)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	res, err := a.Restore(c.rds.ServiceContext(ctx, inst.Region), at, latest, dir)
+	var we *pgwal.WindowError
+	if errors.As(err, &we) {
+		return nil, time.Time{}, &rds.OutsideWindowError{Time: we.Time, Window: rds.RestoreWindow{Earliest: we.Window.Earliest, Latest: we.Window.Latest}}
+	}
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return res.BaseBackup.Metadata, res.Target, nil
+}
+
+// Run starts and stops the captures as instances' retention changes,
+// until ctx ends; then it stops them (each stores what it received) and
+// returns.
+func (c *continuous) Run(ctx context.Context) {
+	t := time.NewTicker(c.scan)
+	defer t.Stop()
+	for {
+		c.reconcile(ctx)
+		select {
+		case <-ctx.Done():
+			c.mu.Lock()
+			runs := c.running
+			c.running = map[string]*captureRun{}
+			c.mu.Unlock()
+			for _, r := range runs {
+				r.cancel()
+				<-r.done
+			}
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// reconcile starts the captures of instances that need one and stops
+// those of instances that no longer do, dropping the replication slot
+// of an instance whose automated backups were turned off.
+func (c *continuous) reconcile(ctx context.Context) {
+	insts, targets, err := c.rds.ContinuousInstances(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.Warn("find instances with automated backups", "error", err)
+		}
+		return
+	}
+	want := make(map[string]bool, len(insts))
+	c.mu.Lock()
+	for i, inst := range insts {
+		want[inst.ARN] = true
+		if r, ok := c.running[inst.ARN]; ok {
+			r.inst = inst
+			continue
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		r := &captureRun{inst: inst, cancel: cancel, done: make(chan struct{})}
+		c.running[inst.ARN] = r
+		go c.runInstance(rctx, r, targets[i])
+	}
+	var stopped []*captureRun
+	for arn, r := range c.running {
+		if !want[arn] {
+			stopped = append(stopped, r)
+			delete(c.running, arn)
+		}
+	}
+	c.mu.Unlock()
+	for _, r := range stopped {
+		r.cancel()
+		<-r.done
+		off, t, err := c.rds.CaptureOff(ctx, r.inst.ARN)
+		if err == nil && off {
+			err = pgwal.DropSlot(ctx, t, "")
+			if err == nil {
+				c.log.Info("automated backups turned off: replication slot dropped", "instance", r.inst.ARN)
+			}
+		}
+		if err != nil && ctx.Err() == nil {
+			c.log.Warn("drop the replication slot of an instance whose automated backups are off", "instance", r.inst.ARN, "error", err)
+		}
+	}
+}
+
+// runInstance captures an instance's WAL and keeps its base backups
+// and retention until ctx ends.
+func (c *continuous) runInstance(ctx context.Context, r *captureRun, t engine.Target) {
+	defer close(r.done)
+	log := c.log.With("instance", r.inst.ARN)
+	a, err := c.archive(r.inst)
+	if err != nil {
+		log.Error("open the WAL archive", "error", err)
+		return
+	}
+	sctx := c.rds.ServiceContext(ctx, r.inst.Region)
+	captured := make(chan struct{})
+	go func() {
+		defer close(captured)
+		a.Run(sctx, t, pgwal.CaptureOptions{OnEvent: func(e pgwal.Event) {
+			c.events.WithLabelValues(r.inst.ARN, e.Kind).Inc()
+		}})
+	}()
+	defer func() { <-captured }()
+	var expired time.Time
+	tick := time.NewTicker(c.scan)
+	defer tick.Stop()
+	for {
+		if err := c.maintain(sctx, a, r, t, &expired); err != nil && ctx.Err() == nil {
+			log.Warn("automated backup", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// maintain takes a base backup once the capture has stored WAL (so the
+// backup's WAL is in the archive) when none is a day old, and expires
+// what is older than the retention period.
+func (c *continuous) maintain(ctx context.Context, a *pgwal.Archive, r *captureRun, t engine.Target, expired *time.Time) error {
+	segs, err := a.Segments(ctx)
+	if err != nil || len(segs) == 0 {
+		return err
+	}
+	bbs, err := a.BaseBackups(ctx)
+	if err != nil {
+		return err
+	}
+	if len(bbs) == 0 || time.Since(bbs[len(bbs)-1].Completed) >= baseBackupEvery {
+		bb, err := a.TakeBaseBackup(ctx, t)
+		if err != nil {
+			return err
+		}
+		c.log.Info("automated base backup taken", "instance", r.inst.ARN, "manifest", bb.ID)
+	}
+	if time.Since(*expired) < expireEvery {
+		return nil
+	}
+	ps, err := a.Expire(ctx, time.Duration(r.inst.BackupRetentionPeriod)*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	*expired = time.Now()
+	c.log.Debug("automated backups expired", "instance", r.inst.ARN, "stats", ps)
+	return nil
+}
+
+// Describe and Collect make continuous a prometheus.Collector: each
+// captured instance's restore window and how far it trails now.
+var (
+	windowEarliestDesc = prometheus.NewDesc("coffer_rds_restore_window_earliest_seconds",
+		"Earliest restorable time of an RDS instance (Unix seconds).", []string{"instance"}, nil)
+	windowLatestDesc = prometheus.NewDesc("coffer_rds_restore_window_latest_seconds",
+		"Latest restorable time of an RDS instance (Unix seconds).", []string{"instance"}, nil)
+	windowLagDesc = prometheus.NewDesc("coffer_rds_restore_window_lag_seconds",
+		"How far an RDS instance's latest restorable time trails now.", []string{"instance"}, nil)
+)
+
+func (c *continuous) Describe(ch chan<- *prometheus.Desc) {
+	ch <- windowEarliestDesc
+	ch <- windowLatestDesc
+	ch <- windowLagDesc
+	c.events.Describe(ch)
+}
+
+func (c *continuous) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	insts := make([]*rds.Instance, 0, len(c.running))
+	for _, r := range c.running {
+		insts = append(insts, r.inst)
+	}
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, inst := range insts {
+		w, err := c.Window(ctx, inst)
+		if err != nil {
+			continue // nothing restorable yet
+		}
+		ch <- prometheus.MustNewConstMetric(windowEarliestDesc, prometheus.GaugeValue, float64(w.Earliest.UnixNano())/1e9, inst.ARN)
+		ch <- prometheus.MustNewConstMetric(windowLatestDesc, prometheus.GaugeValue, float64(w.Latest.UnixNano())/1e9, inst.ARN)
+		ch <- prometheus.MustNewConstMetric(windowLagDesc, prometheus.GaugeValue, time.Since(w.Latest).Seconds(), inst.ARN)
+	}
+	c.events.Collect(ch)
+}

@@ -337,12 +337,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("start the job queue: %w", err)
 	}
 	go a.sweepJobs(ctx)
-	automated, stopAutomated := make(chan struct{}), context.CancelFunc(nil)
-	{
-		actx, cancel := context.WithCancel(ctx)
-		stopAutomated = cancel
-		go func() { a.continuous.Run(actx); close(automated) }()
-	}
+	actx, stopAutomated := context.WithCancel(ctx)
+	automated := make(chan struct{})
+	go func() { a.continuous.Run(actx); close(automated) }()
 	a.ready.Store(true)
 	a.log.Info("serving", "address", ln.Addr().String(), "tls", a.tlsCert != nil)
 	var err error

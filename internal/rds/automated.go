@@ -381,3 +381,9 @@ func (s *Service) validateRestored(ctx context.Context, inst *Instance, t engine
 		}
 	}
 }
+
+// AutomatedBackupsARN is arn:aws:rds:REGION:ACCOUNT:auto-backup:ab-…,
+// named after the instance's DbiResourceId.
+func AutomatedBackupsARN(inst *Instance) string {
+	return fmt.Sprintf("arn:%s:rds:%s:%s:auto-backup:ab-%s", identity.Partition, inst.Region, inst.Account, strings.ToLower(strings.TrimPrefix(inst.ResourceID, "db-")))
+}

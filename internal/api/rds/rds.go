@@ -37,6 +37,9 @@ func New(svc *rds.Service) *protocol.QueryService {
 			"StartDBInstance":          a.startDBInstance,
 			"RebootDBInstance":         a.rebootDBInstance,
 			"DescribeDBEngineVersions": a.describeDBEngineVersions,
+			// pitr.go
+			"RestoreDBInstanceToPointInTime":     a.restoreDBInstanceToPointInTime,
+			"DescribeDBInstanceAutomatedBackups": a.describeDBInstanceAutomatedBackups,
 		},
 	}
 }
@@ -77,6 +80,7 @@ type dbInstance struct {
 	AllocatedStorage        int
 	InstanceCreateTime      string
 	BackupRetentionPeriod   int
+	LatestRestorableTime    string `xml:",omitempty"`
 	AvailabilityZone        string
 	MultiAZ                 bool
 	EngineVersion           string
@@ -281,7 +285,11 @@ func (a *api) describeDBInstances(ctx context.Context, form url.Values) (any, er
 	res.Marker = out.Marker
 	res.DBInstances.Items = []dbInstance{}
 	for _, i := range out.Instances {
-		res.DBInstances.Items = append(res.DBInstances.Items, instanceShape(i))
+		shape := instanceShape(i)
+		if t, ok := a.svc.LatestRestorableTime(ctx, i); ok {
+			shape.LatestRestorableTime = t.UTC().Format(timeFormat)
+		}
+		res.DBInstances.Items = append(res.DBInstances.Items, shape)
 	}
 	return res, nil
 }

@@ -420,6 +420,9 @@ func (m *Servers) create(ctx context.Context, spec ServerSpec, fill func(data st
 		return t, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	if err := waitRecovered(ctx, conn); err != nil {
+		return t, err
+	}
 	verifier, err := scramVerifier(spec.Password)
 	if err != nil {
 		return t, err

@@ -1,0 +1,176 @@
+package rds_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/rds/types"
+	"github.com/jackc/pgx/v5"
+)
+
+// connectPG opens a connection to an instance as its master user.
+func connectPG(t *testing.T, inst types.DBInstance, user, password, database string) *pgx.Conn {
+	t.Helper()
+	url := fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=disable", user, password, aws.ToString(inst.Endpoint.Address), aws.ToInt32(inst.Endpoint.Port), database)
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", aws.ToString(inst.DBInstanceIdentifier), err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// waitRestorable polls DescribeDBInstances until the instance's
+// LatestRestorableTime is after t.
+func waitRestorable(t *testing.T, client *rds.Client, id string, after time.Time) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		out, err := client.DescribeDBInstances(context.Background(), &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lrt := out.DBInstances[0].LatestRestorableTime; lrt != nil && lrt.After(after) {
+			return *lrt
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s: LatestRestorableTime did not pass %s", id, after.Format(time.RFC3339Nano))
+	return time.Time{}
+}
+
+// rowsOf lists the n of the restored instance's table.
+func rowsOf(t *testing.T, inst types.DBInstance) []int {
+	t.Helper()
+	conn := connectPG(t, inst, "app_admin", "app-secret-1", "app")
+	rows, err := conn.Query(context.Background(), `SELECT n FROM events ORDER BY n`)
+	if err != nil {
+		t.Fatalf("%s: %v", aws.ToString(inst.DBInstanceIdentifier), err)
+	}
+	ns, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
+// TestPointInTimeRestore: an instance with BackupRetentionPeriod 1 has
+// its WAL captured; rows inserted a second or two apart over ~30 s are
+// restored, by RestoreDBInstanceToPointInTime, exactly as committed at
+// each chosen time, and at the latest restorable time; times outside the
+// window, instances with retention 0 and SQLite are refused as RDS
+// refuses them.
+func TestPointInTimeRestore(t *testing.T) {
+	requirePostgres(t)
+	c := start(t, nil)
+	client, _ := clients(t, c, "default")
+	ctx := context.Background()
+
+	// SQLite instances have no WAL to capture.
+	_, err := client.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String("notes"), Engine: aws.String("sqlite"),
+		DBInstanceClass: aws.String("db.t3.micro"), BackupRetentionPeriod: aws.Int32(1)})
+	if errCode(err) != "InvalidParameterCombination" || !strings.Contains(err.Error(), "SQLite") && !strings.Contains(err.Error(), "sqlite") {
+		t.Errorf("SQLite with retention 1: %v, want InvalidParameterCombination saying why", err)
+	}
+	sq, err := client.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String("notes"), Engine: aws.String("sqlite"), DBInstanceClass: aws.String("db.t3.micro")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToInt32(sq.DBInstance.BackupRetentionPeriod); got != 0 {
+		t.Errorf("SQLite instance's BackupRetentionPeriod = %d, want 0", got)
+	}
+
+	for _, id := range []string{"app", "plain"} {
+		retention := int32(1)
+		if id == "plain" {
+			retention = 0
+		}
+		if _, err := client.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
+			DBInstanceIdentifier: aws.String(id), Engine: aws.String("postgres"), DBInstanceClass: aws.String("db.t3.micro"),
+			AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("app_admin"), MasterUserPassword: aws.String("app-secret-1"),
+			DBName: aws.String("app"), BackupRetentionPeriod: aws.Int32(retention),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := waitStatus(t, client, "app", "available")
+	waitStatus(t, client, "plain", "available")
+	_, err = client.RestoreDBInstanceToPointInTime(ctx, &rds.RestoreDBInstanceToPointInTimeInput{
+		SourceDBInstanceIdentifier: aws.String("plain"), TargetDBInstanceIdentifier: aws.String("plain-copy"), UseLatestRestorableTime: aws.Bool(true)})
+	if errCode(err) != "PointInTimeRestoreNotEnabled" {
+		t.Errorf("restore of an instance with retention 0: %v, want PointInTimeRestoreNotEnabled", err)
+	}
+
+	// The window opens once the first base backup and its WAL are stored.
+	waitRestorable(t, client, "app", time.Time{})
+	conn := connectPG(t, src, "app_admin", "app-secret-1", "app")
+	if _, err := conn.Exec(ctx, `CREATE TABLE events (n int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())`); err != nil {
+		t.Fatal(err)
+	}
+	// after[i] is a time after row i committed and before row i+1 did.
+	const rows = 15
+	var after []time.Time
+	for i := range rows {
+		if _, err := conn.Exec(ctx, `INSERT INTO events (n) VALUES ($1)`, i); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		after = append(after, time.Now())
+		time.Sleep(time.Second)
+	}
+	latest := waitRestorable(t, client, "app", time.Now())
+
+	ab, err := client.DescribeDBInstanceAutomatedBackups(ctx, &rds.DescribeDBInstanceAutomatedBackupsInput{DBInstanceIdentifier: aws.String("app")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ab.DBInstanceAutomatedBackups) != 1 || ab.DBInstanceAutomatedBackups[0].RestoreWindow == nil ||
+		ab.DBInstanceAutomatedBackups[0].RestoreWindow.EarliestTime == nil || !ab.DBInstanceAutomatedBackups[0].RestoreWindow.EarliestTime.Before(after[0]) ||
+		aws.ToInt32(ab.DBInstanceAutomatedBackups[0].BackupRetentionPeriod) != 1 {
+		t.Fatalf("DescribeDBInstanceAutomatedBackups: %+v", ab.DBInstanceAutomatedBackups)
+	}
+	window := *ab.DBInstanceAutomatedBackups[0].RestoreWindow
+	if _, err := client.DescribeDBInstanceAutomatedBackups(ctx, &rds.DescribeDBInstanceAutomatedBackupsInput{DBInstanceIdentifier: aws.String("plain")}); errCode(err) != "DBInstanceAutomatedBackupNotFound" {
+		t.Errorf("automated backups of an instance with retention 0: %v", err)
+	}
+
+	// Outside the window: InvalidRestoreFault naming the window.
+	for _, at := range []time.Time{window.EarliestTime.Add(-time.Hour), latest.Add(time.Hour)} {
+		_, err := client.RestoreDBInstanceToPointInTime(ctx, &rds.RestoreDBInstanceToPointInTimeInput{
+			SourceDBInstanceIdentifier: aws.String("app"), TargetDBInstanceIdentifier: aws.String("app-outside"), RestoreTime: aws.Time(at)})
+		if errCode(err) != "InvalidRestoreFault" || !strings.Contains(err.Error(), window.EarliestTime.UTC().Format("2006-01-02T15:04:05")) {
+			t.Errorf("restore to %s: %v, want InvalidRestoreFault with the window", at, err)
+		}
+	}
+
+	for _, i := range []int{2, 8} {
+		id := fmt.Sprintf("app-at-%d", i)
+		if _, err := client.RestoreDBInstanceToPointInTime(ctx, &rds.RestoreDBInstanceToPointInTimeInput{
+			SourceDBInstanceIdentifier: aws.String("app"), TargetDBInstanceIdentifier: aws.String(id), RestoreTime: aws.Time(after[i]),
+			DBInstanceClass: aws.String("db.t3.small")}); err != nil {
+			t.Fatalf("restore to after row %d: %v", i, err)
+		}
+		inst := waitStatus(t, client, id, "available")
+		if got := rowsOf(t, inst); len(got) != i+1 || got[i] != i {
+			t.Errorf("restored to after row %d: rows %v", i, got)
+		}
+		if aws.ToString(inst.DBInstanceClass) != "db.t3.small" {
+			t.Errorf("%s: class %s", id, aws.ToString(inst.DBInstanceClass))
+		}
+		if _, err := client.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(id), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := client.RestoreDBInstanceToPointInTime(ctx, &rds.RestoreDBInstanceToPointInTimeInput{
+		SourceDBInstanceIdentifier: aws.String("app"), TargetDBInstanceIdentifier: aws.String("app-latest"), UseLatestRestorableTime: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rowsOf(t, waitStatus(t, client, "app-latest", "available")); len(got) != rows {
+		t.Errorf("restored to the latest restorable time: rows %v, want %d", got, rows)
+	}
+}

@@ -65,8 +65,6 @@ type App struct {
 	kms     *kms.Service
 	rds     *rds.Service
 	dbHosts *rds.Hosts
-	// continuous runs RDS automated backups (WAL capture) on this node.
-	continuous *continuous
 	backup  *backup.Service
 	queue   *jobs.Queue
 	plans   *plans.Service
@@ -76,6 +74,8 @@ type App struct {
 	restoreTests *restoretesting.Service
 	// auditManager is Backup Audit Manager: frameworks and reports.
 	auditManager *auditmanager.Service
+	// continuous runs RDS automated backups (WAL capture) on this node.
+	continuous *continuous
 	// CredentialsFile is the AWS shared-credentials file written at
 	// bootstrap; ConfigFile the matching AWS config file.
 	CredentialsFile, ConfigFile string

@@ -214,9 +214,20 @@ func (c *continuous) runInstance(ctx context.Context, r *captureRun, t engine.Ta
 	}
 }
 
+// baseBackupDue: the instance has no base backup, or its newest is a
+// day old and now is in its PreferredBackupWindow (any time without
+// one, or when the newest is two days old).
+func baseBackupDue(bbs []*pgwal.BaseBackup, window string, now time.Time) bool {
+	if len(bbs) == 0 {
+		return true
+	}
+	age := now.Sub(bbs[len(bbs)-1].Completed)
+	return age >= 2*baseBackupEvery || age >= baseBackupEvery && (window == "" || rds.InBackupWindow(window, now))
+}
+
 // maintain takes a base backup once the capture has stored WAL (so the
-// backup's WAL is in the archive) when none is a day old, and expires
-// what is older than the retention period.
+// backup's WAL is in the archive) when one is due, and expires what is
+// older than the retention period.
 func (c *continuous) maintain(ctx context.Context, a *pgwal.Archive, r *captureRun, t engine.Target, expired *time.Time) error {
 	segs, err := a.Segments(ctx)
 	if err != nil || len(segs) == 0 {
@@ -226,7 +237,7 @@ func (c *continuous) maintain(ctx context.Context, a *pgwal.Archive, r *captureR
 	if err != nil {
 		return err
 	}
-	if len(bbs) == 0 || time.Since(bbs[len(bbs)-1].Completed) >= baseBackupEvery {
+	if baseBackupDue(bbs, c.rds.BackupWindow(ctx, r.inst.ARN), time.Now()) {
 		bb, err := a.TakeBaseBackup(ctx, t)
 		if err != nil {
 			return err

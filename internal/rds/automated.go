@@ -2,10 +2,14 @@ package rds
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,6 +17,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/engine"
 	"github.com/coffer-dev/coffer/internal/engine/pgphysical"
 	"github.com/coffer-dev/coffer/internal/identity"
+	"github.com/coffer-dev/coffer/internal/meta"
 )
 
 // Automated backups: an instance on a PostgreSQL server of its own
@@ -386,4 +391,95 @@ func (s *Service) validateRestored(ctx context.Context, inst *Instance, t engine
 // named after the instance's DbiResourceId.
 func AutomatedBackupsARN(inst *Instance) string {
 	return fmt.Sprintf("arn:%s:rds:%s:%s:auto-backup:ab-%s", identity.Partition, inst.Region, inst.Account, strings.ToLower(strings.TrimPrefix(inst.ResourceID, "db-")))
+}
+
+// backupWindowRe is PreferredBackupWindow's format, hh24:mi-hh24:mi.
+var backupWindowRe = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])$`)
+
+// parseBackupWindow returns a window's start and end as minutes of the
+// UTC day (the end may be smaller: the window spans midnight).
+func parseBackupWindow(w string) (start, end int, err error) {
+	m := backupWindowRe.FindStringSubmatch(w)
+	if m == nil {
+		return 0, 0, invalidParam("Invalid backup window %q: the format is hh24:mi-hh24:mi, in UTC (for example 03:00-03:30)", w)
+	}
+	at := func(h, mi string) int { hh, _ := strconv.Atoi(h); mm, _ := strconv.Atoi(mi); return hh*60 + mm }
+	start, end = at(m[1], m[2]), at(m[3], m[4])
+	if (end-start+24*60)%(24*60) < 30 {
+		return 0, 0, invalidParam("The backup window must be at least 30 minutes.")
+	}
+	return start, end, nil
+}
+
+// validBackupWindow checks a PreferredBackupWindow ("" is none given).
+func validBackupWindow(w string) error {
+	if w == "" {
+		return nil
+	}
+	_, _, err := parseBackupWindow(w)
+	return err
+}
+
+// defaultBackupWindow is a random 30-minute window of the 8-hour block
+// 03:00-11:00 UTC, as RDS assigns one when none is given.
+func defaultBackupWindow() string {
+	start := 3*60 + 30*mrand.IntN(16)
+	end := start + 30
+	return fmt.Sprintf("%02d:%02d-%02d:%02d", start/60, start%60, end/60, end%60)
+}
+
+// InBackupWindow says whether t falls in the window.
+func InBackupWindow(w string, t time.Time) bool {
+	start, end, err := parseBackupWindow(w)
+	if err != nil {
+		return false
+	}
+	t = t.UTC()
+	m := t.Hour()*60 + t.Minute()
+	if start <= end {
+		return m >= start && m < end
+	}
+	return m >= start || m < end
+}
+
+// setBackupWindow records an instance's PreferredBackupWindow; "" keeps
+// the one it has, or gives a new instance RDS's default.
+func (s *Service) setBackupWindow(ctx context.Context, arn, w string) error {
+	if w == "" {
+		if _, err := s.backupWindow(ctx, arn); err == nil {
+			return nil
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		w = defaultBackupWindow()
+	}
+	_, err := s.store.ExecContext(ctx, `INSERT INTO rds_backup_windows (arn, backup_window) VALUES (?, ?)
+		ON CONFLICT (arn) DO UPDATE SET backup_window = excluded.backup_window`, arn, w)
+	if err != nil {
+		return fmt.Errorf("record the backup window: %w", err)
+	}
+	return nil
+}
+
+// BackupWindow is an instance's PreferredBackupWindow; "" when none is
+// recorded (restored and registered instances) or it cannot be read
+// (logged).
+func (s *Service) BackupWindow(ctx context.Context, arn string) string {
+	w, err := s.backupWindow(ctx, arn)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		s.log.Warn("read the backup window", "instance", arn, "error", err)
+	}
+	return w
+}
+
+func (s *Service) backupWindow(ctx context.Context, arn string) (string, error) {
+	var w string
+	err := s.store.QueryRowContext(ctx, `SELECT backup_window FROM rds_backup_windows WHERE arn = ?`, arn).Scan(&w)
+	return w, err
+}
+
+// forgetBackupWindow removes a deleted instance's window.
+func (s *Service) forgetBackupWindow(ctx context.Context, q meta.Querier, arn string) error {
+	_, err := q.ExecContext(ctx, `DELETE FROM rds_backup_windows WHERE arn = ?`, arn)
+	return err
 }

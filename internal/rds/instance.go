@@ -110,6 +110,8 @@ type CreateInput struct {
 	Port int
 	// BackupRetentionPeriod is 0 to 35 days; nil: RDS's default, 1.
 	BackupRetentionPeriod *int
+	// PreferredBackupWindow, hh24:mi-hh24:mi UTC; empty: RDS's default.
+	PreferredBackupWindow string
 }
 
 // retention is the validated BackupRetentionPeriod.
@@ -277,6 +279,9 @@ func (s *Service) CreateInstance(ctx context.Context, in CreateInput) (*Instance
 	if err != nil {
 		return nil, err
 	}
+	if err := validBackupWindow(in.PreferredBackupWindow); err != nil {
+		return nil, err
+	}
 	inst := &Instance{
 		Identifier: in.Identifier, ARN: arn, ResourceID: newResourceID(), Account: sc.Account, Region: sc.Region,
 		Engine: in.Engine, EngineVersion: in.EngineVersion, InstanceClass: in.InstanceClass, AllocatedStorage: in.AllocatedStorage,
@@ -299,6 +304,9 @@ func (s *Service) CreateInstance(ctx context.Context, in CreateInput) (*Instance
 	if err := s.insert(ctx, inst); err != nil {
 		s.releaseKey(inst)
 		return nil, err
+	}
+	if err := s.setBackupWindow(ctx, inst.ARN, in.PreferredBackupWindow); err != nil {
+		s.log.Warn("record the backup window; the instance has RDS's default", "instance", inst.ARN, "error", err)
 	}
 	spec := DatabaseSpec{Account: sc.Account, Region: sc.Region, Identifier: in.Identifier, DBName: in.DBName, User: in.MasterUsername, Password: in.MasterUserPassword}
 	s.background(func(ctx context.Context) { s.provision(ctx, inst, spec, in.Port) })
@@ -702,6 +710,9 @@ func (s *Service) drop(ctx context.Context, inst *Instance) {
 	s.releaseKey(inst)
 	err := s.store.InTx(ctx, func(q meta.Querier) error {
 		if _, err := q.ExecContext(ctx, `DELETE FROM rds_tags WHERE resource_arn = ?`, inst.ARN); err != nil {
+			return err
+		}
+		if err := s.forgetBackupWindow(ctx, q, inst.ARN); err != nil {
 			return err
 		}
 		_, err := q.ExecContext(ctx, `DELETE FROM rds_instances WHERE arn = ?`, inst.ARN)

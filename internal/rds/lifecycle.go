@@ -268,6 +268,8 @@ type ModifyInput struct {
 	MasterUserPassword    string
 	DeletionProtection    *bool
 	BackupRetentionPeriod *int
+	// PreferredBackupWindow, hh24:mi-hh24:mi UTC; empty: unchanged.
+	PreferredBackupWindow string
 	// ApplyImmediately applies a new class now (the server restarts);
 	// without it the class waits for the next reboot or start. Other
 	// changes apply at once either way, as in RDS.
@@ -319,6 +321,9 @@ func (s *Service) ModifyInstance(ctx context.Context, in ModifyInput) (*Instance
 		}
 		inst.AllocatedStorage = in.AllocatedStorage
 	}
+	if err := validBackupWindow(in.PreferredBackupWindow); err != nil {
+		return nil, err
+	}
 	if in.BackupRetentionPeriod != nil {
 		if inst.BackupRetentionPeriod, err = retentionFor(inst.Engine, in.BackupRetentionPeriod); err != nil {
 			return nil, err
@@ -358,6 +363,9 @@ func (s *Service) ModifyInstance(ctx context.Context, in ModifyInput) (*Instance
 		}
 	}
 	if err := s.update(ctx, inst); err != nil {
+		return nil, err
+	}
+	if err := s.setBackupWindow(ctx, inst.ARN, in.PreferredBackupWindow); err != nil {
 		return nil, err
 	}
 	if restart {

@@ -107,3 +107,14 @@ func (a *api) describeDBInstanceAutomatedBackups(ctx context.Context, form url.V
 	}
 	return res, nil
 }
+
+// shape is an instance's wire shape with its automated backups' fields:
+// LatestRestorableTime and PreferredBackupWindow.
+func (a *api) shape(ctx context.Context, i *rds.Instance) dbInstance {
+	out := instanceShape(i)
+	if t, ok := a.svc.LatestRestorableTime(ctx, i); ok {
+		out.LatestRestorableTime = t.UTC().Format(timeFormat)
+	}
+	out.PreferredBackupWindow = a.svc.BackupWindow(ctx, i.ARN)
+	return out
+}

@@ -100,6 +100,7 @@ type dbInstance struct {
 	TagList            tagList
 	// PendingModifiedValues holds a DBInstanceClass waiting for the next
 	// reboot (ModifyDBInstance without ApplyImmediately).
+	PreferredBackupWindow string `xml:",omitempty"`
 	PendingModifiedValues struct {
 		DBInstanceClass string `xml:",omitempty"`
 	}
@@ -229,7 +230,7 @@ func (a *api) createDBInstance(ctx context.Context, form url.Values) (any, error
 		Identifier: form.Get("DBInstanceIdentifier"), Engine: form.Get("Engine"), EngineVersion: form.Get("EngineVersion"),
 		InstanceClass: form.Get("DBInstanceClass"), MasterUsername: form.Get("MasterUsername"),
 		MasterUserPassword: form.Get("MasterUserPassword"), DBName: form.Get("DBName"), KMSKeyID: form.Get("KmsKeyId"),
-		Tags: tagsParam(form),
+		Tags: tagsParam(form), PreferredBackupWindow: form.Get("PreferredBackupWindow"),
 	}
 	var err error
 	if in.AllocatedStorage, err = intParam(form, "AllocatedStorage"); err != nil {
@@ -256,7 +257,7 @@ func (a *api) createDBInstance(ctx context.Context, form url.Values) (any, error
 	if err != nil {
 		return nil, err
 	}
-	return instanceResult{instanceShape(inst)}, nil
+	return instanceResult{a.shape(ctx, inst)}, nil
 }
 
 type describeResult struct {
@@ -285,17 +286,14 @@ func (a *api) describeDBInstances(ctx context.Context, form url.Values) (any, er
 	res.Marker = out.Marker
 	res.DBInstances.Items = []dbInstance{}
 	for _, i := range out.Instances {
-		shape := instanceShape(i)
-		if t, ok := a.svc.LatestRestorableTime(ctx, i); ok {
-			shape.LatestRestorableTime = t.UTC().Format(timeFormat)
-		}
-		res.DBInstances.Items = append(res.DBInstances.Items, shape)
+		res.DBInstances.Items = append(res.DBInstances.Items, a.shape(ctx, i))
 	}
 	return res, nil
 }
 
 func (a *api) modifyDBInstance(ctx context.Context, form url.Values) (any, error) {
-	in := rds.ModifyInput{Identifier: form.Get("DBInstanceIdentifier"), InstanceClass: form.Get("DBInstanceClass"), MasterUserPassword: form.Get("MasterUserPassword")}
+	in := rds.ModifyInput{Identifier: form.Get("DBInstanceIdentifier"), InstanceClass: form.Get("DBInstanceClass"), MasterUserPassword: form.Get("MasterUserPassword"),
+		PreferredBackupWindow: form.Get("PreferredBackupWindow")}
 	if in.Identifier == "" {
 		return nil, awserr.New(awserr.Invalid, "MissingParameter", "The request must contain the parameter DBInstanceIdentifier")
 	}
@@ -316,14 +314,14 @@ func (a *api) modifyDBInstance(ctx context.Context, form url.Values) (any, error
 	}
 	for _, unsupported := range []string{"NewDBInstanceIdentifier", "EngineVersion", "DBPortNumber", "StorageType", "MultiAZ"} {
 		if form.Get(unsupported) != "" {
-			return nil, awserr.New(awserr.Invalid, "InvalidParameterCombination", "coffer cannot change %s of an instance; it changes DBInstanceClass, AllocatedStorage, MasterUserPassword, BackupRetentionPeriod and DeletionProtection", unsupported)
+			return nil, awserr.New(awserr.Invalid, "InvalidParameterCombination", "coffer cannot change %s of an instance; it changes DBInstanceClass, AllocatedStorage, MasterUserPassword, BackupRetentionPeriod, PreferredBackupWindow and DeletionProtection", unsupported)
 		}
 	}
 	inst, err := a.svc.ModifyInstance(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	return instanceResult{instanceShape(inst)}, nil
+	return instanceResult{a.shape(ctx, inst)}, nil
 }
 
 func (a *api) deleteDBInstance(ctx context.Context, form url.Values) (any, error) {

@@ -3,6 +3,8 @@ package rds_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -85,20 +87,37 @@ func TestPointInTimeRestore(t *testing.T) {
 		t.Errorf("SQLite instance's BackupRetentionPeriod = %d, want 0", got)
 	}
 
-	for _, id := range []string{"app", "plain"} {
-		retention := int32(1)
-		if id == "plain" {
-			retention = 0
-		}
-		if _, err := client.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
+	if _, err := client.ModifyDBInstance(ctx, &rds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("notes"), BackupRetentionPeriod: aws.Int32(7)}); errCode(err) != "InvalidParameterCombination" {
+		t.Errorf("modify a SQLite instance to retention 7: %v, want InvalidParameterCombination", err)
+	}
+
+	create := func(id string, retention int32, window string) error {
+		in := &rds.CreateDBInstanceInput{
 			DBInstanceIdentifier: aws.String(id), Engine: aws.String("postgres"), DBInstanceClass: aws.String("db.t3.micro"),
 			AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("app_admin"), MasterUserPassword: aws.String("app-secret-1"),
 			DBName: aws.String("app"), BackupRetentionPeriod: aws.Int32(retention),
-		}); err != nil {
-			t.Fatal(err)
+		}
+		if window != "" {
+			in.PreferredBackupWindow = aws.String(window)
+		}
+		_, err := client.CreateDBInstance(ctx, in)
+		return err
+	}
+	for _, w := range []string{"3:00-03:30", "03:00-03:20", "03:00"} {
+		if err := create("bad-window", 1, w); errCode(err) != "InvalidParameterValue" {
+			t.Errorf("PreferredBackupWindow %s: %v, want InvalidParameterValue", w, err)
 		}
 	}
+	if err := create("app", 1, "23:45-00:15"); err != nil {
+		t.Fatal(err)
+	}
+	if err := create("plain", 0, ""); err != nil {
+		t.Fatal(err)
+	}
 	src := waitStatus(t, client, "app", "available")
+	if got := aws.ToString(src.PreferredBackupWindow); got != "23:45-00:15" {
+		t.Errorf("PreferredBackupWindow = %q", got)
+	}
 	waitStatus(t, client, "plain", "available")
 	_, err = client.RestoreDBInstanceToPointInTime(ctx, &rds.RestoreDBInstanceToPointInTimeInput{
 		SourceDBInstanceIdentifier: aws.String("plain"), TargetDBInstanceIdentifier: aws.String("plain-copy"), UseLatestRestorableTime: aws.Bool(true)})
@@ -172,5 +191,53 @@ func TestPointInTimeRestore(t *testing.T) {
 	}
 	if got := rowsOf(t, waitStatus(t, client, "app-latest", "available")); len(got) != rows {
 		t.Errorf("restored to the latest restorable time: rows %v, want %d", got, rows)
+	}
+
+	// /_coffer/metrics shows the window and its lag.
+	resp, err := http.Get(c.URL + "/_coffer/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"coffer_rds_restore_window_latest_seconds{instance=\"" + aws.ToString(src.DBInstanceArn) + "\"}", "coffer_rds_restore_window_lag_seconds{"} {
+		if !strings.Contains(string(metrics), m) {
+			t.Errorf("metrics lack %s", m)
+		}
+	}
+
+	// Retention 0 turns capture off: the slot goes, and with it point-in-time restore.
+	if _, err := client.ModifyDBInstance(ctx, &rds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("app"), BackupRetentionPeriod: aws.Int32(0),
+		PreferredBackupWindow: aws.String("04:00-04:30")}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var slots int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_replication_slots`).Scan(&slots); err != nil {
+			t.Fatal(err)
+		}
+		if slots == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replication slot is still there with retention 0")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	out, err := client.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("app")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst := out.DBInstances[0]; inst.LatestRestorableTime != nil || aws.ToString(inst.PreferredBackupWindow) != "04:00-04:30" {
+		t.Errorf("retention 0: LatestRestorableTime %v, PreferredBackupWindow %s", inst.LatestRestorableTime, aws.ToString(inst.PreferredBackupWindow))
+	}
+	_, err = client.RestoreDBInstanceToPointInTime(ctx, &rds.RestoreDBInstanceToPointInTimeInput{
+		SourceDBInstanceIdentifier: aws.String("app"), TargetDBInstanceIdentifier: aws.String("app-off"), UseLatestRestorableTime: aws.Bool(true)})
+	if errCode(err) != "PointInTimeRestoreNotEnabled" {
+		t.Errorf("restore after retention 0: %v, want PointInTimeRestoreNotEnabled", err)
 	}
 }

@@ -98,9 +98,10 @@ type dbInstance struct {
 	DeletionProtection bool
 	DBInstanceArn      string
 	TagList            tagList
+	// PreferredBackupWindow is the daily base backup's, hh24:mi-hh24:mi.
+	PreferredBackupWindow string `xml:",omitempty"`
 	// PendingModifiedValues holds a DBInstanceClass waiting for the next
 	// reboot (ModifyDBInstance without ApplyImmediately).
-	PreferredBackupWindow string `xml:",omitempty"`
 	PendingModifiedValues struct {
 		DBInstanceClass string `xml:",omitempty"`
 	}

@@ -334,13 +334,13 @@ func (s *Service) RestoreToPointInTime(ctx context.Context, in PointInTimeInput)
 	}
 	defer os.RemoveAll(dir)
 	data := filepath.Join(dir, "data")
-	md, at, err := s.continuous.Restore(ctx, src, at, in.UseLatest, data)
+	md, restored, err := s.continuous.Restore(ctx, src, at, in.UseLatest, data)
 	var we *OutsideWindowError
 	if errors.As(err, &we) {
 		return nil, restoreOutside(src, we.Time, we.Window)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("restore %s to %s: %w", src.Identifier, at.UTC().Format(time.RFC3339Nano), err)
+		return nil, fmt.Errorf("restore %s to a point in time: %w", src.Identifier, err)
 	}
 	keyID := in.KMSKeyID
 	if keyID == "" && src.StorageEncrypted {
@@ -359,7 +359,7 @@ func (s *Service) RestoreToPointInTime(ctx context.Context, in PointInTimeInput)
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("restored to a point in time", "source", src.ARN, "instance", inst.ARN, "time", at.UTC().Format(time.RFC3339Nano))
+	s.log.Info("restored to a point in time", "source", src.ARN, "instance", inst.ARN, "time", restored.UTC().Format(time.RFC3339Nano))
 	s.background(func(ctx context.Context) { s.validateRestored(ctx, inst, t, md) })
 	return inst, nil
 }

@@ -272,7 +272,6 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		srv.Close()
 		return fmt.Errorf("start the job queue: %w", err)
 	}
-	go a.sweepJobs(ctx)
 	a.ready.Store(true)
 	a.log.Info("serving", "address", ln.Addr().String(), "tls", a.tlsCert != nil)
 	var err error
@@ -289,7 +288,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		err = nil
 	}
 	// Running jobs get the shutdown grace to finish; those cut off are
-	// failed by the sweeper of the next start, their data uncommitted.
+	// taken over by another node (or this one when it starts again) once
+	// their lease runs out.
 	stopCtx, stop := context.WithTimeout(context.Background(), 20*time.Second)
 	a.queue.Stop(stopCtx)
 	stop()

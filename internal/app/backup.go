@@ -6,7 +6,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
@@ -277,6 +276,10 @@ func (d dbResources) CreateRestored(ctx context.Context, spec backup.RestoreSpec
 	}}, nil
 }
 
+func (d dbResources) AbandonRestored(ctx context.Context, arn, reason string) error {
+	return d.rds.MarkFailed(ctx, arn, reason)
+}
+
 // manifestGuard tells the vault storage engine which manifests still
 // belong to live recovery points.
 type manifestGuard struct{ svc *backup.Service }
@@ -294,7 +297,7 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, reg prometh
 	}
 	workers := river.NewWorkers()
 	periodic := plans.PeriodicJobs(0, 0)
-	if a.queue, err = jobs.Open(ctx, a.store, jobs.Options{Workers: workers, Log: a.log.With("component", "jobs"), PeriodicJobs: periodic}); err != nil {
+	if a.queue, err = jobs.Open(ctx, a.store, jobs.Options{Workers: workers, Log: a.log.With("component", "jobs"), PeriodicJobs: periodic, Lease: a.cfg.Jobs.StaleAfter}); err != nil {
 		return err
 	}
 	guard := &manifestGuard{}
@@ -305,7 +308,7 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, reg prometh
 	a.backup = backup.New(backup.Options{
 		Store: a.store, Authz: ids.Authorizer(), Keys: kmsKeys{a.kms}, Orgs: orgs{ids}, Roles: roles{ids},
 		Storage: vaultData{vs}, Resources: dbResources{a.rds}, Queue: a.queue, Log: a.log.With("component", "backup"),
-		StaleAfter: a.cfg.Jobs.StaleAfter, Now: a.now,
+		Now: a.now,
 	})
 	guard.svc = a.backup
 	a.backup.AddWorkers(workers)
@@ -314,22 +317,4 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, reg prometh
 	a.backup.OwnTags("backup-plan", a.plans.PlanExists)
 	a.plans.AddWorkers(workers)
 	return nil
-}
-
-// sweepJobs fails, every few seconds, the jobs whose node died.
-func (a *App) sweepJobs(ctx context.Context) {
-	t := time.NewTicker(a.cfg.Jobs.StaleAfter / 6)
-	defer t.Stop()
-	for {
-		if n, err := a.backup.SweepStaleJobs(ctx); err != nil && ctx.Err() == nil {
-			a.log.Warn("sweep stale jobs", "error", err)
-		} else if n > 0 {
-			a.log.Info("failed jobs whose node stopped", "jobs", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }

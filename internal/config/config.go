@@ -96,8 +96,11 @@ type Log struct {
 
 // Jobs tune the background job workers.
 type Jobs struct {
-	// StaleAfter is how long a running job may go without a heartbeat
-	// before coffer decides its node died and fails it.
+	// StaleAfter is a running job's lease: how long its node may go
+	// without renewing it (it renews every sixth of it) before River's
+	// rescuer, on the leader node, gives the job to another node, which
+	// runs it again from the start. A job is taken over within about
+	// StaleAfter plus 30 s (the rescuer's period) of its node's death.
 	StaleAfter time.Duration `yaml:"staleAfter"`
 }
 
@@ -118,7 +121,7 @@ func DefaultConfig() Config {
 		RootKey: RootKey{Provider: "file", EnvVar: "COFFER_ROOT_KEY"},
 		Log:     Log{Format: "text", Level: "info"},
 		Limits:  Limits{MaxBodyBytes: 10 << 20},
-		Jobs:    Jobs{StaleAfter: 30 * time.Second},
+		Jobs:    Jobs{StaleAfter: 15 * time.Second},
 	}
 }
 

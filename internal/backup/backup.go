@@ -164,9 +164,12 @@ type Queue interface {
 	// Lease is how long a node may go without renewing a running job
 	// before another node takes it over.
 	Lease() time.Duration
-	// Renew renews the lease of the running queue job id; false: the
-	// lease is lost and the attempt must stop.
-	Renew(ctx context.Context, id int64) (bool, error)
+	// Renew renews the lease of attempt of the running queue job id;
+	// false: the lease is lost and the attempt must stop.
+	Renew(ctx context.Context, id int64, attempt int) (bool, error)
+	// AwaitSuccessor returns once no later attempt of queue job id is
+	// queued or running.
+	AwaitSuccessor(ctx context.Context, id int64, attempt int) error
 }
 
 // Service is the backup domain.

@@ -33,13 +33,27 @@ type worker struct {
 func (w *worker) Work(ctx context.Context, rj *river.Job[runArgs]) error {
 	ctx, done := jobs.WorkContext(ctx)
 	defer done()
-	return w.s.run(ctx, rj.Args.JobID, rj.ID)
+	lease := queueLease{id: rj.ID, attempt: rj.Attempt}
+	err := w.s.run(ctx, rj.Args.JobID, lease)
+	if errors.Is(err, errLeaseLost) {
+		return w.s.queue.AwaitSuccessor(ctx, lease.id, lease.attempt)
+	}
+	return err
 }
+
+// queueLease names the queue job and attempt a worker holds.
+type queueLease struct {
+	id      int64
+	attempt int
+}
+
+// errLeaseLost: another attempt took the job over.
+var errLeaseLost = errors.New("the job's lease was lost to another attempt")
 
 // NextRetry runs a job taken back from a node that stopped at once.
 func (w *worker) NextRetry(*river.Job[runArgs]) time.Time { return time.Now() }
 
-func (s *Service) run(ctx context.Context, id string, queueID int64) error {
+func (s *Service) run(ctx context.Context, id string, lease queueLease) error {
 	j, err := loadJob(ctx, s.store, id)
 	if err != nil {
 		return err
@@ -68,7 +82,7 @@ func (s *Service) run(ctx context.Context, id string, queueID int64) error {
 	}
 	t := &tracker{}
 	jobCtx = context.WithValue(jobCtx, trackerKey{}, t)
-	stop := s.heartbeat(jobCtx, j, queueID, t, cancel)
+	stop := s.heartbeat(jobCtx, j, lease, t, cancel)
 	err = s.runAs(jobCtx, j)
 	lost := stop()
 	if err == nil {
@@ -77,8 +91,11 @@ func (s *Service) run(ctx context.Context, id string, queueID int64) error {
 		}
 		return nil
 	}
-	if errors.Is(err, errJobFinished) || lost {
+	if lost || s.fencedOut(ctx, j) {
 		// Stopped, or taken over by another attempt: that one reports.
+		return errLeaseLost
+	}
+	if errors.Is(err, errJobFinished) {
 		return nil
 	}
 	msg := failMessage(err)
@@ -86,14 +103,25 @@ func (s *Service) run(ctx context.Context, id string, queueID int64) error {
 		msg = "the job did not complete within its completion window: " + msg
 	}
 	s.log.Warn("job failed", "job", j.ID, "kind", j.Kind, "reason", msg)
-	return s.store.InTx(context.WithoutCancel(ctx), func(q meta.Querier) error {
+	err = s.store.InTx(context.WithoutCancel(ctx), func(q meta.Querier) error {
 		j.State, j.StatusMessage, j.Completed = StateFailed, msg, s.now()
 		j.BytesTransferred, j.PercentDone = t.snapshot()
 		if err := s.update(ctx, q, j); err != nil {
-			return ignoreFinished(err)
+			return err
 		}
 		return discardUncommitted(ctx, q, j)
 	})
+	if errors.Is(err, errJobFinished) && s.fencedOut(ctx, j) {
+		return errLeaseLost
+	}
+	return ignoreFinished(err)
+}
+
+// fencedOut reports whether another attempt took the job over from j's.
+func (s *Service) fencedOut(ctx context.Context, j *Job) bool {
+	var attempt int64
+	err := s.store.QueryRowContext(context.WithoutCancel(ctx), `SELECT attempt FROM backup_jobs WHERE id = ?`, j.ID).Scan(&attempt)
+	return err == nil && attempt != j.attempt
 }
 
 func ignoreFinished(err error) error {
@@ -202,7 +230,7 @@ func (s *Service) runAs(ctx context.Context, j *Job) error {
 // heartbeat) with its progress until stopped. When the job was stopped
 // (ABORTED) meanwhile, or another attempt took it over, it cancels the
 // work; stop reports whether the lease was lost so.
-func (s *Service) heartbeat(ctx context.Context, j *Job, queueID int64, t *tracker, cancel func()) (stop func() (lost bool)) {
+func (s *Service) heartbeat(ctx context.Context, j *Job, lease queueLease, t *tracker, cancel func()) (stop func() (lost bool)) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	var lost bool
@@ -227,7 +255,7 @@ func (s *Service) heartbeat(ctx context.Context, j *Job, queueID int64, t *track
 				}
 				held := false
 				if n, _ := res.RowsAffected(); n == 1 {
-					if held, err = s.queue.Renew(ctx, queueID); err != nil {
+					if held, err = s.queue.Renew(ctx, lease.id, lease.attempt); err != nil {
 						continue
 					}
 				}

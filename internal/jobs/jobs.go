@@ -123,16 +123,16 @@ const DefaultLease = 15 * time.Second
 // Lease is how long a job's node may go without renewing it.
 func (q *Queue) Lease() time.Duration { return q.lease }
 
-// Renew moves the lease of the running River job id forward. It reports
-// false when the job is no longer running (River's rescuer gave it to
-// another attempt, or it was cancelled): the caller has lost the lease and
+// Renew moves the lease of attempt of the running River job id forward.
+// It reports false when that attempt no longer runs (River's rescuer took
+// the job back, or it was cancelled): the caller has lost the lease and
 // must stop.
-func (q *Queue) Renew(ctx context.Context, id int64) (bool, error) {
+func (q *Queue) Renew(ctx context.Context, id int64, attempt int) (bool, error) {
 	now := "now()"
 	if q.store.Dialect() == meta.SQLite {
 		now = "datetime('now', 'subsec')"
 	}
-	res, err := q.store.ExecContext(ctx, `UPDATE river_job SET attempted_at = `+now+` WHERE id = ? AND state = 'running'`, id)
+	res, err := q.store.ExecContext(ctx, `UPDATE river_job SET attempted_at = `+now+` WHERE id = ? AND attempt = ? AND state = 'running'`, id, attempt)
 	if err != nil {
 		return false, fmt.Errorf("renew the lease of job %d: %w", id, err)
 	}
@@ -141,6 +141,29 @@ func (q *Queue) Renew(ctx context.Context, id int64) (bool, error) {
 		return false, fmt.Errorf("renew the lease of job %d: %w", id, err)
 	}
 	return n == 1, nil
+}
+
+// AwaitSuccessor waits while a later attempt than attempt of job id is
+// queued or running, then returns. An attempt that lost its lease calls it
+// before it returns from its worker: River finalises a job whatever
+// attempt runs it, so returning earlier would end the job under the
+// attempt that took it over.
+func (q *Queue) AwaitSuccessor(ctx context.Context, id int64, attempt int) error {
+	tick := time.NewTicker(q.lease / 6)
+	defer tick.Stop()
+	for {
+		var n int
+		err := q.store.QueryRowContext(ctx, `SELECT COUNT(*) FROM river_job WHERE id = ? AND attempt > ?
+			AND state NOT IN ('completed', 'cancelled', 'discarded')`, id, attempt).Scan(&n)
+		if err == nil && n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
 }
 
 // WorkContext is the context a leased attempt works in: cancelled when

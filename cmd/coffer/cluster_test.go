@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,8 +15,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/backup"
 	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
+	"github.com/aws/smithy-go"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/coffer-dev/coffer/internal/config"
@@ -27,6 +32,7 @@ import (
 type cluster struct {
 	t             *testing.T
 	root, dataDir string
+	pg            *testenv.PostgresServer
 	dsn           string
 	db            *sql.DB
 }
@@ -37,7 +43,7 @@ const clusterLease = "3s"
 
 func newCluster(t *testing.T) *cluster {
 	pg := testenv.StartPostgres(t)
-	c := &cluster{t: t, root: t.TempDir(), dsn: pg.CreateDatabase(t, "coffer")}
+	c := &cluster{t: t, root: t.TempDir(), pg: pg, dsn: pg.CreateDatabase(t, "coffer")}
 	c.dataDir = filepath.Join(c.root, "data")
 	if err := os.WriteFile(filepath.Join(c.root, "bootstrap.yaml"), []byte(demo.Bootstrap), 0o600); err != nil {
 		t.Fatal(err)
@@ -118,6 +124,15 @@ func (c *cluster) startRunning(a *scenario.Account, s backupSetup, seed int64) s
 // and checks it COMPLETED on a later attempt with one recovery point.
 func (c *cluster) waitTakenOver(a *scenario.Account, s backupSetup, id string, within time.Duration) {
 	c.t.Helper()
+	if msg := c.waitCompleted(a, s, id, within); !strings.Contains(msg, "attempt 2") {
+		c.t.Errorf("backup job %s status message %q does not show the retry", id, msg)
+	}
+}
+
+// waitCompleted waits for the job to end and checks it COMPLETED with one
+// recovery point; it returns the job's status message.
+func (c *cluster) waitCompleted(a *scenario.Account, s backupSetup, id string, within time.Duration) string {
+	c.t.Helper()
 	ctx := context.Background()
 	deadline := time.Now().Add(within)
 	var j *backup.DescribeBackupJobOutput
@@ -135,10 +150,7 @@ func (c *cluster) waitTakenOver(a *scenario.Account, s backupSetup, id string, w
 	}
 	msg := aws.ToString(j.StatusMessage)
 	if j.State != backuptypes.BackupJobStateCompleted {
-		c.t.Fatalf("backup job %s ended %s %q; want COMPLETED after a takeover", id, j.State, msg)
-	}
-	if !strings.Contains(msg, "attempt 2") {
-		c.t.Errorf("backup job %s status message %q does not show the retry", id, msg)
+		c.t.Fatalf("backup job %s ended %s %q; want COMPLETED", id, j.State, msg)
 	}
 	var rps int
 	c.check(c.db.QueryRow(`SELECT COUNT(*) FROM backup_recovery_points WHERE created_by_job_id = $1`, id).Scan(&rps))
@@ -151,6 +163,7 @@ func (c *cluster) waitTakenOver(a *scenario.Account, s backupSetup, id string, w
 	if got.Status != backuptypes.RecoveryPointStatusCompleted {
 		c.t.Errorf("recovery point %s is %s", rp, got.Status)
 	}
+	return msg
 }
 
 // verify checks the vaults with coffer vault verify (reading every pack)
@@ -228,4 +241,39 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// TestDatabaseOutage: the metadata PostgreSQL stops while a backup runs.
+// Meanwhile API calls answer 503 ServiceUnavailable (which the SDKs
+// retry), not 500 InternalFailure, and /_coffer/health reports the store
+// down; once PostgreSQL is back the node reconnects by itself and the job
+// completes, once.
+func TestDatabaseOutage(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t)
+	a := c.node()
+	src := c.account(a, "111222333444", "source")
+	s := c.setup(src)
+	id := c.startRunning(src, s, 4)
+	c.pg.Stop(t)
+	_, err := src.Backup.ListBackupVaults(ctx, &backup.ListBackupVaultsInput{}, func(o *backup.Options) { o.RetryMaxAttempts = 1 })
+	var re *awshttp.ResponseError
+	var ae smithy.APIError
+	if !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusServiceUnavailable || !errors.As(err, &ae) || ae.ErrorCode() != "ServiceUnavailable" {
+		t.Errorf("ListBackupVaults while PostgreSQL is down: %v; want 503 ServiceUnavailable", err)
+	}
+	resp, err := http.Get(a.url + "/_coffer/health")
+	c.check(err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `"store":"down"`) {
+		t.Errorf("health while PostgreSQL is down: %d %s; want 503 with the store down", resp.StatusCode, body)
+	}
+	// Longer than the job's lease.
+	time.Sleep(5 * time.Second)
+	c.pg.Start(t)
+	testenv.WaitHealthy(t, http.DefaultClient, a.url)
+	t.Logf("job after the outage: %s", c.waitCompleted(src, s, id, 2*time.Minute))
+	a.stop(t)
+	c.verify()
 }

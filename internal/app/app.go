@@ -147,6 +147,7 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 		Log:          log.With("component", "http"),
 		Registry:     registry,
 		Ready:        a.ready.Load,
+		Store:        func(ctx context.Context) error { return a.store.DB().PingContext(ctx) },
 	})
 	return a, nil
 }

@@ -202,7 +202,7 @@ func (s *Service) takeOver(ctx context.Context, q meta.Querier, j *Job) (ended b
 	if err := discardUncommitted(ctx, q, j); err != nil {
 		return false, err
 	}
-	j.StatusMessage = fmt.Sprintf("attempt %d: the coffer node running the previous attempt stopped; the job started again on another node", j.attempt+1)
+	j.StatusMessage = fmt.Sprintf("attempt %d: the previous attempt lost its lease (its coffer node stopped, or lost the database); the job started again from the beginning", j.attempt+1)
 	return false, nil
 }
 

@@ -55,6 +55,9 @@ type Options struct {
 	// Ready reports whether the server may take requests; health answers
 	// 503 until it does.
 	Ready func() bool
+	// Store, when set, checks that the metadata store answers; health
+	// reports the store down (503) while it does not.
+	Store func(context.Context) error
 	// Now is the clock used for signature checks; nil means time.Now.
 	Now func() time.Time
 }
@@ -260,12 +263,23 @@ func authError(err error, k protocol.Kind) error {
 	return &awserr.Error{Kind: awserr.Unauthenticated, Code: code, Message: se.Message, Status: se.HTTPStatus()}
 }
 
-func (h *Handler) health(w http.ResponseWriter, _ *http.Request) {
+func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if !h.opts.Ready() {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		io.WriteString(w, `{"status":"starting"}`)
 		return
+	}
+	if h.opts.Store != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		err := h.opts.Store(ctx)
+		cancel()
+		if err != nil {
+			h.opts.Log.Warn("health: the metadata store does not answer", "error", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"status":"unavailable","store":"down"}`)
+			return
+		}
 	}
 	names := make([]string, 0, len(h.services))
 	for n := range h.services {

@@ -28,6 +28,8 @@ type PostgresServer struct {
 	User     string
 	Password string
 	dataDir  string
+	// pgCtl runs pg_ctl as the cluster's user.
+	pgCtl func(args ...string) error
 }
 
 // DSN is a URL for the named database as the superuser.
@@ -91,6 +93,14 @@ func StartPostgres(t testing.TB) *PostgresServer {
 	}
 	run("initdb", "-D", s.dataDir, "-U", s.User, "--pwfile", pwfile, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync")
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off", s.Port, dir)
+	s.pgCtl = func(args ...string) error {
+		cmd := exec.Command(filepath.Join(bin, "pg_ctl"), append([]string{"-D", s.dataDir, "-o", opts, "-l", filepath.Join(dir, "log")}, args...)...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("pg_ctl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
 	run("pg_ctl", "-D", s.dataDir, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start")
 	t.Cleanup(func() {
 		cmd := exec.Command(filepath.Join(bin, "pg_ctl"), "-D", s.dataDir, "-m", "immediate", "-w", "stop")
@@ -112,6 +122,23 @@ func StartPostgres(t testing.TB) *PostgresServer {
 	}
 	t.Fatalf("postgres did not accept connections: %v", err)
 	return nil
+}
+
+// Stop stops the server (fast shutdown: connections are cut), for tests
+// of a database outage; Start starts it again on the same port.
+func (s *PostgresServer) Stop(t testing.TB) {
+	t.Helper()
+	if err := s.pgCtl("-m", "fast", "-w", "stop"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Start starts a server Stop stopped.
+func (s *PostgresServer) Start(t testing.TB) {
+	t.Helper()
+	if err := s.pgCtl("-w", "-t", "60", "start"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // postgresCredential returns the credential to run PostgreSQL under (the

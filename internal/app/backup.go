@@ -296,7 +296,7 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, reg prometh
 		return err
 	}
 	workers := river.NewWorkers()
-	periodic := plans.PeriodicJobs(0, 0)
+	periodic := append(plans.PeriodicJobs(0, 0), gcJob(a.cfg.Jobs.GCInterval))
 	if a.queue, err = jobs.Open(ctx, a.store, jobs.Options{Workers: workers, Log: a.log.With("component", "jobs"), PeriodicJobs: periodic, Lease: a.cfg.Jobs.StaleAfter}); err != nil {
 		return err
 	}
@@ -305,6 +305,7 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, reg prometh
 	if err != nil {
 		return err
 	}
+	river.AddWorker(workers, &gcWorker{app: a, vs: vs})
 	a.backup = backup.New(backup.Options{
 		Store: a.store, Authz: ids.Authorizer(), Keys: kmsKeys{a.kms}, Orgs: orgs{ids}, Roles: roles{ids},
 		Storage: vaultData{vs}, Resources: dbResources{a.rds}, Queue: a.queue, Log: a.log.With("component", "backup"),

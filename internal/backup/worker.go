@@ -66,6 +66,12 @@ func (s *Service) run(ctx context.Context, id string, lease queueLease) error {
 		j.State, j.StatusMessage, j.Completed = StateExpired, "the job did not start within its start window", now
 		return ignoreFinished(s.update(ctx, s.store, j))
 	}
+	if j.State == StateRunning && j.Kind == KindRestore && j.CreatedResourceARN != "" {
+		// Outside claim's transaction: the instance is in the same store.
+		if err := s.dbs.AbandonRestored(ctx, j.CreatedResourceARN, abandonedMessage(j)); err != nil {
+			return fmt.Errorf("abandon %s: %w", j.CreatedResourceARN, err)
+		}
+	}
 	if claimed, err := s.claim(ctx, j); err != nil {
 		return ignoreFinished(err)
 	} else if !claimed {
@@ -115,6 +121,10 @@ func (s *Service) run(ctx context.Context, id string, lease queueLease) error {
 		return errLeaseLost
 	}
 	return ignoreFinished(err)
+}
+
+func abandonedMessage(j *Job) string {
+	return fmt.Sprintf("the coffer node restoring into %s stopped before the restore finished; delete the instance and start the restore again", j.CreatedResourceARN)
 }
 
 // fencedOut reports whether another attempt took the job over from j's.
@@ -187,16 +197,12 @@ func (s *Service) claim(ctx context.Context, j *Job) (bool, error) {
 // backup's or copy's uncommitted recovery point (its data, without a
 // committed manifest, is the storage engine's to collect once the dead
 // writer's lease ends). A restore that had created its instance cannot
-// start again under the same identifier: it fails, saying so, and the
-// instance is marked FAILED; ended reports that.
+// start again under the same identifier: it fails, saying so (run has
+// marked the instance FAILED); ended reports that.
 func (s *Service) takeOver(ctx context.Context, q meta.Querier, j *Job) (ended bool, err error) {
 	s.log.Info("taking over a job whose node stopped", "job", j.ID, "kind", j.Kind, "attempt", j.attempt+1)
 	if j.Kind == KindRestore && j.CreatedResourceARN != "" {
-		reason := fmt.Sprintf("the coffer node restoring into %s stopped before the restore finished; delete the instance and start the restore again", j.CreatedResourceARN)
-		if err := s.dbs.AbandonRestored(ctx, j.CreatedResourceARN, reason); err != nil {
-			return false, fmt.Errorf("abandon %s: %w", j.CreatedResourceARN, err)
-		}
-		j.State, j.StatusMessage, j.Completed = StateFailed, reason, s.now()
+		j.State, j.StatusMessage, j.Completed = StateFailed, abandonedMessage(j), s.now()
 		return true, s.update(ctx, q, j)
 	}
 	if err := discardUncommitted(ctx, q, j); err != nil {

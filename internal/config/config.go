@@ -102,6 +102,10 @@ type Jobs struct {
 	// runs it again from the start. A job is taken over within about
 	// StaleAfter plus 30 s (the rescuer's period) of its node's death.
 	StaleAfter time.Duration `yaml:"staleAfter"`
+	// GCInterval is how often coffer serve collects the vaults' garbage
+	// (the space of deleted recovery points and of failed or dead jobs'
+	// writes), on one node at a time: the elected leader schedules it.
+	GCInterval time.Duration `yaml:"gcInterval"`
 }
 
 // Limits bound requests.
@@ -121,7 +125,7 @@ func DefaultConfig() Config {
 		RootKey: RootKey{Provider: "file", EnvVar: "COFFER_ROOT_KEY"},
 		Log:     Log{Format: "text", Level: "info"},
 		Limits:  Limits{MaxBodyBytes: 10 << 20},
-		Jobs:    Jobs{StaleAfter: 15 * time.Second},
+		Jobs:    Jobs{StaleAfter: 15 * time.Second, GCInterval: time.Hour},
 	}
 }
 
@@ -162,6 +166,14 @@ var Env = map[string]func(c *Config, v string) error{
 			return fmt.Errorf("COFFER_JOB_STALE_AFTER=%q is not a duration like 30s", v)
 		}
 		c.Jobs.StaleAfter = d
+		return nil
+	},
+	"COFFER_GC_INTERVAL": func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("COFFER_GC_INTERVAL=%q is not a duration like 1h", v)
+		}
+		c.Jobs.GCInterval = d
 		return nil
 	},
 	"COFFER_MAX_BODY_BYTES": func(c *Config, v string) error {
@@ -278,6 +290,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Jobs.StaleAfter < time.Second {
 		return fmt.Errorf("jobs.staleAfter %s is too short (at least 1s)", c.Jobs.StaleAfter)
+	}
+	if c.Jobs.GCInterval < time.Second {
+		return fmt.Errorf("jobs.gcInterval %s is too short (at least 1s)", c.Jobs.GCInterval)
 	}
 	if c.Limits.MaxBodyBytes < 1024 {
 		return fmt.Errorf("maxBodyBytes %d is too small (at least 1024)", c.Limits.MaxBodyBytes)

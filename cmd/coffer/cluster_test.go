@@ -197,8 +197,44 @@ func TestNodeLoss(t *testing.T) {
 	a.cmd.Process.Signal(syscall.SIGKILL)
 	a.cmd.Wait()
 	c.waitTakenOver(c.account(b, "111222333444", "source"), s, id, time.Minute)
+	c.checkNodes(a, b)
 	b.stop(t)
 	c.verify()
+}
+
+// checkNodes checks coffer status --nodes and /_coffer/metrics after dead
+// was killed: live is UP and River's leader, dead is LOST.
+func (c *cluster) checkNodes(dead, live *process) {
+	c.t.Helper()
+	out, err := exec.Command(binary(c.t), "status", "--nodes", "--data-dir", c.dataDir, "--database", c.dsn).CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("coffer status --nodes: %v\n%s", err, out)
+	}
+	port := func(p *process) string { return p.url[strings.LastIndex(p.url, ":"):] }
+	var deadLine, liveLine string
+	for _, l := range strings.Split(string(out), "\n") {
+		switch {
+		case strings.Contains(l, port(dead)+" "):
+			deadLine = l
+		case strings.Contains(l, port(live)+" "):
+			liveLine = l
+		}
+	}
+	if !strings.Contains(deadLine, "LOST") || !strings.Contains(liveLine, "UP") || !strings.Contains(liveLine, "leader") {
+		c.t.Errorf("coffer status --nodes after a node was killed: want the dead node LOST and the live one UP and leader:\n%s", out)
+	}
+	if !strings.Contains(string(out), "queue: ") || !strings.Contains(string(out), "completed ") {
+		c.t.Errorf("coffer status --nodes shows no queue depth:\n%s", out)
+	}
+	resp, err := http.Get(live.url + "/_coffer/metrics")
+	c.check(err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"coffer_node_heartbeat_timestamp_seconds{", "coffer_node_leader{", `coffer_jobs_queue{state="completed"}`, "coffer_node_running_jobs{"} {
+		if !strings.Contains(string(body), want) {
+			c.t.Errorf("/_coffer/metrics has no %s", want)
+		}
+	}
 }
 
 // TestNodePause: the node running a backup is paused (SIGSTOP) past its

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/coffer-dev/coffer/internal/backup"
+	"github.com/coffer-dev/coffer/internal/jobs"
 	"github.com/coffer-dev/coffer/internal/plans"
 	"github.com/coffer-dev/coffer/internal/rds"
 )
@@ -19,6 +21,7 @@ func statusCommand() *cobra.Command {
 	var (
 		loc                        storeFlags
 		asJSON, overdueOnly, check bool
+		nodes                      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "status",
@@ -33,14 +36,29 @@ since the plan was created.
 
 It reads the same store as coffer serve (--data-dir or --database), and can
 run while the server does. With --check it exits non-zero when anything is
-overdue, for monitoring.`,
+overdue, for monitoring.
+
+With --nodes it shows instead the coffer serve processes sharing the store:
+each node's address, last heartbeat (a node whose heartbeat is older than
+jobs.staleAfter is LOST: its jobs go to the other nodes), River's leader,
+the jobs each node runs, and the job queue by state.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			store, _, err := loc.openStore(cmd.Context())
+			store, cfg, err := loc.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer store.Close()
+			if nodes {
+				st, err := jobs.ClusterStatus(cmd.Context(), store)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return json.NewEncoder(cmd.OutOrStdout()).Encode(st)
+				}
+				return writeNodesTable(cmd.OutOrStdout(), st, cfg.Jobs.StaleAfter, time.Now())
+			}
 			// Reading needs only the store: no keys, no storage, no queue.
 			p := plans.New(plans.Options{Store: store, Backup: backup.New(backup.Options{Store: store}), Resources: plans.RDSResources(rds.New(rds.Options{Store: store}))})
 			entries, err := p.RPO(cmd.Context())
@@ -76,6 +94,7 @@ overdue, for monitoring.`,
 	f.BoolVar(&asJSON, "json", false, "one JSON object per resource and vault")
 	f.BoolVar(&overdueOnly, "overdue", false, "only what is overdue")
 	f.BoolVar(&check, "check", false, "exit non-zero when anything is overdue")
+	f.BoolVar(&nodes, "nodes", false, "show the nodes sharing the store and the job queue instead")
 	return cmd
 }
 
@@ -138,4 +157,43 @@ func writeStatusJSON(w io.Writer, entries []plans.RPOEntry) error {
 		}
 	}
 	return nil
+}
+
+// writeNodesTable prints the nodes and the queue; lease tells a live node
+// from a lost one.
+func writeNodesTable(w io.Writer, st *jobs.Cluster, lease time.Duration, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tADDRESS\tSTATE\tLAST HEARTBEAT\tLEADER\tRUNNING JOBS")
+	for _, n := range st.Nodes {
+		state, beat := "UP", now.Sub(n.Heartbeat).Round(time.Second).String()+" ago"
+		switch {
+		case n.Heartbeat.IsZero():
+			state, beat = "STOPPED", "-"
+		case now.Sub(n.Heartbeat) > lease:
+			state = "LOST"
+		}
+		leader := ""
+		if n.Leader {
+			leader = "leader"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", n.ID, n.Address, state, beat, leader, n.Running)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	states := make([]string, 0, len(st.Depth))
+	for s := range st.Depth {
+		states = append(states, s)
+	}
+	sort.Strings(states)
+	parts := make([]string, 0, len(states))
+	for _, s := range states {
+		parts = append(parts, fmt.Sprintf("%s %d", s, st.Depth[s]))
+	}
+	leader := st.Leader
+	if leader == "" {
+		leader = "none elected"
+	}
+	_, err := fmt.Fprintf(w, "leader: %s\nqueue: %s\n", leader, strings.Join(parts, ", "))
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/coffer-dev/coffer/internal/backup"
+	"github.com/coffer-dev/coffer/internal/config"
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/jobs"
 	"github.com/coffer-dev/coffer/internal/kms"
@@ -297,8 +299,12 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, reg prometh
 	}
 	workers := river.NewWorkers()
 	periodic := append(plans.PeriodicJobs(0, 0), gcJob(a.cfg.Jobs.GCInterval))
-	if a.queue, err = jobs.Open(ctx, a.store, jobs.Options{Workers: workers, Log: a.log.With("component", "jobs"), PeriodicJobs: periodic, Lease: a.cfg.Jobs.StaleAfter}); err != nil {
+	if a.queue, err = jobs.Open(ctx, a.store, jobs.Options{Workers: workers, Log: a.log.With("component", "jobs"), PeriodicJobs: periodic, Lease: a.cfg.Jobs.StaleAfter,
+		NodeID: nodeID(a.cfg), Address: a.cfg.Listen}); err != nil {
 		return err
+	}
+	if err := reg.Register(jobs.NewCollector(a.store)); err != nil {
+		return fmt.Errorf("register the cluster metrics: %w", err)
 	}
 	guard := &manifestGuard{}
 	vs, err := vaultstore.Open(a.store, kmsKeys{a.kms}, regions, vaultstore.Options{Logger: a.log.With("component", "vaultstore"), Protector: guard})
@@ -318,4 +324,20 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, reg prometh
 	a.backup.OwnTags("backup-plan", a.plans.PlanExists)
 	a.plans.AddWorkers(workers)
 	return nil
+}
+
+// nodeID is jobs.nodeId, or this host's name and listen address.
+func nodeID(cfg config.Config) string {
+	if cfg.Jobs.NodeID != "" {
+		return cfg.Jobs.NodeID
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "coffer"
+	}
+	id := host + "@" + cfg.Listen
+	if len(id) > 100 {
+		id = id[len(id)-100:]
+	}
+	return id
 }

@@ -106,6 +106,10 @@ type Jobs struct {
 	// (the space of deleted recovery points and of failed or dead jobs'
 	// writes), on one node at a time: the elected leader schedules it.
 	GCInterval time.Duration `yaml:"gcInterval"`
+	// NodeID names this node in coffer status --nodes, the metrics and
+	// River's tables; unique among the nodes sharing a store (default:
+	// host name @ listen address). At most 100 characters.
+	NodeID string `yaml:"nodeId"`
 }
 
 // Limits bound requests.
@@ -168,6 +172,7 @@ var Env = map[string]func(c *Config, v string) error{
 		c.Jobs.StaleAfter = d
 		return nil
 	},
+	"COFFER_NODE_ID": func(c *Config, v string) error { c.Jobs.NodeID = v; return nil },
 	"COFFER_GC_INTERVAL": func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -290,6 +295,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Jobs.StaleAfter < time.Second {
 		return fmt.Errorf("jobs.staleAfter %s is too short (at least 1s)", c.Jobs.StaleAfter)
+	}
+	if len(c.Jobs.NodeID) > 100 {
+		return fmt.Errorf("jobs.nodeId is %d characters long (at most 100)", len(c.Jobs.NodeID))
 	}
 	if c.Jobs.GCInterval < time.Second {
 		return fmt.Errorf("jobs.gcInterval %s is too short (at least 1s)", c.Jobs.GCInterval)

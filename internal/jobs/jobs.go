@@ -51,6 +51,9 @@ type Options struct {
 	// PollInterval is how often idle workers look for new jobs.
 	PollInterval time.Duration
 	Log          *slog.Logger
+	// NodeID names this node in coffer_nodes and to River (its client
+	// ID); Address is where it serves, for operators.
+	NodeID, Address string
 	// PeriodicJobs are run by the elected leader of all nodes sharing the
 	// database.
 	PeriodicJobs []*river.PeriodicJob
@@ -58,9 +61,15 @@ type Options struct {
 
 // Queue is River over the metadata store.
 type Queue struct {
-	client *river.Client[*sql.Tx]
-	store  meta.Store
-	lease  time.Duration
+	client  *river.Client[*sql.Tx]
+	store   meta.Store
+	lease   time.Duration
+	log     *slog.Logger
+	node    string
+	address string
+	started time.Time
+	stop    context.CancelFunc
+	beating chan struct{}
 }
 
 func driverFor(store meta.Store) (riverdriver.Driver[*sql.Tx], error) {
@@ -105,6 +114,7 @@ func Open(ctx context.Context, store meta.Store, o Options) (*Queue, error) {
 		// Both drivers poll: River's database/sql driver has no LISTEN.
 		PollOnly:     true,
 		PeriodicJobs: o.PeriodicJobs,
+		ID:           o.NodeID,
 	}
 	if o.Workers != nil {
 		cfg.Workers = o.Workers
@@ -114,7 +124,10 @@ func Open(ctx context.Context, store meta.Store, o Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
-	return &Queue{client: client, store: store, lease: o.Lease}, nil
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	return &Queue{client: client, store: store, lease: o.Lease, log: o.Log, node: client.ID(), address: o.Address}, nil
 }
 
 // DefaultLease is Options.Lease's default.
@@ -180,11 +193,25 @@ func WorkContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return work, func() { stop(); cancel() }
 }
 
-// Start begins working jobs.
-func (q *Queue) Start(ctx context.Context) error { return q.client.Start(ctx) }
+// Start begins working jobs and renewing this node's heartbeat.
+func (q *Queue) Start(ctx context.Context) error {
+	if err := q.client.Start(ctx); err != nil {
+		return err
+	}
+	q.started = time.Now()
+	beatCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	q.stop, q.beating = stop, make(chan struct{})
+	go func() { defer close(q.beating); q.beatUntil(beatCtx) }()
+	return nil
+}
 
-// Stop lets running jobs finish (until ctx ends, then cancels them).
+// Stop lets running jobs finish (until ctx ends, then cancels them) and
+// removes this node from coffer_nodes.
 func (q *Queue) Stop(ctx context.Context) error {
+	if q.stop != nil {
+		q.stop()
+		<-q.beating
+	}
 	err := q.client.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return q.client.StopAndCancel(context.Background())

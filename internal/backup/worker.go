@@ -9,6 +9,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/coffer-dev/coffer/internal/blob"
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/jobs"
 	"github.com/coffer-dev/coffer/internal/meta"
@@ -88,6 +89,9 @@ func (s *Service) run(ctx context.Context, id string, lease queueLease) error {
 	}
 	t := &tracker{}
 	jobCtx = context.WithValue(jobCtx, trackerKey{}, t)
+	// Storage outages are waited out within the completion window (the
+	// job's deadline), or for patience when it has none.
+	jobCtx = blob.Patient(jobCtx, patienceEnd(j, now))
 	stop := s.heartbeat(jobCtx, j, lease, t, cancel)
 	err = s.runAs(jobCtx, j)
 	lost := stop()
@@ -132,6 +136,17 @@ func (s *Service) fencedOut(ctx context.Context, j *Job) bool {
 	var attempt int64
 	err := s.store.QueryRowContext(context.WithoutCancel(ctx), `SELECT attempt FROM backup_jobs WHERE id = ?`, j.ID).Scan(&attempt)
 	return err == nil && attempt != j.attempt
+}
+
+// patience is how long a job without a completion window waits for its
+// storage to come back.
+const patience = time.Hour
+
+func patienceEnd(j *Job, now time.Time) time.Time {
+	if !j.CompleteBy.IsZero() {
+		return j.CompleteBy
+	}
+	return now.Add(patience)
 }
 
 func ignoreFinished(err error) error {

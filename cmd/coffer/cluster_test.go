@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -35,6 +36,8 @@ type cluster struct {
 	pg            *testenv.PostgresServer
 	dsn           string
 	db            *sql.DB
+	// args are more flags for coffer serve and coffer vault.
+	args []string
 }
 
 // clusterLease is the job lease of the test nodes: short, so a node's
@@ -59,7 +62,7 @@ func newCluster(t *testing.T) *cluster {
 
 func (c *cluster) node() *process {
 	return startServe(c.t, []string{"COFFER_JOB_STALE_AFTER=" + clusterLease},
-		"--data-dir", c.dataDir, "--database", c.dsn, "--bootstrap", filepath.Join(c.root, "bootstrap.yaml"))
+		append([]string{"--data-dir", c.dataDir, "--database", c.dsn, "--bootstrap", filepath.Join(c.root, "bootstrap.yaml")}, c.args...)...)
 }
 
 func (c *cluster) account(p *process, id, profile string) *scenario.Account {
@@ -120,6 +123,15 @@ func (c *cluster) startRunning(a *scenario.Account, s backupSetup, seed int64) s
 	return ""
 }
 
+// runningBackup starts a node and a backup job running on it: the node,
+// the source account, its setup and the job's ID.
+func (c *cluster) runningBackup(seed int64) (*process, *scenario.Account, backupSetup, string) {
+	a := c.node()
+	src := c.account(a, "111222333444", "source")
+	s := c.setup(src)
+	return a, src, s, c.startRunning(src, s, seed)
+}
+
 // waitTakenOver waits, through the surviving node, for the job to end,
 // and checks it COMPLETED on a later attempt with one recovery point.
 func (c *cluster) waitTakenOver(a *scenario.Account, s backupSetup, id string, within time.Duration) {
@@ -170,7 +182,7 @@ func (c *cluster) waitCompleted(a *scenario.Account, s backupSetup, id string, w
 // and that no committed manifest is left without its recovery point.
 func (c *cluster) verify() {
 	c.t.Helper()
-	out, err := exec.Command(binary(c.t), "vault", "verify", "--data", "100", "--data-dir", c.dataDir, "--database", c.dsn).CombinedOutput()
+	out, err := exec.Command(binary(c.t), append([]string{"vault", "verify", "--data", "100", "--data-dir", c.dataDir, "--database", c.dsn}, c.args...)...).CombinedOutput()
 	if err != nil {
 		c.t.Fatalf("coffer vault verify: %v\n%s", err, out)
 	}
@@ -188,10 +200,7 @@ func (c *cluster) verify() {
 // and vaults that verify.
 func TestNodeLoss(t *testing.T) {
 	c := newCluster(t)
-	a := c.node()
-	src := c.account(a, "111222333444", "source")
-	s := c.setup(src)
-	id := c.startRunning(src, s, 2)
+	a, _, s, id := c.runningBackup(2)
 	// The job runs on a, the only node; b joins, then a dies.
 	b := c.node()
 	a.cmd.Process.Signal(syscall.SIGKILL)
@@ -243,10 +252,7 @@ func (c *cluster) checkNodes(dead, live *process) {
 // the job completes once, on the other node.
 func TestNodePause(t *testing.T) {
 	c := newCluster(t)
-	a := c.node()
-	src := c.account(a, "111222333444", "source")
-	s := c.setup(src)
-	id := c.startRunning(src, s, 3)
+	a, _, s, id := c.runningBackup(3)
 	b := c.node()
 	a.cmd.Process.Signal(syscall.SIGSTOP)
 	srcB := c.account(b, "111222333444", "source")
@@ -287,10 +293,7 @@ func tail(s string, n int) string {
 func TestDatabaseOutage(t *testing.T) {
 	ctx := context.Background()
 	c := newCluster(t)
-	a := c.node()
-	src := c.account(a, "111222333444", "source")
-	s := c.setup(src)
-	id := c.startRunning(src, s, 4)
+	a, src, s, id := c.runningBackup(4)
 	c.pg.Stop(t)
 	_, err := src.Backup.ListBackupVaults(ctx, &backup.ListBackupVaultsInput{}, func(o *backup.Options) { o.RetryMaxAttempts = 1 })
 	var re *awshttp.ResponseError
@@ -310,6 +313,44 @@ func TestDatabaseOutage(t *testing.T) {
 	c.pg.Start(t)
 	testenv.WaitHealthy(t, http.DefaultClient, a.url)
 	t.Logf("job after the outage: %s", c.waitCompleted(src, s, id, 2*time.Minute))
+	a.stop(t)
+	c.verify()
+}
+
+// TestStorageOutage: the S3 store (MinIO) stops while a backup writes to
+// it and comes back 20 s later: the job waits, retrying with backoff, and
+// completes on its first attempt with data that verifies.
+func TestStorageOutage(t *testing.T) {
+	c := newCluster(t)
+	m := testenv.StartMinIO(t)
+	cfg := filepath.Join(c.root, "coffer.yaml")
+	yaml := fmt.Sprintf(`storage:
+  regions:
+    us-east-1:
+      type: s3
+      s3: {endpoint: %q, bucket: %q, region: %q, access_key_id: %q, secret_access_key: %q, path_style: true}
+`, m.Endpoint, m.Bucket, m.Region, m.AccessKey, m.SecretKey)
+	c.check(os.WriteFile(cfg, []byte(yaml), 0o600))
+	c.args = []string{"--config", cfg}
+	a := c.node()
+	src := c.account(a, "111222333444", "source")
+	s := c.setup(src)
+	// A first backup opens the region's bucket (a node checks it on first
+	// use); the outage hits a node that has been working.
+	first, err := src.BackupJob(context.Background(), s.vault, s.dbARN, s.role)
+	c.check(err)
+	if first.State != backuptypes.BackupJobStateCompleted {
+		t.Fatalf("first backup: %s %s", first.State, aws.ToString(first.StatusMessage))
+	}
+	id := c.startRunning(src, s, 5)
+	m.Stop()
+	time.Sleep(20 * time.Second)
+	c.check(m.Restart())
+	t.Cleanup(m.Stop)
+	msg := c.waitCompleted(src, s, id, 3*time.Minute)
+	if strings.Contains(msg, "attempt") {
+		t.Errorf("backup job %s was run again (%q); want it to wait out the outage", id, msg)
+	}
 	a.stop(t)
 	c.verify()
 }

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -336,6 +338,12 @@ func nodeID(cfg config.Config) string {
 		host = "coffer"
 	}
 	id := host + "@" + cfg.Listen
+	if strings.HasSuffix(cfg.Listen, ":0") {
+		// Any free port: several such nodes in one host need names apart.
+		var b [4]byte
+		rand.Read(b[:])
+		id += "#" + hex.EncodeToString(b[:])
+	}
 	if len(id) > 100 {
 		id = id[len(id)-100:]
 	}

@@ -61,7 +61,7 @@ func newCluster(t *testing.T) *cluster {
 }
 
 func (c *cluster) node() *process {
-	return startServe(c.t, []string{"COFFER_JOB_STALE_AFTER=" + clusterLease},
+	return startServe(c.t, []string{"COFFER_JOB_STALE_AFTER=" + clusterLease, "COFFER_GC_INTERVAL=2s"},
 		append([]string{"--data-dir", c.dataDir, "--database", c.dsn, "--bootstrap", filepath.Join(c.root, "bootstrap.yaml")}, c.args...)...)
 }
 
@@ -208,6 +208,10 @@ func TestNodeLoss(t *testing.T) {
 	c.waitTakenOver(c.account(b, "111222333444", "source"), s, id, time.Minute)
 	c.checkNodes(a, b)
 	b.stop(t)
+	// The surviving node collects garbage itself, on the leader's schedule.
+	if !strings.Contains(b.stderr.String(), "vault garbage collected") {
+		t.Errorf("the surviving node never collected garbage (jobs.gcInterval 2s):\n%s", tail(b.stderr.String(), 2000))
+	}
 	c.verify()
 }
 

@@ -215,6 +215,19 @@ func TestNodeLoss(t *testing.T) {
 	c.verify()
 }
 
+// TestNodeRemoved: the node running a backup is stopped (SIGTERM) while
+// another runs: the job either finishes within the shutdown grace or is
+// taken over, and completes either way; it is never failed for the stop.
+func TestNodeRemoved(t *testing.T) {
+	c := newCluster(t)
+	a, _, s, id := c.runningBackup(6)
+	b := c.node()
+	a.stop(t)
+	t.Logf("job after its node stopped: %s", c.waitCompleted(c.account(b, "111222333444", "source"), s, id, 2*time.Minute))
+	b.stop(t)
+	c.verify()
+}
+
 // checkNodes checks coffer status --nodes and /_coffer/metrics after dead
 // was killed: live is UP and River's leader, dead is LOST.
 func (c *cluster) checkNodes(dead, live *process) {

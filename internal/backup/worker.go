@@ -108,6 +108,11 @@ func (s *Service) run(ctx context.Context, id string, lease queueLease) error {
 	if errors.Is(err, errJobFinished) {
 		return nil
 	}
+	if ctx.Err() != nil {
+		// This node is stopping: the job stays RUNNING and River runs it
+		// again, on another node or this one once it is back.
+		return fmt.Errorf("job %s interrupted: %w", j.ID, context.Cause(ctx))
+	}
 	msg := failMessage(err)
 	if errors.Is(jobCtx.Err(), context.DeadlineExceeded) {
 		msg = "the job did not complete within its completion window: " + msg

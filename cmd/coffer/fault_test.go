@@ -74,7 +74,7 @@ func TestKillDuringJobs(t *testing.T) {
 	step(err)
 	db, err := src.CreateDB(ctx, scenario.DBSpec{ID: "big", Engine: "sqlite", KeyID: srcKey})
 	step(err)
-	fillRandom(t, db.Address, 40<<20)
+	fillRandom(t, db.Address, 40<<20, 1)
 	role, err := src.BackupRole(ctx, "backup-role")
 	step(err)
 	_, err = src.Vault(ctx, "source-vault", srcKey)
@@ -186,9 +186,10 @@ func waitFinal(t *testing.T, src, dst *scenario.Account, kind, id string) (strin
 	return "", ""
 }
 
-// fillRandom writes about size bytes of incompressible rows into the
-// SQLite database at path, so jobs take long enough to be killed midway.
-func fillRandom(t *testing.T, path string, size int) {
+// fillRandom writes about size bytes of incompressible rows, drawn from
+// seed, into the SQLite database at path, so jobs take long enough to be
+// killed midway.
+func fillRandom(t *testing.T, path string, size int, seed int64) {
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +198,7 @@ func fillRandom(t *testing.T, path string, size int) {
 	if _, err := db.Exec(`CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	rng := rand.New(rand.NewSource(1))
+	rng := rand.New(rand.NewSource(seed))
 	tx, _ := db.Begin()
 	buf := make([]byte, 4096)
 	for i := 0; i*len(buf) < size; i++ {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/coffer-dev/coffer/internal/backup"
+	"github.com/coffer-dev/coffer/internal/jobs"
 	"github.com/coffer-dev/coffer/internal/plans"
 	"github.com/coffer-dev/coffer/internal/rds"
 	"github.com/coffer-dev/coffer/internal/restoretesting"
@@ -20,6 +22,7 @@ func statusCommand() *cobra.Command {
 	var (
 		loc                        storeFlags
 		asJSON, overdueOnly, check bool
+		nodes                      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "status",
@@ -39,14 +42,29 @@ deleted; a test whose restore or validation failed is FAILED.
 
 It reads the same store as coffer serve (--data-dir or --database), and can
 run while the server does. With --check it exits non-zero when anything is
-overdue or a newest restore test FAILED, for monitoring.`,
+overdue or a newest restore test FAILED, for monitoring.
+
+With --nodes it shows instead the coffer serve processes sharing the store:
+each node's address, last heartbeat (a node whose heartbeat is older than
+jobs.staleAfter is LOST: its jobs go to the other nodes), River's leader,
+the jobs each node runs, and the job queue by state.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			store, _, err := loc.openStore(cmd.Context())
+			store, cfg, err := loc.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer store.Close()
+			if nodes {
+				st, err := jobs.ClusterStatus(cmd.Context(), store)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return json.NewEncoder(cmd.OutOrStdout()).Encode(st)
+				}
+				return writeNodesTable(cmd.OutOrStdout(), st, cfg.Jobs.StaleAfter, time.Now())
+			}
 			// Reading needs only the store: no keys, no storage, no queue.
 			b := backup.New(backup.Options{Store: store})
 			p := plans.New(plans.Options{Store: store, Backup: b, Resources: plans.RDSResources(rds.New(rds.Options{Store: store}))})
@@ -104,6 +122,7 @@ overdue or a newest restore test FAILED, for monitoring.`,
 	f.BoolVar(&asJSON, "json", false, "one JSON object per resource and vault")
 	f.BoolVar(&overdueOnly, "overdue", false, "only what is overdue, and failed restore tests")
 	f.BoolVar(&check, "check", false, "exit non-zero when anything is overdue or a restore test failed")
+	f.BoolVar(&nodes, "nodes", false, "show the nodes sharing the store and the job queue instead")
 	return cmd
 }
 
@@ -166,4 +185,43 @@ func writeStatusJSON(w io.Writer, entries []plans.RPOEntry) error {
 		}
 	}
 	return nil
+}
+
+// writeNodesTable prints the nodes and the queue; lease tells a live node
+// from a lost one.
+func writeNodesTable(w io.Writer, st *jobs.Cluster, lease time.Duration, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tADDRESS\tSTATE\tLAST HEARTBEAT\tLEADER\tRUNNING JOBS")
+	for _, n := range st.Nodes {
+		state, beat := "UP", now.Sub(n.Heartbeat).Round(time.Second).String()+" ago"
+		switch {
+		case n.Heartbeat.IsZero():
+			state, beat = "STOPPED", "-"
+		case now.Sub(n.Heartbeat) > lease:
+			state = "LOST"
+		}
+		leader := ""
+		if n.Leader {
+			leader = "leader"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", n.ID, n.Address, state, beat, leader, n.Running)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	states := make([]string, 0, len(st.Depth))
+	for s := range st.Depth {
+		states = append(states, s)
+	}
+	sort.Strings(states)
+	parts := make([]string, 0, len(states))
+	for _, s := range states {
+		parts = append(parts, fmt.Sprintf("%s %d", s, st.Depth[s]))
+	}
+	leader := st.Leader
+	if leader == "" {
+		leader = "none elected"
+	}
+	_, err := fmt.Fprintf(w, "leader: %s\nqueue: %s\n", leader, strings.Join(parts, ", "))
+	return err
 }

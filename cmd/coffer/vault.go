@@ -237,6 +237,9 @@ vault lock or legal hold protects.`,
 				return err
 			}
 			defer closeFn()
+			if o.DeleteDelay == 0 {
+				o.DeleteDelay = -1 // GCOptions' zero is the default; 0s here means at once
+			}
 			start := time.Now()
 			st, err := e.GC(cmd.Context(), f.region, f.vault, o)
 			fmt.Fprintf(cmd.OutOrStdout(), "domains %d: leases expired %d, deletions finished %d, packs condemned %d, deleted %d, repacked %d, leftovers deleted %d; %d bytes reclaimed in %s\n",
@@ -246,7 +249,7 @@ vault lock or legal hold protects.`,
 	}
 	f.register(cmd)
 	cmd.Flags().DurationVar(&o.Grace, "grace", time.Hour, "age before unused packs and leftovers may be collected")
-	cmd.Flags().DurationVar(&o.DeleteDelay, "delete-delay", time.Hour, "time condemned packs stay readable before deletion")
+	cmd.Flags().DurationVar(&o.DeleteDelay, "delete-delay", time.Hour, "time condemned packs stay readable before deletion (0s: delete at once)")
 	cmd.Flags().Float64Var(&o.RepackWaste, "repack-waste", 0.3, "unused share above which a pack is rewritten (negative: never)")
 	return cmd
 }

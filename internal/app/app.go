@@ -180,6 +180,7 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 		Registry:                registry,
 		Ready:                   a.ready.Load,
 		RootKey:                 server.RootKeyStatus{Provider: cfg.RootKey.Provider, Verify: keys.Verify},
+		Store:                   func(ctx context.Context) error { return a.store.DB().PingContext(ctx) },
 	})
 	return a, nil
 }
@@ -336,7 +337,6 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		srv.Close()
 		return fmt.Errorf("start the job queue: %w", err)
 	}
-	go a.sweepJobs(ctx)
 	actx, stopAutomated := context.WithCancel(ctx)
 	automated := make(chan struct{})
 	go func() { a.continuous.Run(actx); close(automated) }()
@@ -356,7 +356,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		err = nil
 	}
 	// Running jobs get the shutdown grace to finish; those cut off are
-	// failed by the sweeper of the next start, their data uncommitted.
+	// taken over by another node (or this one when it starts again) once
+	// their lease runs out.
 	stopCtx, stop := context.WithTimeout(context.Background(), 20*time.Second)
 	a.queue.Stop(stopCtx)
 	stop()

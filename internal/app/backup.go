@@ -2,17 +2,20 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
 	"github.com/coffer-dev/coffer/internal/auditmanager"
 	"github.com/coffer-dev/coffer/internal/backup"
+	"github.com/coffer-dev/coffer/internal/config"
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/jobs"
 	"github.com/coffer-dev/coffer/internal/kms"
@@ -279,6 +282,10 @@ func (d dbResources) CreateRestored(ctx context.Context, spec backup.RestoreSpec
 	}}, nil
 }
 
+func (d dbResources) AbandonRestored(ctx context.Context, arn, reason string) error {
+	return d.rds.MarkFailed(ctx, arn, reason)
+}
+
 // manifestGuard tells the vault storage engine which manifests still
 // belong to live recovery points.
 type manifestGuard struct{ svc *backup.Service }
@@ -295,9 +302,13 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, keys rootke
 		return err
 	}
 	workers := river.NewWorkers()
-	periodic := append(append(plans.PeriodicJobs(0, 0), restoretesting.PeriodicJobs(0)...), auditmanager.PeriodicJobs()...)
-	if a.queue, err = jobs.Open(ctx, a.store, jobs.Options{Workers: workers, Log: a.log.With("component", "jobs"), PeriodicJobs: periodic}); err != nil {
+	periodic := append(append(append(plans.PeriodicJobs(0, 0), restoretesting.PeriodicJobs(0)...), auditmanager.PeriodicJobs()...), gcJob(a.cfg.Jobs.GCInterval))
+	if a.queue, err = jobs.Open(ctx, a.store, jobs.Options{Workers: workers, Log: a.log.With("component", "jobs"), PeriodicJobs: periodic, Lease: a.cfg.Jobs.StaleAfter,
+		NodeID: nodeID(a.cfg), Address: a.cfg.Listen}); err != nil {
 		return err
+	}
+	if err := reg.Register(jobs.NewCollector(a.store)); err != nil {
+		return fmt.Errorf("register the cluster metrics: %w", err)
 	}
 	guard := &manifestGuard{}
 	vs, err := vaultstore.Open(a.store, kmsKeys{a.kms}, regions, vaultstore.Options{Logger: a.log.With("component", "vaultstore"), Protector: guard})
@@ -310,10 +321,11 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, keys rootke
 	if err := reg.Register(a.continuous); err != nil {
 		return err
 	}
+	river.AddWorker(workers, &gcWorker{app: a, vs: vs})
 	a.backup = backup.New(backup.Options{
 		Store: a.store, Authz: ids.Authorizer(), Keys: kmsKeys{a.kms}, Orgs: orgs{ids}, Roles: roles{ids},
 		Storage: vaultData{vs}, Resources: dbResources{a.rds}, Queue: a.queue, Log: a.log.With("component", "backup"),
-		StaleAfter: a.cfg.Jobs.StaleAfter, Now: a.now,
+		Now: a.now,
 	})
 	guard.svc = a.backup
 	a.backup.AddWorkers(workers)
@@ -331,20 +343,24 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, keys rootke
 	return reg.Register(restoretesting.NewCollector(a.backup))
 }
 
-// sweepJobs fails, every few seconds, the jobs whose node died.
-func (a *App) sweepJobs(ctx context.Context) {
-	t := time.NewTicker(a.cfg.Jobs.StaleAfter / 6)
-	defer t.Stop()
-	for {
-		if n, err := a.backup.SweepStaleJobs(ctx); err != nil && ctx.Err() == nil {
-			a.log.Warn("sweep stale jobs", "error", err)
-		} else if n > 0 {
-			a.log.Info("failed jobs whose node stopped", "jobs", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+// nodeID is jobs.nodeId, or this host's name and listen address.
+func nodeID(cfg config.Config) string {
+	if cfg.Jobs.NodeID != "" {
+		return cfg.Jobs.NodeID
 	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "coffer"
+	}
+	id := host + "@" + cfg.Listen
+	if strings.HasSuffix(cfg.Listen, ":0") {
+		// Any free port: several such nodes in one host need names apart.
+		var b [4]byte
+		rand.Read(b[:])
+		id += "#" + hex.EncodeToString(b[:])
+	}
+	if len(id) > 100 {
+		id = id[len(id)-100:]
+	}
+	return id
 }

@@ -3,13 +3,21 @@
 // wrong, which decides the HTTP status through one table) and the AWS error
 // code its service documents (NotFoundException, NoSuchEntity, ...); the
 // protocol codecs render it in their format. Any other error reaching a
-// codec is an internal failure and is reported without its text.
+// codec is an internal failure and is reported without its text, unless it
+// says a store coffer depends on cannot be reached (the metadata database
+// restarting, a connection refused or reset): that is a 503
+// ServiceUnavailable, which the SDKs retry.
 package awserr
 
 import (
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"strings"
+	"syscall"
 )
 
 // Kind classifies an error for the HTTP status and for retry decisions.
@@ -92,7 +100,27 @@ func As(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
+	if unreachable(err) {
+		return &Error{Kind: Unavailable, Code: "ServiceUnavailable", Message: "The service is unavailable: a store it depends on cannot be reached. Try again.", Err: err}
+	}
 	return &Error{Kind: Internal, Code: "InternalFailure", Message: "The request processing has failed because of an unknown error, exception or failure.", Err: err}
+}
+
+// unreachable reports whether err is a store's connection failing rather
+// than an answer: a refused, reset or cut connection, or a PostgreSQL
+// connection exception (SQLSTATE class 08) or shutdown (57P01-57P03).
+func unreachable(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var pg interface{ SQLState() string }
+	if errors.As(err, &pg) {
+		c := pg.SQLState()
+		return strings.HasPrefix(c, "08") || c == "57P01" || c == "57P02" || c == "57P03"
+	}
+	return false
 }
 
 // Common errors shared by every protocol.

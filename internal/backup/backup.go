@@ -117,6 +117,9 @@ type Resources interface {
 	// point's recorded) that a restore could only fail on, with Backup's
 	// InvalidParameterValueException.
 	CheckRestore(recorded, requested map[string]string) error
+	// AbandonRestored marks FAILED, with reason, the instance a restore
+	// attempt created and could not finish (its node stopped).
+	AbandonRestored(ctx context.Context, arn, reason string) error
 }
 
 // Source is a database about to be snapshotted.
@@ -154,9 +157,19 @@ type Restored struct {
 	Finish func(ctx context.Context, ok bool) error
 }
 
-// Queue enqueues jobs in the caller's transaction.
+// Queue enqueues jobs in the caller's transaction and leases running
+// ones to a node.
 type Queue interface {
 	InsertTx(ctx context.Context, tx meta.Querier, args river.JobArgs, opts *river.InsertOpts) error
+	// Lease is how long a node may go without renewing a running job
+	// before another node takes it over.
+	Lease() time.Duration
+	// Renew renews the lease of attempt of the running queue job id;
+	// false: the lease is lost and the attempt must stop.
+	Renew(ctx context.Context, id int64, attempt int) (bool, error)
+	// AwaitSuccessor returns once no later attempt of queue job id is
+	// queued or running.
+	AwaitSuccessor(ctx context.Context, id int64, attempt int) error
 }
 
 // Service is the backup domain.
@@ -175,7 +188,6 @@ type Service struct {
 	onBackupDone func(ctx context.Context, j *Job)
 	tagOwners    map[string]TagOwner
 	notifier     Notifier
-	staleAfter   time.Duration
 	perAccount   int
 }
 
@@ -191,8 +203,6 @@ type Options struct {
 	Queue     Queue
 	Log       *slog.Logger
 	Now       func() time.Time
-	// StaleAfter: see DefaultStaleAfter.
-	StaleAfter time.Duration
 	// JobsPerAccount bounds the jobs one account runs at once across all
 	// nodes (default 2).
 	JobsPerAccount int
@@ -203,13 +213,10 @@ func New(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.StaleAfter == 0 {
-		o.StaleAfter = DefaultStaleAfter
-	}
 	if o.JobsPerAccount == 0 {
 		o.JobsPerAccount = 2
 	}
-	return &Service{tagOwners: map[string]TagOwner{}, staleAfter: o.StaleAfter, perAccount: o.JobsPerAccount, store: o.Store, authz: o.Authz, keys: o.Keys, orgs: o.Orgs, roles: o.Roles, data: o.Storage, dbs: o.Resources, queue: o.Queue, log: o.Log, now: o.Now}
+	return &Service{tagOwners: map[string]TagOwner{}, perAccount: o.JobsPerAccount, store: o.Store, authz: o.Authz, keys: o.Keys, orgs: o.Orgs, roles: o.Roles, data: o.Storage, dbs: o.Resources, queue: o.Queue, log: o.Log, now: o.Now}
 }
 
 // Scope is where an operation acts: the caller's account and the region

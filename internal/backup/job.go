@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -48,6 +47,10 @@ type Job struct {
 	CreatedBy                                                    CreatedBy
 	BytesTransferred, Size                                       int64
 	Created, StartBy, CompleteBy, Completed                      time.Time
+
+	// attempt fences a worker's writes: the job's attempt it holds, 0
+	// outside a worker (an API call stopping the job).
+	attempt int64
 }
 
 // Finished reports whether the job reached a final state.
@@ -261,15 +264,16 @@ func (s *Service) queryJobs(ctx context.Context, sc Scope, kind string, f JobFil
 }
 
 // update writes a job's progress or outcome, unless it already finished
-// (a job a sweeper failed stays failed when its old worker wakes up).
+// or, from a worker, another attempt took it over (an attempt that lost
+// its lease and wakes up changes nothing).
 func (s *Service) update(ctx context.Context, q meta.Querier, j *Job) error {
 	res, err := q.ExecContext(ctx, `UPDATE backup_jobs SET state = ?, status_message = ?, percent_done = ?, recovery_point_arn = ?, destination_recovery_point_arn = ?,
 		encryption_key_arn = ?, created_resource_arn = ?, validation_status = ?, validation_message = ?, bytes_transferred = ?, size_bytes = ?,
 		completion_date = ?, resource_name = ?, heartbeat_at = ?
-		WHERE id = ? AND state NOT IN ('COMPLETED', 'FAILED', 'ABORTED', 'EXPIRED')`,
+		WHERE id = ? AND state NOT IN ('COMPLETED', 'FAILED', 'ABORTED', 'EXPIRED') AND (? = 0 OR attempt = ?)`,
 		j.State, j.StatusMessage, j.PercentDone, j.RecoveryPointARN, j.DestinationRecoveryPointARN,
 		j.EncryptionKeyARN, j.CreatedResourceARN, j.ValidationStatus, j.ValidationMessage, j.BytesTransferred, j.Size,
-		unixNano(j.Completed), j.ResourceName, s.now().UnixNano(), j.ID)
+		unixNano(j.Completed), j.ResourceName, s.now().UnixNano(), j.ID, j.attempt, j.attempt)
 	if err != nil {
 		return err
 	}
@@ -280,61 +284,6 @@ func (s *Service) update(ctx context.Context, q meta.Querier, j *Job) error {
 }
 
 var errJobFinished = errors.New("job already finished")
-
-// DefaultStaleAfter is how long a running job may go without a heartbeat
-// before the sweeper decides its node died; a running job beats six
-// times as often.
-const DefaultStaleAfter = 30 * time.Second
-
-// SweepStaleJobs fails the running jobs whose node stopped working on
-// them (a crash or kill -9); queued jobs (CREATED, PENDING) are the
-// queue's to run and removes what they left half-done: a backup's or
-// copy's uncommitted recovery point, a restore's half-filled instance is
-// left to its resource's own cleanup. It returns how many it failed.
-func (s *Service) SweepStaleJobs(ctx context.Context) (int, error) {
-	cutoff := s.now().Add(-s.staleAfter).UnixNano()
-	rows, err := s.store.QueryContext(ctx, `SELECT `+jobColumns+` FROM backup_jobs WHERE state IN ('RUNNING', 'ABORTING') AND heartbeat_at < ?`, cutoff)
-	if err != nil {
-		return 0, err
-	}
-	var stale []*Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			rows.Close()
-			return 0, err
-		}
-		stale = append(stale, j)
-	}
-	rows.Close()
-	n := 0
-	for _, j := range stale {
-		err := s.store.InTx(ctx, func(q meta.Querier) error {
-			j.State, j.StatusMessage, j.Completed = StateFailed, staleMessage(j.Kind), s.now()
-			if err := s.update(ctx, q, j); err != nil {
-				return err
-			}
-			return discardUncommitted(ctx, q, j)
-		})
-		if errors.Is(err, errJobFinished) {
-			continue
-		}
-		if err != nil {
-			return n, fmt.Errorf("fail stale job %s: %w", j.ID, err)
-		}
-		s.notifyJob(ctx, j)
-		n++
-	}
-	return n, nil
-}
-
-func staleMessage(kind string) string {
-	const stopped = "the coffer node running this job stopped before it finished; "
-	if kind == KindRestore {
-		return stopped + "the instance it was restoring into was not made available. Start the job again."
-	}
-	return stopped + "no recovery point was committed. Start the job again."
-}
 
 // discardUncommitted removes the recovery point a failed backup or copy
 // was creating; committed ones are never touched.

@@ -30,6 +30,23 @@ func DefaultRetryOptions() RetryOptions {
 	return RetryOptions{MaxAttempts: 6, BaseDelay: 200 * time.Millisecond, MaxDelay: 5 * time.Second}
 }
 
+type patientKey struct{}
+
+// Patient marks ctx's operations to be retried, with backoff (up to
+// MaxDelay between tries), past MaxAttempts until the time until (or
+// until ctx ends, when until is zero): background work such as a backup
+// job waits out a store's outage within its completion window, where an
+// API call gives up after MaxAttempts.
+func Patient(ctx context.Context, until time.Time) context.Context {
+	return context.WithValue(ctx, patientKey{}, until)
+}
+
+// patient reports whether ctx's operation may try again at now.
+func patient(ctx context.Context, now time.Time) bool {
+	until, ok := ctx.Value(patientKey{}).(time.Time)
+	return ok && (until.IsZero() || now.Before(until))
+}
+
 // WithRetry returns s with operations that fail with a Retryable error
 // tried again, with exponential backoff and jitter, up to
 // opts.MaxAttempts times.
@@ -72,7 +89,7 @@ func (r *retryStore) do(ctx context.Context, op, name string, rewind func() erro
 		if err == nil || !Retryable(err) {
 			return err
 		}
-		if attempt >= r.o.MaxAttempts {
+		if attempt >= r.o.MaxAttempts && !patient(ctx, time.Now()) {
 			if attempt == 1 {
 				return err
 			}

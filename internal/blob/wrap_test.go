@@ -140,6 +140,35 @@ func TestRetryGivesUp(t *testing.T) {
 	}
 }
 
+// A patient context (a job's) keeps trying past MaxAttempts until its
+// time is up; an impatient one (an API call's) gives up after them.
+func TestRetryPatient(t *testing.T) {
+	tests := []struct {
+		name      string
+		ctx       context.Context
+		wantErr   bool
+		wantCalls int
+	}{
+		{"impatient", context.Background(), true, 3},
+		{"patient without end", blob.Patient(context.Background(), time.Time{}), false, 11},
+		{"patient until later", blob.Patient(context.Background(), time.Now().Add(time.Hour)), false, 11},
+		{"patience over", blob.Patient(context.Background(), time.Now().Add(-time.Second)), true, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFlaky(newFS(t), 10)
+			s := blob.WithRetry(f, fastRetry(3))
+			_, err := s.Stat(tc.ctx, "x")
+			if gotErr := err != nil && !blob.IsNotExist(err); gotErr != tc.wantErr {
+				t.Errorf("Stat = %v, want error %v", err, tc.wantErr)
+			}
+			if got := f.count("stat"); got != tc.wantCalls {
+				t.Errorf("tried %d times, want %d", got, tc.wantCalls)
+			}
+		})
+	}
+}
+
 // A reader that cannot seek cannot be replayed: one try only.
 func TestRetryUnseekable(t *testing.T) {
 	f := newFlaky(newFS(t), 1)

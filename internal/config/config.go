@@ -99,9 +99,20 @@ type Log struct {
 
 // Jobs tune the background job workers.
 type Jobs struct {
-	// StaleAfter is how long a running job may go without a heartbeat
-	// before coffer decides its node died and fails it.
+	// StaleAfter is a running job's lease: how long its node may go
+	// without renewing it (it renews every sixth of it) before River's
+	// rescuer, on the leader node, gives the job to another node, which
+	// runs it again from the start. A job is taken over within about
+	// StaleAfter plus 30 s (the rescuer's period) of its node's death.
 	StaleAfter time.Duration `yaml:"staleAfter"`
+	// GCInterval is how often coffer serve collects the vaults' garbage
+	// (the space of deleted recovery points and of failed or dead jobs'
+	// writes), on one node at a time: the elected leader schedules it.
+	GCInterval time.Duration `yaml:"gcInterval"`
+	// NodeID names this node in coffer status --nodes, the metrics and
+	// River's tables; unique among the nodes sharing a store (default:
+	// host name @ listen address). At most 100 characters.
+	NodeID string `yaml:"nodeId"`
 }
 
 // Limits bound requests.
@@ -133,7 +144,7 @@ func DefaultConfig() Config {
 		Log:     Log{Format: "text", Level: "info"},
 		Limits: Limits{MaxBodyBytes: 10 << 20, MaxUnauthenticatedBytes: 12 << 20,
 			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute},
-		Jobs: Jobs{StaleAfter: 30 * time.Second},
+		Jobs: Jobs{StaleAfter: 15 * time.Second, GCInterval: time.Hour},
 	}
 }
 
@@ -174,6 +185,15 @@ var Env = map[string]func(c *Config, v string) error{
 			return fmt.Errorf("COFFER_JOB_STALE_AFTER=%q is not a duration like 30s", v)
 		}
 		c.Jobs.StaleAfter = d
+		return nil
+	},
+	"COFFER_NODE_ID": func(c *Config, v string) error { c.Jobs.NodeID = v; return nil },
+	"COFFER_GC_INTERVAL": func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("COFFER_GC_INTERVAL=%q is not a duration like 1h", v)
+		}
+		c.Jobs.GCInterval = d
 		return nil
 	},
 	"COFFER_MAX_BODY_BYTES": func(c *Config, v string) error {
@@ -293,6 +313,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Jobs.StaleAfter < time.Second {
 		return fmt.Errorf("jobs.staleAfter %s is too short (at least 1s)", c.Jobs.StaleAfter)
+	}
+	if len(c.Jobs.NodeID) > 100 {
+		return fmt.Errorf("jobs.nodeId is %d characters long (at most 100)", len(c.Jobs.NodeID))
+	}
+	if c.Jobs.GCInterval < time.Second {
+		return fmt.Errorf("jobs.gcInterval %s is too short (at least 1s)", c.Jobs.GCInterval)
 	}
 	if c.Limits.MaxBodyBytes < 1024 {
 		return fmt.Errorf("maxBodyBytes %d is too small (at least 1024)", c.Limits.MaxBodyBytes)

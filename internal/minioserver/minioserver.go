@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -73,7 +74,7 @@ func Start(ctx context.Context, s Server) (*Server, error) {
 	// A free port can be taken between our probe and MinIO's bind: retry.
 	var err error
 	for try := 0; try < 3; try++ {
-		if err = s.run(bin); err == nil {
+		if err = s.run(bin, ""); err == nil {
 			break
 		}
 	}
@@ -89,6 +90,16 @@ func Start(ctx context.Context, s Server) (*Server, error) {
 		return nil, fmt.Errorf("create bucket %s on minio: %w", s.Bucket, err)
 	}
 	return &s, nil
+}
+
+// Restart starts a server Stop stopped again, on the same address and
+// data, for tests of a storage outage.
+func (s *Server) Restart() error {
+	bin := Binary()
+	if bin == "" {
+		return ErrNoBinary
+	}
+	return s.run(bin, s.Endpoint)
 }
 
 // Stop ends the server (SIGTERM, then SIGKILL after 10 s).
@@ -107,10 +118,13 @@ func (s *Server) LogTail() string {
 	return string(bytes.TrimSpace(b))
 }
 
-func (s *Server) run(bin string) error {
-	addr, err := freePort()
-	if err != nil {
-		return err
+// run starts the server on addr, or a free port when addr is "".
+func (s *Server) run(bin, addr string) error {
+	var err error
+	if addr == "" {
+		if addr, err = freePort(); err != nil {
+			return err
+		}
 	}
 	console, err := freePort()
 	if err != nil {
@@ -119,7 +133,7 @@ func (s *Server) run(bin string) error {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return err
 	}
-	logf, err := os.Create(filepath.Join(s.Dir, "minio.log"))
+	logf, err := os.OpenFile(filepath.Join(s.Dir, "minio.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
@@ -140,14 +154,17 @@ func (s *Server) run(bin string) error {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	var once sync.Once
 	stop := func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
+		once.Do(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-exited
+			}
+		})
 	}
 	live := "http://" + addr + "/minio/health/live"
 	deadline := time.Now().Add(60 * time.Second)

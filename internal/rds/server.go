@@ -2,6 +2,8 @@ package rds
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -109,6 +111,24 @@ func NewServers(o ServersOptions) (*Servers, error) {
 func (m *Servers) dir(name string) string     { return filepath.Join(m.opts.Dir, name) }
 func (m *Servers) dataDir(name string) string { return filepath.Join(m.dir(name), "data") }
 func (m *Servers) runDir(name string) string  { return filepath.Join(m.dir(name), "run") }
+
+// maxSocketPath is the longest path a Unix-domain socket may have
+// (sun_path is 108 bytes with its NUL); PostgreSQL names its socket
+// DIR/.s.PGSQL.PORT.
+const maxSocketPath = 107
+
+// socketDir is the directory of a server's Unix-domain socket: its run
+// directory, or, when the data directory's path is too long for a socket
+// there, a directory in the system's temporary directory named by a hash
+// of the run directory (the same at every start).
+func (m *Servers) socketDir(name string) string {
+	run := m.runDir(name)
+	if len(run)+len("/.s.PGSQL.65535") <= maxSocketPath {
+		return run
+	}
+	sum := sha256.Sum256([]byte(run))
+	return filepath.Join(os.TempDir(), "coffer-pg-"+hex.EncodeToString(sum[:8]))
+}
 func (m *Servers) logFile(name string) string {
 	return filepath.Join(m.dir(name), "log", "postgresql.log")
 }
@@ -390,11 +410,11 @@ func (m *Servers) create(ctx context.Context, spec ServerSpec, fill func(data st
 	defer func() {
 		if err != nil {
 			m.stopServer(spec.Name)
-			os.RemoveAll(dir)
+			m.removeDirs(spec.Name)
 			m.release(spec.Name)
 		}
 	}()
-	for _, d := range []string{dir, m.runDir(spec.Name), filepath.Dir(m.logFile(spec.Name))} {
+	for _, d := range []string{dir, m.runDir(spec.Name), m.socketDir(spec.Name), filepath.Dir(m.logFile(spec.Name))} {
 		if err := m.mkdirOwned(d); err != nil {
 			return t, err
 		}
@@ -543,7 +563,7 @@ max_wal_senders = 4
 max_replication_slots = 4
 huge_pages = off
 dynamic_shared_memory_type = posix
-`, port, m.opts.ListenAddress, m.runDir(name), cs.SharedBuffers, cs.MaxConnections, cs.WorkMem)
+`, port, m.opts.ListenAddress, m.socketDir(name), cs.SharedBuffers, cs.MaxConnections, cs.WorkMem)
 	return m.writeOwned(filepath.Join(m.dataDir(name), "coffer.conf"), conf)
 }
 
@@ -623,11 +643,19 @@ func (m *Servers) Remove(ctx context.Context, name string) error {
 	if err := m.stopServer(name); err != nil {
 		return err
 	}
-	if err := os.RemoveAll(m.dir(name)); err != nil {
+	if err := m.removeDirs(name); err != nil {
 		return err
 	}
 	m.release(name)
 	return nil
+}
+
+// removeDirs removes a server's directory and its socket directory.
+func (m *Servers) removeDirs(name string) error {
+	if err := os.RemoveAll(m.socketDir(name)); err != nil {
+		return err
+	}
+	return os.RemoveAll(m.dir(name))
 }
 
 // SetPassword gives a role of a server a new password (as a SCRAM
@@ -657,7 +685,7 @@ func (m *Servers) AdminTarget(name, database string) (engine.Target, error) {
 	if err != nil {
 		return engine.Target{}, err
 	}
-	return engine.Target{Host: m.runDir(name), Port: port, Database: database, User: adminUser}, nil
+	return engine.Target{Host: m.socketDir(name), Port: port, Database: database, User: adminUser}, nil
 }
 
 func (m *Servers) connect(ctx context.Context, name, database string) (*pgx.Conn, error) {
@@ -713,6 +741,10 @@ func (m *Servers) startServer(ctx context.Context, name string) error {
 	}
 	port, err := m.Port(name)
 	if err != nil {
+		return err
+	}
+	// A socket directory in the temporary directory may be gone (reboot).
+	if err := m.mkdirOwned(m.socketDir(name)); err != nil {
 		return err
 	}
 	// A postmaster killed with SIGKILL leaves children for a moment; the

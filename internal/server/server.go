@@ -61,6 +61,9 @@ type Options struct {
 	// signature (what AWS serves unsigned, such as SNS's signing
 	// certificate and the links in its messages).
 	Public map[string]http.Handler
+	// Store, when set, checks that the metadata store answers; health
+	// reports the store down (503) while it does not.
+	Store func(context.Context) error
 	// Now is the clock used for signature checks; nil means time.Now.
 	Now func() time.Time
 	// RootKey is the root key health reports on.
@@ -292,6 +295,7 @@ func authError(err error, k protocol.Kind) error {
 type healthBody struct {
 	Status   string      `json:"status"`
 	RootKey  *rootKeyDoc `json:"rootKey,omitempty"`
+	Store    string      `json:"store,omitempty"`
 	Services []string    `json:"services,omitempty"`
 }
 
@@ -304,9 +308,13 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	body := healthBody{Status: "ok"}
 	status := http.StatusOK
-	if !h.opts.Ready() {
+	switch {
+	case !h.opts.Ready():
 		body.Status, status = "starting", http.StatusServiceUnavailable
-	} else {
+	case h.storeDown(r.Context()):
+		// The root key's check value is in the store: not checked then.
+		body.Status, body.Store, status = "unavailable", "down", http.StatusServiceUnavailable
+	default:
 		if v := h.opts.RootKey.Verify; v != nil {
 			body.RootKey = &rootKeyDoc{Provider: h.opts.RootKey.Provider, Status: "ok"}
 			if err := v(r.Context()); err != nil {
@@ -323,6 +331,21 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 	if err := json.NewEncoder(w).Encode(body); err != nil {
 		h.opts.Log.Debug("health: write the answer", "err", err)
 	}
+}
+
+// storeDown reports whether the metadata store fails to answer within two
+// seconds.
+func (h *Handler) storeDown(ctx context.Context) bool {
+	if h.opts.Store == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := h.opts.Store(ctx); err != nil {
+		h.opts.Log.Warn("health: the metadata store does not answer", "error", err)
+		return true
+	}
+	return false
 }
 
 func (h *Handler) observe(r *http.Request, call *reqctx.Call, p *identity.Principal, status int, d time.Duration) {

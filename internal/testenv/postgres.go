@@ -29,6 +29,8 @@ type PostgresServer struct {
 	Password string
 	dataDir  string
 	settings []string
+	// pgCtl runs pg_ctl as the cluster's user.
+	pgCtl func(args ...string) error
 }
 
 // DSN is a URL for the named database as the superuser.
@@ -118,12 +120,18 @@ func (s *PostgresServer) start(t testing.TB, dir string, cred *syscall.Credentia
 	for _, kv := range s.settings {
 		opts += " -c " + kv
 	}
-	cmd := exec.Command(filepath.Join(s.BinDir, "pg_ctl"), "-D", s.dataDir, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "log"))
-		t.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, log)
+	s.pgCtl = func(args ...string) error {
+		cmd := exec.Command(filepath.Join(s.BinDir, "pg_ctl"), append([]string{"-D", s.dataDir, "-o", opts, "-l", filepath.Join(dir, "log")}, args...)...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		cmd.Env = append(os.Environ(), "LC_ALL=C")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			log, _ := os.ReadFile(filepath.Join(dir, "log"))
+			return fmt.Errorf("pg_ctl %s: %v\n%s\n%s", strings.Join(args, " "), err, out, log)
+		}
+		return nil
+	}
+	if err := s.pgCtl("-w", "-t", "60", "start"); err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		cmd := exec.Command(filepath.Join(s.BinDir, "pg_ctl"), "-D", s.dataDir, "-m", "immediate", "-w", "stop")
@@ -161,6 +169,23 @@ func serverDir(t testing.TB) (string, *syscall.Credential) {
 		t.Fatal(err)
 	}
 	return dir, cred
+}
+
+// Stop stops the server (fast shutdown: connections are cut), for tests
+// of a database outage; Start starts it again on the same port.
+func (s *PostgresServer) Stop(t testing.TB) {
+	t.Helper()
+	if err := s.pgCtl("-m", "fast", "-w", "stop"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Start starts a server Stop stopped.
+func (s *PostgresServer) Start(t testing.TB) {
+	t.Helper()
+	if err := s.pgCtl("-w", "-t", "60", "start"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // postgresCredential returns the credential to run PostgreSQL under (the

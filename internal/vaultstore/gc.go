@@ -21,7 +21,7 @@ type GCOptions struct {
 	// uploading a pack and indexing it.
 	Grace time.Duration
 	// DeleteDelay is how long a condemned pack stays readable before it
-	// is deleted (default 1 hour).
+	// is deleted (default 1 hour; negative: deleted at once).
 	DeleteDelay time.Duration
 	// RepackWaste is the fraction of unreferenced bytes above which a
 	// pack still in use is rewritten (default 0.3; negative: never).
@@ -53,8 +53,11 @@ func (e *Engine) GC(ctx context.Context, region, vault string, o GCOptions) (GCS
 	if o.Grace <= 0 {
 		o.Grace = time.Hour
 	}
-	if o.DeleteDelay <= 0 {
+	switch {
+	case o.DeleteDelay == 0:
 		o.DeleteDelay = time.Hour
+	case o.DeleteDelay < 0:
+		o.DeleteDelay = 0
 	}
 	if o.RepackWaste == 0 {
 		o.RepackWaste = 0.3

@@ -114,6 +114,46 @@
 // the key's state. All later key use goes through them; deleting the
 // instance retires them.
 //
+// # Automated backups (automated.go)
+//
+// BackupRetentionPeriod 1 to 35 (CreateDBInstance's default is 1, as
+// RDS's API) turns on continuous backup of a PostgreSQL instance on a
+// server of its own; 0 turns it off. SQLite instances are refused a
+// retention above 0 (InvalidParameterCombination; their default is 0):
+// they have no WAL to stream. The app (internal/app/continuous.go) runs,
+// on the node holding the server, one pgwal capture per such instance
+// (ContinuousInstances) over coffer_admin's replication connection, a
+// base backup as soon as the capture has stored WAL and then daily in
+// the PreferredBackupWindow (any time once the newest is two days old),
+// and pgwal's Expire every 10 minutes; when retention goes to 0 the
+// capture stops and the replication slot is dropped (CaptureOff).
+// Events (slot-lost, gap, capture-error, ...) are logged and counted in
+// coffer_rds_wal_capture_events_total; /_coffer/metrics shows
+// coffer_rds_restore_window_{earliest,latest,lag}_seconds per instance.
+//
+// Where: the vault storage engine's vault ACCOUNT.rds-automated-<the
+// DbiResourceId, lower-cased> in the instance's region, encrypted under
+// the instance's KMS key; the pgwal stream is the DbiResourceId,
+// lower-cased. RDS uses the key there through a third grant made at
+// creation (Decrypt, GenerateDataKey; encryption context subset
+// {"coffer:vault": that vault}), as the service principal
+// rds.REGION.amazonaws.com. Instances created before this grant existed
+// have none and their capture fails (capture-error) until re-created.
+//
+// PreferredBackupWindow is "hh24:mi-hh24:mi" in UTC, at least 30
+// minutes, possibly across midnight; without one an instance gets a
+// random 30 minutes of 03:00-11:00 UTC. It is kept in
+// rds_backup_windows (arn, backup_window; migration 0170).
+//
+// RestoreDBInstanceToPointInTime checks the source's window (none yet,
+// or a time outside it: InvalidRestoreFault with the window; retention
+// 0: PointInTimeRestoreNotEnabled), restores the base backup and WAL into
+// an IncomingDir, makes the new instance's server from it
+// (CreateRestoredInstance; the server is written to only once recovery
+// has promoted it), and validates it with pgphysical.Validate in the
+// background before it becomes available (else failed, dropped).
+// Automated backups are not kept after their instance is deleted.
+//
 // # Credentials envelope (version 1)
 //
 // A master password or a registered database's password is stored in

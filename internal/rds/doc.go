@@ -152,7 +152,8 @@
 // (CreateRestoredInstance; the server is written to only once recovery
 // has promoted it), and validates it with pgphysical.Validate in the
 // background before it becomes available (else failed, dropped).
-// Automated backups are not kept after their instance is deleted.
+// Deleting an instance stops its capture; its archive stays in the vault,
+// neither shown nor removed yet (DeleteAutomatedBackups is not served).
 //
 // # Credentials envelope (version 1)
 //

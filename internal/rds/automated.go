@@ -250,9 +250,10 @@ type PointInTimeInput struct {
 	Target      string // TargetDBInstanceIdentifier
 	RestoreTime *time.Time
 	UseLatest   bool
-	// KMSKeyID encrypts the new instance; empty: the source's key.
-	KMSKeyID      string
-	InstanceClass string // empty: the source's
+	// InstanceClass is the new instance's class; empty: the source's.
+	// The new instance is encrypted as the source is, with its key
+	// (the operation takes no KmsKeyId).
+	InstanceClass string
 	Tags          map[string]string
 }
 
@@ -342,8 +343,8 @@ func (s *Service) RestoreToPointInTime(ctx context.Context, in PointInTimeInput)
 	if err != nil {
 		return nil, fmt.Errorf("restore %s to a point in time: %w", src.Identifier, err)
 	}
-	keyID := in.KMSKeyID
-	if keyID == "" && src.StorageEncrypted {
+	keyID := "" // an unencrypted instance's credentials: aws/rds
+	if src.StorageEncrypted {
 		keyID = src.KMSKeyARN
 	}
 	class := in.InstanceClass
@@ -353,7 +354,7 @@ func (s *Service) RestoreToPointInTime(ctx context.Context, in PointInTimeInput)
 	inst, t, err := s.CreateRestoredInstance(ctx, RestoreSpec{
 		Region: sc.Region, Identifier: target, Engine: src.Engine, DBName: src.DBName, MasterUsername: src.MasterUsername,
 		MasterUserPassword: password, InstanceClass: class, AllocatedStorage: src.AllocatedStorage,
-		StorageEncrypted: src.StorageEncrypted || in.KMSKeyID != "", KMSKeyID: keyID, EngineVersion: src.EngineVersion,
+		StorageEncrypted: src.StorageEncrypted, KMSKeyID: keyID, EngineVersion: src.EngineVersion,
 		Tags: in.Tags, DataDir: data,
 	})
 	if err != nil {

@@ -19,7 +19,7 @@ const timeFormat = "2006-01-02T15:04:05.000Z"
 func (a *api) restoreDBInstanceToPointInTime(ctx context.Context, form url.Values) (any, error) {
 	in := rds.PointInTimeInput{
 		Source: form.Get("SourceDBInstanceIdentifier"), Target: form.Get("TargetDBInstanceIdentifier"),
-		KMSKeyID: form.Get("KmsKeyId"), InstanceClass: form.Get("DBInstanceClass"), Tags: tagsParam(form),
+		InstanceClass: form.Get("DBInstanceClass"), Tags: tagsParam(form),
 	}
 	if v := form.Get("RestoreTime"); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)

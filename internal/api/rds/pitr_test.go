@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/jackc/pgx/v5"
@@ -61,20 +62,27 @@ func rowsOf(t *testing.T, inst types.DBInstance) []int {
 	return ns
 }
 
-// TestPointInTimeRestore: an instance with BackupRetentionPeriod 1 has
-// its WAL captured; rows inserted a second or two apart over ~30 s are
-// restored, by RestoreDBInstanceToPointInTime, exactly as committed at
-// each chosen time, and at the latest restorable time; times outside the
-// window, instances with retention 0 and SQLite are refused as RDS
-// refuses them.
+// TestPointInTimeRestore: an instance encrypted with a CMK and with
+// BackupRetentionPeriod 1 has its WAL captured; rows inserted a second
+// or two apart over ~30 s are restored, by
+// RestoreDBInstanceToPointInTime, exactly as committed at each chosen
+// time (into instances under the source's key), and at the latest
+// restorable time; times outside the window, instances with retention 0
+// and SQLite are refused as RDS refuses them; retention 0 drops the
+// replication slot.
 func TestPointInTimeRestore(t *testing.T) {
 	requirePostgres(t)
 	c := start(t, nil)
-	client, _ := clients(t, c, "default")
+	client, kmsClient := clients(t, c, "default")
 	ctx := context.Background()
+	key, err := kmsClient.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("app database")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyARN := aws.ToString(key.KeyMetadata.Arn)
 
 	// SQLite instances have no WAL to capture.
-	_, err := client.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String("notes"), Engine: aws.String("sqlite"),
+	_, err = client.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String("notes"), Engine: aws.String("sqlite"),
 		DBInstanceClass: aws.String("db.t3.micro"), BackupRetentionPeriod: aws.Int32(1)})
 	if errCode(err) != "InvalidParameterCombination" || !strings.Contains(err.Error(), "SQLite") && !strings.Contains(err.Error(), "sqlite") {
 		t.Errorf("SQLite with retention 1: %v, want InvalidParameterCombination saying why", err)
@@ -99,6 +107,9 @@ func TestPointInTimeRestore(t *testing.T) {
 		}
 		if window != "" {
 			in.PreferredBackupWindow = aws.String(window)
+		}
+		if retention > 0 {
+			in.StorageEncrypted, in.KmsKeyId = aws.Bool(true), aws.String(keyARN)
 		}
 		_, err := client.CreateDBInstance(ctx, in)
 		return err
@@ -178,8 +189,8 @@ func TestPointInTimeRestore(t *testing.T) {
 		if got := rowsOf(t, inst); len(got) != i+1 || got[i] != i {
 			t.Errorf("restored to after row %d: rows %v", i, got)
 		}
-		if aws.ToString(inst.DBInstanceClass) != "db.t3.small" {
-			t.Errorf("%s: class %s", id, aws.ToString(inst.DBInstanceClass))
+		if aws.ToString(inst.DBInstanceClass) != "db.t3.small" || aws.ToString(inst.KmsKeyId) != keyARN || !aws.ToBool(inst.StorageEncrypted) {
+			t.Errorf("%s: class %s, key %s (encrypted %v), want the source's key", id, aws.ToString(inst.DBInstanceClass), aws.ToString(inst.KmsKeyId), aws.ToBool(inst.StorageEncrypted))
 		}
 		if _, err := client.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String(id), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
 			t.Fatal(err)

@@ -95,6 +95,7 @@ func TestPointInTimeRestore(t *testing.T) {
 		t.Errorf("SQLite instance's BackupRetentionPeriod = %d, want 0", got)
 	}
 
+	waitStatus(t, client, "notes", "available")
 	if _, err := client.ModifyDBInstance(ctx, &rds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("notes"), BackupRetentionPeriod: aws.Int32(7)}); errCode(err) != "InvalidParameterCombination" {
 		t.Errorf("modify a SQLite instance to retention 7: %v, want InvalidParameterCombination", err)
 	}

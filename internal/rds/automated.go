@@ -124,9 +124,16 @@ func (s *Service) ContinuousInstances(ctx context.Context) ([]*Instance, []engin
 			rows.Close()
 			return nil, nil, err
 		}
-		if inst.Engine == EnginePostgres && inst.server != "" && inst.Origin != OriginRegistered {
-			insts = append(insts, inst)
+		if inst.Engine != EnginePostgres || inst.server == "" || inst.Origin == OriginRegistered {
+			continue
 		}
+		if len(strings.Fields(inst.GrantID)) < 3 { // use, describe, automated backups (attachKey)
+			if _, warned := s.noGrantWarned.LoadOrStore(inst.ARN, true); !warned {
+				s.log.Warn("automated backups need a KMS grant this instance was created without (before coffer had automated backups); restore it into a new instance to get one", "instance", inst.ARN)
+			}
+			continue
+		}
+		insts = append(insts, inst)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

@@ -137,8 +137,9 @@
 // lower-cased. RDS uses the key there through a third grant made at
 // creation (Decrypt, GenerateDataKey; encryption context subset
 // {"coffer:vault": that vault}), as the service principal
-// rds.REGION.amazonaws.com. Instances created before this grant existed
-// have none and their capture fails (capture-error) until re-created.
+// rds.REGION.amazonaws.com (the third ID of rds_instances.grant_id).
+// Instances created before this grant existed have none: their WAL is
+// not captured, which is logged once per start.
 //
 // PreferredBackupWindow is "hh24:mi-hh24:mi" in UTC, at least 30
 // minutes, possibly across midnight; without one an instance gets a

@@ -72,6 +72,9 @@ type Service struct {
 	now     func() time.Time
 	// continuous is the WAL archives (SetContinuousBackup).
 	continuous ContinuousBackup
+	// noGrantWarned: instances told once that they lack the automated
+	// backups' grant.
+	noGrantWarned sync.Map
 
 	// work tracks background provisioning and deletion, so Close can
 	// wait for it.

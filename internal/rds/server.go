@@ -420,6 +420,9 @@ func (m *Servers) create(ctx context.Context, spec ServerSpec, fill func(data st
 		return t, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	if err := waitRecovered(ctx, conn); err != nil {
+		return t, err
+	}
 	verifier, err := scramVerifier(spec.Password)
 	if err != nil {
 		return t, err
@@ -461,6 +464,32 @@ func (m *Servers) create(ctx context.Context, spec ServerSpec, fill func(data st
 	}
 	m.supervise(spec.Name)
 	return engine.Target{Host: m.opts.ListenAddress, Port: port, Database: spec.DBName, User: spec.Owner, Password: spec.Password, SSLMode: "disable"}, nil
+}
+
+// recoveryWait bounds how long a server made from a restored data
+// directory may take to replay its WAL.
+const recoveryWait = 10 * time.Minute
+
+// waitRecovered waits until the server has left recovery: one made from
+// a restored physical backup accepts read-only connections while it
+// replays the backup's WAL, and promotes at its consistent point.
+func waitRecovered(ctx context.Context, conn *pgx.Conn) error {
+	ctx, cancel := context.WithTimeout(ctx, recoveryWait)
+	defer cancel()
+	for {
+		var recovering bool
+		if err := conn.QueryRow(ctx, `SELECT pg_is_in_recovery()`).Scan(&recovering); err != nil {
+			return fmt.Errorf("wait for recovery: %w", err)
+		}
+		if !recovering {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the server was still recovering after %s: %w", recoveryWait, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // choosePort reserves the requested port (it must be free) or a free one.

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/coffer-dev/coffer/internal/engine"
+	"github.com/coffer-dev/coffer/internal/pgaccount"
 )
 
 // Servers runs one PostgreSQL server per DB instance (see doc.go, "One
@@ -93,9 +94,9 @@ func NewServers(o ServersOptions) (*Servers, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	cred, err := postgresCredential()
+	cred, err := pgaccount.Credential()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrNoHost, err)
 	}
 	me, err := user.Current()
 	if err != nil {

@@ -56,16 +56,7 @@ func TestPhysicalSeed(t *testing.T) {
 		t.Errorf("recovery point ARN %s is not an RDS awsbackup snapshot's", rp)
 	}
 
-	dstKey := w.dst.createKey(t, "backup-cmk", sharedKeyPolicy(backupAcct))
-	dstRole := w.dst.backupRole(t, "AWSBackupDefaultServiceRole")
-	w.dst.allowKeyUse(t, "AWSBackupDefaultServiceRole", srcKey)
-	dstVault := w.dst.vault(t, "backup-vault", dstKey)
-	w.dst.allowOrgCopies(t, "backup-vault", org)
-	cj := w.src.copyJob(t, rp, "source-vault", dstVault, srcRole)
-	if cj.State != backuptypes.CopyJobStateCompleted {
-		t.Fatalf("copy job %s: %s", cj.State, aws.ToString(cj.StatusMessage))
-	}
-	copyARN := aws.ToString(cj.DestinationRecoveryPointArn)
+	dstKey, dstRole, copyARN := w.copyToBackupAccount(t, rp, srcKey, srcRole, org)
 
 	restore := func(id string, extra map[string]string) *backup.DescribeRestoreJobOutput {
 		md := map[string]string{"DBInstanceIdentifier": id, "KmsKeyId": dstKey}

@@ -334,16 +334,19 @@ func (d dbResources) RestorePhysical(ctx context.Context, spec backup.RestoreSpe
 	// CreateRestoredInstance consumes dir/data; the rest goes here.
 	defer os.RemoveAll(dir)
 	data := filepath.Join(dir, "data")
+	began := time.Now()
 	res, err := d.physical.Restore(ctx, r, data, md)
 	if err != nil {
 		return nil, nil, err
 	}
+	unpacked := time.Now()
 	rs := restoreSpec(spec)
 	rs.DataDir = data
 	restored, err := d.createRestored(ctx, rs)
 	if err != nil {
 		return restored, nil, err
 	}
+	recovered := time.Now()
 	// The source's tables live in the source's database, whatever
 	// DBName the restore gives the instance; coffer's administrator
 	// reads them all.
@@ -359,7 +362,8 @@ func (d dbResources) RestorePhysical(ctx context.Context, spec backup.RestoreSpe
 		restored.Finish(context.WithoutCancel(ctx), false)
 		return restored, nil, fmt.Errorf("validate %s: %w", restored.ARN, err)
 	}
-	return restored, &backup.Validated{Tables: v.Tables, Result: v.Result, Files: res.Files}, nil
+	return restored, &backup.Validated{Tables: v.Tables, Result: v.Result, Files: res.Files,
+		Unpacked: unpacked.Sub(began), Recovered: recovered.Sub(unpacked), Validated: time.Since(recovered)}, nil
 }
 
 // manifestGuard tells the vault storage engine which manifests still

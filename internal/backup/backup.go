@@ -183,6 +183,9 @@ type Validated struct {
 	// Files is the number of files checked against the backup's
 	// manifest.
 	Files int64
+	// How long unpacking (with the manifest check), making the server
+	// (start and recovery) and validating it took, for the job's log.
+	Unpacked, Recovered, Validated time.Duration
 }
 
 // Restored is the instance a restore fills.

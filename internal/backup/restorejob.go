@@ -224,7 +224,7 @@ func (s *Service) restorePhysical(ctx context.Context, j *Job, rp *RecoveryPoint
 			return fmt.Errorf("record the table checksums of %s: %w", rp.ARN, err)
 		}
 	}
-	s.log.Info("restore job", "job", j.ID, "physical_restore_and_validation", s.now().Sub(started))
+	s.log.Info("restore job", "job", j.ID, "physical_restore_and_validation", s.now().Sub(started), "unpack", v.Unpacked, "start_and_recover", v.Recovered, "validate", v.Validated)
 	return s.finishRestore(ctx, j, target, override, t)
 }
 

@@ -2,19 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/url"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -75,9 +69,10 @@ func testAuditTrail(t *testing.T, cli string, c *testenv.Coffer) {
 	if _, err := sts.NewFromConfig(c.AWSConfig(t, aws.Credentials{AccessKeyID: "AKIAUNKNOWN000000000", SecretAccessKey: "whatever-secret"})).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err == nil {
 		t.Fatal("unknown key accepted")
 	}
-	// A secret parameter in a request (an operation coffer does not serve).
-	form := url.Values{"Action": {"CreateLoginProfile"}, "Version": {"2010-05-08"}, "UserName": {"eve"}, "Password": {"hunter2-plain"}}
-	signedPost(t, c, src, form)
+	// A secret parameter in a request.
+	if _, err := admin.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String("eve"), Password: aws.String("hunter2-plain")}); err != nil {
+		t.Fatal(err)
+	}
 	// Another account's call, which the source account must not see.
 	if _, err := iam.NewFromConfig(c.AWSConfig(t, c.Profile(t, "backup"))).ListUsers(ctx, &iam.ListUsersInput{}); err != nil {
 		t.Fatal(err)
@@ -114,7 +109,7 @@ func testAuditTrail(t *testing.T, cli string, c *testenv.Coffer) {
 			seen[key] = d
 		}
 	}
-	for _, want := range []string{"CreateUser/", "CreateAccessKey/", "ListRoles/AccessDenied", "GetRole/NoSuchEntity", "CreateLoginProfile/InvalidAction"} {
+	for _, want := range []string{"CreateUser/", "CreateAccessKey/", "ListRoles/AccessDenied", "GetRole/NoSuchEntity", "CreateLoginProfile/"} {
 		if _, ok := seen[want]; !ok {
 			t.Errorf("no %s event among %d", want, len(resp.Events))
 		}
@@ -123,7 +118,7 @@ func testAuditTrail(t *testing.T, cli string, c *testenv.Coffer) {
 		len(d.Authorization) == 0 || !strings.Contains(d.Authorization[0], "implicitly denied") {
 		t.Errorf("denied event = %+v", d)
 	}
-	if p := seen["CreateLoginProfile/InvalidAction"].RequestParameters; p["Password"] != "HIDDEN_DUE_TO_SECURITY_REASONS" || p["UserName"] != "eve" {
+	if p := seen["CreateLoginProfile/"].RequestParameters; p["Password"] != "HIDDEN_DUE_TO_SECURITY_REASONS" || p["UserName"] != "eve" {
 		t.Errorf("parameters = %v, want the password hidden", p)
 	}
 	if d := seen["CreateUser/"]; d.RequestParameters["UserName"] != "eve" || len(d.Authorization) == 0 || !strings.Contains(d.Authorization[0], "allowed by") {
@@ -168,35 +163,5 @@ func testAuditTrail(t *testing.T, cli string, c *testenv.Coffer) {
 	out, err = exec.Command(bin, append([]string{"audit", "--errors", "--account", testenv.SourceAccount}, store...)...).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "AccessDenied") || strings.Contains(string(out), "CreateUser") {
 		t.Fatalf("coffer audit --errors: %v\n%s", err, out)
-	}
-}
-
-// signedPost sends a form to the IAM endpoint signed with cfg's credentials.
-func signedPost(t *testing.T, c *testenv.Coffer, cfg aws.Config, form url.Values) {
-	t.Helper()
-	creds, err := cfg.Credentials.Retrieve(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := form.Encode()
-	req, _ := http.NewRequest("POST", c.URL+"/", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	signV4(t, req, body, creds, "iam")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if !strings.Contains(string(b), "InvalidAction") {
-		t.Fatalf("%s: %s", form.Get("Action"), b)
-	}
-}
-
-func signV4(t *testing.T, req *http.Request, body string, creds aws.Credentials, service string) {
-	t.Helper()
-	sum := sha256.Sum256([]byte(body))
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, "us-east-1", time.Now()); err != nil {
-		t.Fatal(err)
 	}
 }

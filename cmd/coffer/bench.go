@@ -13,7 +13,7 @@ import (
 
 func benchCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Benchmarks"}
-	cmd.AddCommand(benchStorageCommand(), benchWorkerCommand(), benchBackupCommand(), benchInstancesCommand())
+	cmd.AddCommand(benchStorageCommand(), benchWorkerCommand(), benchBackupCommand(), benchInstancesCommand(), benchPITRCommand())
 	return cmd
 }
 

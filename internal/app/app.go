@@ -37,6 +37,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/blob"
 	blobfs "github.com/coffer-dev/coffer/internal/blob/fs"
 	"github.com/coffer-dev/coffer/internal/config"
+	"github.com/coffer-dev/coffer/internal/console"
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/jobs"
 	"github.com/coffer-dev/coffer/internal/kms"
@@ -58,6 +59,7 @@ type App struct {
 	store   meta.Store
 	audit   *audit.Recorder
 	handler *server.Handler
+	console *console.Handler
 	ready   atomic.Bool
 	tlsCert *tls.Certificate
 	kms     *kms.Service
@@ -75,6 +77,8 @@ type App struct {
 	// CredentialsFile is the AWS shared-credentials file written at
 	// bootstrap; ConfigFile the matching AWS config file.
 	CredentialsFile, ConfigFile string
+	// ConsolePasswordsFile holds the console passwords made at bootstrap.
+	ConsolePasswordsFile string
 	// CAFile is the self-signed certificate clients trust via
 	// AWS_CA_BUNDLE, when TLS is self-signed.
 	CAFile string
@@ -104,8 +108,9 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 	}
 	warnReadable(cfg.DataDir, log)
 	a := &App{cfg: cfg, log: log, now: now,
-		CredentialsFile: filepath.Join(cfg.DataDir, "credentials"),
-		ConfigFile:      filepath.Join(cfg.DataDir, "config"),
+		CredentialsFile:      filepath.Join(cfg.DataDir, "credentials"),
+		ConfigFile:           filepath.Join(cfg.DataDir, "config"),
+		ConsolePasswordsFile: filepath.Join(cfg.DataDir, "console-passwords"),
 	}
 	var err error
 	if a.store, err = openStore(ctx, cfg); err != nil {
@@ -143,7 +148,15 @@ func OpenWithClock(ctx context.Context, cfg config.Config, log *slog.Logger, now
 	snsAPI := snsapi.New(a.sns)
 	apirestoretesting.Register(backupAPI, a.restoreTests)
 	apiauditmanager.Register(backupAPI, a.auditManager)
+	web, err := console.New(console.Options{Identity: ids, Backup: a.backup, KMS: a.kms, RDS: a.rds, Audit: a.audit, Trail: a.store, Authz: ids.Authorizer(), Plans: a.plans,
+		Regions: consoleRegions(cfg), Log: log.With("component", "console")})
+	if err != nil {
+		a.store.Close()
+		return nil, err
+	}
+	a.console = web
 	a.handler = server.New(server.Options{
+		Console:              web,
 		Auth:                 ids,
 		Audit:                a.audit,
 		RequireAuthorization: true,
@@ -183,6 +196,17 @@ func warnReadable(dir string, log *slog.Logger) {
 	if perm := st.Mode().Perm(); perm&0o066 != 0 {
 		log.Warn(fmt.Sprintf("data directory %s is readable by others (mode %v): run chmod 700 %s", dir, perm, dir))
 	}
+}
+
+// consoleRegions are the regions the console offers, the default first.
+func consoleRegions(cfg config.Config) []string {
+	out := []string{cfg.DefaultRegion()}
+	for _, r := range cfg.Regions {
+		if r != out[0] {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // regionStore returns, for a region, the directory DataDir/regions/REGION/NAME
@@ -229,6 +253,12 @@ func (a *App) bootstrap(ctx context.Context, ids *identity.Service) error {
 	if err := identity.WriteConfigFile(a.ConfigFile, a.cfg.DefaultRegion(), res.Profiles); err != nil {
 		return fmt.Errorf("write AWS config file: %w", err)
 	}
+	if len(res.ConsolePasswords) > 0 {
+		if err := identity.WriteConsolePasswords(a.ConsolePasswordsFile, res.ConsolePasswords); err != nil {
+			return fmt.Errorf("write console passwords: %w", err)
+		}
+		a.log.Info("console passwords written", "file", a.ConsolePasswordsFile)
+	}
 	a.log.Info("bootstrapped", "accounts", len(b.Accounts), "users", len(b.Users), "credentials_file", a.CredentialsFile)
 	return nil
 }
@@ -261,6 +291,9 @@ func (a *App) RestoreTesting() *restoretesting.Service { return a.restoreTests }
 
 // AuditManager is Backup Audit Manager, for tests that drive its clock.
 func (a *App) AuditManager() *auditmanager.Service { return a.auditManager }
+
+// Console is the web console, for tests that drive its clock.
+func (a *App) Console() *console.Handler { return a.console }
 
 // Handler is the HTTP handler, for tests that serve it themselves.
 func (a *App) Handler() http.Handler { return a.handler }

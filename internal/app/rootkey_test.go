@@ -159,6 +159,7 @@ func TestRootKeyCheckSharedPostgres(t *testing.T) {
 // check value.
 func TestHealthReportsRootKey(t *testing.T) {
 	c := testenv.StartCoffer(t, nil)
+	testenv.WaitHealthy(t, http.DefaultClient, c.URL) // the job queue may still be starting
 	resp, err := http.Get(c.URL + "/_coffer/health")
 	if err != nil {
 		t.Fatal(err)

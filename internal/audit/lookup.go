@@ -192,6 +192,15 @@ func (e Event) CloudTrailJSON() string {
 		RequestParameters: e.Parameters, RequestID: e.RequestID, EventID: e.ID, ReadOnly: e.ReadOnly,
 		EventType: "AwsApiCall", ManagementEvent: true, RecipientAccountID: e.AccountID, HTTPStatus: e.HTTPStatus, Authorization: e.Decisions,
 	}
+	if e.Service == "signin" && e.Operation == "ConsoleLogin" {
+		// A console sign-in (package console) is recorded as CloudTrail
+		// records one: its own event type, the outcome as the response.
+		outcome := "Success"
+		if e.ErrorMessage != "" {
+			outcome = "Failure"
+		}
+		doc.EventType, doc.ResponseElements = "AwsConsoleSignIn", map[string]string{"ConsoleLogin": outcome}
+	}
 	b, _ := json.Marshal(doc)
 	return string(b)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/authz"
@@ -46,17 +47,10 @@ func (s *Service) ProtectedResourcesByVault(ctx context.Context, vaultName, vaul
 	return s.protectedResources(ctx, ` AND vault_name = ?`, []any{v.Account, v.Region, v.Name})
 }
 
-// ResourceRestoreJob is a restore job with the creation date of its
-// recovery point (zero once the recovery point is gone).
-type ResourceRestoreJob struct {
-	*Job
-	RecoveryPointCreated time.Time
-}
-
 // RestoreJobsByResource lists the restore jobs of recovery points of a
 // resource, newest first. f's ResourceARN is the resource; State and the
 // recovery point creation dates narrow the list.
-func (s *Service) RestoreJobsByResource(ctx context.Context, f JobFilter, page Page) ([]ResourceRestoreJob, string, error) {
+func (s *Service) RestoreJobsByResource(ctx context.Context, f JobFilter, page Page) ([]*Job, string, error) {
 	sc, _, err := s.scope(ctx)
 	if err != nil {
 		return nil, "", err
@@ -75,21 +69,23 @@ func (s *Service) RestoreJobsByResource(ctx context.Context, f JobFilter, page P
 	if err := s.authz.Authorize(ctx, authz.Request{Action: "backup:ListRestoreJobsByProtectedResource", Resource: f.ResourceARN}); err != nil {
 		return nil, "", err
 	}
-	jobs, next, err := s.queryJobs(ctx, sc, KindRestore, f, page)
-	if err != nil {
-		return nil, "", err
-	}
-	out := make([]ResourceRestoreJob, len(jobs))
+	return s.queryJobs(ctx, sc, KindRestore, f, page)
+}
+
+// RecoveryPointsCreated returns the creation dates of the jobs' recovery
+// points, in order: a restore job's RecoveryPointCreationDate (zero once
+// the recovery point is gone).
+func (s *Service) RecoveryPointsCreated(ctx context.Context, jobs []*Job) ([]time.Time, error) {
+	out := make([]time.Time, len(jobs))
 	for i, j := range jobs {
-		out[i].Job = j
 		var created int64
 		err := s.store.QueryRowContext(ctx, `SELECT creation_date FROM backup_recovery_points WHERE arn = ?`, j.RecoveryPointARN).Scan(&created)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, "", err
+			return nil, fmt.Errorf("creation date of %s: %w", j.RecoveryPointARN, err)
 		}
-		out[i].RecoveryPointCreated = unixTime(created)
+		out[i] = unixTime(created)
 	}
-	return out, next, nil
+	return out, nil
 }
 
 // DisassociateRecoveryPoint hands a continuous backup recovery point

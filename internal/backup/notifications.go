@@ -15,9 +15,9 @@ import (
 
 // BackupVaultEvents are the events a vault's notifications may name (the
 // model's BackupVaultEvent enum). Coffer emits the backup, copy and
-// restore job events and RECOVERY_POINT_MODIFIED. It does not emit
-// BACKUP_PLAN_CREATED and BACKUP_PLAN_MODIFIED yet; the S3, EKS,
-// indexing and continuous-backup events concern resources coffer does
+// restore job events, RECOVERY_POINT_MODIFIED, and BACKUP_PLAN_CREATED
+// and BACKUP_PLAN_MODIFIED to the vaults a plan's rules back up into
+// (their targets, not their copy destinations); the S3, EKS, indexing and continuous-backup events concern resources coffer does
 // not have. A vault may name them all, as in AWS.
 var BackupVaultEvents = []string{
 	"BACKUP_JOB_STARTED", "BACKUP_JOB_COMPLETED", "BACKUP_JOB_SUCCESSFUL", "BACKUP_JOB_FAILED", "BACKUP_JOB_EXPIRED",
@@ -188,6 +188,22 @@ func (s *Service) notifyRecoveryPoint(ctx context.Context, v *Vault, rp *Recover
 	s.notify(ctx, v.ARN, v.Account, []string{"RECOVERY_POINT_MODIFIED"},
 		fmt.Sprintf("An AWS Backup recovery point was modified. Recovery point ARN: %s. Resource ARN : %s", rp.ARN, rp.ResourceARN),
 		map[string]string{"EventType": "RECOVERY_POINT", "State": "MODIFIED", "AccountId": v.Account, "Id": rp.ARN})
+}
+
+// NotifyPlan tells the topics of the vaults a plan's rules target, in
+// the plan's account and region, that the plan was created (event
+// BACKUP_PLAN_CREATED) or given a new version (BACKUP_PLAN_MODIFIED).
+func (s *Service) NotifyPlan(ctx context.Context, account, region, event, planARN, versionID string, vaults []string) {
+	state, _ := strings.CutPrefix(event, "BACKUP_PLAN_")
+	what := map[string]string{"CREATED": "created", "MODIFIED": "modified"}[state]
+	for i, name := range vaults {
+		if slices.Contains(vaults[:i], name) {
+			continue
+		}
+		s.notify(ctx, VaultARN(region, account, name), account, []string{event},
+			fmt.Sprintf("An AWS Backup plan was %s. Backup plan ARN: %s. Version ID : %s", what, planARN, versionID),
+			map[string]string{"EventType": "BACKUP_PLAN", "State": state, "AccountId": account, "Id": planARN})
+	}
 }
 
 // notify publishes when the vault's configuration names one of events.

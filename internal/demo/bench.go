@@ -50,14 +50,11 @@ func Bench(ctx context.Context, o BenchOptions) error {
 	if !postgresInstalled() {
 		return fmt.Errorf("the backup benchmark needs PostgreSQL's binaries (apt-get install -y postgresql)")
 	}
-	if o.DataDir == "" {
-		dir, err := os.MkdirTemp("", "coffer-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		o.DataDir = dir
+	cleanup, err := scratchDir(&o.DataDir)
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	switch o.Part {
 	case "", "all":
 	case "jobs":
@@ -103,6 +100,19 @@ func (b *bench) add(m measurement) {
 }
 
 // dirSize is the bytes stored under dir.
+// scratchDir makes *dir a new temporary directory when it is empty;
+// cleanup removes the directories it made.
+func scratchDir(dir *string) (cleanup func(), err error) {
+	if *dir != "" {
+		return func() {}, nil
+	}
+	if *dir, err = os.MkdirTemp("", "coffer-bench-"); err != nil {
+		return nil, err
+	}
+	made := *dir
+	return func() { os.RemoveAll(made) }, nil
+}
+
 func dirSize(dir string) int64 {
 	var n int64
 	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {

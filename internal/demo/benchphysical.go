@@ -342,6 +342,17 @@ func (b *physBench) backrestBackup(ctx context.Context, typ, what string) error 
 // waits until it has left recovery and records the time since start as
 // what.
 func (b *physBench) serve(ctx context.Context, data, what string, start time.Time) (int, error) {
+	port, err := b.startRestored(ctx, data)
+	if err != nil {
+		return 0, err
+	}
+	b.add(measurement{what: what, took: time.Since(start)})
+	return port, nil
+}
+
+// startRestored starts a restored data directory on a free port and waits
+// until it has left recovery.
+func (b *physBench) startRestored(ctx context.Context, data string) (int, error) {
 	port, err := freeLocalPort()
 	if err != nil {
 		return 0, err
@@ -349,11 +360,7 @@ func (b *physBench) serve(ctx context.Context, data, what string, start time.Tim
 	if err := b.start(ctx, data, port, "-c archive_mode=off"); err != nil {
 		return 0, err
 	}
-	if err := waitOutOfRecovery(ctx, b.dsn(port, "bench")); err != nil {
-		return 0, err
-	}
-	b.add(measurement{what: what, took: time.Since(start)})
-	return port, nil
+	return port, waitOutOfRecovery(ctx, b.dsn(port, "bench"))
 }
 
 func (b *physBench) cofferRestore(ctx context.Context, v *vaultstore.Engine, eng *pgphysical.Engine, id vaultstore.ManifestID, md *engine.Metadata) error {

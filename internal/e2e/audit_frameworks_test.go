@@ -22,6 +22,16 @@ import (
 	"github.com/coffer-dev/coffer/internal/testenv"
 )
 
+// newS3World is a world whose region keeps its vaults in a MinIO
+// server, the endpoint report plans write their reports to.
+func newS3World(t *testing.T) (*world, testenv.MinIOServer) {
+	srv := testenv.StartMinIO(t)
+	return newWorld(t, func(cfg *config.Config) {
+		cfg.Storage.Regions = map[string]storage.Backend{region: {Type: storage.TypeS3, S3: s3.Config{
+			Endpoint: srv.URL, Bucket: srv.Bucket, Prefix: "vaults", Region: srv.Region, AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey, PathStyle: true}}}
+	}), srv
+}
+
 // TestAuditFrameworks: a framework over the seed's set-up (a plan
 // backing the database up with a copy action into the backup account, a
 // backup made) is compliant; without the copy action the cross-account
@@ -30,11 +40,7 @@ import (
 // storage settings, and the test parses them.
 func TestAuditFrameworks(t *testing.T) {
 	ctx := context.Background()
-	srv := testenv.StartMinIO(t)
-	w := newWorld(t, func(cfg *config.Config) {
-		cfg.Storage.Regions = map[string]storage.Backend{region: {Type: storage.TypeS3, S3: s3.Config{
-			Endpoint: srv.URL, Bucket: srv.Bucket, Prefix: "vaults", Region: srv.Region, AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey, PathStyle: true}}}
-	})
+	w, srv := newS3World(t)
 	mc, err := minio.New(srv.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(srv.AccessKey, srv.SecretKey, ""), Region: srv.Region, BucketLookup: minio.BucketLookupPath})
 	if err != nil {
 		t.Fatal(err)

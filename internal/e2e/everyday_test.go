@@ -162,6 +162,17 @@ func TestEverydaySurface(t *testing.T) {
 			t.Fatalf("restore jobs of %s = %+v", dbARN, jobs.RestoreJobs)
 		}
 		created := aws.ToTime(jobs.RestoreJobs[0].RecoveryPointCreationDate)
+		// The recovery point's creation date, as DescribeRecoveryPoint
+		// has it, in every view of the restore job.
+		rpCreated := aws.ToTime(must[*backup.DescribeRecoveryPointOutput](t)(w.src.Backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{
+			BackupVaultName: aws.String("source-vault"), RecoveryPointArn: rj.RecoveryPointArn})).CreationDate)
+		described := must[*backup.DescribeRestoreJobOutput](t)(w.src.Backup.DescribeRestoreJob(ctx, &backup.DescribeRestoreJobInput{RestoreJobId: rj.RestoreJobId}))
+		listed := must[*backup.ListRestoreJobsOutput](t)(w.src.Backup.ListRestoreJobs(ctx, &backup.ListRestoreJobsInput{}))
+		if len(listed.RestoreJobs) != 1 || !created.Equal(rpCreated) || !aws.ToTime(described.RecoveryPointCreationDate).Equal(rpCreated) ||
+			!aws.ToTime(listed.RestoreJobs[0].RecoveryPointCreationDate).Equal(rpCreated) {
+			t.Errorf("RecoveryPointCreationDate: by resource %v, DescribeRestoreJob %v, ListRestoreJobs %+v; the recovery point was created %v",
+				created, aws.ToTime(described.RecoveryPointCreationDate), listed.RestoreJobs, rpCreated)
+		}
 		for name, in := range map[string]*backup.ListRestoreJobsByProtectedResourceInput{
 			"failed only":    {ResourceArn: aws.String(dbARN), ByStatus: backuptypes.RestoreJobStatusFailed},
 			"points after":   {ResourceArn: aws.String(dbARN), ByRecoveryPointCreationDateAfter: aws.Time(created.Add(time.Minute))},

@@ -3,23 +3,11 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"crypto"
-	"crypto/rsa"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,191 +21,6 @@ import (
 
 	"github.com/coffer-dev/coffer/internal/testenv"
 )
-
-// snsMessage is the JSON document an SNS http/https endpoint receives.
-type snsMessage struct {
-	Type, MessageId, Token, TopicArn, Subject, Message, SubscribeURL, Timestamp string
-	SignatureVersion, Signature, SigningCertURL, UnsubscribeURL                 string
-	MessageAttributes                                                           map[string]struct{ Type, Value string }
-}
-
-// verifySNS checks a message's signature the way AWS documents for
-// receivers: fetch the certificate from SigningCertURL (only from the
-// trusted host), build the string to sign from the message's fields in
-// their fixed order, and verify the base64 signature with the
-// certificate's RSA key, SHA1withRSA for SignatureVersion 1 and
-// SHA256withRSA for 2.
-func verifySNS(m *snsMessage, trustedPrefix string, client *http.Client) error {
-	if !strings.HasPrefix(m.SigningCertURL, trustedPrefix) {
-		return fmt.Errorf("SigningCertURL %q is not on the trusted host %s", m.SigningCertURL, trustedPrefix)
-	}
-	resp, err := client.Get(m.SigningCertURL)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	block, _ := pem.Decode(raw)
-	if block == nil {
-		return fmt.Errorf("SigningCertURL served no PEM certificate: %q", raw)
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		return err
-	}
-	var fields []string
-	switch m.Type {
-	case "Notification":
-		fields = []string{"Message", m.Message, "MessageId", m.MessageId}
-		if m.Subject != "" {
-			fields = append(fields, "Subject", m.Subject)
-		}
-		fields = append(fields, "Timestamp", m.Timestamp, "TopicArn", m.TopicArn, "Type", m.Type)
-	case "SubscriptionConfirmation", "UnsubscribeConfirmation":
-		fields = []string{"Message", m.Message, "MessageId", m.MessageId, "SubscribeURL", m.SubscribeURL, "Timestamp", m.Timestamp,
-			"Token", m.Token, "TopicArn", m.TopicArn, "Type", m.Type}
-	default:
-		return fmt.Errorf("unknown message type %q", m.Type)
-	}
-	var sb strings.Builder
-	for _, f := range fields {
-		sb.WriteString(f + "\n")
-	}
-	sig, err := base64.StdEncoding.DecodeString(m.Signature)
-	if err != nil {
-		return err
-	}
-	pub, ok := cert.PublicKey.(*rsa.PublicKey)
-	if !ok {
-		return errors.New("the certificate's key is not RSA")
-	}
-	switch m.SignatureVersion {
-	case "1":
-		d := sha1.Sum([]byte(sb.String()))
-		return rsa.VerifyPKCS1v15(pub, crypto.SHA1, d[:], sig)
-	case "2":
-		d := sha256.Sum256([]byte(sb.String()))
-		return rsa.VerifyPKCS1v15(pub, crypto.SHA256, d[:], sig)
-	}
-	return fmt.Errorf("unknown SignatureVersion %q", m.SignatureVersion)
-}
-
-// receiver is an SNS http endpoint: it verifies every message, confirms
-// subscriptions by visiting their SubscribeURL, and keeps the
-// notifications. failNext makes it answer 500 to that many
-// notifications first.
-type receiver struct {
-	t       *testing.T
-	trusted string
-	srv     *httptest.Server
-
-	// manual receivers keep confirmations instead of visiting their
-	// SubscribeURL.
-	manual bool
-
-	mu            sync.Mutex
-	got           []snsMessage
-	confirmations []snsMessage
-	failNext      int
-	failed        int
-}
-
-func newReceiver(t *testing.T, trusted string, manual bool) *receiver {
-	r := &receiver{t: t, trusted: trusted, manual: manual}
-	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
-	body, _ := io.ReadAll(req.Body)
-	var m snsMessage
-	if err := json.Unmarshal(body, &m); err != nil {
-		r.t.Errorf("receiver: body is not JSON: %v: %s", err, body)
-		http.Error(w, "bad json", http.StatusBadRequest)
-		return
-	}
-	if got := req.Header.Get("x-amz-sns-message-type"); got != m.Type {
-		r.t.Errorf("x-amz-sns-message-type %q, message Type %q", got, m.Type)
-	}
-	if got := req.Header.Get("x-amz-sns-message-id"); got != m.MessageId {
-		r.t.Errorf("x-amz-sns-message-id %q, MessageId %q", got, m.MessageId)
-	}
-	if err := verifySNS(&m, r.trusted, http.DefaultClient); err != nil {
-		r.t.Errorf("receiver: signature of %s %s does not verify: %v", m.Type, m.MessageId, err)
-		http.Error(w, "bad signature", http.StatusBadRequest)
-		return
-	}
-	switch m.Type {
-	case "SubscriptionConfirmation":
-		if r.manual {
-			r.mu.Lock()
-			r.confirmations = append(r.confirmations, m)
-			r.mu.Unlock()
-			return
-		}
-		resp, err := http.Get(m.SubscribeURL)
-		if err != nil {
-			r.t.Errorf("receiver: confirm: %v", err)
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "<SubscriptionArn>") {
-			r.t.Errorf("receiver: SubscribeURL answered %d %s", resp.StatusCode, b)
-		}
-	case "Notification":
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if r.failNext > 0 {
-			r.failNext--
-			r.failed++
-			http.Error(w, "try again later", http.StatusServiceUnavailable)
-			return
-		}
-		if req.Header.Get("x-amz-sns-subscription-arn") == "" {
-			r.t.Errorf("notification without x-amz-sns-subscription-arn")
-		}
-		r.got = append(r.got, m)
-	}
-}
-
-// wait returns the first notification (from the n-th on) that matches.
-func (r *receiver) wait(t *testing.T, what string, match func(snsMessage) bool) snsMessage {
-	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		r.mu.Lock()
-		for _, m := range r.got {
-			if match(m) {
-				r.mu.Unlock()
-				return m
-			}
-		}
-		r.mu.Unlock()
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("no notification %s arrived; got %d: %+v", what, len(r.got), r.got)
-	return snsMessage{}
-}
-
-func (r *receiver) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.got)
-}
-
-// event matches a vault notification by its EventType and State
-// attributes and the job's ID.
-func event(eventType, state, id string) func(snsMessage) bool {
-	return func(m snsMessage) bool {
-		a := m.MessageAttributes
-		return a["EventType"].Value == eventType && a["State"].Value == state && a["Id"].Value == id
-	}
-}
 
 // metric reads a counter from coffer's metrics endpoint.
 func metric(t *testing.T, url, name, labels string) float64 {
@@ -238,14 +41,6 @@ func metric(t *testing.T, url, name, labels string) float64 {
 		}
 	}
 	return 0
-}
-
-func backupTopicPolicy(topic, account string, admitBackup bool) string {
-	stmts := []string{fmt.Sprintf(`{"Sid":"owner","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::%s:root"},"Action":"SNS:*","Resource":%q}`, account, topic)}
-	if admitBackup {
-		stmts = append(stmts, fmt.Sprintf(`{"Sid":"backup","Effect":"Allow","Principal":{"Service":"backup.amazonaws.com"},"Action":"SNS:Publish","Resource":%q,"Condition":{"StringEquals":{"aws:SourceAccount":%q}}}`, topic, account))
-	}
-	return `{"Version":"2012-10-17","Statement":[` + strings.Join(stmts, ",") + `]}`
 }
 
 // TestVaultNotifications subscribes a signature-verifying HTTP receiver
@@ -484,7 +279,33 @@ func TestVaultNotifications(t *testing.T) {
 		}
 	}
 
-	// Unsubscribe, turn the notifications off, delete the topic.
+	// Unsubscribe: the endpoint gets a signed UnsubscribeConfirmation
+	// whose SubscribeURL restores the subscription, as in SNS.
+	must[*sns.UnsubscribeOutput](t)(topics.Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: aws.String(subARN)}))
+	bye := rcv.waitUnsubscribed(t, subARN)
+	if bye.TopicArn != topic || len(bye.Token) != 64 || !strings.Contains(bye.SubscribeURL, "Action=ConfirmSubscription") || bye.SignatureVersion != "2" {
+		t.Errorf("UnsubscribeConfirmation %+v", bye)
+	}
+	// Deleted: this one and the second subscriber's, which left through
+	// its UnsubscribeURL.
+	if a := must[*sns.GetTopicAttributesOutput](t)(topics.GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: aws.String(topic)})).Attributes; a["SubscriptionsDeleted"] != "2" || a["SubscriptionsConfirmed"] != "0" {
+		t.Errorf("topic attributes after Unsubscribe: %v", a)
+	}
+	resp, err = http.Get(bye.SubscribeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the UnsubscribeConfirmation's SubscribeURL answered %d", resp.StatusCode)
+	}
+	if l := must[*sns.ListSubscriptionsByTopicOutput](t)(topics.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(topic)})); len(l.Subscriptions) != 1 || aws.ToString(l.Subscriptions[0].SubscriptionArn) != subARN {
+		t.Errorf("subscriptions after the SubscribeURL restored %s: %+v", subARN, l.Subscriptions)
+	}
+	back := must[*sns.PublishOutput](t)(topics.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(topic), Message: aws.String("welcome back")}))
+	rcv.wait(t, "to the restored subscription", func(m snsMessage) bool { return m.MessageId == aws.ToString(back.MessageId) })
+
+	// Unsubscribe for good, turn the notifications off, delete the topic.
 	must[*sns.UnsubscribeOutput](t)(topics.Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: aws.String(subARN)}))
 	if l := must[*sns.ListSubscriptionsByTopicOutput](t)(topics.ListSubscriptionsByTopic(ctx, &sns.ListSubscriptionsByTopicInput{TopicArn: aws.String(topic)})); len(l.Subscriptions) != 0 {
 		t.Errorf("subscriptions after Unsubscribe: %+v", l.Subscriptions)
@@ -521,19 +342,7 @@ func TestExpiredWindowNotifications(t *testing.T) {
 	hourlyPlan(t, src, "", role, dbARN)
 
 	rcv := newReceiver(t, n.c.URL+"/", false)
-	topic := aws.ToString(must[*sns.CreateTopicOutput](t)(topics.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("missed"),
-		Attributes: map[string]string{"SignatureVersion": "2"}})).TopicArn)
-	must[*sns.SetTopicAttributesOutput](t)(topics.SetTopicAttributes(ctx, &sns.SetTopicAttributesInput{TopicArn: aws.String(topic),
-		AttributeName: aws.String("Policy"), AttributeValue: aws.String(backupTopicPolicy(topic, source, true))}))
-	must[*sns.SubscribeOutput](t)(topics.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String("http"), Endpoint: aws.String(rcv.srv.URL)}))
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if a := must[*sns.GetTopicAttributesOutput](t)(topics.GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: aws.String(topic)})).Attributes; a["SubscriptionsConfirmed"] == "1" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the subscription was not confirmed")
-		}
-	}
+	topic := rcv.subscribe(t, topics, "missed", source)
 	must[*backup.PutBackupVaultNotificationsOutput](t)(src.Backup.PutBackupVaultNotifications(ctx, &backup.PutBackupVaultNotificationsInput{
 		BackupVaultName: aws.String("source-vault"), SNSTopicArn: aws.String(topic), BackupVaultEvents: []backuptypes.BackupVaultEvent{backuptypes.BackupVaultEventBackupJobExpired}}))
 
@@ -565,5 +374,54 @@ func TestExpiredWindowNotifications(t *testing.T) {
 	rcv.wait(t, "the owner's last message", func(m snsMessage) bool { return m.MessageId == aws.ToString(last.MessageId) })
 	if got := rcv.count(); got != len(expired)+1 {
 		t.Errorf("%d notifications, want the %d expired windows and the owner's", got, len(expired))
+	}
+}
+
+// TestPlanNotifications: creating a backup plan and updating it announce
+// BACKUP_PLAN_CREATED and BACKUP_PLAN_MODIFIED, signed, to the vault its
+// rules target, once each even when two rules target it; a vault no
+// rule targets hears nothing.
+func TestPlanNotifications(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, nil)
+	topics := sns.NewFromConfig(w.c.AWSConfig(t, w.c.Profile(t, "source")))
+	key := w.src.createKey(t, "source-cmk", sharedKeyPolicy(source))
+	w.src.vault(t, "source-vault", key)
+	w.src.vault(t, "other-vault", key)
+	rcv := newReceiver(t, w.c.URL+"/", false)
+	topic := rcv.subscribe(t, topics, "plan-events", source)
+	planEvents := []backuptypes.BackupVaultEvent{backuptypes.BackupVaultEventBackupPlanCreated, backuptypes.BackupVaultEventBackupPlanModified}
+	for _, v := range []string{"source-vault", "other-vault"} {
+		must[*backup.PutBackupVaultNotificationsOutput](t)(w.src.Backup.PutBackupVaultNotifications(ctx, &backup.PutBackupVaultNotificationsInput{
+			BackupVaultName: aws.String(v), SNSTopicArn: aws.String(topic), BackupVaultEvents: planEvents}))
+	}
+	rule := func(name string) backuptypes.BackupRuleInput {
+		return backuptypes.BackupRuleInput{RuleName: aws.String(name), TargetBackupVaultName: aws.String("source-vault"), ScheduleExpression: aws.String("cron(0 5 ? * * *)")}
+	}
+	plan := must[*backup.CreateBackupPlanOutput](t)(w.src.Backup.CreateBackupPlan(ctx, &backup.CreateBackupPlanInput{BackupPlan: &backuptypes.BackupPlanInput{
+		BackupPlanName: aws.String("daily"), Rules: []backuptypes.BackupRuleInput{rule("morning"), rule("again")}}}))
+	planARN := aws.ToString(plan.BackupPlanArn)
+	created := rcv.wait(t, "BACKUP_PLAN created", event("BACKUP_PLAN", "CREATED", planARN))
+	if created.Subject != "Notification from AWS Backup" || !strings.Contains(created.Message, "An AWS Backup plan was created. Backup plan ARN: "+planARN+". Version ID : "+aws.ToString(plan.VersionId)) ||
+		created.MessageAttributes["AccountId"].Value != source || created.TopicArn != topic {
+		t.Errorf("created notification %+v", created)
+	}
+	upd := must[*backup.UpdateBackupPlanOutput](t)(w.src.Backup.UpdateBackupPlan(ctx, &backup.UpdateBackupPlanInput{BackupPlanId: plan.BackupPlanId,
+		BackupPlan: &backuptypes.BackupPlanInput{BackupPlanName: aws.String("daily"), Rules: []backuptypes.BackupRuleInput{rule("morning")}}}))
+	modified := rcv.wait(t, "BACKUP_PLAN modified", event("BACKUP_PLAN", "MODIFIED", planARN))
+	if !strings.Contains(modified.Message, "An AWS Backup plan was modified. Backup plan ARN: "+planARN+". Version ID : "+aws.ToString(upd.VersionId)) {
+		t.Errorf("modified notification %+v", modified)
+	}
+	// An update that fails validation changes nothing and announces
+	// nothing; the owner's message published after it arrives as the
+	// only other one.
+	if _, err := w.src.Backup.UpdateBackupPlan(ctx, &backup.UpdateBackupPlanInput{BackupPlanId: plan.BackupPlanId,
+		BackupPlan: &backuptypes.BackupPlanInput{BackupPlanName: aws.String("daily"), Rules: []backuptypes.BackupRuleInput{{RuleName: aws.String("x"), TargetBackupVaultName: aws.String("no-such-vault")}}}}); err == nil {
+		t.Fatal("an update naming a missing vault succeeded")
+	}
+	last := must[*sns.PublishOutput](t)(topics.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(topic), Message: aws.String("end")}))
+	rcv.wait(t, "the owner's last message", func(m snsMessage) bool { return m.MessageId == aws.ToString(last.MessageId) })
+	if n := rcv.count(); n != 3 {
+		t.Errorf("%d notifications, want created, modified and the owner's (one per plan event, none for other-vault)", n)
 	}
 }

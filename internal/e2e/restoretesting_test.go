@@ -17,6 +17,7 @@ import (
 	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	cofferbackup "github.com/coffer-dev/coffer/internal/backup"
 	"github.com/coffer-dev/coffer/internal/meta"
@@ -32,7 +33,8 @@ import (
 // validation query), and deletes the instance at the end of the
 // selection's validation window. Then a validation query that returns
 // false, and a recovery point whose stored bytes were damaged, each show
-// up as a FAILED validation.
+// up as a FAILED validation; the damaged one's failed restore job is
+// notified, signed, to the vault's SNS topic.
 func TestRestoreTestingWeek(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { restoreTestingWeek(t, "") })
 	t.Run("postgres", func(t *testing.T) {
@@ -190,7 +192,12 @@ func restoreTestingWeek(t *testing.T, database string) {
 	clock.Set(day(8).Add(90 * time.Minute))
 	waitDeleted(t, n, dst, aws.ToString(j8.RestoreJobId))
 
-	// Day 9: a byte flipped in the backup vault's stored data.
+	// Day 9: a byte flipped in the backup vault's stored data. The
+	// vault's notifications go to a signature-verifying receiver.
+	rcv := newReceiver(t, n.c.URL+"/", false)
+	topic := rcv.subscribe(t, sns.NewFromConfig(n.c.AWSConfig(t, n.c.Profile(t, "backup"))), "restore-tests", backupAcct)
+	must[*backup.PutBackupVaultNotificationsOutput](t)(dst.Backup.PutBackupVaultNotifications(ctx, &backup.PutBackupVaultNotificationsInput{
+		BackupVaultName: aws.String("backup-vault"), SNSTopicArn: aws.String(topic), BackupVaultEvents: []backuptypes.BackupVaultEvent{backuptypes.BackupVaultEventRestoreJobCompleted}}))
 	packs, _ := filepath.Glob(filepath.Join(dataDir, "regions", region, "vaults", backupAcct+".backup-vault", "*", "data", "*", "*"))
 	if len(packs) == 0 {
 		t.Fatal("no packs of the backup vault under the data directory")
@@ -210,6 +217,10 @@ func restoreTestingWeek(t *testing.T, database string) {
 	if j9.Status != backuptypes.RestoreJobStatusFailed || j9.ValidationStatus != backuptypes.RestoreValidationStatusFailed ||
 		!strings.Contains(aws.ToString(j9.ValidationStatusMessage), "integrity") {
 		t.Errorf("day 9: %s, validation %s: %s; want FAILED with a FAILED validation", j9.Status, j9.ValidationStatus, aws.ToString(j9.ValidationStatusMessage))
+	}
+	failed := rcv.wait(t, "RESTORE_JOB failed", event("RESTORE_JOB", "FAILED", aws.ToString(j9.RestoreJobId)))
+	if !strings.Contains(failed.Message, "ended FAILED") || !strings.Contains(failed.Message, aws.ToString(j9.StatusMessage)) || failed.MessageAttributes["AccountId"].Value != backupAcct {
+		t.Errorf("day 9: notification %+v; want the failed restore test with its status message %q", failed, aws.ToString(j9.StatusMessage))
 	}
 	clock.Set(day(9).Add(90 * time.Minute))
 	waitDeleted(t, n, dst, aws.ToString(j9.RestoreJobId))

@@ -59,6 +59,10 @@ type BootstrapUser struct {
 	SecretAccessKey string `yaml:"secretAccessKey"`
 	// Profile names the credentials-file profile written for the user.
 	Profile string `yaml:"profile"`
+	// ConsolePassword gives the user a random console password (a login
+	// profile that must be changed at the first sign-in), written to the
+	// console-passwords file beside the credentials.
+	ConsolePassword bool `yaml:"consolePassword"`
 }
 
 // DefaultBootstrap is what an empty data directory gets.
@@ -66,7 +70,7 @@ func DefaultBootstrap() Bootstrap {
 	return Bootstrap{
 		Organizations: []BootstrapOrg{{ManagementAccount: DefaultManagementAccountID}},
 		Accounts:      []BootstrapAccount{{ID: DefaultManagementAccountID, Name: "management", Email: "management@coffer.local"}},
-		Users:         []BootstrapUser{{Account: DefaultManagementAccountID, Name: "admin", Profile: "default"}},
+		Users:         []BootstrapUser{{Account: DefaultManagementAccountID, Name: "admin", Profile: "default", ConsolePassword: true}},
 	}
 }
 
@@ -131,6 +135,8 @@ func (b Bootstrap) Validate() error {
 			return fmt.Errorf("account %s: a root access key has no user name (got %q)", u.Account, u.Name)
 		case !u.Root && !userNameRe.MatchString(u.Name):
 			return fmt.Errorf("user name %q is not a valid IAM user name", u.Name)
+		case u.Root && u.ConsolePassword:
+			return fmt.Errorf("account %s: the root user has no IAM console password; give one to an IAM user", u.Account)
 		}
 		if (u.AccessKeyID == "") != (u.SecretAccessKey == "") {
 			return fmt.Errorf("user %s: give both accessKeyId and secretAccessKey, or neither", u.Name)
@@ -151,9 +157,23 @@ func (b Bootstrap) Validate() error {
 	return nil
 }
 
-// BootstrapResult lists the keys created, for the credentials file.
+// BootstrapResult lists the keys created, for the credentials file, and
+// the console passwords, for the console-passwords file.
 type BootstrapResult struct {
-	Profiles []Profile
+	Profiles         []Profile
+	ConsolePasswords []ConsolePassword
+}
+
+// ConsolePassword is a console password made at bootstrap.
+type ConsolePassword struct {
+	Account, User, Password string
+}
+
+// newConsolePassword is a random password that IAM's default policy
+// accepts: upper and lower case letters, digits and a symbol.
+func newConsolePassword() string {
+	return randomString("ABCDEFGHJKLMNPQRSTUVWXYZ", 4) + "-" + randomString("abcdefghijkmnopqrstuvwxyz", 4) + "-" + randomString("23456789", 4) + "-" +
+		randomString("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789", 8)
 }
 
 // Profile is one entry of an AWS shared-credentials file.
@@ -250,6 +270,18 @@ func (s *Service) ApplyBootstrap(ctx context.Context, b Bootstrap) (BootstrapRes
 			if u.Profile != "" {
 				res.Profiles = append(res.Profiles, Profile{Name: u.Profile, AccessKeyID: id, SecretAccessKey: secret})
 			}
+			if u.ConsolePassword {
+				pw := newConsolePassword()
+				hash := hashPassword(pw)
+				if _, err := q.ExecContext(ctx, `INSERT INTO iam_login_profiles (account_id, user_name, password_hash, reset_required, created_at, password_changed_at) VALUES (?, ?, ?, 1, ?, ?)`,
+					u.Account, u.Name, hash, nanos(now), nanos(now)); err != nil {
+					return fmt.Errorf("create console password of %s: %w", u.Name, err)
+				}
+				if err := remember(ctx, q, u.Account, u.Name, hash, now); err != nil {
+					return err
+				}
+				res.ConsolePasswords = append(res.ConsolePasswords, ConsolePassword{Account: u.Account, User: u.Name, Password: pw})
+			}
 		}
 		return nil
 	})
@@ -265,6 +297,17 @@ func WriteCredentialsFile(path string, profiles []Profile) error {
 			b.WriteString("\n")
 		}
 		fmt.Fprintf(&b, "[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n", p.Name, p.AccessKeyID, p.SecretAccessKey)
+	}
+	return writeFile0600(path, b.String())
+}
+
+// WriteConsolePasswords writes the console passwords made at bootstrap,
+// mode 0600: one "account user password" line each, after a comment.
+func WriteConsolePasswords(path string, pws []ConsolePassword) error {
+	var b strings.Builder
+	b.WriteString("# coffer console (/console/): account ID, IAM user name, password; change it at the first sign-in\n")
+	for _, p := range pws {
+		fmt.Fprintf(&b, "%s %s %s\n", p.Account, p.User, p.Password)
 	}
 	return writeFile0600(path, b.String())
 }

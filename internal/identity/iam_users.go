@@ -154,6 +154,8 @@ func (s *Service) DeleteUser(ctx context.Context, name string) error {
 	}
 	return s.store.InTx(ctx, func(q meta.Querier) error {
 		checks := []struct{ query, msg string }{
+			{`SELECT COUNT(*) FROM iam_login_profiles WHERE account_id = ? AND user_name = ?`, "Cannot delete entity, must delete login profile first."},
+			{`SELECT COUNT(*) FROM iam_mfa_devices WHERE account_id = ? AND user_name = ?`, "Cannot delete entity, must remove MFA device first."},
 			{`SELECT COUNT(*) FROM access_keys WHERE account_id = ? AND user_name = ?`, "Cannot delete entity, must delete access keys first."},
 			{`SELECT COUNT(*) FROM iam_user_policies WHERE account_id = ? AND user_name = ?`, "Cannot delete entity, must delete policies first."},
 			{`SELECT COUNT(*) FROM iam_attachments WHERE account_id = ? AND entity_name = ? AND entity_type = 'user'`, "Cannot delete entity, must detach all policies first."},

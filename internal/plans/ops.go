@@ -55,7 +55,22 @@ func (s *Service) CreatePlan(ctx context.Context, d Document, tags map[string]st
 	if err != nil {
 		return nil, err
 	}
-	return loadPlan(ctx, s.store, sc, id, "")
+	return s.notifyPlan(ctx, sc, id, "BACKUP_PLAN_CREATED")
+}
+
+// notifyPlan loads the plan as it now is and announces event to the
+// vaults its rules target.
+func (s *Service) notifyPlan(ctx context.Context, sc scope, id, event string) (*Plan, error) {
+	p, err := loadPlan(ctx, s.store, sc, id, "")
+	if err != nil {
+		return nil, err
+	}
+	var vaults []string
+	for _, r := range p.Document.Rules {
+		vaults = append(vaults, r.TargetBackupVaultName)
+	}
+	s.backup.NotifyPlan(ctx, sc.Account, sc.Region, event, p.ARN, p.VersionID, vaults)
+	return p, nil
 }
 
 func (s *Service) planByCreator(ctx context.Context, sc scope, creatorRequestID string) (*Plan, error) {
@@ -130,7 +145,7 @@ func (s *Service) UpdatePlan(ctx context.Context, id string, d Document) (*Plan,
 	if err != nil {
 		return nil, err
 	}
-	return loadPlan(ctx, s.store, sc, id, "")
+	return s.notifyPlan(ctx, sc, id, "BACKUP_PLAN_MODIFIED")
 }
 
 // GetPlan returns the plan in the version given, or in force.

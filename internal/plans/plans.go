@@ -194,6 +194,7 @@ type Backup interface {
 	VaultExists(ctx context.Context, account, region, name string) (bool, error)
 	CheckJobRole(ctx context.Context, roleARN string) error
 	LatestRecoveryPoints(ctx context.Context) ([]backup.LatestRecoveryPoint, error)
+	NotifyPlan(ctx context.Context, account, region, event, planARN, versionID string, vaults []string)
 }
 
 var _ Backup = (*backup.Service)(nil)

@@ -71,8 +71,13 @@ func jsonErrorText(err error) string {
 type JSONService struct {
 	Name         string // signing name, "kms"
 	TargetPrefix string // "TrentService"
-	ContentType  string // "application/x-amz-json-1.1"
-	Ops          map[string]JSONOp
+	// ShortTargetPrefix, when set, is a second prefix the service answers
+	// to: CloudTrail's model says com.amazonaws.cloudtrail.v20131101.
+	// CloudTrail_20131101, while aws-sdk-go-v2 sends CloudTrail_20131101,
+	// and AWS takes both.
+	ShortTargetPrefix string
+	ContentType       string // "application/x-amz-json-1.1"
+	Ops               map[string]JSONOp
 	// Model, when set, is the service's AWS model: errors are rendered
 	// with the members their shapes define.
 	Model *awsmodel.Model
@@ -102,7 +107,7 @@ func (s *JSONService) Serve(w http.ResponseWriter, r *http.Request, body []byte)
 	case target == "":
 		s.WriteError(w, r, awserr.New(awserr.Invalid, "UnknownOperationException", "missing X-Amz-Target header; expected %s.<Operation>", s.TargetPrefix))
 		return
-	case !ok || prefix != s.TargetPrefix:
+	case !ok || (prefix != s.TargetPrefix && (s.ShortTargetPrefix == "" || prefix != s.ShortTargetPrefix)):
 		s.WriteError(w, r, awserr.New(awserr.Invalid, "UnknownOperationException", "X-Amz-Target %q does not name an operation of %s", target, s.TargetPrefix))
 		return
 	}

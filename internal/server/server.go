@@ -65,6 +65,8 @@ type Options struct {
 	Now func() time.Time
 	// RootKey is the root key health reports on.
 	RootKey RootKeyStatus
+	// Console, when set, serves the web console under /console/.
+	Console http.Handler
 }
 
 // RootKeyStatus describes the root key to health: its provider, and a
@@ -125,6 +127,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/_coffer/metrics":
 		h.metricsH.ServeHTTP(w, r)
+		return
+	case "/console":
+		if h.opts.Console != nil {
+			http.Redirect(w, r, "/console/", http.StatusFound)
+			return
+		}
+	}
+	if h.opts.Console != nil && strings.HasPrefix(r.URL.Path, "/console/") {
+		h.opts.Console.ServeHTTP(w, r)
 		return
 	}
 	start := time.Now()

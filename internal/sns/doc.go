@@ -14,9 +14,10 @@
 // x-amz-sns-message-id, x-amz-sns-topic-arn and, for notifications,
 // x-amz-sns-subscription-arn. The members, all strings:
 //
-//	Type              "SubscriptionConfirmation" or "Notification"
+//	Type              "SubscriptionConfirmation", "Notification" or "UnsubscribeConfirmation"
 //	MessageId         a random UUID
 //	Token             (confirmations) 64 hex digits, the subscription's token
+//	                  (UnsubscribeConfirmation: a new one, which restores it)
 //	TopicArn          arn:aws:sns:REGION:ACCOUNT:NAME
 //	Subject           (notifications, when published with one) <= 100 characters, one line
 //	Message           the text (<= 262144 bytes)
@@ -33,13 +34,20 @@
 // The signature covers the string to sign: for each signed member, in
 // this order, its name, a newline, its value, a newline. Notifications
 // sign Message, MessageId, Subject (only when present), Timestamp,
-// TopicArn, Type; confirmations sign Message, MessageId, SubscribeURL,
-// Timestamp, Token, TopicArn, Type. SignatureVersion 1 signs the SHA-1
+// TopicArn, Type; both kinds of confirmation sign Message, MessageId,
+// SubscribeURL, Timestamp, Token, TopicArn, Type. SignatureVersion 1 signs the SHA-1
 // of that string, 2 its SHA-256, with the RSA 2048 key whose
 // self-signed X.509 certificate (PEM) SigningCertURL serves without a
 // signature, as a receiver built for SNS verifies it. The confirm and
 // unsubscribe links, also unsigned, answer SNS's XML documents
 // (ConfirmSubscriptionResponse, UnsubscribeResponse).
+//
+// Unsubscribe (the API or a message's UnsubscribeURL) of a confirmed
+// subscription sends its endpoint an UnsubscribeConfirmation, "You have
+// chosen to deactivate subscription ARN.\nTo cancel this operation and
+// restore the subscription, visit the SubscribeURL included in this
+// message.", whose SubscribeURL (ConfirmSubscription with its token)
+// restores the subscription, confirmed, under its ARN.
 //
 // # Delivery
 //
@@ -62,6 +70,11 @@
 //	sns_subscriptions  arn (TOPICARN:UUID), topic_arn, owner (account),
 //	                   protocol (http|https), endpoint, token, confirmed (0|1),
 //	                   created_at
+//	sns_unsubscribed   the subscriptions Unsubscribe deleted, restorable
+//	                   with their UnsubscribeConfirmation's token: arn,
+//	                   topic_arn, owner, protocol, endpoint, token,
+//	                   created_at, deleted_at; counted in the topic's
+//	                   SubscriptionsDeleted, deleted with the topic
 //	sns_deliveries     id, topic_arn, subscription_arn, endpoint, message_type,
 //	                   message_id, body (the signed JSON; emptied once the
 //	                   delivery ended), status

@@ -26,6 +26,7 @@ import (
 const (
 	TypeNotification = "Notification"
 	TypeConfirmation = "SubscriptionConfirmation"
+	TypeUnsubscribe  = "UnsubscribeConfirmation"
 )
 
 // Message is the JSON document SNS POSTs to an http/https endpoint.
@@ -76,12 +77,27 @@ func (s *Service) newMessage(ctx context.Context, t *Topic, typ string) (*Messag
 // a subscription's token. It is built before the transaction that
 // queues it: the signing key may have to be created first.
 func (s *Service) confirmation(ctx context.Context, t *Topic, token string) (*Message, error) {
-	m, sg, err := s.newMessage(ctx, t, TypeConfirmation)
+	return s.tokenMessage(ctx, t, TypeConfirmation, token,
+		fmt.Sprintf("You have chosen to subscribe to the topic %s.\nTo confirm the subscription, visit the SubscribeURL included in this message.", t.ARN))
+}
+
+// unsubscribeConfirmation is the signed UnsubscribeConfirmation message
+// an endpoint receives when its subscription is deleted: its
+// SubscribeURL restores the subscription.
+func (s *Service) unsubscribeConfirmation(ctx context.Context, t *Topic, subARN, token string) (*Message, error) {
+	return s.tokenMessage(ctx, t, TypeUnsubscribe, token,
+		fmt.Sprintf("You have chosen to deactivate subscription %s.\nTo cancel this operation and restore the subscription, visit the SubscribeURL included in this message.", subARN))
+}
+
+// tokenMessage is a signed message of type typ carrying token, whose
+// SubscribeURL confirms with it.
+func (s *Service) tokenMessage(ctx context.Context, t *Topic, typ, token, text string) (*Message, error) {
+	m, sg, err := s.newMessage(ctx, t, typ)
 	if err != nil {
 		return nil, err
 	}
 	m.Token = token
-	m.Message = fmt.Sprintf("You have chosen to subscribe to the topic %s.\nTo confirm the subscription, visit the SubscribeURL included in this message.", t.ARN)
+	m.Message = text
 	m.SubscribeURL = s.base() + ConfirmPath + "?" + url.Values{"Action": {"ConfirmSubscription"}, "TopicArn": {t.ARN}, "Token": {token}}.Encode()
 	return m, sg.sign(m)
 }
@@ -240,8 +256,14 @@ func (s *Service) deliver(ctx context.Context, id string, attempt, maxAttempts i
 		return err
 	}
 	log := s.log.With("topic", d.TopicARN, "subscription", d.SubscriptionARN, "message", d.MessageID, "type", d.MessageType, "attempt", attempt)
+	// An UnsubscribeConfirmation goes to a subscription that was
+	// deleted; other messages only to one that still exists.
+	table := "sns_subscriptions"
+	if d.MessageType == TypeUnsubscribe {
+		table = "sns_unsubscribed"
+	}
 	var n int
-	if err := s.store.QueryRowContext(ctx, `SELECT COUNT(*) FROM sns_subscriptions WHERE arn = ?`, d.SubscriptionARN).Scan(&n); err != nil {
+	if err := s.store.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE arn = ?`, d.SubscriptionARN).Scan(&n); err != nil {
 		return err
 	}
 	if n == 0 {

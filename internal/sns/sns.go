@@ -322,6 +322,9 @@ func (s *Service) DeleteTopic(ctx context.Context, arn string) error {
 		if _, err := q.ExecContext(ctx, `DELETE FROM sns_subscriptions WHERE topic_arn = ?`, t.ARN); err != nil {
 			return err
 		}
+		if _, err := q.ExecContext(ctx, `DELETE FROM sns_unsubscribed WHERE topic_arn = ?`, t.ARN); err != nil {
+			return err
+		}
 		_, err := q.ExecContext(ctx, `DELETE FROM sns_topics WHERE arn = ?`, t.ARN)
 		return err
 	})
@@ -385,9 +388,13 @@ func (s *Service) GetTopicAttributes(ctx context.Context, arn string) (map[strin
 	if err := s.store.QueryRowContext(ctx, `SELECT COALESCE(SUM(confirmed), 0), COUNT(*) - COALESCE(SUM(confirmed), 0) FROM sns_subscriptions WHERE topic_arn = ?`, t.ARN).Scan(&confirmed, &pending); err != nil {
 		return nil, err
 	}
+	var deleted int
+	if err := s.store.QueryRowContext(ctx, `SELECT COUNT(*) FROM sns_unsubscribed WHERE topic_arn = ?`, t.ARN).Scan(&deleted); err != nil {
+		return nil, err
+	}
 	out := map[string]string{
 		"TopicArn": t.ARN, "Owner": t.Account, "DisplayName": "",
-		"SubscriptionsConfirmed": strconv.Itoa(confirmed), "SubscriptionsPending": strconv.Itoa(pending), "SubscriptionsDeleted": "0",
+		"SubscriptionsConfirmed": strconv.Itoa(confirmed), "SubscriptionsPending": strconv.Itoa(pending), "SubscriptionsDeleted": strconv.Itoa(deleted),
 		"EffectiveDeliveryPolicy": s.effectiveDeliveryPolicy(),
 	}
 	for k, v := range t.Attributes {

@@ -64,9 +64,7 @@ func (s *Service) Subscribe(ctx context.Context, topicARN, protocol, endpoint st
 		return "", err
 	}
 	sub := Subscription{ARN: t.ARN + ":" + newID(), TopicARN: t.ARN, Owner: p.AccountID, Protocol: protocol, Endpoint: endpoint}
-	var tok [32]byte
-	rand.Read(tok[:])
-	token = hex.EncodeToString(tok[:])
+	token = newToken()
 	m, err := s.confirmation(ctx, t, token)
 	if err != nil {
 		return "", err
@@ -106,7 +104,7 @@ func (s *Service) ConfirmSubscription(ctx context.Context, topicARN, token strin
 	var arn string
 	err := s.store.QueryRowContext(ctx, `SELECT arn FROM sns_subscriptions WHERE topic_arn = ? AND token = ?`, topicARN, token).Scan(&arn)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", invalidParam("Invalid token")
+		return s.resubscribe(ctx, topicARN, token)
 	}
 	if err != nil {
 		return "", err
@@ -115,6 +113,41 @@ func (s *Service) ConfirmSubscription(ctx context.Context, topicARN, token strin
 		return "", err
 	}
 	s.log.Info("subscription confirmed", "subscription", arn)
+	return arn, nil
+}
+
+// resubscribe restores, confirmed, the subscription whose
+// UnsubscribeConfirmation carried token. When the endpoint subscribed
+// again in the meantime, that subscription stands and is returned.
+func (s *Service) resubscribe(ctx context.Context, topicARN, token string) (string, error) {
+	var sub Subscription
+	var created int64
+	err := s.store.QueryRowContext(ctx, `SELECT arn, owner, protocol, endpoint, created_at FROM sns_unsubscribed WHERE topic_arn = ? AND token = ?`, topicARN, token).
+		Scan(&sub.ARN, &sub.Owner, &sub.Protocol, &sub.Endpoint, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", invalidParam("Invalid token")
+	}
+	if err != nil {
+		return "", err
+	}
+	arn := sub.ARN
+	err = s.store.InTx(ctx, func(q meta.Querier) error {
+		if _, err := q.ExecContext(ctx, `DELETE FROM sns_unsubscribed WHERE arn = ?`, sub.ARN); err != nil {
+			return err
+		}
+		err := q.QueryRowContext(ctx, `SELECT arn FROM sns_subscriptions WHERE topic_arn = ? AND protocol = ? AND endpoint = ?`, topicARN, sub.Protocol, sub.Endpoint).Scan(&arn)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		arn = sub.ARN
+		_, err = q.ExecContext(ctx, `INSERT INTO sns_subscriptions (arn, topic_arn, owner, protocol, endpoint, token, confirmed, created_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?)`,
+			sub.ARN, topicARN, sub.Owner, sub.Protocol, sub.Endpoint, token, created)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	s.log.Info("subscription restored", "subscription", arn)
 	return arn, nil
 }
 
@@ -144,20 +177,52 @@ func (s *Service) Unsubscribe(ctx context.Context, subARN string) error {
 		}
 		return err
 	}
+	t, err := s.loadTopic(ctx, s.store, sub.TopicARN)
+	if err != nil {
+		return err
+	}
 	if identity.Caller(ctx) != nil {
-		t, err := s.loadTopic(ctx, s.store, sub.TopicARN)
-		if err != nil {
-			return err
-		}
 		if err := s.authorize(ctx, "sns:Unsubscribe", t, nil); err != nil {
 			return err
 		}
 	}
-	_, err = s.store.ExecContext(ctx, `DELETE FROM sns_subscriptions WHERE arn = ?`, sub.ARN)
+	// A confirmed endpoint is told, as SNS tells it, with a new token
+	// that restores the subscription.
+	var m *Message
+	token := newToken()
+	if sub.Confirmed {
+		if m, err = s.unsubscribeConfirmation(ctx, t, sub.ARN, token); err != nil {
+			return err
+		}
+	}
+	err = s.store.InTx(ctx, func(q meta.Querier) error {
+		var created int64
+		if err := q.QueryRowContext(ctx, `SELECT created_at FROM sns_subscriptions WHERE arn = ?`, sub.ARN).Scan(&created); err != nil {
+			return err
+		}
+		if _, err := q.ExecContext(ctx, `DELETE FROM sns_subscriptions WHERE arn = ?`, sub.ARN); err != nil {
+			return err
+		}
+		if m == nil {
+			return nil
+		}
+		if _, err := q.ExecContext(ctx, `INSERT INTO sns_unsubscribed (arn, topic_arn, owner, protocol, endpoint, token, created_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			sub.ARN, sub.TopicARN, sub.Owner, sub.Protocol, sub.Endpoint, token, created, s.now().UnixNano()); err != nil {
+			return err
+		}
+		return s.queueDelivery(ctx, q, sub.ARN, sub.Endpoint, m)
+	})
 	if err == nil {
 		s.log.Info("unsubscribed", "subscription", sub.ARN)
 	}
 	return err
+}
+
+// newToken is a confirmation token: 64 hex digits.
+func newToken() string {
+	var tok [32]byte
+	rand.Read(tok[:])
+	return hex.EncodeToString(tok[:])
 }
 
 // ListSubscriptionsByTopic lists a topic's subscriptions, 100 a page.

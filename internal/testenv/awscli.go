@@ -18,18 +18,26 @@ func AWSCLIv2(t testing.TB) string {
 // default aws on PATH).
 func AWSCLIv1(t testing.TB) string {
 	t.Helper()
-	var candidates []string
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
-		candidates = append(candidates, filepath.Join(dir, "aws"))
-	}
-	// Where the machine's Python keeps it when PATH (a non-login shell)
-	// leaves pyenv out.
+	candidates := pythonBins("aws")
 	if home, err := os.UserHomeDir(); err == nil {
-		found, _ := filepath.Glob(filepath.Join(home, ".pyenv", "versions", "*", "bin", "aws"))
-		candidates = append(candidates, found...)
 		candidates = append(candidates, filepath.Join(home, ".local", "bin", "aws"))
 	}
 	return awsCLI(t, 1, candidates)
+}
+
+// pythonBins are the places of a binary of the machine's Python: each
+// PATH directory, then pyenv's versions, where a non-login shell's PATH
+// leaves pyenv out.
+func pythonBins(name string) []string {
+	var out []string
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		out = append(out, filepath.Join(dir, name))
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		found, _ := filepath.Glob(filepath.Join(home, ".pyenv", "versions", "*", "bin", name))
+		out = append(out, found...)
+	}
+	return out
 }
 
 func awsCLI(t testing.TB, major int, candidates []string) string {

@@ -28,6 +28,7 @@ type PostgresServer struct {
 	User     string
 	Password string
 	dataDir  string
+	settings []string
 }
 
 // DSN is a URL for the named database as the superuser.
@@ -59,12 +60,19 @@ func PostgresBinDir() (string, error) { return rds.PostgresBinDir() }
 // PostgreSQL refuses to run as root.
 func StartPostgres(t testing.TB) *PostgresServer {
 	t.Helper()
+	return StartPostgresWith(t)
+}
+
+// StartPostgresWith is StartPostgres with server settings ("name=value",
+// each passed as -c name=value), e.g. max_slot_wal_keep_size=32MB.
+func StartPostgresWith(t testing.TB, settings ...string) *PostgresServer {
+	t.Helper()
 	bin, err := PostgresBinDir()
 	if err != nil {
 		Missing(t, "%v", err)
 	}
 	dir, cred := serverDir(t)
-	s := &PostgresServer{BinDir: bin, Host: "127.0.0.1", Port: FreePort(t), User: "coffer", Password: "coffer-test-password", dataDir: filepath.Join(dir, "data")}
+	s := &PostgresServer{BinDir: bin, Host: "127.0.0.1", Port: FreePort(t), User: "coffer", Password: "coffer-test-password", dataDir: filepath.Join(dir, "data"), settings: settings}
 	pwfile := filepath.Join(dir, "pwfile")
 	if err := os.WriteFile(pwfile, []byte(s.Password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -107,6 +115,9 @@ func (s *PostgresServer) DataDir() string { return s.dataDir }
 func (s *PostgresServer) start(t testing.TB, dir string, cred *syscall.Credential) {
 	t.Helper()
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off", s.Port, dir)
+	for _, kv := range s.settings {
+		opts += " -c " + kv
+	}
 	cmd := exec.Command(filepath.Join(s.BinDir, "pg_ctl"), "-D", s.dataDir, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	cmd.Env = append(os.Environ(), "LC_ALL=C")

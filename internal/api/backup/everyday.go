@@ -118,18 +118,7 @@ func (a *adapter) restoreJobsByResource(ctx context.Context, r *protocol.RESTReq
 	if err != nil {
 		return 0, nil, err
 	}
-	type member struct {
-		restoreJobShape
-		RecoveryPointCreationDate *protocol.Epoch `json:",omitempty"`
-	}
-	out := struct {
-		RestoreJobs []member
-		NextToken   *string `json:",omitempty"`
-	}{RestoreJobs: []member{}, NextToken: optString(next)}
-	for _, j := range jobs {
-		out.RestoreJobs = append(out.RestoreJobs, member{restoreJobOut(j.Job), protocol.EpochPtr(j.RecoveryPointCreated)})
-	}
-	return 0, out, nil
+	return a.restoreJobsOut(ctx, jobs, next)
 }
 
 func (a *adapter) supportedResourceTypes(ctx context.Context, _ *protocol.RESTRequest) (int, any, error) {

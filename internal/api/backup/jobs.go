@@ -210,28 +210,46 @@ func (a *adapter) startRestoreJob(ctx context.Context, r *protocol.RESTRequest) 
 }
 
 type restoreJobShape struct {
-	AccountId               string
-	RestoreJobId            string
-	RecoveryPointArn        string
-	SourceResourceArn       string
-	BackupVaultArn          string
-	CreationDate            protocol.Epoch
-	CompletionDate          *protocol.Epoch `json:",omitempty"`
-	Status                  string
-	StatusMessage           *string `json:",omitempty"`
-	PercentDone             string
-	BackupSizeInBytes       int64
-	IamRoleArn              string
-	CreatedResourceArn      *string `json:",omitempty"`
-	ResourceType            string
-	ValidationStatus        *string                                 `json:",omitempty"`
-	ValidationStatusMessage *string                                 `json:",omitempty"`
-	DeletionStatus          *string                                 `json:",omitempty"`
-	DeletionStatusMessage   *string                                 `json:",omitempty"`
-	CreatedBy               *struct{ RestoreTestingPlanArn string } `json:",omitempty"`
+	AccountId                 string
+	RestoreJobId              string
+	RecoveryPointArn          string
+	SourceResourceArn         string
+	BackupVaultArn            string
+	CreationDate              protocol.Epoch
+	CompletionDate            *protocol.Epoch `json:",omitempty"`
+	Status                    string
+	StatusMessage             *string `json:",omitempty"`
+	PercentDone               string
+	BackupSizeInBytes         int64
+	IamRoleArn                string
+	CreatedResourceArn        *string `json:",omitempty"`
+	ResourceType              string
+	ValidationStatus          *string                                 `json:",omitempty"`
+	ValidationStatusMessage   *string                                 `json:",omitempty"`
+	DeletionStatus            *string                                 `json:",omitempty"`
+	DeletionStatusMessage     *string                                 `json:",omitempty"`
+	CreatedBy                 *struct{ RestoreTestingPlanArn string } `json:",omitempty"`
+	RecoveryPointCreationDate *protocol.Epoch                         `json:",omitempty"`
 }
 
-func restoreJobOut(j *backup.Job) restoreJobShape {
+// restoreJobsOut is ListRestoreJobs's and
+// ListRestoreJobsByProtectedResource's output.
+func (a *adapter) restoreJobsOut(ctx context.Context, jobs []*backup.Job, next string) (int, any, error) {
+	created, err := a.svc.RecoveryPointsCreated(ctx, jobs)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := struct {
+		RestoreJobs []restoreJobShape
+		NextToken   *string `json:",omitempty"`
+	}{RestoreJobs: []restoreJobShape{}, NextToken: optString(next)}
+	for i, j := range jobs {
+		out.RestoreJobs = append(out.RestoreJobs, restoreJobOut(j, created[i]))
+	}
+	return 0, out, nil
+}
+
+func restoreJobOut(j *backup.Job, recoveryPointCreated time.Time) restoreJobShape {
 	out := restoreJobShape{
 		AccountId: j.Account, RestoreJobId: j.ID, RecoveryPointArn: j.RecoveryPointARN, SourceResourceArn: j.ResourceARN, BackupVaultArn: j.VaultARN,
 		CreationDate: protocol.Epoch(j.Created), CompletionDate: protocol.EpochPtr(j.Completed), Status: j.State,
@@ -239,6 +257,7 @@ func restoreJobOut(j *backup.Job) restoreJobShape {
 		CreatedResourceArn: optString(j.CreatedResourceARN), ResourceType: j.ResourceType,
 		ValidationStatus: optString(j.ValidationStatus), ValidationStatusMessage: optString(j.ValidationMessage),
 		DeletionStatus: optString(j.DeletionStatus), DeletionStatusMessage: optString(j.DeletionMessage),
+		RecoveryPointCreationDate: protocol.EpochPtr(recoveryPointCreated),
 	}
 	if j.CreatedBy.RestoreTestingPlanARN != "" {
 		out.CreatedBy = &struct{ RestoreTestingPlanArn string }{j.CreatedBy.RestoreTestingPlanARN}
@@ -251,7 +270,11 @@ func (a *adapter) describeRestoreJob(ctx context.Context, r *protocol.RESTReques
 	if err != nil {
 		return 0, nil, err
 	}
-	return 0, restoreJobOut(j), nil
+	created, err := a.svc.RecoveryPointsCreated(ctx, []*backup.Job{j})
+	if err != nil {
+		return 0, nil, err
+	}
+	return 0, restoreJobOut(j, created[0]), nil
 }
 
 func (a *adapter) listJobs(kind string) protocol.RESTOp {
@@ -297,14 +320,7 @@ func (a *adapter) listJobs(kind string) protocol.RESTOp {
 			}
 			return 0, out, nil
 		default:
-			out := struct {
-				RestoreJobs []restoreJobShape
-				NextToken   *string `json:",omitempty"`
-			}{RestoreJobs: []restoreJobShape{}, NextToken: token}
-			for _, j := range jobs {
-				out.RestoreJobs = append(out.RestoreJobs, restoreJobOut(j))
-			}
-			return 0, out, nil
+			return a.restoreJobsOut(ctx, jobs, next)
 		}
 	}
 }

@@ -29,10 +29,11 @@ type api struct {
 func New(az *authz.Authorizer, rec *audit.Recorder, store meta.Querier) *protocol.JSONService {
 	a := api{az, rec, store}
 	return &protocol.JSONService{
-		Name:         "cloudtrail",
-		TargetPrefix: "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101",
-		ContentType:  "application/x-amz-json-1.1",
-		Model:        awsmodel.Load("cloudtrail"),
+		Name:              "cloudtrail",
+		TargetPrefix:      "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101",
+		ShortTargetPrefix: "CloudTrail_20131101",
+		ContentType:       "application/x-amz-json-1.1",
+		Model:             awsmodel.Load("cloudtrail"),
 		Ops: map[string]protocol.JSONOp{
 			"LookupEvents": protocol.JSONHandler(a.lookupEvents),
 		},

@@ -22,7 +22,7 @@ type api struct{ ids *identity.Service }
 // New returns the IAM endpoint.
 func New(ids *identity.Service) *protocol.QueryService {
 	a := api{ids}
-	return &protocol.QueryService{
+	svc := &protocol.QueryService{
 		Name:         "iam",
 		Version:      "2010-05-08",
 		XMLNamespace: "https://iam.amazonaws.com/doc/2010-05-08/",
@@ -67,6 +67,13 @@ func New(ids *identity.Service) *protocol.QueryService {
 			"ListRoleTags":             a.listTags("role"),
 		},
 	}
+	for name, op := range a.passwordOps() {
+		svc.Ops[name] = op
+	}
+	for name, op := range a.mfaOps() {
+		svc.Ops[name] = op
+	}
+	return svc
 }
 
 // Wire shapes.

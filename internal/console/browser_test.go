@@ -187,6 +187,20 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Fatalf("key state = %q", got)
 	}
 	b.do("deletion-cancelled", chromedp.Click("#cancel-deletion"), waitDone("CancelKeyDeletion done."), chromedp.Click("#enable-key"), waitDone("EnableKey done."))
+	// Grants: an operation KMS does not have is refused in its words; a
+	// grant to the backup account is listed, then revoked.
+	grantee := "arn:aws:iam::" + testenv.BackupAccount + ":root"
+	b.do("grant-refused", chromedp.SetValue("#grant-grantee", grantee), chromedp.SetValue("#grant-operations", "Decrypt, Explode"),
+		chromedp.Click("#create-grant"), waitText("#error", "Explode"))
+	b.do("grant-created", chromedp.SetValue("#grant-grantee", grantee), chromedp.SetValue("#grant-operations", "Decrypt, GenerateDataKey"),
+		chromedp.SetValue("#grant-name", "backup-copies"), chromedp.Click("#create-grant"), waitDone("created."))
+	if got := b.text("#grants"); !strings.Contains(got, "backup-copies") || !strings.Contains(got, grantee) || !strings.Contains(got, "Decrypt GenerateDataKey") {
+		t.Fatalf("grants = %q", got)
+	}
+	b.do("grant-revoked", acceptConfirm(), chromedp.Click("#grants .revoke-grant-form button"), waitDone("revoked."))
+	if got := b.text("#grants"); !strings.Contains(got, "No grants.") {
+		t.Fatalf("grants after the revocation = %q", got)
+	}
 
 	// The source vault under the source key.
 	b.do("source-vault", createVault(c.URL, "source-vault", "alias/source-cmk", true))
@@ -195,6 +209,21 @@ func TestConsoleBrowser(t *testing.T) {
 	b.do("vault-lock", chromedp.SetValue("#lock-min", "7"), chromedp.SetValue("#lock-max", "365"), chromedp.Click("#save-vault-lock"), waitDone("Vault lock saved."))
 	if got := b.text("#vault-summary"); !strings.Contains(got, "governance mode, retention 7–365 days") {
 		t.Fatalf("vault lock shown: %q", got)
+	}
+	// Notifications: a topic of another account is refused; then the
+	// vault's own topic with two events, shown as saved, then off.
+	region := strings.Split(b.text("#vault-arn"), ":")[3]
+	topic := "arn:aws:sns:" + region + ":" + testenv.SourceAccount + ":backup-events"
+	b.do("notifications-refused", chromedp.SetValue("#notify-topic", "arn:aws:sns:"+region+":"+testenv.BackupAccount+":backup-events"),
+		chromedp.Click(`#notify-events input[value="BACKUP_JOB_COMPLETED"]`), chromedp.Click("#save-notifications"), waitText("#error", "does not notify across accounts"))
+	b.do("notifications", chromedp.SetValue("#notify-topic", topic), chromedp.Click(`#notify-events input[value="BACKUP_JOB_COMPLETED"]`),
+		chromedp.Click(`#notify-events input[value="COPY_JOB_FAILED"]`), chromedp.Click("#save-notifications"), waitDone("Notifications saved."))
+	if got, events := b.value("#notify-topic"), b.checked("#notify-events"); got != topic || events != "BACKUP_JOB_COMPLETED,COPY_JOB_FAILED" {
+		t.Fatalf("notifications shown: topic %q, events %q", got, events)
+	}
+	b.do("notifications-off", chromedp.Click("#delete-notifications"), waitDone("Notifications turned off."))
+	if got, events := b.value("#notify-topic"), b.checked("#notify-events"); got != "" || events != "" {
+		t.Fatalf("notifications after turning them off: topic %q, events %q", got, events)
 	}
 
 	b.do("source-signout", signOut())
@@ -250,13 +279,34 @@ func TestConsoleBrowser(t *testing.T) {
 	// The event history: the sign-ins and the console's calls, and the
 	// refused one among the errors.
 	b.do("events", chromedp.Navigate(c.URL+"/console/events"), chromedp.WaitVisible("#events"))
-	if got := b.text("#events"); !strings.Contains(got, "ConsoleLogin") || !strings.Contains(got, "CreateBackupVault") || strings.Contains(got, "backup-cmk") {
+	if got := b.text("#events"); !strings.Contains(got, "ConsoleLogin") || strings.Contains(got, "backup-cmk") {
 		t.Fatalf("event history: %q", got)
+	}
+	for _, op := range []string{"CreateBackupVault", "CreateGrant", "RevokeGrant", "PutBackupVaultNotifications", "DeleteBackupVaultNotifications"} {
+		b.do("events-"+op, chromedp.Navigate(c.URL+"/console/events?key=EventName&value="+op), waitText("#events", op))
 	}
 	b.do("events-errors", chromedp.Navigate(c.URL+"/console/events?errors=1"), waitText("#events", "ResourceNotFoundException"))
 	if got := b.text("#events"); strings.Contains(got, "CreateBackupVault") {
 		t.Fatalf("errors only: %q", got)
 	}
+}
+
+// checked is the values of the checked boxes under sel, joined by commas.
+func (c *chrome) checked(sel string) string {
+	c.t.Helper()
+	s, err := chromedp.Run(c.ctx, chromedp.Evaluate[string](fmt.Sprintf(`Array.from(document.querySelectorAll(%q)).map(e => e.value).join(",")`, sel+" input:checked")))
+	if err != nil {
+		c.t.Fatalf("checked boxes of %s: %v", sel, err)
+	}
+	return s
+}
+
+// acceptConfirm answers yes to the page's confirmation dialogs.
+func acceptConfirm() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](`(() => { window.confirm = () => true; return true; })()`)(ctx, t)
+		return err
+	})
 }
 
 // waitText waits, across a navigation, until the element sel contains text.

@@ -46,4 +46,3 @@ func (h *Handler) revokeGrant(q *request) {
 	}
 	redirect(q, "/console/keys/"+in.KeyId, "Grant "+in.GrantId+" revoked.")
 }
-

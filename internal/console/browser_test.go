@@ -303,10 +303,7 @@ func (c *chrome) checked(sel string) string {
 
 // acceptConfirm answers yes to the page's confirmation dialogs.
 func acceptConfirm() chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool](`(() => { window.confirm = () => true; return true; })()`)(ctx, t)
-		return err
-	})
+	return evaluate(`(() => { window.confirm = () => true; return true; })()`)
 }
 
 // waitText waits, across a navigation, until the element sel contains text.

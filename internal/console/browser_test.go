@@ -516,6 +516,9 @@ func TestConsoleWalkthrough(t *testing.T) {
 	if got := b.text("#legal-holds"); !strings.Contains(got, "CANCELED") || !strings.Contains(got, "audit closed") {
 		t.Fatalf("legal holds after the cancellation: %q", got)
 	}
+	for _, op := range []string{"UpdateRecoveryPointLifecycle", "CreateLegalHold", "CancelLegalHold"} {
+		b.do("events-"+op, chromedp.Navigate(c.URL+"/console/events?key=EventName&value="+op), waitText("#events", op))
+	}
 	b.do("source-dashboard", chromedp.Navigate(c.URL+"/console/"), chromedp.WaitVisible("#rpo"))
 	if got := b.text("#rpo"); !strings.Contains(got, "orders-db") || !strings.Contains(got, "source-vault") {
 		t.Fatalf("protected resources: %q", got)

@@ -7,17 +7,16 @@ import (
 	"github.com/coffer-dev/coffer/internal/kms"
 )
 
-// keyGrants lists the grants on a key.
-func (h *Handler) keyGrants(q *request, keyID string) ([]kms.GrantListEntry, error) {
+// keyGrants lists the first 100 grants on a key (KMS's largest page);
+// Truncated says there are more.
+func (h *Handler) keyGrants(q *request, keyID string) (*kms.ListGrantsOutput, error) {
 	in := &kms.ListGrantsInput{KeyId: keyID, Limit: 100}
 	var out *kms.ListGrantsOutput
-	if err := h.call(q, "kms", "ListGrants", in, func(ctx context.Context) (err error) {
+	err := h.call(q, "kms", "ListGrants", in, func(ctx context.Context) (err error) {
 		out, err = h.opts.KMS.ListGrants(ctx, in)
 		return err
-	}); err != nil {
-		return nil, err
-	}
-	return out.Grants, nil
+	})
+	return out, err
 }
 
 // createGrant gives a principal the operations listed in the form

@@ -144,7 +144,7 @@ type keyData struct {
 	Policy      string
 	SharePolicy string
 	Rotation    *kms.RotationStatus
-	Grants      []kms.GrantListEntry
+	Grants      *kms.ListGrantsOutput
 }
 
 func (h *Handler) key(q *request) { h.showKey(q, nil) }

@@ -75,7 +75,7 @@ func TestKillBringsInstancesBack(t *testing.T) {
 }
 
 // TestServerDiesDuringBackup: a backup job whose instance's server dies
-// under it (SIGKILL while pg_dump waits for a table lock) ends FAILED
+// under it (SIGKILL while the base backup streams) ends FAILED
 // with a message and leaves no recovery point; coffer restarts the
 // server and the instance is available with its rows.
 func TestServerDiesDuringBackup(t *testing.T) {
@@ -101,36 +101,31 @@ func TestServerDiesDuringBackup(t *testing.T) {
 	if _, err := src.Vault(ctx, "vault", ""); err != nil {
 		t.Fatal(err)
 	}
-	// The backup's dump waits behind this lock until the server dies.
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(`LOCK TABLE orders IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
-	var backend int
-	if err := tx.QueryRow(`SELECT pg_backend_pid()`).Scan(&backend); err != nil {
+	// Enough data that the physical backup streams for a while: the
+	// server dies while its walsender sends the base backup.
+	if _, err := conn.Exec(`CREATE TABLE ballast AS SELECT g AS id, md5(g::text) || md5((g+1)::text) AS pad FROM generate_series(1, 1500000) g`); err != nil {
 		t.Fatal(err)
 	}
 	job, err := src.Backup.StartBackupJob(ctx, &backup.StartBackupJobInput{BackupVaultName: aws.String("vault"), ResourceArn: aws.String(db.ARN), IamRoleArn: aws.String(role)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for waiting := 0; waiting == 0; {
-		if err := tx.QueryRow(`SELECT count(*) FROM pg_locks WHERE NOT granted`).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the backup never reached the locked table")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err := syscall.Kill(testenv.ParentPID(t, backend), syscall.SIGKILL); err != nil {
+	var backend int
+	if err := conn.QueryRow(`SELECT pg_backend_pid()`).Scan(&backend); err != nil {
 		t.Fatal(err)
 	}
-	tx.Rollback()
+	postmaster := testenv.ParentPID(t, backend)
+	deadline := time.Now().Add(time.Minute)
+	for !hasWalsender(postmaster) {
+		if time.Now().After(deadline) {
+			st, _ := src.Backup.DescribeBackupJob(ctx, &backup.DescribeBackupJobInput{BackupJobId: job.BackupJobId})
+			t.Fatalf("the backup never started streaming (job %s %s)", st.State, aws.ToString(st.StatusMessage))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := syscall.Kill(postmaster, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
 	var out *backup.DescribeBackupJobOutput
 	for {
 		if out, err = src.Backup.DescribeBackupJob(ctx, &backup.DescribeBackupJobInput{BackupJobId: job.BackupJobId}); err != nil {
@@ -210,4 +205,26 @@ func serverPID(t *testing.T, dataDir string, port int32) int {
 	}
 	t.Fatalf("no server listens on port %d", port)
 	return 0
+}
+
+// hasWalsender reports whether the PostgreSQL server whose postmaster is
+// pid runs a walsender (a base backup streaming).
+func hasWalsender(postmaster int) bool {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		cmd, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(cmd), "walsender") {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join(filepath.Dir(p), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[1] == strconv.Itoa(postmaster) {
+			return true
+		}
+	}
+	return false
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
@@ -16,6 +19,8 @@ import (
 	"github.com/coffer-dev/coffer/internal/auditmanager"
 	"github.com/coffer-dev/coffer/internal/backup"
 	"github.com/coffer-dev/coffer/internal/config"
+	"github.com/coffer-dev/coffer/internal/engine"
+	"github.com/coffer-dev/coffer/internal/engine/pgphysical"
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/jobs"
 	"github.com/coffer-dev/coffer/internal/kms"
@@ -147,13 +152,13 @@ func storageDomain(d backup.Domain) vaultstore.Domain {
 	return vaultstore.Domain{Region: d.Region, Vault: d.Account + "." + d.Vault, KeyARN: d.KeyARN}
 }
 
-func (v vaultData) Write(ctx context.Context, d backup.Domain, r io.Reader, meta map[string]string) (backup.Written, error) {
+func (v vaultData) Write(ctx context.Context, d backup.Domain, meta map[string]string, fill func(backup.Sink) error) (backup.Written, error) {
 	ctx = withKeyServices(ctx, d)
 	w, err := v.e.NewWriter(ctx, storageDomain(d), meta)
 	if err != nil {
 		return backup.Written{}, err
 	}
-	if _, err := io.Copy(w, r); err != nil {
+	if err := fill(w); err != nil {
 		w.Abort()
 		return backup.Written{}, err
 	}
@@ -188,8 +193,22 @@ func (v vaultData) Delete(ctx context.Context, d backup.Domain, id string) error
 	return v.e.DeleteManifest(withKeyServices(ctx, d), vaultstore.ManifestID(id))
 }
 
-// dbResources serves backup.Resources from the RDS domain.
-type dbResources struct{ rds *rds.Service }
+// dbResources serves backup.Resources from the RDS domain: instances
+// that are PostgreSQL servers of their own are backed up physically,
+// the others (registered databases, SQLite, a shared host) logically.
+type dbResources struct {
+	rds      *rds.Service
+	physical *pgphysical.Engine
+}
+
+// physicalSnapshots serves backup.Snapshotter from engine/pgphysical.
+type physicalSnapshots struct{ e *pgphysical.Engine }
+
+var _ backup.Snapshotter = physicalSnapshots{}
+
+func (p physicalSnapshots) Snapshot(ctx context.Context, t engine.Target, sink backup.Sink) (*engine.Metadata, error) {
+	return p.e.Snapshot(ctx, t, sink)
+}
 
 var _ backup.Resources = dbResources{}
 
@@ -227,6 +246,12 @@ func (d dbResources) Source(ctx context.Context, arn string) (*backup.Source, er
 	if t.Password != "" {
 		src.Secrets = map[string]string{mdPassword: t.Password}
 	}
+	if inst.OwnServer() {
+		if _, src.Target, err = d.rds.AdminTarget(ctx, arn); err != nil {
+			return nil, err
+		}
+		src.Physical = physicalSnapshots{d.physical}
+	}
 	return src, nil
 }
 
@@ -248,6 +273,14 @@ func (d dbResources) CheckRestore(recorded, requested map[string]string) error {
 }
 
 func (d dbResources) CreateRestored(ctx context.Context, spec backup.RestoreSpec) (*backup.Restored, error) {
+	return d.createRestored(ctx, restoreSpec(spec))
+}
+
+// restoreSpec is the instance a restore creates: a server of its own
+// that keeps the source's DBName, MasterUsername and password unless the
+// restore metadata names others (spec.Metadata holds the request's
+// values over the source's).
+func restoreSpec(spec backup.RestoreSpec) rds.RestoreSpec {
 	md := spec.Metadata
 	storage, _ := strconv.Atoi(md[mdStorage])
 	password := md[mdPassword]
@@ -255,31 +288,85 @@ func (d dbResources) CreateRestored(ctx context.Context, spec backup.RestoreSpec
 		password = spec.Secrets[mdPassword]
 	}
 	encrypted, _ := strconv.ParseBool(md[mdEncrypted])
-	// A restored instance is a server of its own: it keeps the source's
-	// DBName, MasterUsername and password unless the restore metadata
-	// names others (md holds the request's values over the source's).
-	inst, t, err := d.rds.CreateRestoredInstance(ctx, rds.RestoreSpec{
+	return rds.RestoreSpec{
 		Region: spec.Region, Identifier: md[mdIdentifier], Engine: md[mdEngine], EngineVersion: md[mdVersion],
 		DBName: md[mdDBName], MasterUsername: md[mdUser], MasterUserPassword: password,
 		InstanceClass: md[mdClass], AllocatedStorage: storage, StorageEncrypted: encrypted || md[mdKey] != "", KMSKeyID: md[mdKey],
-	})
+	}
+}
+
+// createRestored creates the instance; when the creation fails after
+// the instance was recorded, the instance is failed and returned with
+// the error.
+func (d dbResources) createRestored(ctx context.Context, spec rds.RestoreSpec) (*backup.Restored, error) {
+	inst, t, err := d.rds.CreateRestoredInstance(ctx, spec)
 	if err != nil {
 		if inst != nil {
 			d.rds.MarkFailed(context.WithoutCancel(ctx), inst.ARN, err.Error())
+			return &backup.Restored{ARN: inst.ARN}, err
 		}
 		return nil, err
 	}
-	eng, ok := d.rds.Engine(inst.Engine)
-	if !ok {
-		d.rds.MarkFailed(context.WithoutCancel(ctx), inst.ARN, "no engine adapter")
-		return nil, fmt.Errorf("no engine adapter for %s", inst.Engine)
-	}
-	return &backup.Restored{ARN: inst.ARN, Engine: eng, Target: t, Finish: func(ctx context.Context, ok bool) error {
+	finish := func(ctx context.Context, ok bool) error {
 		if ok {
 			return d.rds.MarkAvailable(ctx, inst.ARN)
 		}
 		return d.rds.MarkFailed(ctx, inst.ARN, "the restore into this instance failed; see the restore job's status message")
-	}}, nil
+	}
+	eng, ok := d.rds.Engine(inst.Engine)
+	if !ok {
+		d.rds.MarkFailed(context.WithoutCancel(ctx), inst.ARN, "no engine adapter")
+		return &backup.Restored{ARN: inst.ARN}, fmt.Errorf("no engine adapter for %s", inst.Engine)
+	}
+	return &backup.Restored{ARN: inst.ARN, Engine: eng, Target: t, Finish: finish}, nil
+}
+
+// physicalValidation bounds the wait for a restored server to finish
+// recovery.
+const physicalValidation = 10 * time.Minute
+
+// RestorePhysical unpacks a physical recovery point into a new data
+// directory (checked against its manifest), makes the new instance's
+// server of it, which recovers to the backup's consistent point, and
+// validates the server on the source's database.
+func (d dbResources) RestorePhysical(ctx context.Context, spec backup.RestoreSpec, r io.Reader, md *engine.Metadata) (*backup.Restored, *backup.Validated, error) {
+	dir, err := d.rds.IncomingDir()
+	if err != nil {
+		return nil, nil, fmt.Errorf("a directory to restore into: %w", err)
+	}
+	// CreateRestoredInstance consumes dir/data; the rest goes here.
+	defer os.RemoveAll(dir)
+	data := filepath.Join(dir, "data")
+	began := time.Now()
+	res, err := d.physical.Restore(ctx, r, data, md)
+	if err != nil {
+		return nil, nil, err
+	}
+	unpacked := time.Now()
+	rs := restoreSpec(spec)
+	rs.DataDir = data
+	restored, err := d.createRestored(ctx, rs)
+	if err != nil {
+		return restored, nil, err
+	}
+	recovered := time.Now()
+	// The source's tables live in the source's database, whatever
+	// DBName the restore gives the instance; coffer's administrator
+	// reads them all.
+	vt := restored.Target
+	vt.Role = ""
+	if db := spec.Recorded[mdDBName]; db != "" {
+		vt.Database = db
+	}
+	vctx, cancel := context.WithTimeout(ctx, physicalValidation)
+	v, err := pgphysical.Validate(vctx, vt, md)
+	cancel()
+	if err != nil && !errors.Is(err, engine.ErrMismatch) {
+		restored.Finish(context.WithoutCancel(ctx), false)
+		return restored, nil, fmt.Errorf("validate %s: %w", restored.ARN, err)
+	}
+	return restored, &backup.Validated{Tables: v.Tables, Result: v.Result, Files: res.Files,
+		Unpacked: unpacked.Sub(began), Recovered: recovered.Sub(unpacked), Validated: time.Since(recovered)}, nil
 }
 
 func (d dbResources) AbandonRestored(ctx context.Context, arn, reason string) error {
@@ -310,6 +397,10 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, keys rootke
 	if err := reg.Register(jobs.NewCollector(a.store)); err != nil {
 		return fmt.Errorf("register the cluster metrics: %w", err)
 	}
+	physical, err := pgphysical.New(pgphysical.Options{})
+	if err != nil {
+		return err
+	}
 	guard := &manifestGuard{}
 	vs, err := vaultstore.Open(a.store, kmsKeys{a.kms}, regions, vaultstore.Options{Logger: a.log.With("component", "vaultstore"), Protector: guard})
 	if err != nil {
@@ -324,7 +415,7 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, keys rootke
 	river.AddWorker(workers, &gcWorker{app: a, vs: vs})
 	a.backup = backup.New(backup.Options{
 		Store: a.store, Authz: ids.Authorizer(), Keys: kmsKeys{a.kms}, Orgs: orgs{ids}, Roles: roles{ids},
-		Storage: vaultData{vs}, Resources: dbResources{a.rds}, Queue: a.queue, Log: a.log.With("component", "backup"),
+		Storage: vaultData{vs}, Resources: dbResources{rds: a.rds, physical: physical}, Queue: a.queue, Log: a.log.With("component", "backup"),
 		Now: a.now,
 	})
 	guard.svc = a.backup

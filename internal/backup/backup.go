@@ -95,9 +95,10 @@ type Written struct {
 // Storage is the vault storage engine. The caller in ctx is who unwraps
 // and wraps the domains' keys through KMS.
 type Storage interface {
-	// Write stores the stream and its (encrypted) metadata, committing
-	// only when the whole stream is durable.
-	Write(ctx context.Context, d Domain, r io.Reader, meta map[string]string) (Written, error)
+	// Write stores what fill writes into the sink and its (encrypted)
+	// metadata, committing only when fill succeeded and the whole stream
+	// is durable; on error nothing is stored.
+	Write(ctx context.Context, d Domain, meta map[string]string, fill func(Sink) error) (Written, error)
 	Read(ctx context.Context, d Domain, manifestID string) (io.ReadCloser, map[string]string, error)
 	// Copy re-encrypts a recovery point into another domain, writing only
 	// what the destination lacks.
@@ -113,6 +114,14 @@ type Resources interface {
 	// CreateRestored creates a new, empty DB instance to restore into,
 	// as the caller in ctx.
 	CreateRestored(ctx context.Context, spec RestoreSpec) (*Restored, error)
+	// RestorePhysical creates a new DB instance from a physical snapshot,
+	// as the caller in ctx: it unpacks r (checked against md and the
+	// backup's manifest) into a new data directory, makes the instance's
+	// server of it (recovery runs to the backup's consistent point) and
+	// validates the server. On error nothing is left but, when the
+	// instance was made, the failed instance (Restored non-nil). A table
+	// checksum mismatch is no error: Validated.Result says it.
+	RestorePhysical(ctx context.Context, spec RestoreSpec, r io.Reader, md *engine.Metadata) (*Restored, *Validated, error)
 	// CheckRestore refuses restore metadata (requested, over the recovery
 	// point's recorded) that a restore could only fail on, with Backup's
 	// InvalidParameterValueException.
@@ -130,6 +139,10 @@ type Source struct {
 	KeyARN string
 	Engine engine.Engine
 	Target engine.Target
+	// Physical, when set, takes the snapshot instead of Engine: a
+	// physical backup of the server Target names (an administrator
+	// allowed replication connections).
+	Physical Snapshotter
 	// RestoreMetadata is what GetRecoveryPointRestoreMetadata shows.
 	RestoreMetadata map[string]string
 	// Secrets are what a restore needs and nobody may read back (the
@@ -144,7 +157,38 @@ type RestoreSpec struct {
 	// the caller's (DBInstanceIdentifier, KmsKeyId, ...); Requested is
 	// the caller's part alone.
 	Metadata, Requested map[string]string
-	Secrets             map[string]string
+	// Recorded is the recovery point's own restore metadata (the
+	// source's).
+	Recorded map[string]string
+	Secrets  map[string]string
+}
+
+// Sink is where a snapshot is written: a stream whose writer may mark
+// sections cut into fixed blocks (Boundary, as vaultstore.Writer: 0 is
+// content-defined), so that unchanged database pages store nothing.
+type Sink interface {
+	io.Writer
+	Boundary(block int) error
+}
+
+// Snapshotter takes physical snapshots (engine/pgphysical).
+type Snapshotter interface {
+	Snapshot(ctx context.Context, t engine.Target, sink Sink) (*engine.Metadata, error)
+}
+
+// Validated is what validating a physically restored server found.
+type Validated struct {
+	// Tables are the restored database's tables with row counts and
+	// checksums; Result compares them with the recovery point's, nil
+	// when it records none.
+	Tables []engine.Table
+	Result *engine.VerifyResult
+	// Files is the number of files checked against the backup's
+	// manifest.
+	Files int64
+	// How long unpacking (with the manifest check), making the server
+	// (start and recovery) and validating it took, for the job's log.
+	Unpacked, Recovered, Validated time.Duration
 }
 
 // Restored is the instance a restore fills.

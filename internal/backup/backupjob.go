@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -221,28 +220,31 @@ func (s *Service) runBackup(ctx context.Context, j *Job) error {
 	}); err != nil {
 		return err
 	}
-	pr, pw := io.Pipe()
-	var md *engine.Metadata
-	snapErr := make(chan error, 1)
-	go func() {
-		m, err := src.Engine.Snapshot(ctx, src.Target, pw)
-		md = m
-		pw.CloseWithError(err)
-		snapErr <- err
-	}()
 	t := trackerFrom(ctx)
 	t.expect(s.previousSize(ctx, j.ResourceARN))
 	started := s.now()
-	w, err := s.data.Write(ctx, rp.domain(), &countingReader{r: pr, add: t.add}, src.Secrets)
-	pr.CloseWithError(errors.New("storage stopped reading"))
-	serr := <-snapErr
-	// When storage fails first, the snapshot only fails because nobody
-	// reads it any more: report the storage's error.
-	if err != nil {
+	var md *engine.Metadata
+	var snapErr error
+	cs := &countingSink{add: t.add}
+	w, err := s.data.Write(ctx, rp.domain(), src.Secrets, func(sink Sink) error {
+		cs.Sink = sink
+		if src.Physical != nil {
+			md, snapErr = src.Physical.Snapshot(ctx, src.Target, cs)
+		} else {
+			md, snapErr = src.Engine.Snapshot(ctx, src.Target, cs)
+		}
+		return snapErr
+	})
+	switch {
+	case err == nil:
+	case cs.err != nil:
+		// When storage fails first, the snapshot only fails because its
+		// writes do: report the storage's error.
+		return fmt.Errorf("write to backup vault %s: %w", v.Name, cs.err)
+	case snapErr != nil:
+		return fmt.Errorf("snapshot of %s failed: %w", j.ResourceARN, snapErr)
+	default:
 		return fmt.Errorf("write to backup vault %s: %w", v.Name, err)
-	}
-	if serr != nil {
-		return fmt.Errorf("snapshot of %s failed: %w", j.ResourceARN, serr)
 	}
 	s.log.Info("backup job", "job", j.ID, "snapshot_and_write", s.now().Sub(started), "bytes", w.Size, "written", w.BytesWritten)
 	mdJSON, err := json.Marshal(md)
@@ -261,6 +263,23 @@ func (s *Service) runBackup(ctx context.Context, j *Job) error {
 		return s.update(ctx, q, j)
 	})
 	return s.dropIfUncommitted(ctx, rp.domain(), w, err)
+}
+
+// countingSink counts the bytes a snapshot writes and keeps the first
+// error storage answered.
+type countingSink struct {
+	Sink
+	add func(int64)
+	err error
+}
+
+func (c *countingSink) Write(p []byte) (int, error) {
+	n, err := c.Sink.Write(p)
+	c.add(int64(n))
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return n, err
 }
 
 // dropIfUncommitted deletes the data a job stored when its recovery point

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -123,7 +124,11 @@ func (s *Service) runRestore(ctx context.Context, j *Job) error {
 		return fmt.Errorf("read recovery point %s: %w", rp.ARN, err)
 	}
 	defer stream.Close()
-	target, err := s.dbs.CreateRestored(ctx, RestoreSpec{Account: j.Account, Region: j.Region, Metadata: merged, Requested: override, Secrets: secrets})
+	spec := RestoreSpec{Account: j.Account, Region: j.Region, Metadata: merged, Requested: override, Recorded: rp.RestoreMetadata, Secrets: secrets}
+	if md.Physical != nil {
+		return s.restorePhysical(ctx, j, rp, spec, stream, &md, override)
+	}
+	target, err := s.dbs.CreateRestored(ctx, spec)
 	if err != nil {
 		return err
 	}
@@ -153,10 +158,16 @@ func (s *Service) runRestore(ctx context.Context, j *Job) error {
 		}
 		j.ValidationStatus, j.ValidationMessage = ValidationFailed, mismatchMessage(res)
 	}
+	s.log.Info("restore job", "job", j.ID, "restore", restored.Sub(started), "validation", s.now().Sub(restored))
+	return s.finishRestore(ctx, j, target, override, t)
+}
+
+// finishRestore runs the restore's validation query, makes the instance
+// available and completes the job.
+func (s *Service) finishRestore(ctx context.Context, j *Job, target *Restored, override map[string]string, t *tracker) error {
 	if q := override[ValidationQueryKey]; q != "" && j.ValidationStatus == ValidationSuccessful {
 		j.ValidationStatus, j.ValidationMessage = runValidationQuery(ctx, target, q, j.ValidationMessage)
 	}
-	s.log.Info("restore job", "job", j.ID, "restore", restored.Sub(started), "validation", s.now().Sub(restored))
 	if err := target.Finish(ctx, true); err != nil {
 		return err
 	}
@@ -166,6 +177,55 @@ func (s *Service) runRestore(ctx context.Context, j *Job) error {
 		j.BytesTransferred, _ = t.snapshot()
 		return s.update(ctx, q, j)
 	})
+}
+
+// restorePhysical restores a physical recovery point into a new
+// instance: unpacked, checked against the backup's manifest, recovered
+// to its consistent point and validated before the instance is made
+// available. The first validated restore records the tables' checksums
+// with the recovery point (a physical backup has no single SQL snapshot
+// to take them from), so later restores of it compare with them.
+func (s *Service) restorePhysical(ctx context.Context, j *Job, rp *RecoveryPoint, spec RestoreSpec, stream io.Reader, md *engine.Metadata, override map[string]string) error {
+	t := trackerFrom(ctx)
+	t.expect(rp.Size)
+	started := s.now()
+	target, v, err := s.dbs.RestorePhysical(ctx, spec, &countingReader{r: stream, add: t.add}, md)
+	if target != nil {
+		j.CreatedResourceARN = target.ARN
+	}
+	if err != nil {
+		if errors.Is(err, ErrDataCorrupt) || errors.Is(err, engine.ErrCorrupt) {
+			j.ValidationStatus, j.ValidationMessage = ValidationFailed, "the recovery point's data failed its integrity check: "+err.Error()
+		}
+		return fmt.Errorf("restore %s: %w", rp.ARN, err)
+	}
+	if err := s.update(ctx, s.store, j); err != nil {
+		target.Finish(context.WithoutCancel(ctx), false)
+		return err
+	}
+	rows := (&engine.Metadata{Tables: v.Tables}).Rows()
+	j.ValidationStatus = ValidationSuccessful
+	j.ValidationMessage = fmt.Sprintf("%d files match the backup's manifest; recovery reached the backup's consistent point %s; %d tables and %d rows", v.Files, md.Physical.EndLSN, len(v.Tables), rows)
+	switch {
+	case v.Result != nil && len(v.Result.Mismatches) > 0:
+		j.ValidationStatus, j.ValidationMessage = ValidationFailed, mismatchMessage(v.Result)
+	case md.Tables != nil:
+		j.ValidationMessage += " match the checksums recorded with the recovery point"
+	default:
+		j.ValidationMessage += " checksummed and recorded with the recovery point for later restores"
+		recorded := *md
+		recorded.Tables = v.Tables
+		b, err := json.Marshal(&recorded)
+		if err == nil {
+			_, err = s.store.ExecContext(ctx, `UPDATE backup_recovery_points SET engine_metadata = ? WHERE arn = ?`, string(b), rp.ARN)
+		}
+		if err != nil {
+			target.Finish(context.WithoutCancel(ctx), false)
+			return fmt.Errorf("record the table checksums of %s: %w", rp.ARN, err)
+		}
+	}
+	s.log.Info("restore job", "job", j.ID, "physical_restore_and_validation", s.now().Sub(started), "unpack", v.Unpacked, "start_and_recover", v.Recovered, "validate", v.Validated)
+	return s.finishRestore(ctx, j, target, override, t)
 }
 
 // runValidationQuery runs a restore's validation query on the restored

@@ -26,6 +26,11 @@ func (h *Handler) routeBackup(m *http.ServeMux) {
 	m.HandleFunc("POST /console/vaults/{name}/restore", h.authed(h.startRestore))
 	m.HandleFunc("POST /console/vaults/{name}/delete", h.authed(h.deleteRecoveryPoint))
 	m.HandleFunc("POST /console/vaults/{name}/lock", h.authed(h.putVaultLock))
+	m.HandleFunc("POST /console/vaults/{name}/lifecycle", h.authed(h.updateLifecycle))
+	m.HandleFunc("POST /console/vaults/{name}/legal-holds", h.authed(h.createLegalHold))
+	m.HandleFunc("POST /console/vaults/{name}/legal-holds/cancel", h.authed(h.cancelLegalHold))
+	m.HandleFunc("POST /console/vaults/{name}/notifications", h.authed(h.putNotifications))
+	m.HandleFunc("POST /console/vaults/{name}/notifications/delete", h.authed(h.deleteNotifications))
 	m.HandleFunc("GET /console/jobs", h.authed(h.jobsPage))
 	m.HandleFunc("GET /console/jobs.json", h.authed(h.jobsJSON))
 }
@@ -133,6 +138,12 @@ type vaultData struct {
 	Policy         string
 	OrgPolicy      string
 	RecoveryPoints []*backup.RecoveryPoint
+	// Holds are the legal holds that select the vault.
+	Holds []*backup.LegalHold
+	// Notifications is nil when the vault has none; Events are those it
+	// may name.
+	Notifications *backup.VaultNotifications
+	Events        []string
 }
 
 func (h *Handler) vault(q *request) { h.showVault(q, http.StatusOK, nil) }
@@ -179,6 +190,16 @@ func (h *Handler) showVault(q *request, status int, actionErr error) {
 			actionErr = err
 		}
 	}
+	if d.Holds, err = h.vaultHolds(q, name); err != nil && actionErr == nil {
+		actionErr = err
+	}
+	if err := h.call(q, "backup", "GetBackupVaultNotifications", map[string]string{"BackupVaultName": name}, func(ctx context.Context) (err error) {
+		d.Notifications, err = h.opts.Backup.GetVaultNotifications(ctx, name)
+		return err
+	}); err != nil && !isNotFound(err) && actionErr == nil {
+		actionErr = err
+	}
+	d.Events = backup.BackupVaultEvents
 	d.OrgPolicy = h.orgPolicy(q)
 	if q.r.Method == http.MethodPost && d.Policy == "" {
 		d.Policy = q.r.PostFormValue("policy")

@@ -187,6 +187,20 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Fatalf("key state = %q", got)
 	}
 	b.do("deletion-cancelled", chromedp.Click("#cancel-deletion"), waitDone("CancelKeyDeletion done."), chromedp.Click("#enable-key"), waitDone("EnableKey done."))
+	// Grants: an operation KMS does not have is refused in its words; a
+	// grant to the backup account is listed, then revoked.
+	grantee := "arn:aws:iam::" + testenv.BackupAccount + ":root"
+	b.do("grant-refused", chromedp.SetValue("#grant-grantee", grantee), chromedp.SetValue("#grant-operations", "Decrypt, Explode"),
+		chromedp.Click("#create-grant"), waitText("#error", "Explode"))
+	b.do("grant-created", chromedp.SetValue("#grant-grantee", grantee), chromedp.SetValue("#grant-operations", "Decrypt, GenerateDataKey"),
+		chromedp.SetValue("#grant-name", "backup-copies"), chromedp.Click("#create-grant"), waitDone("created."))
+	if got := b.text("#grants"); !strings.Contains(got, "backup-copies") || !strings.Contains(got, grantee) || !strings.Contains(got, "Decrypt GenerateDataKey") {
+		t.Fatalf("grants = %q", got)
+	}
+	b.do("grant-revoked", acceptConfirm(), chromedp.Click("#grants .revoke-grant-form button"), waitDone("revoked."))
+	if got := b.text("#grants"); !strings.Contains(got, "No grants.") {
+		t.Fatalf("grants after the revocation = %q", got)
+	}
 
 	// The source vault under the source key.
 	b.do("source-vault", createVault(c.URL, "source-vault", "alias/source-cmk", true))
@@ -195,6 +209,21 @@ func TestConsoleBrowser(t *testing.T) {
 	b.do("vault-lock", chromedp.SetValue("#lock-min", "7"), chromedp.SetValue("#lock-max", "365"), chromedp.Click("#save-vault-lock"), waitDone("Vault lock saved."))
 	if got := b.text("#vault-summary"); !strings.Contains(got, "governance mode, retention 7–365 days") {
 		t.Fatalf("vault lock shown: %q", got)
+	}
+	// Notifications: a topic of another account is refused; then the
+	// vault's own topic with two events, shown as saved, then off.
+	region := strings.Split(b.text("#vault-arn"), ":")[3]
+	topic := "arn:aws:sns:" + region + ":" + testenv.SourceAccount + ":backup-events"
+	b.do("notifications-refused", chromedp.SetValue("#notify-topic", "arn:aws:sns:"+region+":"+testenv.BackupAccount+":backup-events"),
+		chromedp.Click(`#notify-events input[value="BACKUP_JOB_COMPLETED"]`), chromedp.Click("#save-notifications"), waitText("#error", "does not notify across accounts"))
+	b.do("notifications", chromedp.SetValue("#notify-topic", topic), chromedp.Click(`#notify-events input[value="BACKUP_JOB_COMPLETED"]`),
+		chromedp.Click(`#notify-events input[value="COPY_JOB_FAILED"]`), chromedp.Click("#save-notifications"), waitDone("Notifications saved."))
+	if got, events := b.value("#notify-topic"), b.checked("#notify-events"); got != topic || events != "BACKUP_JOB_COMPLETED,COPY_JOB_FAILED" {
+		t.Fatalf("notifications shown: topic %q, events %q", got, events)
+	}
+	b.do("notifications-off", chromedp.Click("#delete-notifications"), waitDone("Notifications turned off."))
+	if got, events := b.value("#notify-topic"), b.checked("#notify-events"); got != "" || events != "" {
+		t.Fatalf("notifications after turning them off: topic %q, events %q", got, events)
 	}
 
 	b.do("source-signout", signOut())
@@ -250,13 +279,31 @@ func TestConsoleBrowser(t *testing.T) {
 	// The event history: the sign-ins and the console's calls, and the
 	// refused one among the errors.
 	b.do("events", chromedp.Navigate(c.URL+"/console/events"), chromedp.WaitVisible("#events"))
-	if got := b.text("#events"); !strings.Contains(got, "ConsoleLogin") || !strings.Contains(got, "CreateBackupVault") || strings.Contains(got, "backup-cmk") {
+	if got := b.text("#events"); !strings.Contains(got, "ConsoleLogin") || strings.Contains(got, "backup-cmk") {
 		t.Fatalf("event history: %q", got)
+	}
+	for _, op := range []string{"CreateBackupVault", "CreateGrant", "RevokeGrant", "PutBackupVaultNotifications", "DeleteBackupVaultNotifications"} {
+		b.do("events-"+op, chromedp.Navigate(c.URL+"/console/events?key=EventName&value="+op), waitText("#events", op))
 	}
 	b.do("events-errors", chromedp.Navigate(c.URL+"/console/events?errors=1"), waitText("#events", "ResourceNotFoundException"))
 	if got := b.text("#events"); strings.Contains(got, "CreateBackupVault") {
 		t.Fatalf("errors only: %q", got)
 	}
+}
+
+// checked is the values of the checked boxes under sel, joined by commas.
+func (c *chrome) checked(sel string) string {
+	c.t.Helper()
+	s, err := chromedp.Run(c.ctx, chromedp.Evaluate[string](fmt.Sprintf(`Array.from(document.querySelectorAll(%q)).map(e => e.value).join(",")`, sel+" input:checked")))
+	if err != nil {
+		c.t.Fatalf("checked boxes of %s: %v", sel, err)
+	}
+	return s
+}
+
+// acceptConfirm answers yes to the page's confirmation dialogs.
+func acceptConfirm() chromedp.Action[chromedp.Void] {
+	return evaluate(`(() => { window.confirm = () => true; return true; })()`)
 }
 
 // waitText waits, across a navigation, until the element sel contains text.
@@ -353,10 +400,11 @@ func waitDone(text string) chromedp.Action[chromedp.Void] {
 // The seed's walkthrough clicked through in Chromium: the source key
 // shared with the backup account, an encrypted database, both vaults
 // and the backup vault's organization access policy, an on-demand
-// backup, the copy into the backup account watched to COMPLETED on the
-// jobs page without reloading, and the restore in the backup account
-// with the backup key; the restored rows are then read from the restored
-// database. The management account's opt-in is clicked too. What the
+// backup, its lifecycle and a legal hold (a held recovery point cannot
+// be deleted), the copy into the backup account watched to COMPLETED on
+// the jobs page without reloading, the restore in the backup account
+// with the backup key, and the copy back into the source vault; the
+// restored rows are then read from the restored database. The management account's opt-in is clicked too. What the
 // seed does outside these consoles (the IAM roles and their policies,
 // the rows written into the database) is done with the SDK.
 func TestConsoleWalkthrough(t *testing.T) {
@@ -414,7 +462,8 @@ func TestConsoleWalkthrough(t *testing.T) {
 	if got := b.value("#db-orders-db .endpoint"); got != db.Address {
 		t.Fatalf("endpoint shown = %q, want %q", got, db.Address)
 	}
-	b.do("source-vault", createVault(c.URL, "source-vault", "alias/source-cmk", false))
+	b.do("source-vault", createVault(c.URL, "source-vault", "alias/source-cmk", true))
+	srcVault := b.text("#vault-arn")
 	b.do("source-backup",
 		chromedp.SetValue("#backup-resource", db.ARN),
 		chromedp.SetValue("#backup-role", srcRole),
@@ -422,6 +471,54 @@ func TestConsoleWalkthrough(t *testing.T) {
 		waitDone("started."),
 	)
 	b.do("source-backup-completed", waitJobs("COMPLETED"))
+
+	// The recovery point's lifecycle: a deletion too soon after the move
+	// to cold storage is refused in AWS Backup's words, then a year's
+	// retention.
+	b.do("lifecycle-refused",
+		chromedp.Navigate(c.URL+"/console/vaults/source-vault"),
+		chromedp.WaitVisible("#recovery-points"),
+		chromedp.Click("#recovery-points details:nth-of-type(3) summary"),
+		chromedp.SetValue(".lifecycle-form input[name=cold]", "10"),
+		chromedp.SetValue(".lifecycle-form input[name=delete]", "50"),
+		chromedp.Click(".lifecycle-form button"),
+		waitText("#error", "DeleteAfterDays"),
+	)
+	b.do("lifecycle",
+		chromedp.Click("#recovery-points details:nth-of-type(3) summary"),
+		// The page the refusal answered shows the lifecycle unchanged:
+		// no move to cold storage.
+		chromedp.SetValue(".lifecycle-form input[name=delete]", "365"),
+		chromedp.Click(".lifecycle-form button"),
+		waitDone("Lifecycle saved."),
+	)
+	if got := b.text("#recovery-points .lifecycle"); !strings.Contains(got, "deleted after 365 days") || strings.Contains(got, "cold") {
+		t.Fatalf("lifecycle shown: %q", got)
+	}
+	// A legal hold on the vault's recovery points: deleting one is then
+	// refused, until the hold is canceled.
+	b.do("legal-hold",
+		chromedp.SetValue("#hold-title", "audit-2026"),
+		chromedp.SetValue("#hold-description", "records kept for the audit"),
+		chromedp.Click("#create-legal-hold"),
+		waitDone("created."),
+	)
+	if got := b.text("#legal-holds"); !strings.Contains(got, "audit-2026") || !strings.Contains(got, "ACTIVE") {
+		t.Fatalf("legal holds: %q", got)
+	}
+	b.do("held-delete-refused", acceptConfirm(), chromedp.Click("#recovery-points form[data-confirm] button"), waitText("#error", "under legal hold"))
+	b.do("legal-hold-canceled",
+		chromedp.Click("#legal-holds details summary"),
+		chromedp.SetValue(".cancel-hold-form input[name=description]", "audit closed"),
+		chromedp.Click(".cancel-hold-form button"),
+		waitDone("canceled."),
+	)
+	if got := b.text("#legal-holds"); !strings.Contains(got, "CANCELED") || !strings.Contains(got, "audit closed") {
+		t.Fatalf("legal holds after the cancellation: %q", got)
+	}
+	for _, op := range []string{"UpdateRecoveryPointLifecycle", "CreateLegalHold", "CancelLegalHold"} {
+		b.do("events-"+op, chromedp.Navigate(c.URL+"/console/events?key=EventName&value="+op), waitText("#events", op))
+	}
 	b.do("source-dashboard", chromedp.Navigate(c.URL+"/console/"), chromedp.WaitVisible("#rpo"))
 	if got := b.text("#rpo"); !strings.Contains(got, "orders-db") || !strings.Contains(got, "source-vault") {
 		t.Fatalf("protected resources: %q", got)
@@ -437,7 +534,7 @@ func TestConsoleWalkthrough(t *testing.T) {
 	// Backup account: its own key, the vault with the organization
 	// policy; its default service role may use the source key.
 	b.do("backup-signin", signInActions(c.URL, testenv.BackupAccount, adminPassword)...)
-	b.do("backup-key", createKey(c.URL, "alias/backup-cmk", ""))
+	b.do("backup-key", createKey(c.URL, "alias/backup-cmk", testenv.SourceAccount))
 	dstKey := b.text("#key-arn")
 	b.do("backup-vault", createVault(c.URL, "backup-vault", "alias/backup-cmk", true))
 	dstVault := b.text("#vault-arn")
@@ -449,15 +546,7 @@ func TestConsoleWalkthrough(t *testing.T) {
 	// Source account: copy the recovery point into the backup vault and
 	// watch the copy job complete.
 	b.do("source-signin-again", signInActions(c.URL, testenv.SourceAccount, adminPassword)...)
-	b.do("source-copy",
-		chromedp.Navigate(c.URL+"/console/vaults/source-vault"),
-		chromedp.WaitVisible("#recovery-points"),
-		chromedp.Click("#recovery-points details summary"),
-		chromedp.SetValue(".copy-form input[name=destination]", dstVault),
-		chromedp.SetValue(".copy-form input[name=role]", srcRole),
-		chromedp.Click(".copy-form button"),
-		waitDone("Copy job"),
-	)
+	b.do("source-copy", chromedp.Navigate(c.URL+"/console/vaults/source-vault"), chromedp.WaitVisible("#recovery-points"), copyTo(dstVault, srcRole))
 	b.do("source-copy-completed", waitJobs("COMPLETED"))
 	b.do("source-signout-again", signOut())
 
@@ -487,6 +576,16 @@ func TestConsoleWalkthrough(t *testing.T) {
 	b.do("backup-databases", chromedp.Navigate(c.URL+"/console/databases"), chromedp.WaitVisible("#db-orders-restored"))
 	b.do("backup-vault-copy", chromedp.Navigate(c.URL+"/console/vaults/backup-vault"), chromedp.WaitVisible("#recovery-points"))
 	copyARN := b.value(".restore-form input[name=recoveryPoint]")
+
+	// The copy goes back into the source vault (its policy admits the
+	// organization; the backup key is shared with the source account,
+	// whose default service role may use it).
+	testenv.Must[string](t)(src.BackupRole(ctx, "AWSBackupDefaultServiceRole"))
+	if err := src.AllowKeyUse(ctx, "AWSBackupDefaultServiceRole", dstKey); err != nil {
+		t.Fatal(err)
+	}
+	b.do("backup-copy-back", copyTo(srcVault, dstRole))
+	b.do("backup-copy-back-completed", waitJobs("COMPLETED"))
 	b.do("backup-signout-last", signOut())
 
 	// The source administrator can neither see nor delete the backup
@@ -509,6 +608,11 @@ func TestConsoleWalkthrough(t *testing.T) {
 	)
 	if _, err := dst.Backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN)}); err != nil {
 		t.Fatalf("the backup account's copy after the source administrator's attempt: %v", err)
+	}
+	// The source vault holds its backup and the copy that came back.
+	b.do("source-vault-copied-back", chromedp.Navigate(c.URL+"/console/vaults/source-vault"), chromedp.WaitVisible("#recovery-points"))
+	if n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#recovery-points tbody tr .copy-form").length`)); err != nil || n != 2 {
+		t.Fatalf("recovery points in the source vault: %d (%v), want the backup and the copy back", n, err)
 	}
 }
 
@@ -542,6 +646,18 @@ func waitJobs(state string) chromedp.Action[chromedp.Void] {
 		})(ctx, t)
 		return err
 	})
+}
+
+// copyTo copies the vault page's first recovery point into the vault
+// with ARN dest, with role.
+func copyTo(dest, role string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Click("#recovery-points details summary"),
+		chromedp.SetValue(".copy-form input[name=destination]", dest),
+		chromedp.SetValue(".copy-form input[name=role]", role),
+		chromedp.Click(".copy-form button"),
+		waitDone("Copy job"),
+	)
 }
 
 // setRestoreMetadata sets keys of the restore form's metadata, keeping

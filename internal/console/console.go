@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/audit"
@@ -148,6 +149,7 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	},
+	"has": func(list []string, s string) bool { return slices.Contains(list, s) },
 	"json": func(v any) (string, error) {
 		b, err := json.MarshalIndent(v, "", "  ")
 		return string(b), err

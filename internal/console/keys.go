@@ -19,6 +19,8 @@ func (h *Handler) routeKeys(m *http.ServeMux) {
 	m.HandleFunc("POST /console/keys/{id}/alias", h.authed(h.createAlias))
 	m.HandleFunc("POST /console/keys/{id}/rotation", h.authed(h.setRotation))
 	m.HandleFunc("POST /console/keys/{id}/deletion", h.authed(h.keyDeletion))
+	m.HandleFunc("POST /console/keys/{id}/grants", h.authed(h.createGrant))
+	m.HandleFunc("POST /console/keys/{id}/grants/revoke", h.authed(h.revokeGrant))
 }
 
 // keyRow is a key with its aliases, as the key list and the vault key
@@ -142,6 +144,7 @@ type keyData struct {
 	Policy      string
 	SharePolicy string
 	Rotation    *kms.RotationStatus
+	Grants      *kms.ListGrantsOutput
 }
 
 func (h *Handler) key(q *request) { h.showKey(q, nil) }
@@ -150,10 +153,11 @@ func (h *Handler) showKey(q *request, actionErr error) {
 	id := q.r.PathValue("id")
 	in := &kms.KeyInput{KeyId: id}
 	var md *kms.KeyMetadata
-	if err := h.call(q, "kms", "DescribeKey", in, func(ctx context.Context) (err error) {
+	err := h.call(q, "kms", "DescribeKey", in, func(ctx context.Context) (err error) {
 		md, err = h.opts.KMS.DescribeKey(ctx, in)
 		return err
-	}); err != nil {
+	})
+	if err != nil {
 		h.render(q, http.StatusOK, "error", "KMS key "+id, nil, err)
 		return
 	}
@@ -183,6 +187,11 @@ func (h *Handler) showKey(q *request, actionErr error) {
 			d.Rotation, err = h.opts.KMS.GetKeyRotationStatus(ctx, rin)
 			return err
 		}); err != nil && actionErr == nil {
+			actionErr = err
+		}
+	}
+	if d.Key.Customer() {
+		if d.Grants, err = h.keyGrants(q, md.KeyId); err != nil && actionErr == nil {
 			actionErr = err
 		}
 	}

@@ -59,7 +59,8 @@ func Bench(ctx context.Context, o BenchOptions) error {
 	case "", "all":
 	case "jobs":
 	case "physical":
-		return benchPhysical(ctx, o)
+		_, err := benchPhysical(ctx, o)
+		return err
 	default:
 		return fmt.Errorf("bench part %q is not jobs, physical or all", o.Part)
 	}
@@ -77,7 +78,12 @@ func Bench(ctx context.Context, o BenchOptions) error {
 	if o.Part == "jobs" {
 		return nil
 	}
-	return benchPhysical(ctx, o)
+	phys, err := benchPhysical(ctx, o)
+	if err != nil {
+		return err
+	}
+	b.printJobsAgainstPgBackRest(phys)
+	return nil
 }
 
 type bench struct {
@@ -332,20 +338,45 @@ func changeClusters(ctx context.Context, db *sql.DB) (int64, error) {
 	return changed, nil
 }
 
+// findRow is the measurement named what, zero when missing.
+func findRow(rows []measurement, what string) measurement {
+	for _, m := range rows {
+		if m.what == what {
+			return m
+		}
+	}
+	return measurement{}
+}
+
+// ratio is a/b, 0 when b is.
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// printJobsAgainstPgBackRest sets coffer's backup jobs (physical
+// snapshots of an instance's server, through the vault, as a user runs
+// them) against pgBackRest and pg_restore on the physical part's cluster
+// (the same generator and size, another server).
+func (b *bench) printJobsAgainstPgBackRest(phys []measurement) {
+	full, second, restore := findRow(b.rows, "coffer backup (full)"), findRow(b.rows, "coffer backup (after 2% changed)"), findRow(b.rows, "coffer restore (with validation)")
+	brFull, brIncr, brRest, logical := findRow(phys, "pgBackRest backup (full)"), findRow(phys, "pgBackRest backup (incr, after 2% changed)"), findRow(phys, "pgBackRest restore + recovery"), findRow(phys, "pg_restore of the dump")
+	fmt.Fprintf(b.out, "\nbackup jobs (physical) against pgBackRest:\n")
+	fmt.Fprintf(b.out, "full backup job / pgBackRest full: %.2fx (target ≤ 0.6x)\n", ratio(full.took.Seconds(), brFull.took.Seconds()))
+	fmt.Fprintf(b.out, "bytes of the job after 2%% changed / pgBackRest incr: %.3fx (target ≤ 0.25x)\n", ratio(float64(second.bytes), float64(brIncr.bytes)))
+	fmt.Fprintf(b.out, "restore job (available, validated) / pgBackRest restore + recovery: %.2fx (target ≤ 1.2x)\n", ratio(restore.took.Seconds(), brRest.took.Seconds()))
+	fmt.Fprintf(b.out, "restore job / pg_restore: %.2fx (target ≤ 0.4x)\n", ratio(restore.took.Seconds(), logical.took.Seconds()))
+}
+
 func (b *bench) print() {
 	fmt.Fprintf(b.out, "\n| step | wall time | MB/s of database | bytes written |\n|---|---|---|---|\n")
 	for _, m := range b.rows {
 		rate := float64(b.dbSize) / (1 << 20) / m.took.Seconds()
 		fmt.Fprintf(b.out, "| %s | %s | %.1f | %s |\n", m.what, m.took.Round(time.Millisecond), rate, mib(m.bytes))
 	}
-	find := func(what string) measurement {
-		for _, m := range b.rows {
-			if m.what == what {
-				return m
-			}
-		}
-		return measurement{}
-	}
+	find := func(what string) measurement { return findRow(b.rows, what) }
 	dump, full, second := find("bare pg_dump -Fc > file"), find("coffer backup (full)"), find("coffer backup (after 2% changed)")
 	copy2 := find("coffer cross-account copy (after 2% changed)")
 	restore, bare := find("coffer restore (with validation)"), find("bare pg_restore of the file")

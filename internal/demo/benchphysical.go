@@ -47,28 +47,29 @@ type physBench struct {
 	servers []string // data directories of started servers, stopped at the end
 }
 
-// benchPhysical runs the physical benchmark in o.DataDir/physical.
-func benchPhysical(ctx context.Context, o BenchOptions) error {
+// benchPhysical runs the physical benchmark in o.DataDir/physical and
+// returns its measurements.
+func benchPhysical(ctx context.Context, o BenchOptions) ([]measurement, error) {
 	if _, err := exec.LookPath("pgbackrest"); err != nil {
-		return fmt.Errorf("the physical backup benchmark compares with pgBackRest: install it (scripts/bench-deps.sh)")
+		return nil, fmt.Errorf("the physical backup benchmark compares with pgBackRest: install it (scripts/bench-deps.sh)")
 	}
 	bin, err := rds.PostgresBinDir()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	b := &physBench{o: o, dir: filepath.Join(o.DataDir, "physical"), bin: bin}
 	if b.cred, err = pgaccount.Credential(); err != nil {
-		return err
+		return nil, err
 	}
 	defer b.stopAll()
 	if err := b.setup(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	if err := b.measure(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	b.print()
-	return nil
+	return b.rows, nil
 }
 
 // cmd runs a program as the PostgreSQL account.
@@ -433,14 +434,7 @@ func waitOutOfRecovery(ctx context.Context, dsn string) error {
 }
 
 func (b *physBench) print() {
-	find := func(what string) measurement {
-		for _, m := range b.rows {
-			if m.what == what {
-				return m
-			}
-		}
-		return measurement{}
-	}
+	find := func(what string) measurement { return findRow(b.rows, what) }
 	chunk := b.o.PageChunk
 	if chunk == 0 {
 		chunk = pgphysical.DefaultPageChunk
@@ -452,12 +446,6 @@ func (b *physBench) print() {
 	full, brFull := find("coffer physical backup (full)"), find("pgBackRest backup (full)")
 	incr, brIncr := find("coffer physical backup (after 2% changed)"), find("pgBackRest backup (incr, after 2% changed)")
 	rest, restVal, brRest, logical := find("coffer physical restore + recovery"), find("coffer physical restore + recovery + validation"), find("pgBackRest restore + recovery"), find("pg_restore of the dump")
-	ratio := func(a, b float64) float64 {
-		if b == 0 {
-			return 0
-		}
-		return a / b
-	}
 	fmt.Fprintf(b.o.Out, "\nfull backup / pgBackRest full: %.2fx (target ≤ 0.6x)\n", ratio(full.took.Seconds(), brFull.took.Seconds()))
 	fmt.Fprintf(b.o.Out, "bytes after 2%% changed / pgBackRest incr: %.3fx (target ≤ 0.25x)\n", ratio(float64(incr.bytes), float64(brIncr.bytes)))
 	fmt.Fprintf(b.o.Out, "restore + recovery / pgBackRest: %.2fx (target ≤ 1.2x); with validation %.2fx\n", ratio(rest.took.Seconds(), brRest.took.Seconds()), ratio(restVal.took.Seconds(), brRest.took.Seconds()))

@@ -41,17 +41,7 @@ func TestSeed(t *testing.T) {
 		t.Errorf("recovery point = %s %s", srcRP.Status, aws.ToString(srcRP.ResourceType))
 	}
 
-	dstKey := w.dst.createKey(t, "backup-cmk", sharedKeyPolicy(backupAcct))
-	dstRole := w.dst.backupRole(t, "AWSBackupDefaultServiceRole")
-	w.dst.allowKeyUse(t, "AWSBackupDefaultServiceRole", srcKey)
-	dstVault := w.dst.vault(t, "backup-vault", dstKey)
-	w.dst.allowOrgCopies(t, "backup-vault", org)
-
-	cj := w.src.copyJob(t, rp, "source-vault", dstVault, srcRole)
-	if cj.State != backuptypes.CopyJobStateCompleted {
-		t.Fatalf("copy job %s: %s", cj.State, aws.ToString(cj.StatusMessage))
-	}
-	copyARN := aws.ToString(cj.DestinationRecoveryPointArn)
+	dstKey, dstRole, copyARN := w.copyToBackupAccount(t, rp, srcKey, srcRole, org)
 	copied := must[*backup.DescribeRecoveryPointOutput](t)(w.dst.Backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN)}))
 	if got := aws.ToString(copied.EncryptionKeyArn); got != dstKey {
 		t.Errorf("copy is encrypted under %s, want the backup account's key %s", got, dstKey)

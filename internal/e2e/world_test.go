@@ -169,6 +169,24 @@ func (w *world) enableCrossAccount(t *testing.T) {
 	}
 }
 
+// copyToBackupAccount sets the backup account up as the seed does (its
+// CMK, its default service role allowed the source's key, backup-vault
+// open to the organization's copies) and copies the source account's
+// recovery point rp from source-vault into it.
+func (w *world) copyToBackupAccount(t *testing.T, rp, srcKey, srcRole, org string) (dstKey, dstRole, copyARN string) {
+	t.Helper()
+	dstKey = w.dst.createKey(t, "backup-cmk", sharedKeyPolicy(backupAcct))
+	dstRole = w.dst.backupRole(t, "AWSBackupDefaultServiceRole")
+	w.dst.allowKeyUse(t, "AWSBackupDefaultServiceRole", srcKey)
+	dstVault := w.dst.vault(t, "backup-vault", dstKey)
+	w.dst.allowOrgCopies(t, "backup-vault", org)
+	cj := w.src.copyJob(t, rp, "source-vault", dstVault, srcRole)
+	if cj.State != backuptypes.CopyJobStateCompleted {
+		t.Fatalf("copy job %s: %s", cj.State, aws.ToString(cj.StatusMessage))
+	}
+	return dstKey, dstRole, aws.ToString(cj.DestinationRecoveryPointArn)
+}
+
 func awsCreds(k *iam.CreateAccessKeyOutput) aws.Credentials {
 	return aws.Credentials{AccessKeyID: aws.ToString(k.AccessKey.AccessKeyId), SecretAccessKey: aws.ToString(k.AccessKey.SecretAccessKey)}
 }

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -23,6 +22,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 
+	"github.com/coffer-dev/coffer/internal/pgaccount"
 	"github.com/coffer-dev/coffer/internal/rootkey"
 )
 
@@ -118,8 +118,8 @@ func (c *Cluster) Start(ctx context.Context) error {
 		c.opts.BinDir = bin
 	}
 	var err error
-	if c.cred, err = postgresCredential(); err != nil {
-		return err
+	if c.cred, err = pgaccount.Credential(); err != nil {
+		return fmt.Errorf("%w: the embedded PostgreSQL: %v", ErrNoHost, err)
 	}
 	if err := os.MkdirAll(c.opts.Dir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", c.opts.Dir, err)
@@ -300,21 +300,6 @@ func mkdirOwned(dir string, cred *syscall.Credential) error {
 		return os.Chown(dir, int(cred.Uid), int(cred.Gid))
 	}
 	return nil
-}
-
-// postgresCredential is the postgres user when coffer runs as root
-// (PostgreSQL refuses to), else nil.
-func postgresCredential() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("%w: coffer runs as root and there is no postgres user to run the embedded PostgreSQL as: %v", ErrNoHost, err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
 // searchableBy makes dir and its ancestors searchable by the user: a

@@ -91,6 +91,10 @@ type Instance struct {
 // Target is the instance's database, without its password.
 func (i *Instance) Target() engine.Target { return i.target }
 
+// OwnServer reports whether the instance is a PostgreSQL server of its
+// own (AdminTarget serves it; physical backups are possible).
+func (i *Instance) OwnServer() bool { return i.server != "" }
+
 // CreateInput is CreateDBInstance's input.
 type CreateInput struct {
 	Identifier         string

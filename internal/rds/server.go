@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/coffer-dev/coffer/internal/engine"
+	"github.com/coffer-dev/coffer/internal/pgaccount"
 )
 
 // Servers runs one PostgreSQL server per DB instance (see doc.go, "One
@@ -95,9 +96,9 @@ func NewServers(o ServersOptions) (*Servers, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	cred, err := postgresCredential()
+	cred, err := pgaccount.Credential()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrNoHost, err)
 	}
 	me, err := user.Current()
 	if err != nil {
@@ -484,6 +485,32 @@ func (m *Servers) create(ctx context.Context, spec ServerSpec, fill func(data st
 	}
 	m.supervise(spec.Name)
 	return engine.Target{Host: m.opts.ListenAddress, Port: port, Database: spec.DBName, User: spec.Owner, Password: spec.Password, SSLMode: "disable"}, nil
+}
+
+// recoveryWait bounds how long a server made from a restored data
+// directory may take to replay its WAL.
+const recoveryWait = 10 * time.Minute
+
+// waitRecovered waits until the server has left recovery: one made from
+// a restored physical backup accepts read-only connections while it
+// replays the backup's WAL, and promotes at its consistent point.
+func waitRecovered(ctx context.Context, conn *pgx.Conn) error {
+	ctx, cancel := context.WithTimeout(ctx, recoveryWait)
+	defer cancel()
+	for {
+		var recovering bool
+		if err := conn.QueryRow(ctx, `SELECT pg_is_in_recovery()`).Scan(&recovering); err != nil {
+			return fmt.Errorf("wait for recovery: %w", err)
+		}
+		if !recovering {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the server was still recovering after %s: %w", recoveryWait, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // choosePort reserves the requested port (it must be free) or a free one.

@@ -116,11 +116,11 @@ func (s *PostgresServer) DataDir() string { return s.dataDir }
 // waits until it accepts connections.
 func (s *PostgresServer) start(t testing.TB, dir string, cred *syscall.Credential) {
 	t.Helper()
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off", s.Port, dir)
-	for _, kv := range s.settings {
-		opts += " -c " + kv
-	}
 	s.pgCtl = func(args ...string) error {
+		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off", s.Port, dir)
+		for _, kv := range s.settings {
+			opts += " -c " + kv
+		}
 		cmd := exec.Command(filepath.Join(s.BinDir, "pg_ctl"), append([]string{"-D", s.dataDir, "-o", opts, "-l", filepath.Join(dir, "log")}, args...)...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 		cmd.Env = append(os.Environ(), "LC_ALL=C")
@@ -130,8 +130,18 @@ func (s *PostgresServer) start(t testing.TB, dir string, cred *syscall.Credentia
 		}
 		return nil
 	}
-	if err := s.pgCtl("-w", "-t", "60", "start"); err != nil {
-		t.Fatal(err)
+	// FreePort's port may be taken by another test's server before ours
+	// binds it: then another port.
+	for attempt := 1; ; attempt++ {
+		err := s.pgCtl("-w", "-t", "60", "start")
+		if err == nil {
+			break
+		}
+		if attempt == 5 || !strings.Contains(err.Error(), "Address already in use") {
+			t.Fatal(err)
+		}
+		os.Remove(filepath.Join(dir, "log"))
+		s.Port = FreePort(t)
 	}
 	t.Cleanup(func() {
 		cmd := exec.Command(filepath.Join(s.BinDir, "pg_ctl"), "-D", s.dataDir, "-m", "immediate", "-w", "stop")

@@ -146,4 +146,27 @@
 // coffer_admin on the server's socket acting as the master user
 // (engine.Target.Role). Resource answers InvalidDBInstanceState when the
 // instance's server is on another node.
+//
+// # DB snapshots
+//
+// CreateDBSnapshot (snapshot.go) records a manual snapshot in
+// rds_snapshots as creating and takes it in the background as the
+// caller, through SnapshotData, which the app serves with the backup
+// jobs' machinery: an instance on a server of its own is snapshotted
+// physically (engine/pgphysical, as Backup jobs do), the others
+// logically (the engine adapter). The stream is a manifest of the vault
+// storage engine in the domain (REGION, ACCOUNT.rds.snapshots, the
+// instance's KMS key): the dot keeps it apart from backup vaults, whose
+// names cannot hold one, and the manifest's metadata carries the master
+// password, encrypted with the stream. The row keeps the manifest ID,
+// the snapshot's engine.Metadata JSON and the source's DBName,
+// MasterUsername, engine, class, storage and key; the snapshot becomes
+// available, or failed. DeleteDBSnapshot deletes the manifest, then the
+// row. RestoreDBInstanceFromDBSnapshot makes a new instance from an
+// available snapshot as a restore job does (a physical snapshot
+// unpacked, recovered and validated into a new server), keeping the
+// source's DBName, MasterUsername, password and key unless told;
+// it answers once the instance is filled. Authorization: rds:OP on
+// arn:aws:rds:REGION:ACCOUNT:snapshot:NAME (CreateDBSnapshot also on
+// the instance's ARN; DescribeDBSnapshots on snapshot:*).
 package rds

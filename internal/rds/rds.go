@@ -70,6 +70,7 @@ type Service struct {
 	engines map[string]engine.Engine
 	log     *slog.Logger
 	now     func() time.Time
+	snaps   SnapshotData // DB snapshots' data (snapshot.go)
 
 	// work tracks background provisioning and deletion, so Close can
 	// wait for it.

@@ -37,6 +37,11 @@ func New(svc *rds.Service) *protocol.QueryService {
 			"StartDBInstance":          a.startDBInstance,
 			"RebootDBInstance":         a.rebootDBInstance,
 			"DescribeDBEngineVersions": a.describeDBEngineVersions,
+			// snapshots.go
+			"CreateDBSnapshot":                a.createDBSnapshot,
+			"DescribeDBSnapshots":             a.describeDBSnapshots,
+			"DeleteDBSnapshot":                a.deleteDBSnapshot,
+			"RestoreDBInstanceFromDBSnapshot": a.restoreDBInstanceFromDBSnapshot,
 		},
 	}
 }

@@ -1,0 +1,99 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/coffer-dev/coffer/internal/backup"
+	"github.com/coffer-dev/coffer/internal/engine"
+	"github.com/coffer-dev/coffer/internal/engine/pgphysical"
+	"github.com/coffer-dev/coffer/internal/rds"
+)
+
+// snapshotVault is the vault storage domain's vault of RDS DB snapshots,
+// ACCOUNT.rds.snapshots (the dot keeps it apart from backup vaults,
+// whose names cannot hold one).
+const snapshotVault = "rds.snapshots"
+
+// rdsSnapshots serves rds.SnapshotData with the backup jobs' machinery:
+// the same sources (physical for servers of their own, logical for the
+// others), restores and vault storage.
+type rdsSnapshots struct {
+	dbs  dbResources
+	data vaultData
+}
+
+var _ rds.SnapshotData = rdsSnapshots{}
+
+func snapshotDomain(account, region, keyARN string) backup.Domain {
+	return backup.Domain{Region: region, Account: account, Vault: snapshotVault, KeyARN: keyARN, KeyService: backup.KeyServiceRDS}
+}
+
+func (r rdsSnapshots) Take(ctx context.Context, inst *rds.Instance) (rds.SnapshotWritten, error) {
+	src, err := r.dbs.Source(ctx, inst.ARN)
+	if err != nil {
+		return rds.SnapshotWritten{}, err
+	}
+	var md *engine.Metadata
+	w, err := r.data.Write(ctx, snapshotDomain(inst.Account, inst.Region, inst.KMSKeyARN), src.Secrets, func(sink backup.Sink) error {
+		var err error
+		if src.Physical != nil {
+			md, err = src.Physical.Snapshot(ctx, src.Target, sink)
+		} else {
+			md, err = src.Engine.Snapshot(ctx, src.Target, sink)
+		}
+		return err
+	})
+	if err != nil {
+		return rds.SnapshotWritten{}, fmt.Errorf("snapshot %s: %w", inst.ARN, err)
+	}
+	mdJSON, err := json.Marshal(md)
+	if err != nil {
+		return rds.SnapshotWritten{}, err
+	}
+	return rds.SnapshotWritten{ManifestID: w.ManifestID, EngineMetadata: string(mdJSON), Size: w.Size}, nil
+}
+
+func (r rdsSnapshots) Restore(ctx context.Context, snap *rds.Snapshot, spec rds.RestoreSpec) (string, error) {
+	var md engine.Metadata
+	if err := json.Unmarshal([]byte(snap.EngineMetadata), &md); err != nil {
+		return "", fmt.Errorf("DB snapshot %s engine metadata: %w", snap.ARN, err)
+	}
+	d := snapshotDomain(snap.Account, snap.Region, snap.KMSKeyARN)
+	stream, secrets, err := r.data.Read(ctx, d, snap.ManifestID)
+	if err != nil {
+		return "", fmt.Errorf("read DB snapshot %s: %w", snap.ARN, err)
+	}
+	defer stream.Close()
+	spec.MasterUserPassword = secrets[mdPassword]
+	if md.DumpFormat == pgphysical.DumpFormat {
+		bs := backup.RestoreSpec{Account: snap.Account, Region: spec.Region, Secrets: secrets,
+			Recorded: map[string]string{mdDBName: snap.DBName},
+			Metadata: map[string]string{mdIdentifier: spec.Identifier, mdEngine: spec.Engine, mdVersion: spec.EngineVersion, mdClass: spec.InstanceClass,
+				mdStorage: strconv.Itoa(spec.AllocatedStorage), mdDBName: spec.DBName, mdUser: spec.MasterUsername,
+				mdEncrypted: strconv.FormatBool(spec.StorageEncrypted), mdKey: spec.KMSKeyID}}
+		restored, _, err := r.dbs.RestorePhysical(ctx, bs, stream, &md)
+		if err != nil {
+			if restored != nil {
+				return restored.ARN, err
+			}
+			return "", err
+		}
+		return restored.ARN, restored.Finish(ctx, true)
+	}
+	restored, err := r.dbs.createRestored(ctx, spec)
+	if err != nil {
+		return "", err
+	}
+	if err := restored.Engine.Restore(ctx, restored.Target, stream, &md); err != nil {
+		restored.Finish(context.WithoutCancel(ctx), false)
+		return "", fmt.Errorf("restore DB snapshot %s into %s: %w", snap.ARN, restored.ARN, err)
+	}
+	return restored.ARN, restored.Finish(ctx, true)
+}
+
+func (r rdsSnapshots) Delete(ctx context.Context, snap *rds.Snapshot) error {
+	return r.data.Delete(ctx, snapshotDomain(snap.Account, snap.Region, snap.KMSKeyARN), snap.ManifestID)
+}

@@ -1,0 +1,363 @@
+package rds
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/awserr"
+	"github.com/coffer-dev/coffer/internal/identity"
+	"github.com/coffer-dev/coffer/internal/meta"
+	"github.com/coffer-dev/coffer/internal/reqctx"
+)
+
+// Snapshot statuses and types (botocore rds DBSnapshot).
+const (
+	SnapshotCreating  = "creating"
+	SnapshotAvailable = "available"
+	SnapshotFailed    = "failed"
+	SnapshotDeleting  = "deleting"
+	SnapshotDeleted   = "deleted" // DeleteDBSnapshot's answer
+	SnapshotManual    = "manual"
+)
+
+// Snapshot is a manual DB snapshot (CreateDBSnapshot).
+type Snapshot struct {
+	Identifier         string
+	ARN                string
+	Account, Region    string
+	InstanceIdentifier string
+	InstanceARN        string
+	Engine             string
+	EngineVersion      string
+	InstanceClass      string
+	AllocatedStorage   int
+	DBName             string
+	MasterUsername     string
+	StorageEncrypted   bool
+	KMSKeyARN          string
+	Status             string
+	ManifestID         string
+	// EngineMetadata is the snapshot's engine.Metadata as JSON.
+	EngineMetadata string
+	Size           int64
+	CreatedAt      time.Time
+}
+
+// SnapshotWritten is where SnapshotData.Take put a snapshot.
+type SnapshotWritten struct {
+	ManifestID     string
+	EngineMetadata string
+	Size           int64
+}
+
+// SnapshotData moves snapshots' data: the app serves it from the backup
+// machinery (physical snapshots of servers of their own, logical of the
+// others) and the vault storage engine.
+type SnapshotData interface {
+	// Take snapshots the instance into the snapshot domain of its
+	// account and region under the instance's key, as the caller in ctx.
+	Take(ctx context.Context, inst *Instance) (SnapshotWritten, error)
+	// Restore fills a new instance, spec, from the snapshot and makes it
+	// available, or failed with what went wrong; it answers the new
+	// instance's ARN.
+	Restore(ctx context.Context, snap *Snapshot, spec RestoreSpec) (string, error)
+	// Delete drops the snapshot's data.
+	Delete(ctx context.Context, snap *Snapshot) error
+}
+
+// UseSnapshotData sets how snapshots' data is stored; without it the
+// snapshot operations answer that they are not available.
+func (s *Service) UseSnapshotData(d SnapshotData) { s.snaps = d }
+
+// SnapshotARN is arn:aws:rds:REGION:ACCOUNT:snapshot:NAME.
+func SnapshotARN(region, account, id string) string {
+	return "arn:aws:rds:" + region + ":" + account + ":snapshot:" + id
+}
+
+func snapshotNotFound(id string) *awserr.Error {
+	return awserr.New(awserr.NotFound, "DBSnapshotNotFound", "DBSnapshot %s not found.", id).WithStatus(404)
+}
+
+func snapshotExists(id string) *awserr.Error {
+	return awserr.New(awserr.Conflict, "DBSnapshotAlreadyExists", "Cannot create the snapshot because a snapshot with the identifier %s already exists.", id)
+}
+
+func invalidSnapshotState(format string, args ...any) *awserr.Error {
+	return awserr.New(awserr.Conflict, "InvalidDBSnapshotState", format, args...)
+}
+
+// snapshotIdentifierOf accepts a snapshot identifier or an ARN of the
+// caller's account and region.
+func snapshotIdentifierOf(sc scope, idOrARN string) (string, error) {
+	if strings.HasPrefix(idOrARN, "arn:") {
+		parts := strings.SplitN(idOrARN, ":", 7)
+		if len(parts) != 7 || parts[2] != "rds" || parts[5] != "snapshot" {
+			return "", invalidParam("%s is not a DB snapshot ARN (arn:aws:rds:REGION:ACCOUNT:snapshot:NAME)", idOrARN)
+		}
+		if parts[3] != sc.Region || parts[4] != sc.Account {
+			return "", snapshotNotFound(parts[6])
+		}
+		idOrARN = parts[6]
+	}
+	if err := ValidIdentifier(idOrARN); err != nil {
+		return "", invalidParam("DBSnapshotIdentifier %q: %v", idOrARN, err)
+	}
+	return strings.ToLower(idOrARN), nil
+}
+
+func (s *Service) snapshotScope(ctx context.Context, op, idOrARN string) (scope, string, error) {
+	if s.snaps == nil {
+		return scope{}, "", awserr.New(awserr.Invalid, "InvalidParameterCombination", "DB snapshots are not available on this coffer: it has no vault storage")
+	}
+	sc, err := s.scope(ctx)
+	if err != nil {
+		return scope{}, "", err
+	}
+	if idOrARN == "" {
+		return scope{}, "", missingParam("DBSnapshotIdentifier")
+	}
+	id, err := snapshotIdentifierOf(sc, idOrARN)
+	if err != nil {
+		return scope{}, "", err
+	}
+	if err := s.authorize(ctx, op, SnapshotARN(sc.Region, sc.Account, id), nil); err != nil {
+		return scope{}, "", err
+	}
+	return sc, id, nil
+}
+
+// CreateSnapshot records a snapshot of the instance as creating and takes
+// it in the background; the snapshot becomes available, or failed.
+func (s *Service) CreateSnapshot(ctx context.Context, snapshotID, instanceID string) (*Snapshot, error) {
+	sc, id, err := s.snapshotScope(ctx, "CreateDBSnapshot", snapshotID)
+	if err != nil {
+		return nil, err
+	}
+	if instanceID == "" {
+		return nil, missingParam("DBInstanceIdentifier")
+	}
+	iid, err := s.identifierOf(sc, instanceID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, "CreateDBSnapshot", InstanceARN(sc.Region, sc.Account, iid), nil); err != nil {
+		return nil, err
+	}
+	inst, err := s.load(ctx, s.store, sc, iid)
+	if isNotFound(err) {
+		return nil, instanceNotFound(iid)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if inst.Status != StatusAvailable {
+		return nil, invalidState("DB instance %s is %s; a snapshot needs it available", iid, inst.Status)
+	}
+	if inst.Origin != OriginCreated {
+		return nil, invalidState("DB instance %s is registered, not created by coffer; back it up with AWS Backup instead", iid)
+	}
+	snap := &Snapshot{Identifier: id, ARN: SnapshotARN(sc.Region, sc.Account, id), Account: sc.Account, Region: sc.Region,
+		InstanceIdentifier: inst.Identifier, InstanceARN: inst.ARN, Engine: inst.Engine, EngineVersion: inst.EngineVersion,
+		InstanceClass: inst.InstanceClass, AllocatedStorage: inst.AllocatedStorage, DBName: inst.DBName, MasterUsername: inst.MasterUsername,
+		StorageEncrypted: inst.StorageEncrypted, KMSKeyARN: inst.KMSKeyARN, Status: SnapshotCreating, CreatedAt: s.now()}
+	if err := s.insertSnapshot(ctx, snap); err != nil {
+		return nil, err
+	}
+	caller := identity.Caller(ctx)
+	call := reqctx.CallFrom(ctx)
+	s.background(func(bg context.Context) {
+		bg = reqctx.WithCall(identity.WithCaller(bg, caller), call)
+		w, err := s.snaps.Take(bg, inst)
+		if err != nil {
+			s.log.Error("DB snapshot failed", "snapshot", snap.ARN, "err", err)
+			s.setSnapshotStatus(bg, snap.ARN, SnapshotFailed, SnapshotWritten{})
+			return
+		}
+		s.setSnapshotStatus(bg, snap.ARN, SnapshotAvailable, w)
+	})
+	return snap, nil
+}
+
+// DescribeSnapshots lists the caller's manual snapshots, of one instance
+// or one snapshot when named.
+func (s *Service) DescribeSnapshots(ctx context.Context, snapshotID, instanceID string) ([]*Snapshot, error) {
+	sc, err := s.scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, "DescribeDBSnapshots", SnapshotARN(sc.Region, sc.Account, "*"), nil); err != nil {
+		return nil, err
+	}
+	q := `SELECT ` + snapshotColumns + ` FROM rds_snapshots WHERE account_id = ? AND region = ?`
+	args := []any{sc.Account, sc.Region}
+	if snapshotID != "" {
+		id, err := snapshotIdentifierOf(sc, snapshotID)
+		if err != nil {
+			return nil, err
+		}
+		q, args = q+` AND identifier = ?`, append(args, id)
+	}
+	if instanceID != "" {
+		iid, err := s.identifierOf(sc, instanceID)
+		if err != nil {
+			return nil, err
+		}
+		q, args = q+` AND instance_identifier = ?`, append(args, iid)
+	}
+	rows, err := s.store.QueryContext(ctx, q+` ORDER BY identifier`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list DB snapshots: %w", err)
+	}
+	defer rows.Close()
+	var out []*Snapshot
+	for rows.Next() {
+		snap, err := scanSnapshot(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, snap)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if snapshotID != "" && len(out) == 0 {
+		return nil, snapshotNotFound(snapshotID)
+	}
+	return out, nil
+}
+
+// DeleteSnapshot deletes an available or failed snapshot and its data.
+func (s *Service) DeleteSnapshot(ctx context.Context, snapshotID string) (*Snapshot, error) {
+	sc, id, err := s.snapshotScope(ctx, "DeleteDBSnapshot", snapshotID)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := s.loadSnapshot(ctx, sc, id)
+	if err != nil {
+		return nil, err
+	}
+	if snap.Status == SnapshotCreating || snap.Status == SnapshotDeleting {
+		return nil, invalidSnapshotState("DB snapshot %s is %s; it can be deleted once available", id, snap.Status)
+	}
+	res, err := s.store.ExecContext(ctx, `UPDATE rds_snapshots SET status = ? WHERE arn = ? AND status = ?`, SnapshotDeleting, snap.ARN, snap.Status)
+	if err != nil {
+		return nil, fmt.Errorf("delete DB snapshot %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, invalidSnapshotState("DB snapshot %s changed state; try again", id)
+	}
+	if snap.ManifestID != "" {
+		if err := s.snaps.Delete(ctx, snap); err != nil {
+			// Back to its state so that the delete can be retried.
+			if _, uerr := s.store.ExecContext(context.WithoutCancel(ctx), `UPDATE rds_snapshots SET status = ? WHERE arn = ?`, snap.Status, snap.ARN); uerr != nil {
+				s.log.Error("restore DB snapshot status", "snapshot", snap.ARN, "err", uerr)
+			}
+			return nil, fmt.Errorf("delete the data of DB snapshot %s: %w", id, err)
+		}
+	}
+	if _, err := s.store.ExecContext(ctx, `DELETE FROM rds_snapshots WHERE arn = ?`, snap.ARN); err != nil {
+		return nil, fmt.Errorf("delete DB snapshot %s: %w", id, err)
+	}
+	snap.Status = SnapshotDeleted
+	return snap, nil
+}
+
+// RestoreFromSnapshotInput is RestoreDBInstanceFromDBSnapshot's.
+type RestoreFromSnapshotInput struct {
+	SnapshotIdentifier string
+	Identifier         string
+	InstanceClass      string
+	DBName             string
+}
+
+// RestoreFromSnapshot creates a new instance from an available snapshot:
+// it keeps the source's DBName, MasterUsername, password, engine and key
+// unless told otherwise, is creating while the data is restored and
+// becomes available, or failed.
+func (s *Service) RestoreFromSnapshot(ctx context.Context, in RestoreFromSnapshotInput) (*Instance, error) {
+	sc, id, err := s.snapshotScope(ctx, "RestoreDBInstanceFromDBSnapshot", in.SnapshotIdentifier)
+	if err != nil {
+		return nil, err
+	}
+	if in.Identifier == "" {
+		return nil, missingParam("DBInstanceIdentifier")
+	}
+	snap, err := s.loadSnapshot(ctx, sc, id)
+	if err != nil {
+		return nil, err
+	}
+	if snap.Status != SnapshotAvailable {
+		return nil, invalidSnapshotState("DB snapshot %s is %s; a restore needs it available", id, snap.Status)
+	}
+	spec := RestoreSpec{Region: sc.Region, Identifier: in.Identifier, Engine: snap.Engine, EngineVersion: snap.EngineVersion,
+		DBName: snap.DBName, MasterUsername: snap.MasterUsername, InstanceClass: snap.InstanceClass, AllocatedStorage: snap.AllocatedStorage,
+		StorageEncrypted: snap.StorageEncrypted}
+	if snap.StorageEncrypted {
+		spec.KMSKeyID = snap.KMSKeyARN
+	}
+	if in.InstanceClass != "" {
+		spec.InstanceClass = in.InstanceClass
+	}
+	if in.DBName != "" {
+		spec.DBName = in.DBName
+	}
+	arn, err := s.snaps.Restore(ctx, snap, spec)
+	if err != nil {
+		return nil, err
+	}
+	return s.loadARN(ctx, arn)
+}
+
+const snapshotColumns = `account_id, region, identifier, arn, instance_identifier, instance_arn, engine, engine_version, instance_class,
+	allocated_storage, db_name, master_username, storage_encrypted, kms_key_arn, status, manifest_id, engine_metadata, size_bytes, created_at`
+
+func (s *Service) insertSnapshot(ctx context.Context, snap *Snapshot) error {
+	return s.store.InTx(ctx, func(q meta.Querier) error {
+		var n int
+		if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM rds_snapshots WHERE account_id = ? AND region = ? AND identifier = ?`,
+			snap.Account, snap.Region, snap.Identifier).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return snapshotExists(snap.Identifier)
+		}
+		_, err := q.ExecContext(ctx, `INSERT INTO rds_snapshots (`+snapshotColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			snap.Account, snap.Region, snap.Identifier, snap.ARN, snap.InstanceIdentifier, snap.InstanceARN, snap.Engine, snap.EngineVersion,
+			snap.InstanceClass, snap.AllocatedStorage, snap.DBName, snap.MasterUsername, boolInt(snap.StorageEncrypted), snap.KMSKeyARN,
+			snap.Status, snap.ManifestID, snap.EngineMetadata, snap.Size, snap.CreatedAt.UnixMilli())
+		return err
+	})
+}
+
+func (s *Service) setSnapshotStatus(ctx context.Context, arn, status string, w SnapshotWritten) {
+	if _, err := s.store.ExecContext(ctx, `UPDATE rds_snapshots SET status = ?, manifest_id = ?, engine_metadata = ?, size_bytes = ? WHERE arn = ?`,
+		status, w.ManifestID, w.EngineMetadata, w.Size, arn); err != nil {
+		s.log.Error("record DB snapshot status", "snapshot", arn, "status", status, "err", err)
+	}
+}
+
+func (s *Service) loadSnapshot(ctx context.Context, sc scope, id string) (*Snapshot, error) {
+	snap, err := scanSnapshot(s.store.QueryRowContext(ctx, `SELECT `+snapshotColumns+` FROM rds_snapshots WHERE account_id = ? AND region = ? AND identifier = ?`,
+		sc.Account, sc.Region, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, snapshotNotFound(id)
+	}
+	return snap, err
+}
+
+func scanSnapshot(row scanner) (*Snapshot, error) {
+	var snap Snapshot
+	var encrypted int
+	var created int64
+	if err := row.Scan(&snap.Account, &snap.Region, &snap.Identifier, &snap.ARN, &snap.InstanceIdentifier, &snap.InstanceARN, &snap.Engine,
+		&snap.EngineVersion, &snap.InstanceClass, &snap.AllocatedStorage, &snap.DBName, &snap.MasterUsername, &encrypted, &snap.KMSKeyARN,
+		&snap.Status, &snap.ManifestID, &snap.EngineMetadata, &snap.Size, &created); err != nil {
+		return nil, err
+	}
+	snap.StorageEncrypted, snap.CreatedAt = encrypted != 0, time.UnixMilli(created).UTC()
+	return &snap, nil
+}

@@ -169,4 +169,11 @@
 // it answers once the instance is filled. Authorization: rds:OP on
 // arn:aws:rds:REGION:ACCOUNT:snapshot:NAME (CreateDBSnapshot also on
 // the instance's ARN; DescribeDBSnapshots on snapshot:*).
+//
+// DeleteDBInstance with FinalDBSnapshotIdentifier (rds:CreateDBSnapshot on
+// it too) needs the instance available, records the snapshot creating in
+// the transaction that makes the instance deleting, takes it (Resource
+// serves the deleting instance to its own final snapshot only), then
+// drops the instance; when the snapshot fails the instance is left
+// failed with a StatusMessage saying so, and is not dropped.
 package rds

@@ -160,26 +160,66 @@ func (s *Service) CreateSnapshot(ctx context.Context, snapshotID, instanceID str
 	if inst.Origin != OriginCreated {
 		return nil, invalidState("DB instance %s is registered, not created by coffer; back it up with AWS Backup instead", iid)
 	}
-	snap := &Snapshot{Identifier: id, ARN: SnapshotARN(sc.Region, sc.Account, id), Account: sc.Account, Region: sc.Region,
-		InstanceIdentifier: inst.Identifier, InstanceARN: inst.ARN, Engine: inst.Engine, EngineVersion: inst.EngineVersion,
-		InstanceClass: inst.InstanceClass, AllocatedStorage: inst.AllocatedStorage, DBName: inst.DBName, MasterUsername: inst.MasterUsername,
-		StorageEncrypted: inst.StorageEncrypted, KMSKeyARN: inst.KMSKeyARN, Status: SnapshotCreating, CreatedAt: s.now()}
-	if err := s.insertSnapshot(ctx, snap); err != nil {
+	snap := (&Snapshot{Identifier: id, ARN: SnapshotARN(sc.Region, sc.Account, id), Account: sc.Account, Region: sc.Region, CreatedAt: s.now()}).of(inst)
+	if err := s.store.InTx(ctx, func(q meta.Querier) error { return s.insertSnapshot(ctx, q, snap) }); err != nil {
 		return nil, err
 	}
-	caller := identity.Caller(ctx)
-	call := reqctx.CallFrom(ctx)
+	s.takeSnapshot(ctx, snap, inst, false, func(context.Context, error) {})
+	return snap, nil
+}
+
+// of fills the snapshot's source fields from the instance and makes it
+// creating.
+func (snap *Snapshot) of(inst *Instance) *Snapshot {
+	snap.InstanceIdentifier, snap.InstanceARN, snap.Engine, snap.EngineVersion = inst.Identifier, inst.ARN, inst.Engine, inst.EngineVersion
+	snap.InstanceClass, snap.AllocatedStorage, snap.DBName, snap.MasterUsername = inst.InstanceClass, inst.AllocatedStorage, inst.DBName, inst.MasterUsername
+	snap.StorageEncrypted, snap.KMSKeyARN, snap.Status = inst.StorageEncrypted, inst.KMSKeyARN, SnapshotCreating
+	return snap
+}
+
+// finalSnapshotKey marks, in a snapshot's context, the instance whose
+// final snapshot (DeleteDBInstance) it is: Resource serves that instance
+// while it is deleting.
+type finalSnapshotKey struct{}
+
+func finalSnapshotOf(ctx context.Context) string {
+	arn, _ := ctx.Value(finalSnapshotKey{}).(string)
+	return arn
+}
+
+// finalSnapshot checks DeleteDBInstance's FinalDBSnapshotIdentifier: the
+// caller must be allowed rds:CreateDBSnapshot on it. The instance fills
+// it (of) once loaded.
+func (s *Service) finalSnapshot(ctx context.Context, sc scope, snapshotID, instanceID string) (*Snapshot, error) {
+	if snapshotID == "" {
+		return nil, invalidCombination("FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.")
+	}
+	_, id, err := s.snapshotScope(ctx, "CreateDBSnapshot", snapshotID)
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Identifier: id, ARN: SnapshotARN(sc.Region, sc.Account, id), Account: sc.Account, Region: sc.Region, CreatedAt: s.now()}, nil
+}
+
+// takeSnapshot takes the recorded snapshot of the instance in the
+// background as the caller in ctx, records it available or failed, then
+// calls then with the outcome.
+func (s *Service) takeSnapshot(ctx context.Context, snap *Snapshot, inst *Instance, final bool, then func(context.Context, error)) {
+	caller, call := identity.Caller(ctx), reqctx.CallFrom(ctx)
 	s.background(func(bg context.Context) {
-		bg = reqctx.WithCall(identity.WithCaller(bg, caller), call)
+		bg = reqctx.WithCall(identity.WithCaller(context.WithoutCancel(bg), caller), call)
+		if final {
+			bg = context.WithValue(bg, finalSnapshotKey{}, inst.ARN)
+		}
 		w, err := s.snaps.Take(bg, inst)
 		if err != nil {
 			s.log.Error("DB snapshot failed", "snapshot", snap.ARN, "err", err)
 			s.setSnapshotStatus(bg, snap.ARN, SnapshotFailed, SnapshotWritten{})
-			return
+		} else {
+			s.setSnapshotStatus(bg, snap.ARN, SnapshotAvailable, w)
 		}
-		s.setSnapshotStatus(bg, snap.ARN, SnapshotAvailable, w)
+		then(bg, err)
 	})
-	return snap, nil
 }
 
 // DescribeSnapshots lists the caller's manual snapshots, of one instance
@@ -315,22 +355,20 @@ func (s *Service) RestoreFromSnapshot(ctx context.Context, in RestoreFromSnapsho
 const snapshotColumns = `account_id, region, identifier, arn, instance_identifier, instance_arn, engine, engine_version, instance_class,
 	allocated_storage, db_name, master_username, storage_encrypted, kms_key_arn, status, manifest_id, engine_metadata, size_bytes, created_at`
 
-func (s *Service) insertSnapshot(ctx context.Context, snap *Snapshot) error {
-	return s.store.InTx(ctx, func(q meta.Querier) error {
-		var n int
-		if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM rds_snapshots WHERE account_id = ? AND region = ? AND identifier = ?`,
-			snap.Account, snap.Region, snap.Identifier).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return snapshotExists(snap.Identifier)
-		}
-		_, err := q.ExecContext(ctx, `INSERT INTO rds_snapshots (`+snapshotColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			snap.Account, snap.Region, snap.Identifier, snap.ARN, snap.InstanceIdentifier, snap.InstanceARN, snap.Engine, snap.EngineVersion,
-			snap.InstanceClass, snap.AllocatedStorage, snap.DBName, snap.MasterUsername, boolInt(snap.StorageEncrypted), snap.KMSKeyARN,
-			snap.Status, snap.ManifestID, snap.EngineMetadata, snap.Size, snap.CreatedAt.UnixMilli())
+func (s *Service) insertSnapshot(ctx context.Context, q meta.Querier, snap *Snapshot) error {
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM rds_snapshots WHERE account_id = ? AND region = ? AND identifier = ?`,
+		snap.Account, snap.Region, snap.Identifier).Scan(&n); err != nil {
 		return err
-	})
+	}
+	if n > 0 {
+		return snapshotExists(snap.Identifier)
+	}
+	_, err := q.ExecContext(ctx, `INSERT INTO rds_snapshots (`+snapshotColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		snap.Account, snap.Region, snap.Identifier, snap.ARN, snap.InstanceIdentifier, snap.InstanceARN, snap.Engine, snap.EngineVersion,
+		snap.InstanceClass, snap.AllocatedStorage, snap.DBName, snap.MasterUsername, boolInt(snap.StorageEncrypted), snap.KMSKeyARN,
+		snap.Status, snap.ManifestID, snap.EngineMetadata, snap.Size, snap.CreatedAt.UnixMilli())
+	return err
 }
 
 func (s *Service) setSnapshotStatus(ctx context.Context, arn, status string, w SnapshotWritten) {

@@ -107,4 +107,33 @@ func TestDBSnapshotRestore(t *testing.T) {
 	if _, err := client.DeleteDBSnapshot(ctx, &rds.DeleteDBSnapshotInput{DBSnapshotIdentifier: aws.String("orders-snap")}); errCode(err) != "DBSnapshotNotFound" {
 		t.Errorf("delete a deleted snapshot: %v, want DBSnapshotNotFound", err)
 	}
+
+	// The restored instance deleted with a final snapshot, which restores.
+	if _, err := client.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBSnapshotIdentifier: aws.String("taken"), DBInstanceIdentifier: aws.String("orders")}); err != nil {
+		t.Fatal(err)
+	}
+	waitSnapshot(t, client, "taken")
+	if _, err := client.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String("orders-copy"), FinalDBSnapshotIdentifier: aws.String("taken")}); errCode(err) != "DBSnapshotAlreadyExists" {
+		t.Errorf("delete with a taken final snapshot name: %v, want DBSnapshotAlreadyExists", err)
+	}
+	if _, err := client.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String("orders-copy"), FinalDBSnapshotIdentifier: aws.String("final"), SkipFinalSnapshot: aws.Bool(true)}); errCode(err) != "InvalidParameterCombination" {
+		t.Errorf("delete with a final snapshot and SkipFinalSnapshot: %v, want InvalidParameterCombination", err)
+	}
+	waitStatus(t, client, "orders-copy", "available")
+	if _, err := client.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String("orders-copy"), FinalDBSnapshotIdentifier: aws.String("orders-copy-final")}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, client, "orders-copy")
+	final := waitSnapshot(t, client, "orders-copy-final")
+	if aws.ToString(final.DBInstanceIdentifier) != "orders-copy" {
+		t.Errorf("final snapshot of %s, want orders-copy", aws.ToString(final.DBInstanceIdentifier))
+	}
+	if _, err := client.RestoreDBInstanceFromDBSnapshot(ctx, &rds.RestoreDBInstanceFromDBSnapshotInput{DBSnapshotIdentifier: aws.String("orders-copy-final"), DBInstanceIdentifier: aws.String("orders-again")}); err != nil {
+		t.Fatal(err)
+	}
+	again := waitStatus(t, client, "orders-again", "available")
+	if got, err := psql(t, aws.ToString(again.Endpoint.Address), aws.ToInt32(again.Endpoint.Port), "orders_admin", "orders-secret-1", "orders",
+		`SELECT string_agg(name, ',' ORDER BY id) FROM items`); err != nil || !strings.HasSuffix(got, "a,b,c") {
+		t.Fatalf("rows restored from the final snapshot: %v: %q, want a,b,c", err, got)
+	}
 }

@@ -94,6 +94,14 @@ func (r rdsSnapshots) Restore(ctx context.Context, snap *rds.Snapshot, spec rds.
 	return restored.ARN, restored.Finish(ctx, true)
 }
 
+func (r rdsSnapshots) Copy(ctx context.Context, src, dst *rds.Snapshot) (rds.SnapshotWritten, error) {
+	w, err := r.data.Copy(ctx, snapshotDomain(src.Account, src.Region, src.KMSKeyARN), snapshotDomain(dst.Account, dst.Region, dst.KMSKeyARN), src.ManifestID)
+	if err != nil {
+		return rds.SnapshotWritten{}, fmt.Errorf("copy DB snapshot %s to %s: %w", src.ARN, dst.ARN, err)
+	}
+	return rds.SnapshotWritten{ManifestID: w.ManifestID, EngineMetadata: src.EngineMetadata, Size: w.Size}, nil
+}
+
 func (r rdsSnapshots) Delete(ctx context.Context, snap *rds.Snapshot) error {
 	return r.data.Delete(ctx, snapshotDomain(snap.Account, snap.Region, snap.KMSKeyARN), snap.ManifestID)
 }

@@ -65,6 +65,9 @@ type SnapshotData interface {
 	// available, or failed with what went wrong; it answers the new
 	// instance's ARN.
 	Restore(ctx context.Context, snap *Snapshot, spec RestoreSpec) (string, error)
+	// Copy copies src's data into dst's domain (its account, region and
+	// key), as the caller in ctx.
+	Copy(ctx context.Context, src, dst *Snapshot) (SnapshotWritten, error)
 	// Delete drops the snapshot's data.
 	Delete(ctx context.Context, snap *Snapshot) error
 }
@@ -205,13 +208,29 @@ func (s *Service) finalSnapshot(ctx context.Context, sc scope, snapshotID, insta
 // background as the caller in ctx, records it available or failed, then
 // calls then with the outcome.
 func (s *Service) takeSnapshot(ctx context.Context, snap *Snapshot, inst *Instance, final bool, then func(context.Context, error)) {
-	caller, call := identity.Caller(ctx), reqctx.CallFrom(ctx)
-	s.background(func(bg context.Context) {
-		bg = reqctx.WithCall(identity.WithCaller(context.WithoutCancel(bg), caller), call)
+	s.fillSnapshot(ctx, snap, func(bg context.Context) (SnapshotWritten, error) {
 		if final {
 			bg = context.WithValue(bg, finalSnapshotKey{}, inst.ARN)
 		}
-		w, err := s.snaps.Take(bg, inst)
+		return s.snaps.Take(bg, inst)
+	}, then)
+}
+
+// copyInBackground copies src into the recorded snapshot dst in the
+// background as the caller in ctx.
+func (s *Service) copyInBackground(ctx context.Context, src, dst *Snapshot) {
+	s.fillSnapshot(ctx, dst, func(bg context.Context) (SnapshotWritten, error) {
+		return s.snaps.Copy(bg, src, dst)
+	}, func(context.Context, error) {})
+}
+
+// fillSnapshot runs fill in the background as the caller in ctx and
+// records the snapshot available or failed, then calls then.
+func (s *Service) fillSnapshot(ctx context.Context, snap *Snapshot, fill func(context.Context) (SnapshotWritten, error), then func(context.Context, error)) {
+	caller, call := identity.Caller(ctx), reqctx.CallFrom(ctx)
+	s.background(func(bg context.Context) {
+		bg = reqctx.WithCall(identity.WithCaller(context.WithoutCancel(bg), caller), call)
+		w, err := fill(bg)
 		if err != nil {
 			s.log.Error("DB snapshot failed", "snapshot", snap.ARN, "err", err)
 			s.setSnapshotStatus(bg, snap.ARN, SnapshotFailed, SnapshotWritten{})

@@ -42,6 +42,9 @@ func New(svc *rds.Service) *protocol.QueryService {
 			"DescribeDBSnapshots":             a.describeDBSnapshots,
 			"DeleteDBSnapshot":                a.deleteDBSnapshot,
 			"RestoreDBInstanceFromDBSnapshot": a.restoreDBInstanceFromDBSnapshot,
+			"CopyDBSnapshot":                  a.copyDBSnapshot,
+			"ModifyDBSnapshotAttribute":       a.modifyDBSnapshotAttribute,
+			"DescribeDBSnapshotAttributes":    a.describeDBSnapshotAttributes,
 		},
 	}
 }

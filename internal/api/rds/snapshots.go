@@ -3,6 +3,7 @@ package rds
 import (
 	"context"
 	"net/url"
+	"strconv"
 
 	"github.com/coffer-dev/coffer/internal/rds"
 )
@@ -89,4 +90,65 @@ func (a *api) restoreDBInstanceFromDBSnapshot(ctx context.Context, form url.Valu
 		return nil, err
 	}
 	return instanceResult{instanceShape(inst)}, nil
+}
+
+type snapshotAttribute struct {
+	AttributeName   string
+	AttributeValues []string `xml:"AttributeValues>AttributeValue"`
+}
+
+type snapshotAttributesResult struct {
+	DBSnapshotAttributesResult struct {
+		DBSnapshotIdentifier string
+		DBSnapshotAttributes []snapshotAttribute `xml:"DBSnapshotAttributes>DBSnapshotAttribute"`
+	}
+}
+
+func attributesResult(id string, accounts []string) snapshotAttributesResult {
+	var out snapshotAttributesResult
+	out.DBSnapshotAttributesResult.DBSnapshotIdentifier = id
+	out.DBSnapshotAttributesResult.DBSnapshotAttributes = []snapshotAttribute{{AttributeName: rds.AttributeRestore, AttributeValues: accounts}}
+	return out
+}
+
+// listParam reads NAME.AttributeValue.N (botocore's serialization; SDKs
+// that ignore the list's member name send NAME.member.N).
+func listParam(form url.Values, name string) []string {
+	var out []string
+	for _, member := range []string{"AttributeValue", "member"} {
+		for n := 1; ; n++ {
+			v, ok := form[name+"."+member+"."+strconv.Itoa(n)]
+			if !ok {
+				break
+			}
+			out = append(out, v[0])
+		}
+	}
+	return out
+}
+
+func (a *api) describeDBSnapshotAttributes(ctx context.Context, form url.Values) (any, error) {
+	id, accounts, err := a.svc.SnapshotAttributes(ctx, form.Get("DBSnapshotIdentifier"))
+	if err != nil {
+		return nil, err
+	}
+	return attributesResult(id, accounts), nil
+}
+
+func (a *api) modifyDBSnapshotAttribute(ctx context.Context, form url.Values) (any, error) {
+	id, accounts, err := a.svc.ModifySnapshotAttribute(ctx, form.Get("DBSnapshotIdentifier"), form.Get("AttributeName"),
+		listParam(form, "ValuesToAdd"), listParam(form, "ValuesToRemove"))
+	if err != nil {
+		return nil, err
+	}
+	return attributesResult(id, accounts), nil
+}
+
+func (a *api) copyDBSnapshot(ctx context.Context, form url.Values) (any, error) {
+	snap, err := a.svc.CopySnapshot(ctx, rds.CopySnapshotInput{Source: form.Get("SourceDBSnapshotIdentifier"),
+		Target: form.Get("TargetDBSnapshotIdentifier"), KMSKeyID: form.Get("KmsKeyId")})
+	if err != nil {
+		return nil, err
+	}
+	return snapshotResult{snapshotShape(snap)}, nil
 }

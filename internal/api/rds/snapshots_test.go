@@ -137,3 +137,109 @@ func TestDBSnapshotRestore(t *testing.T) {
 		t.Fatalf("rows restored from the final snapshot: %v: %q, want a,b,c", err, got)
 	}
 }
+
+// TestDBSnapshotSharing shares a manual snapshot under a customer managed
+// key whose policy lets account B use it: B copies it under a key of its
+// own and restores the copy, reading the rows with the source's
+// credentials. A snapshot under aws/rds cannot be shared.
+func TestDBSnapshotSharing(t *testing.T) {
+	requirePostgres(t)
+	c := start(t, nil)
+	a, aKMS := clients(t, c, "default")
+	b, bKMS := clients(t, c, "other")
+	ctx := context.Background()
+	const accountA, accountB = "111222333444", "666777888999"
+	policy := `{"Version":"2012-10-17","Statement":[
+		{"Sid":"owner","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + accountA + `:root"},"Action":"kms:*","Resource":"*"},
+		{"Sid":"account B","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + accountB + `:root"},"Action":["kms:Decrypt","kms:DescribeKey","kms:GenerateDataKey","kms:CreateGrant"],"Resource":"*"}]}`
+	shared, err := aKMS.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("shared with B"), Policy: aws.String(policy)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createPG(t, a, "orders", "orders_admin", "orders-secret-1", aws.ToString(shared.KeyMetadata.Arn))
+	if _, err := a.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String("managed"), Engine: aws.String("postgres"),
+		DBInstanceClass: aws.String("db.t3.micro"), AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("m_admin"),
+		MasterUserPassword: aws.String("managed-secret-1"), StorageEncrypted: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	inst := waitStatus(t, a, "orders", "available")
+	if out, err := psql(t, aws.ToString(inst.Endpoint.Address), aws.ToInt32(inst.Endpoint.Port), "orders_admin", "orders-secret-1", "orders",
+		`CREATE TABLE items (id serial PRIMARY KEY, name text); INSERT INTO items (name) VALUES ('x'), ('y')`); err != nil {
+		t.Fatalf("psql write: %v: %s", err, out)
+	}
+	waitStatus(t, a, "managed", "available")
+	for _, s := range [][2]string{{"orders-snap", "orders"}, {"managed-snap", "managed"}} {
+		if _, err := a.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBSnapshotIdentifier: aws.String(s[0]), DBInstanceIdentifier: aws.String(s[1])}); err != nil {
+			t.Fatal(err)
+		}
+		waitSnapshot(t, a, s[0])
+	}
+	srcARN := "arn:aws:rds:us-east-1:" + accountA + ":snapshot:orders-snap"
+
+	// Not shared yet: B cannot see it.
+	bKey, err := bKMS.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("B's copies")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyIn := &rds.CopyDBSnapshotInput{SourceDBSnapshotIdentifier: aws.String(srcARN), TargetDBSnapshotIdentifier: aws.String("b-copy"), KmsKeyId: bKey.KeyMetadata.Arn}
+	if _, err := b.CopyDBSnapshot(ctx, copyIn); errCode(err) != "DBSnapshotNotFound" {
+		t.Errorf("copy an unshared snapshot: %v, want DBSnapshotNotFound", err)
+	}
+	if _, err := a.ModifyDBSnapshotAttribute(ctx, &rds.ModifyDBSnapshotAttributeInput{DBSnapshotIdentifier: aws.String("managed-snap"),
+		AttributeName: aws.String("restore"), ValuesToAdd: []string{accountB}}); errCode(err) != "InvalidParameterValue" {
+		t.Errorf("share a snapshot under aws/rds: %v, want InvalidParameterValue", err)
+	}
+	mod, err := a.ModifyDBSnapshotAttribute(ctx, &rds.ModifyDBSnapshotAttributeInput{DBSnapshotIdentifier: aws.String("orders-snap"),
+		AttributeName: aws.String("restore"), ValuesToAdd: []string{accountB}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if attrs := mod.DBSnapshotAttributesResult.DBSnapshotAttributes; len(attrs) != 1 || aws.ToString(attrs[0].AttributeName) != "restore" ||
+		len(attrs[0].AttributeValues) != 1 || attrs[0].AttributeValues[0] != accountB {
+		t.Errorf("attributes after sharing: %+v", attrs)
+	}
+	desc, err := a.DescribeDBSnapshotAttributes(ctx, &rds.DescribeDBSnapshotAttributesInput{DBSnapshotIdentifier: aws.String("orders-snap")})
+	if err != nil || len(desc.DBSnapshotAttributesResult.DBSnapshotAttributes[0].AttributeValues) != 1 {
+		t.Errorf("describe attributes: %v %+v", err, desc)
+	}
+
+	if _, err := b.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{SourceDBSnapshotIdentifier: aws.String(srcARN), TargetDBSnapshotIdentifier: aws.String("b-copy")}); errCode(err) != "InvalidParameterValue" {
+		t.Errorf("copy a shared snapshot without KmsKeyId: %v, want InvalidParameterValue", err)
+	}
+	if _, err := b.CopyDBSnapshot(ctx, copyIn); err != nil {
+		t.Fatal(err)
+	}
+	cp := waitSnapshot(t, b, "b-copy")
+	if aws.ToString(cp.KmsKeyId) != aws.ToString(bKey.KeyMetadata.Arn) || !strings.Contains(aws.ToString(cp.DBSnapshotArn), accountB) {
+		t.Errorf("B's copy: key %s arn %s", aws.ToString(cp.KmsKeyId), aws.ToString(cp.DBSnapshotArn))
+	}
+	if _, err := b.RestoreDBInstanceFromDBSnapshot(ctx, &rds.RestoreDBInstanceFromDBSnapshotInput{DBSnapshotIdentifier: aws.String("b-copy"), DBInstanceIdentifier: aws.String("b-orders")}); err != nil {
+		t.Fatal(err)
+	}
+	restored := waitStatus(t, b, "b-orders", "available")
+	if aws.ToString(restored.KmsKeyId) != aws.ToString(bKey.KeyMetadata.Arn) {
+		t.Errorf("B's instance under %s, want %s", aws.ToString(restored.KmsKeyId), aws.ToString(bKey.KeyMetadata.Arn))
+	}
+	if got, err := psql(t, aws.ToString(restored.Endpoint.Address), aws.ToInt32(restored.Endpoint.Port), "orders_admin", "orders-secret-1", "orders",
+		`SELECT string_agg(name, ',' ORDER BY id) FROM items`); err != nil || !strings.HasSuffix(got, "x,y") {
+		t.Fatalf("B's restored rows: %v: %q, want x,y", err, got)
+	}
+
+	// A same-account copy re-encrypted under another key.
+	if _, err := a.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{SourceDBSnapshotIdentifier: aws.String("managed-snap"), TargetDBSnapshotIdentifier: aws.String("managed-cmk"), KmsKeyId: shared.KeyMetadata.Arn}); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitSnapshot(t, a, "managed-cmk"); aws.ToString(got.KmsKeyId) != aws.ToString(shared.KeyMetadata.Arn) {
+		t.Errorf("re-encrypted copy under %s", aws.ToString(got.KmsKeyId))
+	}
+
+	// Unshared again: B cannot copy it any more.
+	if _, err := a.ModifyDBSnapshotAttribute(ctx, &rds.ModifyDBSnapshotAttributeInput{DBSnapshotIdentifier: aws.String("orders-snap"),
+		AttributeName: aws.String("restore"), ValuesToRemove: []string{accountB}}); err != nil {
+		t.Fatal(err)
+	}
+	copyIn.TargetDBSnapshotIdentifier = aws.String("b-copy-2")
+	if _, err := b.CopyDBSnapshot(ctx, copyIn); errCode(err) != "DBSnapshotNotFound" {
+		t.Errorf("copy after unsharing: %v, want DBSnapshotNotFound", err)
+	}
+}

@@ -144,6 +144,13 @@ func (s *Service) CopySnapshot(ctx context.Context, in CopySnapshotInput) (*Snap
 	if src.Status != SnapshotAvailable {
 		return nil, invalidSnapshotState("DB snapshot %s is %s; it can be copied once available", src.Identifier, src.Status)
 	}
+	if src.Account != sc.Account {
+		// The caller reads the source under its owner's key: the key's
+		// policy must let the caller use it.
+		if _, err := s.keys.DescribeKey(ctx, sc.Region, src.KMSKeyARN); err != nil {
+			return nil, keyError(src.KMSKeyARN, err)
+		}
+	}
 	dst := *src
 	dst.Identifier, dst.ARN, dst.Account, dst.Region, dst.Status, dst.ManifestID, dst.CreatedAt = id, SnapshotARN(sc.Region, sc.Account, id), sc.Account, sc.Region, SnapshotCreating, "", s.now()
 	switch {

@@ -233,6 +233,24 @@ func TestDBSnapshotSharing(t *testing.T) {
 		t.Errorf("re-encrypted copy under %s", aws.ToString(got.KmsKeyId))
 	}
 
+	// Shared under a key whose policy leaves B out: B cannot copy it.
+	private, err := aKMS.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("A only")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{SourceDBSnapshotIdentifier: aws.String("orders-snap"), TargetDBSnapshotIdentifier: aws.String("private-snap"), KmsKeyId: private.KeyMetadata.Arn}); err != nil {
+		t.Fatal(err)
+	}
+	waitSnapshot(t, a, "private-snap")
+	if _, err := a.ModifyDBSnapshotAttribute(ctx, &rds.ModifyDBSnapshotAttributeInput{DBSnapshotIdentifier: aws.String("private-snap"),
+		AttributeName: aws.String("restore"), ValuesToAdd: []string{accountB}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{SourceDBSnapshotIdentifier: aws.String("arn:aws:rds:us-east-1:" + accountA + ":snapshot:private-snap"),
+		TargetDBSnapshotIdentifier: aws.String("b-private"), KmsKeyId: bKey.KeyMetadata.Arn}); errCode(err) != "KMSKeyNotAccessibleFault" {
+		t.Errorf("copy a snapshot under a key B may not use: %v, want KMSKeyNotAccessibleFault", err)
+	}
+
 	// Unshared again: B cannot copy it any more.
 	if _, err := a.ModifyDBSnapshotAttribute(ctx, &rds.ModifyDBSnapshotAttributeInput{DBSnapshotIdentifier: aws.String("orders-snap"),
 		AttributeName: aws.String("restore"), ValuesToRemove: []string{accountB}}); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/coffer-dev/coffer/internal/backup"
 	"github.com/coffer-dev/coffer/internal/engine"
@@ -104,4 +105,32 @@ func (r rdsSnapshots) Copy(ctx context.Context, src, dst *rds.Snapshot) (rds.Sna
 
 func (r rdsSnapshots) Delete(ctx context.Context, snap *rds.Snapshot) error {
 	return r.data.Delete(ctx, snapshotDomain(snap.Account, snap.Region, snap.KMSKeyARN), snap.ManifestID)
+}
+
+// rdsBackupSnapshots serves rds.BackupSnapshots: AWS Backup's completed
+// recovery points of RDS instances, as awsbackup snapshots named
+// awsbackup:job-ID.
+type rdsBackupSnapshots struct{ svc *backup.Service }
+
+var _ rds.BackupSnapshots = rdsBackupSnapshots{}
+
+func (b rdsBackupSnapshots) RDSSnapshots(ctx context.Context, account, region, instanceARN string) ([]*rds.Snapshot, error) {
+	rps, err := b.svc.RDSRecoveryPoints(ctx, account, region, instanceARN)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*rds.Snapshot, 0, len(rps))
+	for _, rp := range rps {
+		md := rp.RestoreMetadata
+		// The recovery point's ARN is already the snapshot's,
+		// arn:aws:rds:REGION:ACCOUNT:snapshot:awsbackup:job-ID.
+		id := rp.ARN[strings.Index(rp.ARN, ":snapshot:")+len(":snapshot:"):]
+		storage, _ := strconv.Atoi(md[mdStorage])
+		encrypted, _ := strconv.ParseBool(md[mdEncrypted])
+		out = append(out, &rds.Snapshot{Identifier: id, Type: rds.SnapshotAWSBackup, ARN: rp.ARN, Account: account, Region: region,
+			InstanceIdentifier: md[mdIdentifier], InstanceARN: rp.ResourceARN, Engine: md[mdEngine], EngineVersion: md[mdVersion],
+			InstanceClass: md[mdClass], AllocatedStorage: storage, DBName: md[mdDBName], MasterUsername: md[mdUser],
+			StorageEncrypted: encrypted, KMSKeyARN: rp.EncryptionKeyARN, Status: rds.SnapshotAvailable, Size: rp.Size, CreatedAt: rp.Created})
+	}
+	return out, nil
 }

@@ -170,6 +170,27 @@
 // arn:aws:rds:REGION:ACCOUNT:snapshot:NAME (CreateDBSnapshot also on
 // the instance's ARN; DescribeDBSnapshots on snapshot:*).
 //
+// DescribeDBSnapshots lists manual snapshots (SnapshotType empty or
+// manual) or, with SnapshotType awsbackup (or an awsbackup:job-ID
+// identifier), AWS Backup's completed recovery points of the account's
+// RDS instances in the region (BackupSnapshots), named after their ARN
+// arn:aws:rds:REGION:ACCOUNT:snapshot:awsbackup:job-ID; those are
+// managed and restored through AWS Backup only. automated, shared and
+// public list nothing.
+//
+// Sharing (snapshot_share.go): ModifyDBSnapshotAttribute's restore
+// attribute lists the accounts in rds_snapshot_shares. A snapshot under
+// an AWS-managed key cannot be shared, as in RDS; nor an unencrypted
+// one, whose data coffer keeps under the account's aws/rds key (copy it
+// under a customer managed key first). "all" (public) is refused.
+// CopyDBSnapshot copies in the region, as the caller: the source is the
+// caller's (re-encrypted under KmsKeyId when given) or, named by ARN, a
+// snapshot shared with the caller's account; the share acts as the
+// source's resource policy for rds:CopyDBSnapshot, KmsKeyId (a key of
+// the caller's) is required, and the source's key policy must let the
+// caller use it (KMSKeyNotAccessibleFault otherwise). The vault storage
+// engine re-seals the chunks under the destination domain's key.
+//
 // DeleteDBInstance with FinalDBSnapshotIdentifier (rds:CreateDBSnapshot on
 // it too) needs the instance available, records the snapshot creating in
 // the transaction that makes the instance deleting, takes it (Resource

@@ -63,14 +63,15 @@ type Keys interface {
 
 // Service is the RDS domain: DB instances on their hosts.
 type Service struct {
-	store   meta.Store
-	authz   *authz.Authorizer
-	keys    Keys
-	hosts   *Hosts
-	engines map[string]engine.Engine
-	log     *slog.Logger
-	now     func() time.Time
-	snaps   SnapshotData // DB snapshots' data (snapshot.go)
+	store       meta.Store
+	authz       *authz.Authorizer
+	keys        Keys
+	hosts       *Hosts
+	engines     map[string]engine.Engine
+	log         *slog.Logger
+	now         func() time.Time
+	snaps       SnapshotData // DB snapshots' data (snapshot.go)
+	backupSnaps BackupSnapshots
 
 	// work tracks background provisioning and deletion, so Close can
 	// wait for it.

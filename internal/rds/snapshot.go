@@ -22,11 +22,29 @@ const (
 	SnapshotDeleting  = "deleting"
 	SnapshotDeleted   = "deleted" // DeleteDBSnapshot's answer
 	SnapshotManual    = "manual"
+	SnapshotAWSBackup = "awsbackup"
 )
+
+// snapshotTypes are DescribeDBSnapshots' SnapshotType values (botocore);
+// coffer lists manual and awsbackup snapshots, and none of the others.
+var snapshotTypes = map[string]bool{"automated": true, SnapshotManual: true, "shared": true, "public": true, SnapshotAWSBackup: true}
+
+// BackupSnapshots lists the recovery points AWS Backup made of RDS
+// instances, as awsbackup snapshots (Type SnapshotAWSBackup).
+type BackupSnapshots interface {
+	RDSSnapshots(ctx context.Context, account, region, instanceARN string) ([]*Snapshot, error)
+}
+
+// UseBackupSnapshots sets where DescribeDBSnapshots finds awsbackup
+// snapshots.
+func (s *Service) UseBackupSnapshots(b BackupSnapshots) { s.backupSnaps = b }
 
 // Snapshot is a manual DB snapshot (CreateDBSnapshot).
 type Snapshot struct {
-	Identifier         string
+	Identifier string
+	// Type is SnapshotManual, or SnapshotAWSBackup for a recovery point
+	// of AWS Backup (Identifier awsbackup:JOB-ID).
+	Type               string
 	ARN                string
 	Account, Region    string
 	InstanceIdentifier string
@@ -106,6 +124,9 @@ func snapshotIdentifierOf(sc scope, idOrARN string) (string, error) {
 		}
 		idOrARN = parts[6]
 	}
+	if strings.HasPrefix(idOrARN, SnapshotAWSBackup+":") {
+		return "", invalidParam("%s is a recovery point of AWS Backup; manage and restore it with AWS Backup (backup start-restore-job)", idOrARN)
+	}
 	if err := ValidIdentifier(idOrARN); err != nil {
 		return "", invalidParam("DBSnapshotIdentifier %q: %v", idOrARN, err)
 	}
@@ -176,7 +197,7 @@ func (s *Service) CreateSnapshot(ctx context.Context, snapshotID, instanceID str
 func (snap *Snapshot) of(inst *Instance) *Snapshot {
 	snap.InstanceIdentifier, snap.InstanceARN, snap.Engine, snap.EngineVersion = inst.Identifier, inst.ARN, inst.Engine, inst.EngineVersion
 	snap.InstanceClass, snap.AllocatedStorage, snap.DBName, snap.MasterUsername = inst.InstanceClass, inst.AllocatedStorage, inst.DBName, inst.MasterUsername
-	snap.StorageEncrypted, snap.KMSKeyARN, snap.Status = inst.StorageEncrypted, inst.KMSKeyARN, SnapshotCreating
+	snap.StorageEncrypted, snap.KMSKeyARN, snap.Status, snap.Type = inst.StorageEncrypted, inst.KMSKeyARN, SnapshotCreating, SnapshotManual
 	return snap
 }
 
@@ -241,30 +262,78 @@ func (s *Service) fillSnapshot(ctx context.Context, snap *Snapshot, fill func(co
 	})
 }
 
-// DescribeSnapshots lists the caller's manual snapshots, of one instance
-// or one snapshot when named.
-func (s *Service) DescribeSnapshots(ctx context.Context, snapshotID, instanceID string) ([]*Snapshot, error) {
+// DescribeSnapshots lists the caller's manual snapshots (snapshotType
+// empty or manual) or AWS Backup's recovery points of RDS instances
+// (awsbackup), of one instance or one snapshot when named.
+func (s *Service) DescribeSnapshots(ctx context.Context, snapshotID, instanceID, snapshotType string) ([]*Snapshot, error) {
 	sc, err := s.scope(ctx)
 	if err != nil {
 		return nil, err
 	}
+	if snapshotType != "" && !snapshotTypes[snapshotType] {
+		return nil, invalidParam("SnapshotType %q is not one of automated, manual, shared, public, awsbackup", snapshotType)
+	}
 	if err := s.authorize(ctx, "DescribeDBSnapshots", SnapshotARN(sc.Region, sc.Account, "*"), nil); err != nil {
 		return nil, err
 	}
-	q := `SELECT ` + snapshotColumns + ` FROM rds_snapshots WHERE account_id = ? AND region = ?`
-	args := []any{sc.Account, sc.Region}
+	var id, iid string
 	if snapshotID != "" {
-		id, err := snapshotIdentifierOf(sc, snapshotID)
-		if err != nil {
+		if strings.HasPrefix(snapshotID, SnapshotAWSBackup+":") {
+			id = snapshotID
+		} else if id, err = snapshotIdentifierOf(sc, snapshotID); err != nil {
 			return nil, err
 		}
-		q, args = q+` AND identifier = ?`, append(args, id)
 	}
 	if instanceID != "" {
-		iid, err := s.identifierOf(sc, instanceID)
-		if err != nil {
+		if iid, err = s.identifierOf(sc, instanceID); err != nil {
 			return nil, err
 		}
+	}
+	var out []*Snapshot
+	switch {
+	case snapshotType == SnapshotAWSBackup || strings.HasPrefix(id, SnapshotAWSBackup+":"):
+		if out, err = s.awsBackupSnapshots(ctx, sc, id, iid); err != nil {
+			return nil, err
+		}
+	case snapshotType == "" || snapshotType == SnapshotManual:
+		if out, err = s.manualSnapshots(ctx, sc, id, iid); err != nil {
+			return nil, err
+		}
+	}
+	if snapshotID != "" && len(out) == 0 {
+		return nil, snapshotNotFound(snapshotID)
+	}
+	return out, nil
+}
+
+func (s *Service) awsBackupSnapshots(ctx context.Context, sc scope, id, iid string) ([]*Snapshot, error) {
+	if s.backupSnaps == nil {
+		return nil, nil
+	}
+	instanceARN := ""
+	if iid != "" {
+		instanceARN = InstanceARN(sc.Region, sc.Account, iid)
+	}
+	all, err := s.backupSnaps.RDSSnapshots(ctx, sc.Account, sc.Region, instanceARN)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Snapshot
+	for _, snap := range all {
+		if id == "" || snap.Identifier == id {
+			out = append(out, snap)
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) manualSnapshots(ctx context.Context, sc scope, id, iid string) ([]*Snapshot, error) {
+	q := `SELECT ` + snapshotColumns + ` FROM rds_snapshots WHERE account_id = ? AND region = ?`
+	args := []any{sc.Account, sc.Region}
+	if id != "" {
+		q, args = q+` AND identifier = ?`, append(args, id)
+	}
+	if iid != "" {
 		q, args = q+` AND instance_identifier = ?`, append(args, iid)
 	}
 	rows, err := s.store.QueryContext(ctx, q+` ORDER BY identifier`, args...)
@@ -280,13 +349,7 @@ func (s *Service) DescribeSnapshots(ctx context.Context, snapshotID, instanceID 
 		}
 		out = append(out, snap)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if snapshotID != "" && len(out) == 0 {
-		return nil, snapshotNotFound(snapshotID)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // DeleteSnapshot deletes an available or failed snapshot and its data.
@@ -415,6 +478,6 @@ func scanSnapshot(row scanner) (*Snapshot, error) {
 		&snap.Status, &snap.ManifestID, &snap.EngineMetadata, &snap.Size, &created); err != nil {
 		return nil, err
 	}
-	snap.StorageEncrypted, snap.CreatedAt = encrypted != 0, time.UnixMilli(created).UTC()
+	snap.StorageEncrypted, snap.CreatedAt, snap.Type = encrypted != 0, time.UnixMilli(created).UTC(), SnapshotManual
 	return &snap, nil
 }

@@ -34,7 +34,7 @@ type dbSnapshot struct {
 func snapshotShape(s *rds.Snapshot) dbSnapshot {
 	out := dbSnapshot{DBSnapshotIdentifier: s.Identifier, DBInstanceIdentifier: s.InstanceIdentifier, Engine: s.Engine,
 		AllocatedStorage: s.AllocatedStorage, Status: s.Status, AvailabilityZone: s.Region + "a", MasterUsername: s.MasterUsername,
-		EngineVersion: s.EngineVersion, SnapshotType: rds.SnapshotManual, Encrypted: s.StorageEncrypted, DBSnapshotArn: s.ARN,
+		EngineVersion: s.EngineVersion, SnapshotType: s.Type, Encrypted: s.StorageEncrypted, DBSnapshotArn: s.ARN,
 		StorageType: "gp2", SnapshotTarget: "region"}
 	if s.StorageEncrypted {
 		out.KmsKeyId = s.KMSKeyARN
@@ -64,7 +64,7 @@ func (a *api) createDBSnapshot(ctx context.Context, form url.Values) (any, error
 }
 
 func (a *api) describeDBSnapshots(ctx context.Context, form url.Values) (any, error) {
-	snaps, err := a.svc.DescribeSnapshots(ctx, form.Get("DBSnapshotIdentifier"), form.Get("DBInstanceIdentifier"))
+	snaps, err := a.svc.DescribeSnapshots(ctx, form.Get("DBSnapshotIdentifier"), form.Get("DBInstanceIdentifier"), form.Get("SnapshotType"))
 	if err != nil {
 		return nil, err
 	}

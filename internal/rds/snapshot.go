@@ -181,9 +181,6 @@ func (s *Service) CreateSnapshot(ctx context.Context, snapshotID, instanceID str
 	if inst.Status != StatusAvailable {
 		return nil, invalidState("DB instance %s is %s; a snapshot needs it available", iid, inst.Status)
 	}
-	if inst.Origin != OriginCreated {
-		return nil, invalidState("DB instance %s is registered, not created by coffer; back it up with AWS Backup instead", iid)
-	}
 	snap := (&Snapshot{Identifier: id, ARN: SnapshotARN(sc.Region, sc.Account, id), Account: sc.Account, Region: sc.Region, CreatedAt: s.now()}).of(inst)
 	if err := s.store.InTx(ctx, func(q meta.Querier) error { return s.insertSnapshot(ctx, q, snap) }); err != nil {
 		return nil, err

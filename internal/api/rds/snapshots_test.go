@@ -108,8 +108,9 @@ func TestDBSnapshotRestore(t *testing.T) {
 		t.Errorf("delete a deleted snapshot: %v, want DBSnapshotNotFound", err)
 	}
 
-	// The restored instance deleted with a final snapshot, which restores.
-	if _, err := client.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBSnapshotIdentifier: aws.String("taken"), DBInstanceIdentifier: aws.String("orders")}); err != nil {
+	// The restored instance snapshotted, then deleted with a final
+	// snapshot, which restores.
+	if _, err := client.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBSnapshotIdentifier: aws.String("taken"), DBInstanceIdentifier: aws.String("orders-copy")}); err != nil {
 		t.Fatal(err)
 	}
 	waitSnapshot(t, client, "taken")

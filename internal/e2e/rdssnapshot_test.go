@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 )
@@ -67,5 +68,21 @@ func TestRDSSnapshotsSQLite(t *testing.T) {
 	}
 	if _, err := client.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{SnapshotType: aws.String("weekly")}); errCode(err) != "InvalidParameterValue" {
 		t.Errorf("SnapshotType weekly: %v, want InvalidParameterValue", err)
+	}
+
+	// Authorization: an operator allowed to describe snapshots only.
+	must[*iam.CreateUserOutput](t)(w.src.IAM.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("operator")}))
+	must[*iam.PutUserPolicyOutput](t)(w.src.IAM.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("operator"), PolicyName: aws.String("read"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds:DescribeDBSnapshots","Resource":"arn:aws:rds:us-east-1:` + source + `:snapshot:*"}]}`)}))
+	keys := must[*iam.CreateAccessKeyOutput](t)(w.src.IAM.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("operator")}))
+	op := rds.NewFromConfig(w.c.AWSConfig(t, awsCreds(keys)))
+	if out, err := op.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{}); err != nil || len(out.DBSnapshots) != 1 {
+		t.Errorf("operator's DescribeDBSnapshots: %v", err)
+	}
+	if _, err := op.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBSnapshotIdentifier: aws.String("op-snap"), DBInstanceIdentifier: aws.String("notes")}); errCode(err) != "AccessDenied" {
+		t.Errorf("operator's CreateDBSnapshot: %v, want AccessDenied", err)
+	}
+	if _, err := op.DeleteDBSnapshot(ctx, &rds.DeleteDBSnapshotInput{DBSnapshotIdentifier: aws.String("notes-snap")}); errCode(err) != "AccessDenied" {
+		t.Errorf("operator's DeleteDBSnapshot: %v, want AccessDenied", err)
 	}
 }

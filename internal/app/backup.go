@@ -419,6 +419,8 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, keys rootke
 		Now: a.now,
 	})
 	guard.svc = a.backup
+	a.rds.UseSnapshotData(rdsSnapshots{dbs: dbResources{rds: a.rds, physical: physical}, data: vaultData{vs}})
+	a.rds.UseBackupSnapshots(rdsBackupSnapshots{a.backup})
 	a.backup.AddWorkers(workers)
 	a.openSNS(ids, keys, workers, reg)
 	a.plans = plans.New(plans.Options{Store: a.store, Authz: ids.Authorizer(), Backup: a.backup, Resources: plans.RDSResources(a.rds), Log: a.log.With("component", "plans"), Now: a.now})

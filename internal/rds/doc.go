@@ -188,4 +188,55 @@
 // coffer_admin on the server's socket acting as the master user
 // (engine.Target.Role). Resource answers InvalidDBInstanceState when the
 // instance's server is on another node.
+//
+// # DB snapshots
+//
+// CreateDBSnapshot (snapshot.go) records a manual snapshot in
+// rds_snapshots as creating and takes it in the background as the
+// caller, through SnapshotData, which the app serves with the backup
+// jobs' machinery: an instance on a server of its own is snapshotted
+// physically (engine/pgphysical, as Backup jobs do), the others
+// logically (the engine adapter). The stream is a manifest of the vault
+// storage engine in the domain (REGION, ACCOUNT.rds.snapshots, the
+// instance's KMS key): the dot keeps it apart from backup vaults, whose
+// names cannot hold one, and the manifest's metadata carries the master
+// password, encrypted with the stream. The row keeps the manifest ID,
+// the snapshot's engine.Metadata JSON and the source's DBName,
+// MasterUsername, engine, class, storage and key; the snapshot becomes
+// available, or failed. DeleteDBSnapshot deletes the manifest, then the
+// row. RestoreDBInstanceFromDBSnapshot makes a new instance from an
+// available snapshot as a restore job does (a physical snapshot
+// unpacked, recovered and validated into a new server), keeping the
+// source's DBName, MasterUsername, password and key unless told;
+// it answers once the instance is filled. Authorization: rds:OP on
+// arn:aws:rds:REGION:ACCOUNT:snapshot:NAME (CreateDBSnapshot also on
+// the instance's ARN; DescribeDBSnapshots on snapshot:*).
+//
+// DescribeDBSnapshots lists manual snapshots (SnapshotType empty or
+// manual) or, with SnapshotType awsbackup (or an awsbackup:job-ID
+// identifier), AWS Backup's completed recovery points of the account's
+// RDS instances in the region (BackupSnapshots), named after their ARN
+// arn:aws:rds:REGION:ACCOUNT:snapshot:awsbackup:job-ID; those are
+// managed and restored through AWS Backup only. automated, shared and
+// public list nothing.
+//
+// Sharing (snapshot_share.go): ModifyDBSnapshotAttribute's restore
+// attribute lists the accounts in rds_snapshot_shares. A snapshot under
+// an AWS-managed key cannot be shared, as in RDS; nor an unencrypted
+// one, whose data coffer keeps under the account's aws/rds key (copy it
+// under a customer managed key first). "all" (public) is refused.
+// CopyDBSnapshot copies in the region, as the caller: the source is the
+// caller's (re-encrypted under KmsKeyId when given) or, named by ARN, a
+// snapshot shared with the caller's account; the share acts as the
+// source's resource policy for rds:CopyDBSnapshot, KmsKeyId (a key of
+// the caller's) is required, and the source's key policy must let the
+// caller use it (KMSKeyNotAccessibleFault otherwise). The vault storage
+// engine re-seals the chunks under the destination domain's key.
+//
+// DeleteDBInstance with FinalDBSnapshotIdentifier (rds:CreateDBSnapshot on
+// it too) needs the instance available, records the snapshot creating in
+// the transaction that makes the instance deleting, takes it (Resource
+// serves the deleting instance to its own final snapshot only), then
+// drops the instance; when the snapshot fails the instance is left
+// failed with a StatusMessage saying so, and is not dropped.
 package rds

@@ -667,8 +667,14 @@ func (s *Service) DeleteInstance(ctx context.Context, in DeleteInput) (*Instance
 	if !in.SkipFinalSnapshot && in.FinalSnapshotID == "" {
 		return nil, invalidCombination("FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.")
 	}
-	if in.FinalSnapshotID != "" {
-		return nil, invalidCombination("FinalDBSnapshotIdentifier cannot be used yet: coffer does not take RDS DB snapshots (CreateDBSnapshot is not implemented in this release); back the instance up with AWS Backup (backup start-backup-job), then delete it with --skip-final-snapshot")
+	if in.SkipFinalSnapshot && in.FinalSnapshotID != "" {
+		return nil, invalidCombination("FinalDBSnapshotIdentifier cannot be specified when SkipFinalSnapshot is enabled.")
+	}
+	var final *Snapshot
+	if !in.SkipFinalSnapshot {
+		if final, err = s.finalSnapshot(ctx, sc, in.FinalSnapshotID, id); err != nil {
+			return nil, err
+		}
 	}
 	var inst *Instance
 	err = s.store.InTx(ctx, func(q meta.Querier) error {
@@ -688,14 +694,32 @@ func (s *Service) DeleteInstance(ctx context.Context, in DeleteInput) (*Instance
 		case StatusStopping, StatusStarting, StatusRebooting, StatusUpgrading:
 			return invalidState("Instance %s is %s; delete it once it is available or stopped.", id, inst.Status)
 		}
+		if final != nil && inst.Status != StatusAvailable {
+			return invalidState("Instance %s is %s; a final snapshot needs it available (or delete it with SkipFinalSnapshot).", id, inst.Status)
+		}
 		inst.Status, inst.updatedAt = StatusDeleting, s.now()
-		_, err = q.ExecContext(ctx, `UPDATE rds_instances SET status = ?, updated_at = ? WHERE arn = ?`, inst.Status, inst.updatedAt.UnixNano(), inst.ARN)
-		return err
+		if _, err = q.ExecContext(ctx, `UPDATE rds_instances SET status = ?, updated_at = ? WHERE arn = ?`, inst.Status, inst.updatedAt.UnixNano(), inst.ARN); err != nil {
+			return err
+		}
+		if final != nil {
+			return s.insertSnapshot(ctx, q, final.of(inst))
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.background(func(ctx context.Context) { s.drop(ctx, inst) })
+	if final == nil {
+		s.background(func(ctx context.Context) { s.drop(ctx, inst) })
+		return inst, nil
+	}
+	s.takeSnapshot(ctx, final, inst, true, func(ctx context.Context, err error) {
+		if err != nil {
+			s.setStatus(ctx, inst, StatusFailed, fmt.Sprintf("the final snapshot %s failed: %v; start the instance and delete it again", final.Identifier, err))
+			return
+		}
+		s.drop(ctx, inst)
+	})
 	return inst, nil
 }
 

@@ -47,7 +47,11 @@ func (s *Service) Resource(ctx context.Context, arn string) (*Instance, engine.E
 		return nil, nil, engine.Target{}, err
 	}
 	s.checkKey(ctx, inst)
-	switch inst.Status {
+	status := inst.Status
+	if status == StatusDeleting && finalSnapshotOf(ctx) == inst.ARN {
+		status = StatusAvailable // its final snapshot, taken before the drop
+	}
+	switch status {
 	case StatusAvailable:
 	case StatusInaccessible:
 		return nil, nil, engine.Target{}, keyNotAccessible("%s", inst.StatusMessage)

@@ -218,10 +218,10 @@ func placementOf(inst *Instance) string {
 
 // StopInstance stops an available instance's server (StopDBInstance).
 // DBSnapshotIdentifier (a snapshot before stopping) is refused: coffer
-// takes no RDS DB snapshots yet.
+// does not take it on the way to stopped.
 func (s *Service) StopInstance(ctx context.Context, id, snapshotID string) (*Instance, error) {
 	if snapshotID != "" {
-		return nil, invalidCombination("DBSnapshotIdentifier cannot be used yet: coffer does not take RDS DB snapshots (CreateDBSnapshot is not implemented in this release); back the instance up with AWS Backup, then stop it")
+		return nil, invalidCombination("DBSnapshotIdentifier on StopDBInstance is not supported by coffer: take the snapshot with CreateDBSnapshot, wait until it is available, then stop the instance")
 	}
 	inst, err := s.transition(ctx, "StopDBInstance", id, StatusStopping, StatusAvailable)
 	if err != nil {

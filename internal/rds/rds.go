@@ -63,13 +63,15 @@ type Keys interface {
 
 // Service is the RDS domain: DB instances on their hosts.
 type Service struct {
-	store   meta.Store
-	authz   *authz.Authorizer
-	keys    Keys
-	hosts   *Hosts
-	engines map[string]engine.Engine
-	log     *slog.Logger
-	now     func() time.Time
+	store       meta.Store
+	authz       *authz.Authorizer
+	keys        Keys
+	hosts       *Hosts
+	engines     map[string]engine.Engine
+	log         *slog.Logger
+	now         func() time.Time
+	snaps       SnapshotData // DB snapshots' data (snapshot.go)
+	backupSnaps BackupSnapshots
 	// continuous is the WAL archives (SetContinuousBackup).
 	continuous ContinuousBackup
 	// noGrantWarned: instances told once that they lack the automated

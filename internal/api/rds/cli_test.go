@@ -100,12 +100,16 @@ func TestAWSCLIv2(t *testing.T) {
 	if out, err := psql(t, ep["Address"].(string), int32(ep["Port"].(float64)), "app_admin", "app-secret-2", "app", `SELECT count(*) FROM t`); err != nil || out != "2" {
 		t.Errorf("after stop, start, reboot and a new password: %v: %s", err, out)
 	}
-	if _, out, err := aws("default", "rds", "delete-db-instance", "--db-instance-identifier", "app-db", "--final-db-snapshot-identifier", "app-final"); err == nil || !strings.Contains(out, "InvalidParameterCombination") {
-		t.Errorf("delete with a final snapshot: %v: %s", err, out)
+	if _, out, err := aws("default", "rds", "delete-db-instance", "--db-instance-identifier", "app-db", "--final-db-snapshot-identifier", "app-final", "--skip-final-snapshot"); err == nil || !strings.Contains(out, "InvalidParameterCombination") {
+		t.Errorf("delete with a final snapshot and --skip-final-snapshot: %v: %s", err, out)
 	}
 
-	must("default", "rds", "delete-db-instance", "--db-instance-identifier", "app-db", "--skip-final-snapshot")
+	must("default", "rds", "delete-db-instance", "--db-instance-identifier", "app-db", "--final-db-snapshot-identifier", "app-final")
 	waitGone(t, sdk, "app-db")
+	must("default", "rds", "wait", "db-snapshot-available", "--db-snapshot-identifier", "app-final")
+	if snap := must("default", "rds", "delete-db-snapshot", "--db-snapshot-identifier", "app-final")["DBSnapshot"].(map[string]any); snap["DBInstanceIdentifier"] != "app-db" {
+		t.Errorf("delete-db-snapshot: %v", snap)
+	}
 	must("default", "rds", "wait", "db-instance-deleted", "--db-instance-identifier", "app-db")
 	if _, out, err := aws("default", "rds", "describe-db-instances", "--db-instance-identifier", "app-db"); err == nil || !strings.Contains(out, "DBInstanceNotFound") {
 		t.Errorf("after delete: %v: %s", err, out)

@@ -40,6 +40,14 @@ func New(svc *rds.Service) *protocol.QueryService {
 			// pitr.go
 			"RestoreDBInstanceToPointInTime":     a.restoreDBInstanceToPointInTime,
 			"DescribeDBInstanceAutomatedBackups": a.describeDBInstanceAutomatedBackups,
+			// snapshots.go
+			"CreateDBSnapshot":                a.createDBSnapshot,
+			"DescribeDBSnapshots":             a.describeDBSnapshots,
+			"DeleteDBSnapshot":                a.deleteDBSnapshot,
+			"RestoreDBInstanceFromDBSnapshot": a.restoreDBInstanceFromDBSnapshot,
+			"CopyDBSnapshot":                  a.copyDBSnapshot,
+			"ModifyDBSnapshotAttribute":       a.modifyDBSnapshotAttribute,
+			"DescribeDBSnapshotAttributes":    a.describeDBSnapshotAttributes,
 		},
 	}
 }

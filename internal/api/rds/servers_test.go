@@ -132,8 +132,11 @@ func TestServerLifecycle(t *testing.T) {
 		t.Errorf("delete a protected instance: %v", err)
 	}
 	_, err = client.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String("app"), FinalDBSnapshotIdentifier: aws.String("app-final")})
-	if errCode(err) != "InvalidParameterCombination" || !strings.Contains(err.Error(), "snapshot") {
-		t.Errorf("delete with a final snapshot: %v", err)
+	if errCode(err) != "InvalidParameterCombination" || !strings.Contains(err.Error(), "deletion protection") {
+		t.Errorf("delete a protected instance with a final snapshot: %v", err)
+	}
+	if _, err := client.DescribeDBSnapshots(ctx, &rds.DescribeDBSnapshotsInput{DBSnapshotIdentifier: aws.String("app-final")}); errCode(err) != "DBSnapshotNotFound" {
+		t.Errorf("the refused delete's final snapshot: %v, want DBSnapshotNotFound", err)
 	}
 	_, err = client.ModifyDBInstance(ctx, &rds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("app"), BackupRetentionPeriod: aws.Int32(36)})
 	if errCode(err) != "InvalidParameterValue" {

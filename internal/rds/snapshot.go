@@ -1,0 +1,480 @@
+package rds
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/awserr"
+	"github.com/coffer-dev/coffer/internal/identity"
+	"github.com/coffer-dev/coffer/internal/meta"
+	"github.com/coffer-dev/coffer/internal/reqctx"
+)
+
+// Snapshot statuses and types (botocore rds DBSnapshot).
+const (
+	SnapshotCreating  = "creating"
+	SnapshotAvailable = "available"
+	SnapshotFailed    = "failed"
+	SnapshotDeleting  = "deleting"
+	SnapshotDeleted   = "deleted" // DeleteDBSnapshot's answer
+	SnapshotManual    = "manual"
+	SnapshotAWSBackup = "awsbackup"
+)
+
+// snapshotTypes are DescribeDBSnapshots' SnapshotType values (botocore);
+// coffer lists manual and awsbackup snapshots, and none of the others.
+var snapshotTypes = map[string]bool{"automated": true, SnapshotManual: true, "shared": true, "public": true, SnapshotAWSBackup: true}
+
+// BackupSnapshots lists the recovery points AWS Backup made of RDS
+// instances, as awsbackup snapshots (Type SnapshotAWSBackup).
+type BackupSnapshots interface {
+	RDSSnapshots(ctx context.Context, account, region, instanceARN string) ([]*Snapshot, error)
+}
+
+// UseBackupSnapshots sets where DescribeDBSnapshots finds awsbackup
+// snapshots.
+func (s *Service) UseBackupSnapshots(b BackupSnapshots) { s.backupSnaps = b }
+
+// Snapshot is a manual DB snapshot (CreateDBSnapshot).
+type Snapshot struct {
+	Identifier string
+	// Type is SnapshotManual, or SnapshotAWSBackup for a recovery point
+	// of AWS Backup (Identifier awsbackup:JOB-ID).
+	Type               string
+	ARN                string
+	Account, Region    string
+	InstanceIdentifier string
+	InstanceARN        string
+	Engine             string
+	EngineVersion      string
+	InstanceClass      string
+	AllocatedStorage   int
+	DBName             string
+	MasterUsername     string
+	StorageEncrypted   bool
+	KMSKeyARN          string
+	Status             string
+	ManifestID         string
+	// EngineMetadata is the snapshot's engine.Metadata as JSON.
+	EngineMetadata string
+	Size           int64
+	CreatedAt      time.Time
+}
+
+// SnapshotWritten is where SnapshotData.Take put a snapshot.
+type SnapshotWritten struct {
+	ManifestID     string
+	EngineMetadata string
+	Size           int64
+}
+
+// SnapshotData moves snapshots' data: the app serves it from the backup
+// machinery (physical snapshots of servers of their own, logical of the
+// others) and the vault storage engine.
+type SnapshotData interface {
+	// Take snapshots the instance into the snapshot domain of its
+	// account and region under the instance's key, as the caller in ctx.
+	Take(ctx context.Context, inst *Instance) (SnapshotWritten, error)
+	// Restore fills a new instance, spec, from the snapshot and makes it
+	// available, or failed with what went wrong; it answers the new
+	// instance's ARN.
+	Restore(ctx context.Context, snap *Snapshot, spec RestoreSpec) (string, error)
+	// Copy copies src's data into dst's domain (its account, region and
+	// key), as the caller in ctx.
+	Copy(ctx context.Context, src, dst *Snapshot) (SnapshotWritten, error)
+	// Delete drops the snapshot's data.
+	Delete(ctx context.Context, snap *Snapshot) error
+}
+
+// UseSnapshotData sets how snapshots' data is stored; without it the
+// snapshot operations answer that they are not available.
+func (s *Service) UseSnapshotData(d SnapshotData) { s.snaps = d }
+
+// SnapshotARN is arn:aws:rds:REGION:ACCOUNT:snapshot:NAME.
+func SnapshotARN(region, account, id string) string {
+	return "arn:aws:rds:" + region + ":" + account + ":snapshot:" + id
+}
+
+func snapshotNotFound(id string) *awserr.Error {
+	return awserr.New(awserr.NotFound, "DBSnapshotNotFound", "DBSnapshot %s not found.", id).WithStatus(404)
+}
+
+func snapshotExists(id string) *awserr.Error {
+	return awserr.New(awserr.Conflict, "DBSnapshotAlreadyExists", "Cannot create the snapshot because a snapshot with the identifier %s already exists.", id)
+}
+
+func invalidSnapshotState(format string, args ...any) *awserr.Error {
+	return awserr.New(awserr.Conflict, "InvalidDBSnapshotState", format, args...)
+}
+
+// snapshotIdentifierOf accepts a snapshot identifier or an ARN of the
+// caller's account and region.
+func snapshotIdentifierOf(sc scope, idOrARN string) (string, error) {
+	if strings.HasPrefix(idOrARN, "arn:") {
+		parts := strings.SplitN(idOrARN, ":", 7)
+		if len(parts) != 7 || parts[2] != "rds" || parts[5] != "snapshot" {
+			return "", invalidParam("%s is not a DB snapshot ARN (arn:aws:rds:REGION:ACCOUNT:snapshot:NAME)", idOrARN)
+		}
+		if parts[3] != sc.Region || parts[4] != sc.Account {
+			return "", snapshotNotFound(parts[6])
+		}
+		idOrARN = parts[6]
+	}
+	if strings.HasPrefix(idOrARN, SnapshotAWSBackup+":") {
+		return "", invalidParam("%s is a recovery point of AWS Backup; manage and restore it with AWS Backup (backup start-restore-job)", idOrARN)
+	}
+	if err := ValidIdentifier(idOrARN); err != nil {
+		return "", invalidParam("DBSnapshotIdentifier %q: %v", idOrARN, err)
+	}
+	return strings.ToLower(idOrARN), nil
+}
+
+func (s *Service) snapshotScope(ctx context.Context, op, idOrARN string) (scope, string, error) {
+	if s.snaps == nil {
+		return scope{}, "", awserr.New(awserr.Invalid, "InvalidParameterCombination", "DB snapshots are not available on this coffer: it has no vault storage")
+	}
+	sc, err := s.scope(ctx)
+	if err != nil {
+		return scope{}, "", err
+	}
+	if idOrARN == "" {
+		return scope{}, "", missingParam("DBSnapshotIdentifier")
+	}
+	id, err := snapshotIdentifierOf(sc, idOrARN)
+	if err != nil {
+		return scope{}, "", err
+	}
+	if err := s.authorize(ctx, op, SnapshotARN(sc.Region, sc.Account, id), nil); err != nil {
+		return scope{}, "", err
+	}
+	return sc, id, nil
+}
+
+// CreateSnapshot records a snapshot of the instance as creating and takes
+// it in the background; the snapshot becomes available, or failed.
+func (s *Service) CreateSnapshot(ctx context.Context, snapshotID, instanceID string) (*Snapshot, error) {
+	sc, id, err := s.snapshotScope(ctx, "CreateDBSnapshot", snapshotID)
+	if err != nil {
+		return nil, err
+	}
+	if instanceID == "" {
+		return nil, missingParam("DBInstanceIdentifier")
+	}
+	iid, err := s.identifierOf(sc, instanceID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, "CreateDBSnapshot", InstanceARN(sc.Region, sc.Account, iid), nil); err != nil {
+		return nil, err
+	}
+	inst, err := s.load(ctx, s.store, sc, iid)
+	if isNotFound(err) {
+		return nil, instanceNotFound(iid)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if inst.Status != StatusAvailable {
+		return nil, invalidState("DB instance %s is %s; a snapshot needs it available", iid, inst.Status)
+	}
+	snap := (&Snapshot{Identifier: id, ARN: SnapshotARN(sc.Region, sc.Account, id), Account: sc.Account, Region: sc.Region, CreatedAt: s.now()}).of(inst)
+	if err := s.store.InTx(ctx, func(q meta.Querier) error { return s.insertSnapshot(ctx, q, snap) }); err != nil {
+		return nil, err
+	}
+	s.takeSnapshot(ctx, snap, inst, false, func(context.Context, error) {})
+	return snap, nil
+}
+
+// of fills the snapshot's source fields from the instance and makes it
+// creating.
+func (snap *Snapshot) of(inst *Instance) *Snapshot {
+	snap.InstanceIdentifier, snap.InstanceARN, snap.Engine, snap.EngineVersion = inst.Identifier, inst.ARN, inst.Engine, inst.EngineVersion
+	snap.InstanceClass, snap.AllocatedStorage, snap.DBName, snap.MasterUsername = inst.InstanceClass, inst.AllocatedStorage, inst.DBName, inst.MasterUsername
+	snap.StorageEncrypted, snap.KMSKeyARN, snap.Status, snap.Type = inst.StorageEncrypted, inst.KMSKeyARN, SnapshotCreating, SnapshotManual
+	return snap
+}
+
+// finalSnapshotKey marks, in a snapshot's context, the instance whose
+// final snapshot (DeleteDBInstance) it is: Resource serves that instance
+// while it is deleting.
+type finalSnapshotKey struct{}
+
+func finalSnapshotOf(ctx context.Context) string {
+	arn, _ := ctx.Value(finalSnapshotKey{}).(string)
+	return arn
+}
+
+// finalSnapshot checks DeleteDBInstance's FinalDBSnapshotIdentifier: the
+// caller must be allowed rds:CreateDBSnapshot on it. The instance fills
+// it (of) once loaded.
+func (s *Service) finalSnapshot(ctx context.Context, sc scope, snapshotID, instanceID string) (*Snapshot, error) {
+	if snapshotID == "" {
+		return nil, invalidCombination("FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.")
+	}
+	_, id, err := s.snapshotScope(ctx, "CreateDBSnapshot", snapshotID)
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Identifier: id, ARN: SnapshotARN(sc.Region, sc.Account, id), Account: sc.Account, Region: sc.Region, CreatedAt: s.now()}, nil
+}
+
+// takeSnapshot takes the recorded snapshot of the instance in the
+// background as the caller in ctx, records it available or failed, then
+// calls then with the outcome.
+func (s *Service) takeSnapshot(ctx context.Context, snap *Snapshot, inst *Instance, final bool, then func(context.Context, error)) {
+	s.fillSnapshot(ctx, snap, func(bg context.Context) (SnapshotWritten, error) {
+		if final {
+			bg = context.WithValue(bg, finalSnapshotKey{}, inst.ARN)
+		}
+		return s.snaps.Take(bg, inst)
+	}, then)
+}
+
+// copyInBackground copies src into the recorded snapshot dst in the
+// background as the caller in ctx.
+func (s *Service) copyInBackground(ctx context.Context, src, dst *Snapshot) {
+	s.fillSnapshot(ctx, dst, func(bg context.Context) (SnapshotWritten, error) {
+		return s.snaps.Copy(bg, src, dst)
+	}, func(context.Context, error) {})
+}
+
+// fillSnapshot runs fill in the background as the caller in ctx and
+// records the snapshot available or failed, then calls then.
+func (s *Service) fillSnapshot(ctx context.Context, snap *Snapshot, fill func(context.Context) (SnapshotWritten, error), then func(context.Context, error)) {
+	caller, call := identity.Caller(ctx), reqctx.CallFrom(ctx)
+	s.background(func(bg context.Context) {
+		bg = reqctx.WithCall(identity.WithCaller(context.WithoutCancel(bg), caller), call)
+		w, err := fill(bg)
+		if err != nil {
+			s.log.Error("DB snapshot failed", "snapshot", snap.ARN, "err", err)
+			s.setSnapshotStatus(bg, snap.ARN, SnapshotFailed, SnapshotWritten{})
+		} else {
+			s.setSnapshotStatus(bg, snap.ARN, SnapshotAvailable, w)
+		}
+		then(bg, err)
+	})
+}
+
+// DescribeSnapshots lists the caller's manual snapshots (snapshotType
+// empty or manual) or AWS Backup's recovery points of RDS instances
+// (awsbackup), of one instance or one snapshot when named.
+func (s *Service) DescribeSnapshots(ctx context.Context, snapshotID, instanceID, snapshotType string) ([]*Snapshot, error) {
+	sc, err := s.scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if snapshotType != "" && !snapshotTypes[snapshotType] {
+		return nil, invalidParam("SnapshotType %q is not one of automated, manual, shared, public, awsbackup", snapshotType)
+	}
+	if err := s.authorize(ctx, "DescribeDBSnapshots", SnapshotARN(sc.Region, sc.Account, "*"), nil); err != nil {
+		return nil, err
+	}
+	var id, iid string
+	if snapshotID != "" {
+		if strings.HasPrefix(snapshotID, SnapshotAWSBackup+":") {
+			id = snapshotID
+		} else if id, err = snapshotIdentifierOf(sc, snapshotID); err != nil {
+			return nil, err
+		}
+	}
+	if instanceID != "" {
+		if iid, err = s.identifierOf(sc, instanceID); err != nil {
+			return nil, err
+		}
+	}
+	var out []*Snapshot
+	switch {
+	case snapshotType == SnapshotAWSBackup || strings.HasPrefix(id, SnapshotAWSBackup+":"):
+		if out, err = s.awsBackupSnapshots(ctx, sc, id, iid); err != nil {
+			return nil, err
+		}
+	case snapshotType == "" || snapshotType == SnapshotManual:
+		if out, err = s.manualSnapshots(ctx, sc, id, iid); err != nil {
+			return nil, err
+		}
+	}
+	if snapshotID != "" && len(out) == 0 {
+		return nil, snapshotNotFound(snapshotID)
+	}
+	return out, nil
+}
+
+func (s *Service) awsBackupSnapshots(ctx context.Context, sc scope, id, iid string) ([]*Snapshot, error) {
+	if s.backupSnaps == nil {
+		return nil, nil
+	}
+	instanceARN := ""
+	if iid != "" {
+		instanceARN = InstanceARN(sc.Region, sc.Account, iid)
+	}
+	all, err := s.backupSnaps.RDSSnapshots(ctx, sc.Account, sc.Region, instanceARN)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Snapshot
+	for _, snap := range all {
+		if id == "" || snap.Identifier == id {
+			out = append(out, snap)
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) manualSnapshots(ctx context.Context, sc scope, id, iid string) ([]*Snapshot, error) {
+	q := `SELECT ` + snapshotColumns + ` FROM rds_snapshots WHERE account_id = ? AND region = ?`
+	args := []any{sc.Account, sc.Region}
+	if id != "" {
+		q, args = q+` AND identifier = ?`, append(args, id)
+	}
+	if iid != "" {
+		q, args = q+` AND instance_identifier = ?`, append(args, iid)
+	}
+	rows, err := s.store.QueryContext(ctx, q+` ORDER BY identifier`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list DB snapshots: %w", err)
+	}
+	defer rows.Close()
+	var out []*Snapshot
+	for rows.Next() {
+		snap, err := scanSnapshot(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, snap)
+	}
+	return out, rows.Err()
+}
+
+// DeleteSnapshot deletes an available or failed snapshot and its data.
+func (s *Service) DeleteSnapshot(ctx context.Context, snapshotID string) (*Snapshot, error) {
+	sc, id, err := s.snapshotScope(ctx, "DeleteDBSnapshot", snapshotID)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := s.loadSnapshot(ctx, sc, id)
+	if err != nil {
+		return nil, err
+	}
+	if snap.Status == SnapshotCreating || snap.Status == SnapshotDeleting {
+		return nil, invalidSnapshotState("DB snapshot %s is %s; it can be deleted once available", id, snap.Status)
+	}
+	res, err := s.store.ExecContext(ctx, `UPDATE rds_snapshots SET status = ? WHERE arn = ? AND status = ?`, SnapshotDeleting, snap.ARN, snap.Status)
+	if err != nil {
+		return nil, fmt.Errorf("delete DB snapshot %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, invalidSnapshotState("DB snapshot %s changed state; try again", id)
+	}
+	if snap.ManifestID != "" {
+		if err := s.snaps.Delete(ctx, snap); err != nil {
+			// Back to its state so that the delete can be retried.
+			if _, uerr := s.store.ExecContext(context.WithoutCancel(ctx), `UPDATE rds_snapshots SET status = ? WHERE arn = ?`, snap.Status, snap.ARN); uerr != nil {
+				s.log.Error("restore DB snapshot status", "snapshot", snap.ARN, "err", uerr)
+			}
+			return nil, fmt.Errorf("delete the data of DB snapshot %s: %w", id, err)
+		}
+	}
+	if _, err := s.store.ExecContext(ctx, `DELETE FROM rds_snapshots WHERE arn = ?`, snap.ARN); err != nil {
+		return nil, fmt.Errorf("delete DB snapshot %s: %w", id, err)
+	}
+	snap.Status = SnapshotDeleted
+	return snap, nil
+}
+
+// RestoreFromSnapshotInput is RestoreDBInstanceFromDBSnapshot's.
+type RestoreFromSnapshotInput struct {
+	SnapshotIdentifier string
+	Identifier         string
+	InstanceClass      string
+	DBName             string
+}
+
+// RestoreFromSnapshot creates a new instance from an available snapshot:
+// it keeps the source's DBName, MasterUsername, password, engine and key
+// unless told otherwise, is creating while the data is restored and
+// becomes available, or failed.
+func (s *Service) RestoreFromSnapshot(ctx context.Context, in RestoreFromSnapshotInput) (*Instance, error) {
+	sc, id, err := s.snapshotScope(ctx, "RestoreDBInstanceFromDBSnapshot", in.SnapshotIdentifier)
+	if err != nil {
+		return nil, err
+	}
+	if in.Identifier == "" {
+		return nil, missingParam("DBInstanceIdentifier")
+	}
+	snap, err := s.loadSnapshot(ctx, sc, id)
+	if err != nil {
+		return nil, err
+	}
+	if snap.Status != SnapshotAvailable {
+		return nil, invalidSnapshotState("DB snapshot %s is %s; a restore needs it available", id, snap.Status)
+	}
+	spec := RestoreSpec{Region: sc.Region, Identifier: in.Identifier, Engine: snap.Engine, EngineVersion: snap.EngineVersion,
+		DBName: snap.DBName, MasterUsername: snap.MasterUsername, InstanceClass: snap.InstanceClass, AllocatedStorage: snap.AllocatedStorage,
+		StorageEncrypted: snap.StorageEncrypted}
+	if snap.StorageEncrypted {
+		spec.KMSKeyID = snap.KMSKeyARN
+	}
+	if in.InstanceClass != "" {
+		spec.InstanceClass = in.InstanceClass
+	}
+	if in.DBName != "" {
+		spec.DBName = in.DBName
+	}
+	arn, err := s.snaps.Restore(ctx, snap, spec)
+	if err != nil {
+		return nil, err
+	}
+	return s.loadARN(ctx, arn)
+}
+
+const snapshotColumns = `account_id, region, identifier, arn, instance_identifier, instance_arn, engine, engine_version, instance_class,
+	allocated_storage, db_name, master_username, storage_encrypted, kms_key_arn, status, manifest_id, engine_metadata, size_bytes, created_at`
+
+func (s *Service) insertSnapshot(ctx context.Context, q meta.Querier, snap *Snapshot) error {
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM rds_snapshots WHERE account_id = ? AND region = ? AND identifier = ?`,
+		snap.Account, snap.Region, snap.Identifier).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return snapshotExists(snap.Identifier)
+	}
+	_, err := q.ExecContext(ctx, `INSERT INTO rds_snapshots (`+snapshotColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		snap.Account, snap.Region, snap.Identifier, snap.ARN, snap.InstanceIdentifier, snap.InstanceARN, snap.Engine, snap.EngineVersion,
+		snap.InstanceClass, snap.AllocatedStorage, snap.DBName, snap.MasterUsername, boolInt(snap.StorageEncrypted), snap.KMSKeyARN,
+		snap.Status, snap.ManifestID, snap.EngineMetadata, snap.Size, snap.CreatedAt.UnixMilli())
+	return err
+}
+
+func (s *Service) setSnapshotStatus(ctx context.Context, arn, status string, w SnapshotWritten) {
+	if _, err := s.store.ExecContext(ctx, `UPDATE rds_snapshots SET status = ?, manifest_id = ?, engine_metadata = ?, size_bytes = ? WHERE arn = ?`,
+		status, w.ManifestID, w.EngineMetadata, w.Size, arn); err != nil {
+		s.log.Error("record DB snapshot status", "snapshot", arn, "status", status, "err", err)
+	}
+}
+
+func (s *Service) loadSnapshot(ctx context.Context, sc scope, id string) (*Snapshot, error) {
+	snap, err := scanSnapshot(s.store.QueryRowContext(ctx, `SELECT `+snapshotColumns+` FROM rds_snapshots WHERE account_id = ? AND region = ? AND identifier = ?`,
+		sc.Account, sc.Region, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, snapshotNotFound(id)
+	}
+	return snap, err
+}
+
+func scanSnapshot(row scanner) (*Snapshot, error) {
+	var snap Snapshot
+	var encrypted int
+	var created int64
+	if err := row.Scan(&snap.Account, &snap.Region, &snap.Identifier, &snap.ARN, &snap.InstanceIdentifier, &snap.InstanceARN, &snap.Engine,
+		&snap.EngineVersion, &snap.InstanceClass, &snap.AllocatedStorage, &snap.DBName, &snap.MasterUsername, &encrypted, &snap.KMSKeyARN,
+		&snap.Status, &snap.ManifestID, &snap.EngineMetadata, &snap.Size, &created); err != nil {
+		return nil, err
+	}
+	snap.StorageEncrypted, snap.CreatedAt, snap.Type = encrypted != 0, time.UnixMilli(created).UTC(), SnapshotManual
+	return &snap, nil
+}

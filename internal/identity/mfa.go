@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"time"
 
@@ -17,13 +18,18 @@ import (
 )
 
 // VirtualMFADevice is a virtual MFA device. Base32StringSeed (the TOTP
-// secret, base32) is set only in CreateVirtualMFADevice's answer.
+// secret, base32) and OTPAuthURI are set only in CreateVirtualMFADevice's
+// answer.
 type VirtualMFADevice struct {
 	SerialNumber     string
 	Base32StringSeed string
-	UserName         string // "" when unassigned
-	User             User   // the assigned user
-	EnableDate       time.Time
+	// OTPAuthURI is what an authenticator app scans, as IAM builds it:
+	// otpauth://totp/NAME@ACCOUNT?secret=SEED, ACCOUNT the account ID
+	// (the device has no user yet).
+	OTPAuthURI string
+	UserName   string // "" when unassigned
+	User       User   // the assigned user
+	EnableDate time.Time
 }
 
 // MFADevice is an MFA device enabled for a user.
@@ -90,7 +96,9 @@ func (s *Service) CreateVirtualMFADevice(ctx context.Context, name, path string,
 	if err != nil {
 		return VirtualMFADevice{}, err
 	}
-	return VirtualMFADevice{SerialNumber: serial, Base32StringSeed: base32.StdEncoding.EncodeToString(seed)}, nil
+	b32 := base32.StdEncoding.EncodeToString(seed)
+	uri := (&url.URL{Scheme: "otpauth", Host: "totp", Path: "/" + name + "@" + p.AccountID, RawQuery: url.Values{"secret": {b32}}.Encode()}).String()
+	return VirtualMFADevice{SerialNumber: serial, Base32StringSeed: b32, OTPAuthURI: uri}, nil
 }
 
 // device is one row of iam_mfa_devices.

@@ -3,7 +3,10 @@ package iam
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net/url"
+
+	"github.com/skip2/go-qrcode"
 
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/protocol"
@@ -22,10 +25,12 @@ func (a api) mfaOps() map[string]protocol.QueryOp {
 }
 
 // virtualMFAXML is the VirtualMFADevice shape. Base32StringSeed is a blob:
-// on the wire, the base64 of the base32 text. QRCodePNG is not produced.
+// on the wire, the base64 of the base32 text. QRCodePNG is a blob too: the
+// base64 of a PNG of the device's otpauth:// URI.
 type virtualMFAXML struct {
 	SerialNumber     string
 	Base32StringSeed string   `xml:",omitempty"`
+	QRCodePNG        string   `xml:",omitempty"`
 	User             *userXML `xml:",omitempty"`
 	EnableDate       string   `xml:",omitempty"`
 }
@@ -39,8 +44,12 @@ func (a api) createVirtualMFADevice(ctx context.Context, form url.Values) (any, 
 	if err != nil {
 		return nil, err
 	}
+	png, err := qrcode.Encode(d.OTPAuthURI, qrcode.Medium, 256)
+	if err != nil {
+		return nil, fmt.Errorf("encode MFA QR code: %w", err)
+	}
 	return struct{ VirtualMFADevice virtualMFAXML }{virtualMFAXML{SerialNumber: d.SerialNumber,
-		Base32StringSeed: base64.StdEncoding.EncodeToString([]byte(d.Base32StringSeed))}}, nil
+		Base32StringSeed: base64.StdEncoding.EncodeToString([]byte(d.Base32StringSeed)), QRCodePNG: base64.StdEncoding.EncodeToString(png)}}, nil
 }
 
 func (a api) enableMFADevice(ctx context.Context, form url.Values) (any, error) {

@@ -1,8 +1,10 @@
 package iam_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base32"
+	"image/png"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +35,12 @@ func testVirtualMFADevices(t *testing.T, c *testenv.Coffer) {
 	seed, err := base32.StdEncoding.DecodeString(string(d.VirtualMFADevice.Base32StringSeed))
 	if err != nil || len(seed) != 20 {
 		t.Fatalf("Base32StringSeed %q: %v", d.VirtualMFADevice.Base32StringSeed, err)
+	}
+	// QRCodePNG is a PNG (the SDK already base64-decoded the blob).
+	if qr := d.VirtualMFADevice.QRCodePNG; !bytes.HasPrefix(qr, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Fatalf("QRCodePNG starts with % x", qr[:min(8, len(qr))])
+	} else if img, err := png.Decode(bytes.NewReader(qr)); err != nil || img.Bounds().Dx() != 256 || img.Bounds().Dy() != 256 {
+		t.Fatalf("QRCodePNG does not decode as a 256x256 PNG: %v", err)
 	}
 	_, err = admin.CreateVirtualMFADevice(ctx, &iam.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String("dave-phone")})
 	testenv.WantAPIError(t, err, "EntityAlreadyExists", "MFADevice entity at the same path and name already exists.")

@@ -2,8 +2,9 @@
 // denied or failed, authenticated or not — with time, account, principal,
 // service, operation, source IP, request ID, error code, the request's
 // parameters (secrets redacted; binary payloads such as ciphertexts left
-// out, as CloudTrail leaves them out), and the authorization decisions
-// taken.
+// out, as CloudTrail leaves them out), CloudTrail's additionalEventData
+// where the event has one (console sign-ins), and the authorization
+// decisions taken.
 // Events are kept in the metadata store (table audit_events) and read back
 // through a CloudTrail LookupEvents subset and `coffer audit`.
 //
@@ -55,6 +56,9 @@ type Event struct {
 	// Parameters are the request's parameters with secrets redacted, a
 	// JSON object.
 	Parameters json.RawMessage
+	// AdditionalData is CloudTrail's additionalEventData, a JSON object;
+	// nil when the event has none.
+	AdditionalData json.RawMessage
 	// Decisions explain the authorization decisions taken.
 	Decisions []string
 }
@@ -233,13 +237,13 @@ func (r *Recorder) write(batch []*Event) error {
 			n := min(len(batch), insertRows)
 			var sb strings.Builder
 			sb.WriteString(`INSERT INTO audit_events (event_id, event_time, account_id, principal_type, principal_arn, principal_id, user_name, access_key_id,
-				service, operation, region, source_ip, user_agent, request_id, http_status, error_code, error_message, read_only, request_parameters, decision) VALUES `)
-			args := make([]any, 0, n*20)
+				service, operation, region, source_ip, user_agent, request_id, http_status, error_code, error_message, read_only, request_parameters, decision, additional_event_data) VALUES `)
+			args := make([]any, 0, n*21)
 			for i, e := range batch[:n] {
 				if i > 0 {
 					sb.WriteString(", ")
 				}
-				sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+				sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 				params := e.Parameters
 				if len(params) == 0 {
 					params = json.RawMessage("{}")
@@ -247,7 +251,7 @@ func (r *Recorder) write(batch []*Event) error {
 				decisions, _ := json.Marshal(e.Decisions)
 				args = append(args, e.ID, e.Time.UnixNano(), e.AccountID, e.PrincipalType, e.PrincipalARN, e.PrincipalID, e.UserName, e.AccessKeyID,
 					e.Service, e.Operation, e.Region, e.SourceIP, clip(e.UserAgent, 512), e.RequestID, e.HTTPStatus, e.ErrorCode, clip(e.ErrorMessage, 2048),
-					boolInt(e.ReadOnly), string(params), string(decisions))
+					boolInt(e.ReadOnly), string(params), string(decisions), string(e.AdditionalData))
 			}
 			if _, err := q.ExecContext(ctx, sb.String(), args...); err != nil {
 				return fmt.Errorf("insert audit events: %w", err)

@@ -100,7 +100,7 @@ func Lookup(ctx context.Context, db meta.Querier, q Query) ([]Event, string, err
 		limit = 50
 	}
 	rows, err := db.QueryContext(ctx, `SELECT event_id, event_time, account_id, principal_type, principal_arn, principal_id, user_name, access_key_id,
-		service, operation, region, source_ip, user_agent, request_id, http_status, error_code, error_message, read_only, request_parameters, decision
+		service, operation, region, source_ip, user_agent, request_id, http_status, error_code, error_message, read_only, request_parameters, decision, additional_event_data
 		FROM audit_events WHERE `+strings.Join(where, " AND ")+` ORDER BY event_time DESC, event_id DESC LIMIT `+strconv.Itoa(limit+1), args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("read audit events: %w", err)
@@ -110,15 +110,18 @@ func Lookup(ctx context.Context, db meta.Querier, q Query) ([]Event, string, err
 	for rows.Next() {
 		var e Event
 		var t int64
-		var params, decisions string
+		var params, decisions, additional string
 		if err := rows.Scan(&e.ID, &t, &e.AccountID, &e.PrincipalType, &e.PrincipalARN, &e.PrincipalID, &e.UserName, &e.AccessKeyID,
 			&e.Service, &e.Operation, &e.Region, &e.SourceIP, &e.UserAgent, &e.RequestID, &e.HTTPStatus, &e.ErrorCode, &e.ErrorMessage,
-			&e.ReadOnly, &params, &decisions); err != nil {
+			&e.ReadOnly, &params, &decisions, &additional); err != nil {
 			return nil, "", err
 		}
 		e.Time = time.Unix(0, t).UTC()
 		if json.Valid([]byte(params)) {
 			e.Parameters = json.RawMessage(params)
+		}
+		if additional != "" && json.Valid([]byte(additional)) {
+			e.AdditionalData = json.RawMessage(additional)
 		}
 		json.Unmarshal([]byte(decisions), &e.Decisions)
 		out = append(out, e)
@@ -176,6 +179,7 @@ func (e Event) CloudTrailJSON() string {
 		ErrorMessage       string          `json:"errorMessage,omitempty"`
 		RequestParameters  json.RawMessage `json:"requestParameters"`
 		ResponseElements   any             `json:"responseElements"`
+		AdditionalData     json.RawMessage `json:"additionalEventData,omitempty"`
 		RequestID          string          `json:"requestID"`
 		EventID            string          `json:"eventID"`
 		ReadOnly           bool            `json:"readOnly"`
@@ -189,7 +193,7 @@ func (e Event) CloudTrailJSON() string {
 		UserIdentity: userIdentity{Type: principalTypeName(e.PrincipalType), PrincipalID: e.PrincipalID, ARN: e.PrincipalARN, AccountID: e.AccountID, AccessKeyID: e.AccessKeyID, UserName: e.UserName},
 		EventTime:    e.Time.UTC().Format(time.RFC3339), EventSource: e.EventSource(), EventName: e.Operation, AWSRegion: e.Region,
 		SourceIPAddress: e.SourceIP, UserAgent: e.UserAgent, ErrorCode: e.ErrorCode, ErrorMessage: e.ErrorMessage,
-		RequestParameters: e.Parameters, RequestID: e.RequestID, EventID: e.ID, ReadOnly: e.ReadOnly,
+		RequestParameters: e.Parameters, AdditionalData: e.AdditionalData, RequestID: e.RequestID, EventID: e.ID, ReadOnly: e.ReadOnly,
 		EventType: "AwsApiCall", ManagementEvent: true, RecipientAccountID: e.AccountID, HTTPStatus: e.HTTPStatus, Authorization: e.Decisions,
 	}
 	if e.Service == "signin" && e.Operation == "ConsoleLogin" {

@@ -208,6 +208,9 @@ func TestConsoleSessions(t *testing.T) {
 		if !strings.Contains(e.CloudTrailEvent, `"eventType":"AwsConsoleSignIn"`) {
 			t.Errorf("ConsoleLogin event type: %s", e.CloudTrailEvent)
 		}
+		if !strings.Contains(e.CloudTrailEvent, `"additionalEventData":{"LoginTo":"`+c.URL+`/console/`) || !strings.Contains(e.CloudTrailEvent, `"MobileVersion":"No","MFAUsed":"No"}`) {
+			t.Errorf("ConsoleLogin additionalEventData: %s", e.CloudTrailEvent)
+		}
 		switch {
 		case strings.Contains(e.CloudTrailEvent, `"errorMessage":"Failed authentication"`) && strings.Contains(e.CloudTrailEvent, "HIDDEN_DUE_TO_SECURITY_REASONS") &&
 			strings.Contains(e.CloudTrailEvent, `"responseElements":{"ConsoleLogin":"Failure"}`):
@@ -321,6 +324,22 @@ func TestConsoleMFA(t *testing.T) {
 	fresh := newBrowser(t, c.URL)
 	if status, _, loc := fresh.post("/console/signin/mfa", url.Values{"csrf": {token}, "code": {"123456"}}); status != http.StatusSeeOther || loc != "/console/signin" {
 		t.Fatalf("MFA step without a password step: %d %s", status, loc)
+	}
+	// The sign-ins with a code are recorded with MFAUsed, the failed
+	// codes too.
+	var ok, failed int
+	for _, e := range lookupEvents(t, c, "ConsoleLogin") {
+		if !strings.Contains(e.CloudTrailEvent, `"additionalEventData":{"LoginTo":"`+c.URL+`/console/","MobileVersion":"No","MFAUsed":"Yes"}`) {
+			t.Errorf("ConsoleLogin additionalEventData: %s", e.CloudTrailEvent)
+		}
+		if strings.Contains(e.CloudTrailEvent, `"ConsoleLogin":"Success"`) {
+			ok++
+		} else {
+			failed++
+		}
+	}
+	if ok != 2 || failed < 3 {
+		t.Fatalf("ConsoleLogin events with MFA: %d successful, %d failed", ok, failed)
 	}
 }
 

@@ -10,7 +10,9 @@
 // calls and authorization as the API, and each action lands in the audit
 // trail like an API call (service, operation, parameters with secrets
 // redacted, the authorization decisions); sign-ins land as CloudTrail's
-// ConsoleLogin events of signin.amazonaws.com.
+// ConsoleLogin events of signin.amazonaws.com, with CloudTrail's
+// additionalEventData {"LoginTo": the console URL, "MobileVersion": "No",
+// "MFAUsed": "Yes"|"No"}.
 //
 // Wire format of a session:
 //

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -46,7 +47,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	account, user := strings.TrimSpace(r.PostFormValue("account")), strings.TrimSpace(r.PostFormValue("username"))
 	res, err := h.opts.Identity.ConsoleSignIn(r.Context(), account, user, r.PostFormValue("password"))
-	ev := h.loginEvent(r, account)
+	ev := h.loginEvent(r, account, safeNext(r.PostFormValue("next")), false)
 	if err != nil {
 		if h.failedLogin(w, ev, err) {
 			h.showSignin(w, r, http.StatusUnauthorized, account, user, signinMessage(err))
@@ -88,7 +89,7 @@ func (h *Handler) signinMFA(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the form's CSRF token is missing or stale; sign in again", http.StatusForbidden)
 		return
 	}
-	ev := h.loginEvent(r, pending.account)
+	ev := h.loginEvent(r, pending.account, pending.next, true)
 	res, err := h.opts.Identity.ConsoleSignInMFA(r.Context(), pending.account, pending.user, strings.TrimSpace(r.PostFormValue("code")))
 	if err != nil {
 		if !h.failedLogin(w, ev, err) {
@@ -118,10 +119,21 @@ func (h *Handler) failedLogin(w http.ResponseWriter, ev audit.Event, err error) 
 	return true
 }
 
-// loginEvent is the ConsoleLogin event of a sign-in to account.
-func (h *Handler) loginEvent(r *http.Request, account string) audit.Event {
+// loginEvent is the ConsoleLogin event of a sign-in to account that goes
+// on to the console page next; mfa tells whether it is the MFA code step.
+// Its additionalEventData is CloudTrail's: MFAUsed, LoginTo (the console
+// URL) and MobileVersion.
+func (h *Handler) loginEvent(r *http.Request, account, next string, mfa bool) audit.Event {
+	scheme, mfaUsed := "http", "No"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if mfa {
+		mfaUsed = "Yes"
+	}
+	data, _ := json.Marshal(struct{ LoginTo, MobileVersion, MFAUsed string }{scheme + "://" + r.Host + next, "No", mfaUsed})
 	return audit.Event{Service: "signin", Operation: "ConsoleLogin", Region: h.opts.Regions[0], SourceIP: sourceIP(r), UserAgent: r.UserAgent(),
-		RequestID: newRequestID(), AccountID: account, PrincipalType: string(identity.TypeUser), Parameters: []byte("null")}
+		RequestID: newRequestID(), AccountID: account, PrincipalType: string(identity.TypeUser), Parameters: []byte("null"), AdditionalData: data}
 }
 
 func isSignInError(err error) bool {

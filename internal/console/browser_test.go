@@ -679,3 +679,70 @@ func setRestoreMetadata(set map[string]string) chromedp.Action[chromedp.Void] {
 		return err
 	})
 }
+
+// DB snapshots of an SQLite instance from its Databases page: take one,
+// see it available (manual), restore it into a new instance listed among
+// the databases, delete it; each step audited as the user's call.
+func TestConsoleDBSnapshots(t *testing.T) {
+	c := testenv.StartSeed(t, nil)
+	givePasswords(t, c)
+	src := scenario.NewAccount(testenv.SourceAccount, c.AWSConfig(t, c.Profile(t, "source")))
+	b := startChrome(t)
+	b.do("signin", signInActions(c.URL, testenv.SourceAccount, adminPassword)...)
+	b.do("database",
+		chromedp.Navigate(c.URL+"/console/databases"),
+		chromedp.WaitVisible("#create-db"),
+		chromedp.SetValue("#db-identifier", "notes-db"),
+		chromedp.SetValue("#db-engine", "sqlite"),
+		chromedp.Click("#create-db-submit"),
+		waitDone("is being created."),
+	)
+	testenv.Must[*scenario.DB](t)(src.WaitDB(context.Background(), "notes-db"))
+	b.do("snapshot",
+		chromedp.Navigate(c.URL+"/console/databases"),
+		chromedp.WaitVisible("#db-notes-db"),
+		chromedp.Click("#db-notes-db .snapshots-link"),
+		chromedp.WaitVisible("#create-snapshot"),
+		chromedp.SetValue("#snapshot-identifier", "notes-snap"),
+		chromedp.Click("#create-snapshot-submit"),
+		waitDone("Snapshot notes-snap is being created."),
+		reloadUntil("#snap-notes-snap .status", "available"),
+	)
+	if got := b.text("#snap-notes-snap .type"); got != "manual" {
+		t.Fatalf("snapshot type = %q", got)
+	}
+	b.do("restore",
+		chromedp.SetValue("#snap-notes-snap .restore-snapshot-form input[name=identifier]", "notes-restored"),
+		chromedp.Click("#snap-notes-snap .restore-snapshot-form button"),
+		waitDone("Database notes-restored is being restored."),
+		chromedp.Navigate(c.URL+"/console/databases"),
+		chromedp.WaitVisible("#db-notes-restored"),
+	)
+	b.do("delete",
+		chromedp.Navigate(c.URL+"/console/databases/notes-db/snapshots"),
+		chromedp.WaitVisible("#snap-notes-snap"),
+		acceptConfirm(),
+		chromedp.Click("#snap-notes-snap .delete-snapshot-form button"),
+		waitDone("Snapshot notes-snap deleted."),
+	)
+	if got := b.text("#snapshots"); strings.Contains(got, "notes-snap") {
+		t.Fatalf("snapshots after the delete: %q", got)
+	}
+	for _, op := range []string{"CreateDBSnapshot", "RestoreDBInstanceFromDBSnapshot", "DeleteDBSnapshot"} {
+		if evs := lookupEvents(t, c, op); len(evs) != 1 || evs[0].Username != "admin" {
+			t.Fatalf("%s events: %+v", op, evs)
+		}
+	}
+}
+
+// reloadUntil reloads the page until the element sel contains text.
+func reloadUntil(sel, text string) chromedp.Action[chromedp.Void] {
+	expr := fmt.Sprintf(`(document.querySelector(%q) || {textContent: ""}).textContent.includes(%q)`, sel, text)
+	return pollUntil(fmt.Sprintf("%q in %s after a reload", text, sel), func(ctx context.Context, t *chromedp.Target) (bool, error) {
+		if ok, err := chromedp.Evaluate[bool](expr)(ctx, t); err == nil && ok {
+			return true, nil
+		}
+		_, err := chromedp.Reload()(ctx, t)
+		return false, err
+	})
+}

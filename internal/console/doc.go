@@ -13,6 +13,10 @@
 // ConsoleLogin events of signin.amazonaws.com, with CloudTrail's
 // additionalEventData {"LoginTo": the console URL, "MobileVersion": "No",
 // "MFAUsed": "Yes"|"No"}.
+// The Databases page lists each instance's DB snapshots (manual and AWS
+// Backup's) and takes, deletes (manual ones) and restores them through
+// rds.Service's CreateSnapshot, DescribeSnapshots, DeleteSnapshot and
+// RestoreFromSnapshot, audited as the RDS API's operations.
 //
 // Wire format of a session:
 //

@@ -340,15 +340,7 @@ func TestDatabaseOutage(t *testing.T) {
 func TestStorageOutage(t *testing.T) {
 	c := newCluster(t)
 	m := testenv.StartMinIO(t)
-	cfg := filepath.Join(c.root, "coffer.yaml")
-	yaml := fmt.Sprintf(`storage:
-  regions:
-    us-east-1:
-      type: s3
-      s3: {endpoint: %q, bucket: %q, region: %q, access_key_id: %q, secret_access_key: %q, path_style: true}
-`, m.Endpoint, m.Bucket, m.Region, m.AccessKey, m.SecretKey)
-	c.check(os.WriteFile(cfg, []byte(yaml), 0o600))
-	c.args = []string{"--config", cfg}
+	c.useS3(m, m.Bucket, false)
 	a := c.node()
 	src := c.account(a, "111222333444", "source")
 	s := c.setup(src)
@@ -367,6 +359,45 @@ func TestStorageOutage(t *testing.T) {
 	msg := c.waitCompleted(src, s, id, 3*time.Minute)
 	if strings.Contains(msg, "attempt") {
 		t.Errorf("backup job %s was run again (%q); want it to wait out the outage", id, msg)
+	}
+	a.stop(t)
+	c.verify()
+}
+
+// useS3 makes us-east-1 of the cluster's nodes a bucket of m.
+func (c *cluster) useS3(m testenv.MinIOServer, bucket string, create bool) {
+	cfg := filepath.Join(c.root, "coffer.yaml")
+	yaml := fmt.Sprintf(`storage:
+  regions:
+    us-east-1:
+      type: s3
+      s3: {endpoint: %q, bucket: %q, region: %q, access_key_id: %q, secret_access_key: %q, path_style: true, create_bucket: %t}
+`, m.Endpoint, bucket, m.Region, m.AccessKey, m.SecretKey, create)
+	c.check(os.WriteFile(cfg, []byte(yaml), 0o600))
+	c.args = []string{"--config", cfg}
+}
+
+// TestMissingBucket: coffer serve refuses to start on a bucket that does
+// not exist, saying so and how to fix it; with create_bucket it creates
+// the bucket and backs up into it.
+func TestMissingBucket(t *testing.T) {
+	c := newCluster(t)
+	m := testenv.StartMinIO(t)
+	c.useS3(m, "coffer-absent", false)
+	out, err := exec.Command(binary(t), append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", c.dataDir, "--database", c.dsn,
+		"--bootstrap", filepath.Join(c.root, "bootstrap.yaml")}, c.args...)...).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "bucket coffer-absent does not exist") || !strings.Contains(string(out), "create_bucket: true") {
+		t.Fatalf("coffer serve on a missing bucket: %v; want it refused with a message naming the bucket and create_bucket:\n%s", err, tail(string(out), 2000))
+	}
+	c.useS3(m, "coffer-absent", true)
+	a := c.node()
+	src := c.account(a, "111222333444", "source")
+	s := c.setup(src)
+	fillRandom(t, s.dbPath, 1<<20, 7)
+	j, err := src.BackupJob(context.Background(), s.vault, s.dbARN, s.role)
+	c.check(err)
+	if j.State != backuptypes.BackupJobStateCompleted {
+		t.Fatalf("backup into the created bucket: %s %s", j.State, aws.ToString(j.StatusMessage))
 	}
 	a.stop(t)
 	c.verify()

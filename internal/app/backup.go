@@ -388,6 +388,9 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, keys rootke
 	if err != nil {
 		return err
 	}
+	if err := regions.OpenConfigured(); err != nil {
+		return err
+	}
 	workers := river.NewWorkers()
 	periodic := append(append(append(plans.PeriodicJobs(0, 0), restoretesting.PeriodicJobs(0)...), auditmanager.PeriodicJobs()...), gcJob(a.cfg.Jobs.GCInterval))
 	if a.queue, err = jobs.Open(ctx, a.store, jobs.Options{Workers: workers, Log: a.log.With("component", "jobs"), PeriodicJobs: periodic, Lease: a.cfg.Jobs.StaleAfter,

@@ -18,6 +18,7 @@
 //	        prefix: vaults
 //	        region: eu-west-1
 //	        # access_key_id / secret_access_key, or the AWS credential chain
+//	        create_bucket: true     # create a missing bucket (else refused)
 //	      maxConcurrent: 16
 package storage
 
@@ -131,6 +132,24 @@ func New(cfg Config, dataDir string, regions []string, o Options) (*Regions, err
 // DefaultDir is where a region's data lives without configuration.
 func DefaultDir(dataDir, region string) string {
 	return filepath.Join(dataDir, "regions", region, "vaults")
+}
+
+// OpenConfigured opens the store of every region the configuration
+// names, so a missing bucket or wrong credentials stop the server at
+// start with a message naming the region, rather than failing its first
+// job.
+func (r *Regions) OpenConfigured() error {
+	names := make([]string, 0, len(r.cfg.Regions))
+	for region := range r.cfg.Regions {
+		names = append(names, region)
+	}
+	sort.Strings(names)
+	for _, region := range names {
+		if _, err := r.Store(region); err != nil {
+			return fmt.Errorf("open the configured stores: %w", err)
+		}
+	}
+	return nil
 }
 
 // Store returns the region's store, wrapped with retries (S3), a

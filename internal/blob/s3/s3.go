@@ -49,6 +49,9 @@ type Config struct {
 	SecretAccessKey string `yaml:"secret_access_key"`
 	SessionToken    string `yaml:"session_token"`
 	UseTLS          bool   `yaml:"use_tls"`
+	// CreateBucket creates the bucket when it does not exist; otherwise
+	// a missing bucket is refused when the store is opened.
+	CreateBucket bool `yaml:"create_bucket"`
 	// PathStyle forces path-style requests (http://host/bucket/key);
 	// otherwise minio-go picks (virtual-host style for AWS).
 	PathStyle bool `yaml:"path_style"`
@@ -186,9 +189,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, s.err("open", "", err)
 	}
-	if !ok {
+	switch {
+	case ok:
+	case cfg.CreateBucket:
+		if err := client.MakeBucket(ctx, cfg.Bucket, minio.MakeBucketOptions{Region: cfg.Region}); err != nil {
+			return nil, s.err("create bucket", "", err)
+		}
+	default:
 		return nil, &Error{Op: "open", Code: "NoSuchBucket", Status: http.StatusNotFound,
-			Msg: fmt.Sprintf("bucket %s does not exist at %s; create it or fix the bucket name", cfg.Bucket, s.endpoint)}
+			Msg: fmt.Sprintf("bucket %s does not exist at %s; create it, fix the bucket name, or set create_bucket: true", cfg.Bucket, s.endpoint)}
 	}
 	return s, nil
 }

@@ -152,8 +152,16 @@ func storageDomain(d backup.Domain) vaultstore.Domain {
 	return vaultstore.Domain{Region: d.Region, Vault: d.Account + "." + d.Vault, KeyARN: d.KeyARN}
 }
 
+// owned tags the writers started with ctx with the job attempt it runs.
+func owned(ctx context.Context) context.Context {
+	if job, attempt := backup.Attempt(ctx); job != "" {
+		return vaultstore.WithOwner(ctx, job, attempt)
+	}
+	return ctx
+}
+
 func (v vaultData) Write(ctx context.Context, d backup.Domain, meta map[string]string, fill func(backup.Sink) error) (backup.Written, error) {
-	ctx = withKeyServices(ctx, d)
+	ctx = owned(withKeyServices(ctx, d))
 	w, err := v.e.NewWriter(ctx, storageDomain(d), meta)
 	if err != nil {
 		return backup.Written{}, err
@@ -182,11 +190,16 @@ func (v vaultData) Read(ctx context.Context, d backup.Domain, id string) (io.Rea
 }
 
 func (v vaultData) Copy(ctx context.Context, src, dst backup.Domain, id string) (backup.Written, error) {
-	newID, st, err := v.e.Copy(withKeyServices(ctx, src, dst), vaultstore.ManifestID(id), storageDomain(dst), nil)
+	newID, st, err := v.e.Copy(owned(withKeyServices(ctx, src, dst)), vaultstore.ManifestID(id), storageDomain(dst), nil)
 	if err != nil {
 		return backup.Written{}, err
 	}
 	return backup.Written{ManifestID: string(newID), Size: st.BytesIn, BytesWritten: st.BytesWritten}, nil
+}
+
+func (v vaultData) ReleaseAttempts(ctx context.Context, job string, attempt int64) error {
+	_, err := v.e.ReleaseOwner(ctx, job, attempt)
+	return err
 }
 
 func (v vaultData) Delete(ctx context.Context, d backup.Domain, id string) error {

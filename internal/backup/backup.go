@@ -104,6 +104,25 @@ type Storage interface {
 	// what the destination lacks.
 	Copy(ctx context.Context, src, dst Domain, manifestID string) (Written, error)
 	Delete(ctx context.Context, d Domain, manifestID string) error
+	// ReleaseAttempts drops what the attempts of job before attempt
+	// wrote and did not commit (they are fenced out: another attempt
+	// took the job over) and frees its space at once.
+	ReleaseAttempts(ctx context.Context, job string, attempt int64) error
+}
+
+// attemptKey carries the job attempt a worker runs.
+type attemptKey struct{}
+
+type jobAttempt struct {
+	job     string
+	attempt int64
+}
+
+// Attempt names the job and attempt ctx runs, for storage to tag what it
+// writes (ReleaseAttempts); job is "" outside a job.
+func Attempt(ctx context.Context) (job string, attempt int64) {
+	a, _ := ctx.Value(attemptKey{}).(jobAttempt)
+	return a.job, a.attempt
 }
 
 // Resources are the databases backup protects (RDS DB instances).

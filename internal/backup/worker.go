@@ -85,6 +85,14 @@ func (s *Service) run(ctx context.Context, id string, lease queueLease) error {
 		// rather than hold a worker that other accounts could use.
 		return river.JobSnooze(time.Second)
 	}
+	if j.attempt > 1 {
+		// The earlier attempts are fenced out: their uncommitted data is
+		// garbage now. Should this fail (storage away), GC frees it once
+		// the dead writer's storage lease runs out.
+		if err := s.data.ReleaseAttempts(ctx, j.ID, j.attempt); err != nil {
+			s.log.Warn("release the data of the job's earlier attempts", "job", j.ID, "error", err)
+		}
+	}
 	s.notifyJob(ctx, j)
 	jobCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -95,6 +103,7 @@ func (s *Service) run(ctx context.Context, id string, lease queueLease) error {
 	}
 	t := &tracker{}
 	jobCtx = context.WithValue(jobCtx, trackerKey{}, t)
+	jobCtx = context.WithValue(jobCtx, attemptKey{}, jobAttempt{j.ID, j.attempt})
 	// Storage outages are waited out within the completion window (the
 	// job's deadline), or for patience when it has none.
 	jobCtx = blob.Patient(jobCtx, patienceEnd(j, now))

@@ -162,26 +162,13 @@ func (e *Engine) gcDomain(ctx context.Context, ds *domainState, o GCOptions, st 
 		return err
 	}
 	for _, id := range ids {
-		dropped := false
-		err := e.db.InTx(ctx, func(q meta.Querier) error {
-			res, err := q.ExecContext(ctx, `DELETE FROM vs_manifests WHERE manifest_id = ? AND state = 'writing' AND lease_expires < ?`, id, now)
-			if err != nil {
-				return err
-			}
-			n, _ := res.RowsAffected()
-			dropped = n == 1
-			if !dropped {
-				return nil
-			}
-			_, err = q.ExecContext(ctx, `DELETE FROM vs_refs WHERE manifest_id = ?`, id)
-			return err
-		})
+		dropped, err := e.dropWriting(ctx, ManifestID(id), now)
 		if err != nil {
-			return fmt.Errorf("drop expired lease %s: %w", id, err)
+			return fmt.Errorf("drop expired lease: %w", err)
 		}
 		if dropped {
 			st.LeasesExpired++
-			if err := ds.store.Delete(ctx, ds.manifestName(ManifestID(id))); err != nil {
+			if err := e.release(ctx, ds, ManifestID(id), st); err != nil {
 				return err
 			}
 		}

@@ -155,8 +155,9 @@ func (w *Writer) ID() ManifestID { return w.id }
 func (e *Engine) startWriter(ctx context.Context, ds *domainState, k *domainKeys, meta map[string]string) (*Writer, error) {
 	id := newManifestID()
 	now := e.now()
-	if _, err := e.db.ExecContext(ctx, `INSERT INTO vs_manifests (manifest_id, domain_id, state, lease_expires, created_at) VALUES (?, ?, 'writing', ?, ?)`,
-		string(id), ds.id.String(), now+e.o.Lease.Nanoseconds(), now); err != nil {
+	o := ownerOf(ctx)
+	if _, err := e.db.ExecContext(ctx, `INSERT INTO vs_manifests (manifest_id, domain_id, state, lease_expires, created_at, owner, owner_attempt) VALUES (?, ?, 'writing', ?, ?, ?, ?)`,
+		string(id), ds.id.String(), now+e.o.Lease.Nanoseconds(), now, o.name, o.attempt); err != nil {
 		return nil, fmt.Errorf("start recovery point: %w", err)
 	}
 	// The pipeline outlives the call that started it, but not a
@@ -667,21 +668,21 @@ func (w *Writer) finish(ctx context.Context) error {
 	return nil
 }
 
-// drop forgets an uncommitted manifest and its references; packs it
-// uploaded stay indexed, unreferenced, for GC.
+// drop forgets an uncommitted manifest and its references, and deletes
+// at once the packs it uploaded that nothing else uses.
 func (w *Writer) drop() {
 	ctx := context.WithoutCancel(w.ctx)
-	w.e.db.InTx(ctx, func(q meta.Querier) error {
-		res, err := q.ExecContext(ctx, `DELETE FROM vs_manifests WHERE manifest_id = ? AND state = 'writing'`, string(w.id))
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		_, err = q.ExecContext(ctx, `DELETE FROM vs_refs WHERE manifest_id = ?`, string(w.id))
-		return err
-	})
+	// Released even when the row is gone already (ReleaseOwner or GC
+	// fenced this writer out): packs it uploaded since are its own.
+	_, err := w.e.dropWriting(ctx, w.id, 0)
+	if err == nil {
+		var st GCStats
+		err = w.e.release(ctx, w.ds, w.id, &st)
+	}
+	if err != nil {
+		// GC finishes the job once the lease has run out.
+		w.e.log.Warn("vaultstore: release an uncommitted recovery point", "manifest", w.id, "err", err)
+	}
 }
 
 // Abort stops the writer and drops what it wrote. Aborting after Commit

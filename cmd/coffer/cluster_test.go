@@ -141,25 +141,30 @@ func (c *cluster) waitTakenOver(a *scenario.Account, s backupSetup, id string, w
 	}
 }
 
+// waitEnded waits for the job to end.
+func (c *cluster) waitEnded(a *scenario.Account, id string, within time.Duration) *backup.DescribeBackupJobOutput {
+	c.t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(within)
+	for {
+		j, err := a.Backup.DescribeBackupJob(ctx, &backup.DescribeBackupJobInput{BackupJobId: aws.String(id)})
+		c.check(err)
+		if j.State != backuptypes.BackupJobStateCreated && j.State != backuptypes.BackupJobStatePending && j.State != backuptypes.BackupJobStateRunning {
+			return j
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("backup job %s still %s %q after %s", id, j.State, aws.ToString(j.StatusMessage), within)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // waitCompleted waits for the job to end and checks it COMPLETED with one
 // recovery point; it returns the job's status message.
 func (c *cluster) waitCompleted(a *scenario.Account, s backupSetup, id string, within time.Duration) string {
 	c.t.Helper()
 	ctx := context.Background()
-	deadline := time.Now().Add(within)
-	var j *backup.DescribeBackupJobOutput
-	for {
-		var err error
-		j, err = a.Backup.DescribeBackupJob(ctx, &backup.DescribeBackupJobInput{BackupJobId: aws.String(id)})
-		c.check(err)
-		if j.State != backuptypes.BackupJobStateCreated && j.State != backuptypes.BackupJobStatePending && j.State != backuptypes.BackupJobStateRunning {
-			break
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("backup job %s still %s %q %s after its node was lost", id, j.State, aws.ToString(j.StatusMessage), within)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	j := c.waitEnded(a, id, within)
 	msg := aws.ToString(j.StatusMessage)
 	if j.State != backuptypes.BackupJobStateCompleted {
 		c.t.Fatalf("backup job %s ended %s %q; want COMPLETED", id, j.State, msg)
@@ -191,6 +196,14 @@ func (c *cluster) verify() {
 		AND NOT EXISTS (SELECT 1 FROM backup_recovery_points r WHERE r.manifest_id = m.manifest_id)`).Scan(&orphans))
 	if orphans != 0 {
 		c.t.Errorf("%d committed manifests belong to no recovery point", orphans)
+	}
+	// What failed or fenced-out attempts wrote went with them, without
+	// waiting for GC's grace.
+	var packs, bytes int64
+	c.check(c.db.QueryRow(`SELECT COUNT(*), COALESCE(SUM(size), 0) FROM vs_packs p
+		WHERE NOT EXISTS (SELECT 1 FROM vs_manifests m WHERE m.manifest_id = p.owner AND m.state = 'committed')`).Scan(&packs, &bytes))
+	if packs != 0 {
+		c.t.Errorf("%d packs (%d bytes) of attempts that did not commit are left", packs, bytes)
 	}
 }
 
@@ -399,6 +412,94 @@ func TestMissingBucket(t *testing.T) {
 	if j.State != backuptypes.BackupJobStateCompleted {
 		t.Fatalf("backup into the created bucket: %s %s", j.State, aws.ToString(j.StatusMessage))
 	}
+	a.stop(t)
+	c.verify()
+}
+
+// mountTmpfs mounts a tmpfs of size at dir until the test ends.
+func mountTmpfs(t *testing.T, dir, size string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		testenv.Missing(t, "mount a tmpfs at %s (needs root): %v %s", dir, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", dir, err, out)
+		}
+	})
+}
+
+// storeFiles lists the files under dir with their sizes.
+func storeFiles(t *testing.T, dir string) map[string]int64 {
+	t.Helper()
+	files := map[string]int64{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		files[strings.TrimPrefix(p, dir)] = fi.Size()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestStorageFull: the directory store of a region (a 64 MiB tmpfs)
+// fills up during a backup: the job fails saying the storage is full,
+// and every file it wrote is gone at once, without coffer vault gc, so
+// the next backup has the room again.
+func TestStorageFull(t *testing.T) {
+	c := newCluster(t)
+	dir := filepath.Join(c.root, "store")
+	mountTmpfs(t, dir, "64m")
+	cfg := filepath.Join(c.root, "coffer.yaml")
+	c.check(os.WriteFile(cfg, []byte(fmt.Sprintf("storage:\n  regions:\n    us-east-1: {type: dir, dir: %q}\n", dir)), 0o600))
+	c.args = []string{"--config", cfg}
+	a := c.node()
+	src := c.account(a, "111222333444", "source")
+	s := c.setup(src)
+	ctx := context.Background()
+	small := func(seed int64) {
+		t.Helper()
+		c.check(os.Remove(s.dbPath))
+		fillRandom(t, s.dbPath, 4<<20, seed)
+		j, err := src.BackupJob(ctx, s.vault, s.dbARN, s.role)
+		c.check(err)
+		if j.State != backuptypes.BackupJobStateCompleted {
+			t.Fatalf("small backup: %s %s", j.State, aws.ToString(j.StatusMessage))
+		}
+	}
+	small(8)
+	before := storeFiles(t, dir)
+	// 150 MB of new data into 64 MiB.
+	id := c.startRunning(src, s, 9)
+	j := c.waitEnded(src, id, 3*time.Minute)
+	msg := aws.ToString(j.StatusMessage)
+	if j.State != backuptypes.BackupJobStateFailed || !strings.Contains(msg, "storage is full") || !strings.Contains(msg, "no space left") {
+		t.Fatalf("backup onto a full disk: %s %q; want FAILED saying the storage is full", j.State, msg)
+	}
+	var rps int
+	c.check(c.db.QueryRow(`SELECT COUNT(*) FROM backup_recovery_points WHERE created_by_job_id = $1`, id).Scan(&rps))
+	if rps != 0 {
+		t.Errorf("the failed backup left %d recovery points", rps)
+	}
+	after := storeFiles(t, dir)
+	for f, size := range after {
+		if _, ok := before[f]; !ok {
+			t.Errorf("the failed backup left %s (%d bytes)", f, size)
+		}
+	}
+	// The room is back: another backup fits.
+	small(10)
 	a.stop(t)
 	c.verify()
 }

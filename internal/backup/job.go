@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/awserr"
+	"github.com/coffer-dev/coffer/internal/blob"
 	"github.com/coffer-dev/coffer/internal/meta"
 )
 
@@ -302,6 +303,9 @@ func discardUncommitted(ctx context.Context, q meta.Querier, j *Job) error {
 // failMessage is what a failed job's StatusMessage says about err: the
 // AWS-style message of a domain error, a generic line for the rest.
 func failMessage(err error) string {
+	if errors.Is(err, blob.ErrFull) {
+		return "the backup storage is full: the job stopped and what it had written was deleted; free space in the store, then start the job again (" + err.Error() + ")"
+	}
 	var e *awserr.Error
 	if errors.As(err, &e) && e.Kind != awserr.Internal {
 		return e.Message

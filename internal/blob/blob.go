@@ -17,6 +17,10 @@ var ErrNotExist = errors.New("blob: object does not exist")
 // ErrExists is returned by Creator.Create when the object already exists.
 var ErrExists = errors.New("blob: object already exists")
 
+// ErrFull is returned (wrapped with the store's own error) when a write
+// failed because the store has no space left.
+var ErrFull = errors.New("blob: the store is full")
+
 // IsNotExist reports whether err says the object does not exist.
 func IsNotExist(err error) bool { return errors.Is(err, ErrNotExist) }
 

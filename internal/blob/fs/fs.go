@@ -75,7 +75,7 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader, size int64) e
 	}
 	tmp, err := s.writeTemp(ctx, p, r, size)
 	if err != nil {
-		return fmt.Errorf("put %s: %w", name, err)
+		return fmt.Errorf("put %s: %w", name, noSpace(err))
 	}
 	if err := os.Rename(tmp, p); err != nil {
 		os.Remove(tmp)
@@ -100,7 +100,7 @@ func (s *Store) Create(ctx context.Context, name string, r io.Reader, size int64
 	}
 	tmp, err := s.writeTemp(ctx, p, r, size)
 	if err != nil {
-		return fmt.Errorf("create %s: %w", name, err)
+		return fmt.Errorf("create %s: %w", name, noSpace(err))
 	}
 	err = os.Link(tmp, p)
 	os.Remove(tmp)
@@ -114,6 +114,15 @@ func (s *Store) Create(ctx context.Context, name string, r io.Reader, size int64
 		return fmt.Errorf("create %s: %w", name, err)
 	}
 	return nil
+}
+
+// noSpace marks an error of a write that found the file system full (or
+// the user's quota spent) as blob.ErrFull.
+func noSpace(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("%w: %w", blob.ErrFull, err)
+	}
+	return err
 }
 
 // writeTemp writes r to a synced and closed temporary file beside p and

@@ -74,7 +74,7 @@ func (c *cluster) account(p *process, id, profile string) *scenario.Account {
 
 // backupSetup creates what a backup of a large SQLite instance needs in
 // the source account.
-type backupSetup struct{ vault, role, dbARN, dbPath string }
+type backupSetup struct{ vault, role, dbARN, dbPath, key string }
 
 func (c *cluster) setup(a *scenario.Account) backupSetup {
 	ctx := context.Background()
@@ -86,7 +86,7 @@ func (c *cluster) setup(a *scenario.Account) backupSetup {
 	c.check(err)
 	_, err = a.Vault(ctx, "source-vault", key)
 	c.check(err)
-	return backupSetup{vault: "source-vault", role: role, dbARN: db.ARN, dbPath: db.Address}
+	return backupSetup{vault: "source-vault", role: role, dbARN: db.ARN, dbPath: db.Address, key: key}
 }
 
 func (c *cluster) check(err error) {
@@ -343,6 +343,67 @@ func TestDatabaseOutage(t *testing.T) {
 	c.pg.Start(t)
 	testenv.WaitHealthy(t, http.DefaultClient, a.url)
 	t.Logf("job after the outage: %s", c.waitCompleted(src, s, id, 2*time.Minute))
+	a.stop(t)
+	c.verify()
+}
+
+// TestDatabaseOutageCopy: the metadata PostgreSQL stops, for longer
+// than the job lease, while a copy job runs; once it is back the copy is
+// run again and COMPLETES, with one destination recovery point (not
+// FAILED for a recovery point "already existing", its own earlier
+// attempt's), and the vaults verify.
+func TestDatabaseOutageCopy(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t)
+	a := c.node()
+	src := c.account(a, "111222333444", "source")
+	s := c.setup(src)
+	c.check(os.Remove(s.dbPath))
+	fillRandom(t, s.dbPath, 150<<20, 11)
+	first, err := src.BackupJob(ctx, s.vault, s.dbARN, s.role)
+	c.check(err)
+	if first.State != backuptypes.BackupJobStateCompleted {
+		t.Fatalf("backup: %s %s", first.State, aws.ToString(first.StatusMessage))
+	}
+	dst, err := src.Vault(ctx, "copy-vault", s.key)
+	c.check(err)
+	out, err := src.Backup.StartCopyJob(ctx, &backup.StartCopyJobInput{RecoveryPointArn: first.RecoveryPointArn, SourceBackupVaultName: aws.String(s.vault),
+		DestinationBackupVaultArn: aws.String(dst), IamRoleArn: aws.String(s.role)})
+	c.check(err)
+	id := aws.ToString(out.CopyJobId)
+	copyJob := func() *backuptypes.CopyJob {
+		j, err := src.Backup.DescribeCopyJob(ctx, &backup.DescribeCopyJobInput{CopyJobId: aws.String(id)})
+		c.check(err)
+		return j.CopyJob
+	}
+	for deadline := time.Now().Add(time.Minute); copyJob().State != backuptypes.CopyJobStateRunning; time.Sleep(20 * time.Millisecond) {
+		if j := copyJob(); j.State != backuptypes.CopyJobStateCreated || time.Now().After(deadline) {
+			t.Fatalf("copy job %s %s %q before the outage", id, j.State, aws.ToString(j.StatusMessage))
+		}
+	}
+	c.pg.Stop(t)
+	// Longer than the job's lease.
+	time.Sleep(5 * time.Second)
+	c.pg.Start(t)
+	testenv.WaitHealthy(t, http.DefaultClient, a.url)
+	var j *backuptypes.CopyJob
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		if j = copyJob(); j.State != backuptypes.CopyJobStateCreated && j.State != backuptypes.CopyJobStateRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("copy job %s still %s %q after the outage", id, j.State, aws.ToString(j.StatusMessage))
+		}
+	}
+	if j.State != backuptypes.CopyJobStateCompleted {
+		t.Fatalf("copy job after the outage: %s %q; want COMPLETED", j.State, aws.ToString(j.StatusMessage))
+	}
+	t.Logf("copy job after the outage: %s", aws.ToString(j.StatusMessage))
+	var rps int
+	c.check(c.db.QueryRow(`SELECT COUNT(*) FROM backup_recovery_points WHERE created_by_job_id = $1 AND status = 'COMPLETED'`, id).Scan(&rps))
+	if rps != 1 {
+		t.Errorf("copy job %s made %d recovery points; want 1", id, rps)
+	}
 	a.stop(t)
 	c.verify()
 }

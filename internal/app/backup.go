@@ -382,6 +382,10 @@ func (d dbResources) RestorePhysical(ctx context.Context, spec backup.RestoreSpe
 		Unpacked: unpacked.Sub(began), Recovered: recovered.Sub(unpacked), Validated: time.Since(recovered)}, nil
 }
 
+func (d dbResources) Holder(ctx context.Context, arn string) (string, bool, error) {
+	return d.rds.Holder(ctx, arn)
+}
+
 func (d dbResources) AbandonRestored(ctx context.Context, arn, reason string) error {
 	return d.rds.MarkFailed(ctx, arn, reason)
 }

@@ -148,6 +148,10 @@ type Resources interface {
 	// AbandonRestored marks FAILED, with reason, the instance a restore
 	// attempt created and could not finish (its node stopped).
 	AbandonRestored(ctx context.Context, arn, reason string) error
+	// Holder names the coffer node that holds the server of resource
+	// arn, and whether it is this node (true as well for a resource that
+	// every node reaches).
+	Holder(ctx context.Context, arn string) (node string, here bool, err error)
 }
 
 // Source is a database about to be snapshotted.
@@ -233,6 +237,10 @@ type Queue interface {
 	// AwaitSuccessor returns once no later attempt of queue job id is
 	// queued or running.
 	AwaitSuccessor(ctx context.Context, id int64, attempt int) error
+	// NodeHeartbeat is the last heartbeat of coffer node id; known is
+	// false when the node is not running (it stopped, cleanly or not
+	// seen yet).
+	NodeHeartbeat(ctx context.Context, id string) (beat time.Time, known bool, err error)
 }
 
 // Service is the backup domain.

@@ -63,6 +63,9 @@ func (s *Service) run(ctx context.Context, id string, lease queueLease) error {
 		return nil
 	}
 	now := s.now()
+	if wait, err := s.awaitHolder(ctx, j, now); wait {
+		return err
+	}
 	if (j.State == StateCreated || j.State == StatePending) && !j.StartBy.IsZero() && now.After(j.StartBy) {
 		// A restore job knows no EXPIRED: a restore test that did not
 		// start within its StartWindowHours is canceled (ABORTED).

@@ -63,6 +63,20 @@ func (q *Queue) beatUntil(ctx context.Context) {
 	}
 }
 
+// NodeHeartbeat is the last heartbeat of node id; known is false when it
+// has no row (it stopped cleanly, or never ran).
+func (q *Queue) NodeHeartbeat(ctx context.Context, id string) (time.Time, bool, error) {
+	var beat int64
+	err := q.store.QueryRowContext(ctx, `SELECT heartbeat_at FROM coffer_nodes WHERE id = ?`, id).Scan(&beat)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("heartbeat of node %s: %w", id, err)
+	}
+	return time.Unix(0, beat), true, nil
+}
+
 // ClusterStatus reads the nodes and the queue of store.
 func ClusterStatus(ctx context.Context, store meta.Store) (*Cluster, error) {
 	c := &Cluster{Depth: map[string]int{}}

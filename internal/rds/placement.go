@@ -183,10 +183,23 @@ func (s *Service) AdminTarget(ctx context.Context, arn string) (*Instance, engin
 	return inst, t, err
 }
 
+// Holder names the coffer node holding the server of instance arn, and
+// whether that is this node (true as well for an instance without a
+// server of its own, which every node reaches).
+func (s *Service) Holder(ctx context.Context, arn string) (node string, here bool, err error) {
+	inst, err := s.loadARN(ctx, arn)
+	if err != nil {
+		return "", false, err
+	}
+	return inst.NodeID, s.local(inst), nil
+}
+
+func (s *Service) local(inst *Instance) bool { return inst.server == "" || inst.NodeID == s.hosts.NodeID() }
+
 // onThisNode reports an error when an instance's server is held by
 // another coffer node.
 func (s *Service) onThisNode(inst *Instance) error {
-	if inst.server == "" || inst.NodeID == s.hosts.NodeID() {
+	if s.local(inst) {
 		return nil
 	}
 	return invalidState("DB instance %s runs on coffer node %s, and this is node %s; run the job on %s", inst.Identifier, inst.NodeID, s.hosts.NodeID(), inst.NodeID)

@@ -60,8 +60,8 @@ func newCluster(t *testing.T) *cluster {
 	return c
 }
 
-func (c *cluster) node() *process {
-	return startServe(c.t, []string{"COFFER_JOB_STALE_AFTER=" + clusterLease, "COFFER_GC_INTERVAL=2s"},
+func (c *cluster) node(env ...string) *process {
+	return startServe(c.t, append([]string{"COFFER_JOB_STALE_AFTER=" + clusterLease, "COFFER_GC_INTERVAL=2s"}, env...),
 		append([]string{"--data-dir", c.dataDir, "--database", c.dsn, "--bootstrap", filepath.Join(c.root, "bootstrap.yaml")}, c.args...)...)
 }
 
@@ -562,5 +562,47 @@ func TestStorageFull(t *testing.T) {
 	// The room is back: another backup fits.
 	small(10)
 	a.stop(t)
+	c.verify()
+}
+
+// TestHolderNodeStopped: a backup of a DB instance whose server node-a
+// holds is started while node-a is stopped: node-b does not fail it but
+// leaves it PENDING, saying it waits for node-a; node-a comes back and
+// runs it to COMPLETED.
+func TestHolderNodeStopped(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t)
+	a := c.node("COFFER_NODE_ID=node-a")
+	src := c.account(a, "111222333444", "source")
+	key, err := src.CreateKey(ctx, "source-cmk", scenario.KeyPolicy("111222333444"))
+	c.check(err)
+	db, err := src.CreateDB(ctx, scenario.DBSpec{ID: "placed", Engine: "postgres", KeyID: key, DBName: "app", User: "app", Password: "app-secret-1"})
+	c.check(err)
+	role, err := src.BackupRole(ctx, "backup-role")
+	c.check(err)
+	_, err = src.Vault(ctx, "source-vault", key)
+	c.check(err)
+	b := c.node("COFFER_NODE_ID=node-b")
+	a.stop(t)
+	srcB := c.account(b, "111222333444", "source")
+	out, err := srcB.Backup.StartBackupJob(ctx, &backup.StartBackupJobInput{BackupVaultName: aws.String("source-vault"), ResourceArn: aws.String(db.ARN), IamRoleArn: aws.String(role)})
+	c.check(err)
+	id := aws.ToString(out.BackupJobId)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		j, err := srcB.Backup.DescribeBackupJob(ctx, &backup.DescribeBackupJobInput{BackupJobId: aws.String(id)})
+		c.check(err)
+		msg := aws.ToString(j.StatusMessage)
+		if j.State == backuptypes.BackupJobStatePending && strings.Contains(msg, "waiting for coffer node node-a") {
+			t.Logf("while node-a is stopped: %s %s", j.State, msg)
+			break
+		}
+		if (j.State != backuptypes.BackupJobStateCreated && j.State != backuptypes.BackupJobStatePending) || time.Now().After(deadline) {
+			t.Fatalf("backup job %s of an instance on the stopped node-a: %s %q; want PENDING, waiting for node-a", id, j.State, msg)
+		}
+	}
+	a = c.node("COFFER_NODE_ID=node-a")
+	c.waitCompleted(srcB, backupSetup{vault: "source-vault"}, id, 3*time.Minute)
+	a.stop(t)
+	b.stop(t)
 	c.verify()
 }

@@ -19,6 +19,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/backup"
 	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/smithy-go"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
@@ -376,8 +377,12 @@ func TestDatabaseOutageCopy(t *testing.T) {
 		c.check(err)
 		return j.CopyJob
 	}
-	for deadline := time.Now().Add(time.Minute); copyJob().State != backuptypes.CopyJobStateRunning; time.Sleep(20 * time.Millisecond) {
-		if j := copyJob(); j.State != backuptypes.CopyJobStateCreated || time.Now().After(deadline) {
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		j := copyJob()
+		if j.State == backuptypes.CopyJobStateRunning {
+			break
+		}
+		if j.State != backuptypes.CopyJobStateCreated || time.Now().After(deadline) {
 			t.Fatalf("copy job %s %s %q before the outage", id, j.State, aws.ToString(j.StatusMessage))
 		}
 	}
@@ -576,7 +581,13 @@ func TestHolderNodeStopped(t *testing.T) {
 	src := c.account(a, "111222333444", "source")
 	key, err := src.CreateKey(ctx, "source-cmk", scenario.KeyPolicy("111222333444"))
 	c.check(err)
-	db, err := src.CreateDB(ctx, scenario.DBSpec{ID: "placed", Engine: "postgres", KeyID: key, DBName: "app", User: "app", Password: "app-secret-1"})
+	// A server of its own on node-a; no automated backups, so the only
+	// data in the vaults is the job's.
+	_, err = src.RDS.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{DBInstanceIdentifier: aws.String("placed"), Engine: aws.String("postgres"),
+		DBInstanceClass: aws.String("db.t3.micro"), AllocatedStorage: aws.Int32(20), StorageEncrypted: aws.Bool(true), KmsKeyId: aws.String(key),
+		DBName: aws.String("app"), MasterUsername: aws.String("app"), MasterUserPassword: aws.String("app-secret-1"), BackupRetentionPeriod: aws.Int32(0)})
+	c.check(err)
+	db, err := src.WaitDB(ctx, "placed")
 	c.check(err)
 	role, err := src.BackupRole(ctx, "backup-role")
 	c.check(err)

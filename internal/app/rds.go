@@ -25,7 +25,7 @@ func openRDS(cfg config.Config, store meta.Store, az *authz.Authorizer, k *kms.S
 		return nil, nil, err
 	}
 	hosts := rds.NewHosts(rds.HostsOptions{DataDir: cfg.DataDir, PostgresDSN: cfg.RDS.PostgresHosts, RootKey: root,
-		ListenAddress: cfg.RDS.ListenAddress, Log: log.With("component", "rds-hosts")})
+		ListenAddress: cfg.RDS.ListenAddress, NodeID: cfg.Jobs.NodeID, Log: log.With("component", "rds-hosts")})
 	svc := rds.New(rds.Options{
 		Store: store, Authz: az, Keys: rdsKeys{k}, Hosts: hosts, Log: log.With("component", "rds"),
 		Engines: map[string]engine.Engine{

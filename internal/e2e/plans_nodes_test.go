@@ -2,17 +2,9 @@ package e2e
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
-	"github.com/aws/aws-sdk-go-v2/service/rds"
-	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
-
-	"github.com/coffer-dev/coffer/internal/testenv"
 )
 
 // TestTwoNodesOnePostgres: two coffer nodes share one PostgreSQL
@@ -22,21 +14,8 @@ import (
 // once: none twice, none missed.
 func TestTwoNodesOnePostgres(t *testing.T) {
 	ctx := context.Background()
-	pg := testenv.StartPostgres(t)
-	dsn := pg.CreateDatabase(t, "coffer")
-	start := time.Now().UTC().Truncate(time.Hour).Add(time.Minute)
-	clock := &fakeClock{t: start}
-	cfg := clockedConfig(t, filepath.Join(t.TempDir(), "data"), dsn)
-	a := startNode(t, cfg, clock)
-	b := startNode(t, cfg, clock)
-
-	src := a.clients(t, source, "source", "")
-	key := src.createKey(t, "source-cmk", sharedKeyPolicy(source))
-	dbARN := src.createDB(t, "orders-db", "alias/source-cmk", 100)
-	must[*rds.AddTagsToResourceOutput](t)(src.RDS.AddTagsToResource(ctx, &rds.AddTagsToResourceInput{ResourceName: aws.String(dbARN), Tags: []rdstypes.Tag{{Key: aws.String("backup"), Value: aws.String("hourly")}}}))
-	role := src.backupRole(t, "backup-role")
-	src.vault(t, "source-vault", key)
-	hourlyPlan(t, src, "", role, dbARN)
+	w := newHourlyNodes(t)
+	a, b, src, clock, start := w.a, w.b, w.src, w.clock, w.start
 
 	const hours = 12
 	for hour := 1; hour <= hours; hour++ {
@@ -64,23 +43,5 @@ func TestTwoNodesOnePostgres(t *testing.T) {
 		}
 	}
 
-	jobs := allBackupJobs(t, src)
-	windows := map[time.Time]int{}
-	for _, j := range jobs {
-		if j.State != backuptypes.BackupJobStateCompleted {
-			t.Errorf("backup job %s %s: %s", aws.ToString(j.BackupJobId), j.State, aws.ToString(j.StatusMessage))
-		}
-		windows[aws.ToTime(j.CreationDate).Truncate(time.Hour)]++
-	}
-	for hour := 1; hour <= hours; hour++ {
-		if w := start.Add(time.Duration(hour) * time.Hour).Truncate(time.Hour); windows[w] != 1 {
-			t.Errorf("window %s ran %d times", w, windows[w])
-		}
-	}
-	if len(jobs) != hours {
-		t.Errorf("%d backup jobs for %d windows", len(jobs), hours)
-	}
-	if rps := allRecoveryPoints(t, src, "source-vault"); len(rps) != hours {
-		t.Errorf("%d recovery points for %d windows", len(rps), hours)
-	}
+	checkEachWindowOnce(t, src, start, hours)
 }

@@ -23,22 +23,8 @@ import (
 // exactly once: none skipped, none doubled.
 func TestSchedulerAcrossDatabaseRestart(t *testing.T) {
 	ctx := context.Background()
-	pg := testenv.StartPostgres(t)
-	dsn := pg.CreateDatabase(t, "coffer")
-	start := time.Now().UTC().Truncate(time.Hour).Add(time.Minute)
-	clock := &fakeClock{t: start}
-	cfg := clockedConfig(t, filepath.Join(t.TempDir(), "data"), dsn)
-	a := startNode(t, cfg, clock)
-	b := startNode(t, cfg, clock)
-
-	src := a.clients(t, source, "source", "")
-	key := src.createKey(t, "source-cmk", sharedKeyPolicy(source))
-	dbARN := src.createDB(t, "orders-db", "alias/source-cmk", 100)
-	must[*rds.AddTagsToResourceOutput](t)(src.RDS.AddTagsToResource(ctx, &rds.AddTagsToResourceInput{ResourceName: aws.String(dbARN), Tags: []rdstypes.Tag{{Key: aws.String("backup"), Value: aws.String("hourly")}}}))
-	role := src.backupRole(t, "backup-role")
-	src.vault(t, "source-vault", key)
-	hourlyPlan(t, src, "", role, dbARN)
-
+	w := newHourlyNodes(t)
+	a, b, src, clock, start, pg := w.a, w.b, w.src, w.clock, w.start, w.pg
 	tick := func(hour int, outage bool) {
 		var wg sync.WaitGroup
 		for _, n := range []*node{a, b} {
@@ -73,6 +59,44 @@ func TestSchedulerAcrossDatabaseRestart(t *testing.T) {
 		waitJobs(t, src, hour, 0)
 	}
 
+	checkEachWindowOnce(t, src, start, hours)
+}
+
+// hourlyNodes are two nodes on one PostgreSQL and a fake clock, with an
+// hourly plan backing up a tagged instance of the source account.
+type hourlyNodes struct {
+	pg    *testenv.PostgresServer
+	clock *fakeClock
+	start time.Time
+	a, b  *node
+	src   *account
+}
+
+func newHourlyNodes(t *testing.T) *hourlyNodes {
+	t.Helper()
+	ctx := context.Background()
+	pg := testenv.StartPostgres(t)
+	dsn := pg.CreateDatabase(t, "coffer")
+	w := &hourlyNodes{pg: pg, start: time.Now().UTC().Truncate(time.Hour).Add(time.Minute)}
+	w.clock = &fakeClock{t: w.start}
+	cfg := clockedConfig(t, filepath.Join(t.TempDir(), "data"), dsn)
+	w.a = startNode(t, cfg, w.clock)
+	w.b = startNode(t, cfg, w.clock)
+	src := w.a.clients(t, source, "source", "")
+	key := src.createKey(t, "source-cmk", sharedKeyPolicy(source))
+	dbARN := src.createDB(t, "orders-db", "alias/source-cmk", 100)
+	must[*rds.AddTagsToResourceOutput](t)(src.RDS.AddTagsToResource(ctx, &rds.AddTagsToResourceInput{ResourceName: aws.String(dbARN), Tags: []rdstypes.Tag{{Key: aws.String("backup"), Value: aws.String("hourly")}}}))
+	role := src.backupRole(t, "backup-role")
+	src.vault(t, "source-vault", key)
+	hourlyPlan(t, src, "", role, dbARN)
+	w.src = src
+	return w
+}
+
+// checkEachWindowOnce checks that each of the hourly windows after start
+// made one COMPLETED backup job and one recovery point.
+func checkEachWindowOnce(t *testing.T, src *account, start time.Time, hours int) {
+	t.Helper()
 	jobs := allBackupJobs(t, src)
 	windows := map[time.Time]int{}
 	for _, j := range jobs {

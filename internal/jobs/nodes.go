@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,18 +64,32 @@ func (q *Queue) beatUntil(ctx context.Context) {
 	}
 }
 
-// NodeHeartbeat is the last heartbeat of node id; known is false when it
-// has no row (it stopped cleanly, or never ran).
+// NodeHeartbeat is the last heartbeat of node id: a node ID, or a host
+// name, which stands for the nodes of that host (default node IDs are
+// HOST@LISTEN-ADDRESS); known is false when no such node has a row (it
+// stopped cleanly, or never ran).
 func (q *Queue) NodeHeartbeat(ctx context.Context, id string) (time.Time, bool, error) {
-	var beat int64
-	err := q.store.QueryRowContext(ctx, `SELECT heartbeat_at FROM coffer_nodes WHERE id = ?`, id).Scan(&beat)
-	if errors.Is(err, sql.ErrNoRows) {
-		return time.Time{}, false, nil
-	}
+	rows, err := q.store.QueryContext(ctx, `SELECT id, heartbeat_at FROM coffer_nodes`)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("heartbeat of node %s: %w", id, err)
 	}
-	return time.Unix(0, beat), true, nil
+	defer rows.Close()
+	var last int64
+	known := false
+	for rows.Next() {
+		var node string
+		var beat int64
+		if err := rows.Scan(&node, &beat); err != nil {
+			return time.Time{}, false, err
+		}
+		if node == id || strings.HasPrefix(node, id+"@") {
+			known, last = true, max(last, beat)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return time.Time{}, false, err
+	}
+	return time.Unix(0, last), known, nil
 }
 
 // ClusterStatus reads the nodes and the queue of store.

@@ -139,6 +139,18 @@
 // commit flips writing to committed only while the lease holds (fencing):
 // a writer GC has given up on can add nothing and commit nothing.
 //
+// A writer may carry an owner and attempt (vs_manifests.owner,
+// owner_attempt: a job and its attempt, WithOwner). When a writer fails
+// or is aborted, when ReleaseOwner drops the writers of an owner's
+// earlier attempts (fenced out by their job), and when GC drops an
+// expired lease, the writer's manifest row and references go first,
+// then each pack it created (vs_packs.owner) that no reference names is
+// set deleting, its chunks unindexed and its object deleted at once:
+// with no reference, no committed recovery point reads it, and the
+// state change takes the pack's row lock before the references are
+// counted, as condemning does. Packs something refers to are left to
+// GC's usual course.
+//
 // GC, per domain, holding the domain's row in vs_gc: finishes interrupted
 // manifest deletions; drops expired leases with their references;
 // deletes uploading packs whose owner is gone; deletes condemned packs

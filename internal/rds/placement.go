@@ -194,7 +194,9 @@ func (s *Service) Holder(ctx context.Context, arn string) (node string, here boo
 	return inst.NodeID, s.local(inst), nil
 }
 
-func (s *Service) local(inst *Instance) bool { return inst.server == "" || inst.NodeID == s.hosts.NodeID() }
+func (s *Service) local(inst *Instance) bool {
+	return inst.server == "" || inst.NodeID == s.hosts.NodeID()
+}
 
 // onThisNode reports an error when an instance's server is held by
 // another coffer node.

@@ -31,9 +31,29 @@ type Metadata struct {
 // Operation is one operation of the model.
 type Operation struct {
 	Name   string
+	HTTP   HTTP
 	Input  *Ref
 	Output *Ref
 	Errors []Ref
+}
+
+// HTTP is where a restJson operation is routed and the status it
+// answers on success (0 when the model leaves it to the default, 200).
+type HTTP struct {
+	Method       string
+	RequestURI   string
+	ResponseCode int
+}
+
+// HasError reports whether the operation's model lists the error shape
+// code among those it answers.
+func (o Operation) HasError(code string) bool {
+	for _, r := range o.Errors {
+		if r.Shape == code {
+			return true
+		}
+	}
+	return false
 }
 
 // Ref names a shape, with where a member travels in restJson requests.

@@ -65,3 +65,18 @@ func TestModelsLoad(t *testing.T) {
 		}
 	}
 }
+
+func TestOperationPattern(t *testing.T) {
+	tests := []struct{ method, uri, want string }{
+		{"GET", "/audit/frameworks/{frameworkName}", "GET /audit/frameworks/{frameworkName}"},
+		{"GET", "/backup-vaults/", "GET /backup-vaults/{$}"},
+		{"DELETE", "/resources/{resourceArn+}", "DELETE /resources/{resourceArn...}"},
+		{"POST", "/backup-vaults/{backupVaultName}/mpaApprovalTeam?delete", "POST /backup-vaults/{backupVaultName}/mpaApprovalTeam"},
+	}
+	for _, tt := range tests {
+		op := Operation{HTTP: HTTP{Method: tt.method, RequestURI: tt.uri}}
+		if got := op.Pattern(); got != tt.want {
+			t.Errorf("Pattern(%s %s) = %q, want %q", tt.method, tt.uri, got, tt.want)
+		}
+	}
+}

@@ -8,7 +8,7 @@ import (
 	"sync"
 )
 
-//go:generate sh -c "go run ./trim -botocore \"$(python3 -c 'import botocore,os;print(os.path.dirname(botocore.__file__))')/data\" backup kms organizations cloudtrail"
+//go:generate sh -c "go run ./trim -botocore \"$(python3 -c 'import botocore,os;print(os.path.dirname(botocore.__file__))')/data\" backup kms organizations cloudtrail iam"
 
 //go:embed models/*.json
 var models embed.FS
@@ -76,6 +76,7 @@ type Shape struct {
 	Value     *Ref // map value
 	Exception bool
 	Sensitive bool
+	Flattened bool // awsQuery lists and maps without .member/.entry
 }
 
 var (
@@ -84,7 +85,7 @@ var (
 )
 
 // Load returns the embedded model of service ("kms", "backup",
-// "organizations", "cloudtrail"). It panics when the service has no
+// "organizations", "cloudtrail", "iam"). It panics when the service has no
 // embedded model: the set is fixed at build time.
 func Load(service string) *Model {
 	loadMu.Lock()

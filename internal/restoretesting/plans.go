@@ -211,11 +211,8 @@ func (s *Service) CreatePlan(ctx context.Context, in PlanInput, creatorRequestID
 			return p, err
 		}
 	}
-	switch {
-	case in.RestoreTestingPlanName == "":
-		return nil, backup.MissingParam("RestoreTestingPlan.RestoreTestingPlanName")
-	case !nameRe.MatchString(in.RestoreTestingPlanName):
-		return nil, backup.InvalidParam("RestoreTestingPlanName %q must be 1 to 50 letters, digits or underscores", in.RestoreTestingPlanName)
+	if err := checkName("RestoreTestingPlan", "RestoreTestingPlanName", in.RestoreTestingPlanName); err != nil {
+		return nil, err
 	}
 	if err := in.validate(); err != nil {
 		return nil, err

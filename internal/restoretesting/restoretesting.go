@@ -51,6 +51,18 @@ const (
 // Names consist of letters, digits and underscores, at most 50.
 var nameRe = regexp.MustCompile(`^[a-zA-Z0-9_]{1,50}$`)
 
+// checkName checks the name member of a plan or selection, parent the
+// request member holding it.
+func checkName(parent, member, name string) error {
+	switch {
+	case name == "":
+		return backup.MissingParam(parent + "." + member)
+	case !nameRe.MatchString(name):
+		return backup.InvalidParam("%s %q must be 1 to 50 letters, digits or underscores", member, name)
+	}
+	return nil
+}
+
 // Backup is what restore testing uses of the backup domain.
 type Backup interface {
 	StartPlannedRestore(ctx context.Context, pr backup.PlannedRestore) (*backup.Job, bool, error)

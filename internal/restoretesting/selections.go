@@ -205,11 +205,8 @@ func (s *Service) CreateSelection(ctx context.Context, planName string, in Selec
 			return sel, err
 		}
 	}
-	switch {
-	case in.RestoreTestingSelectionName == "":
-		return nil, backup.MissingParam("RestoreTestingSelection.RestoreTestingSelectionName")
-	case !nameRe.MatchString(in.RestoreTestingSelectionName):
-		return nil, backup.InvalidParam("RestoreTestingSelectionName %q must be 1 to 50 letters, digits or underscores", in.RestoreTestingSelectionName)
+	if err := checkName("RestoreTestingSelection", "RestoreTestingSelectionName", in.RestoreTestingSelectionName); err != nil {
+		return nil, err
 	}
 	if err := in.validate(); err != nil {
 		return nil, err

@@ -37,9 +37,13 @@ type QueryService struct {
 // (required members, lengths, ranges, enums, patterns; ValidationError
 // in AWS's wording) and decoded into In, whose fields are named as the
 // model's members; what fn returns is the <OperationResult> element.
-// Authorization stays with the domain call fn makes. It panics when the
-// model has no such operation, which is fixed at build time.
+// Authorization stays with the domain call fn makes. It panics when s
+// has no model or the model has no such operation: both are fixed at
+// build time.
 func QueryOperation[In, Out any](s *QueryService, operation string, fn func(context.Context, *In) (Out, error)) {
+	if s.Model == nil {
+		panic(fmt.Sprintf("protocol: %s has no model to register %s by", s.Name, operation))
+	}
 	if _, ok := s.Model.Operations[operation]; !ok {
 		panic(fmt.Sprintf("protocol: %s has no operation %s in its model", s.Name, operation))
 	}

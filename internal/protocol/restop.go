@@ -20,6 +20,9 @@ import (
 // fn makes. It panics when s has no model or the model has no such
 // operation: both are fixed at build time.
 func RESTOperation[In, Out any](s *RESTService, operation string, fn func(context.Context, *In) (Out, error)) {
+	if s.Model == nil {
+		panic(fmt.Sprintf("protocol: %s has no model to register %s by", s.Name, operation))
+	}
 	op, ok := s.Model.Operations[operation]
 	if !ok {
 		panic(fmt.Sprintf("protocol: %s has no operation %s in its model", s.Name, operation))

@@ -35,12 +35,10 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/coffer-dev/coffer/internal/authz"
-	"github.com/coffer-dev/coffer/internal/awserr"
 	"github.com/coffer-dev/coffer/internal/backup"
-	"github.com/coffer-dev/coffer/internal/identity"
+	"github.com/coffer-dev/coffer/internal/callscope"
 	"github.com/coffer-dev/coffer/internal/meta"
 	"github.com/coffer-dev/coffer/internal/plans"
-	"github.com/coffer-dev/coffer/internal/reqctx"
 )
 
 // Frameworks and report plans are named like this.
@@ -112,17 +110,15 @@ func New(o Options) *Service {
 	return &Service{store: o.Store, authz: o.Authz, backup: o.Backup, plans: o.Plans, resources: o.Resources, buckets: o.Buckets, queue: o.Queue, log: o.Log, now: o.Now}
 }
 
-type scope struct{ Account, Region string }
+type scope = callscope.Scope
 
+// scope returns the caller's scope once action on resource is authorized.
 func (s *Service) scope(ctx context.Context, action, resource string) (scope, error) {
-	p := identity.Caller(ctx)
-	if p == nil {
-		return scope{}, awserr.New(awserr.Unauthenticated, "MissingAuthenticationTokenException", "Request is missing Authentication Token")
-	}
-	if err := s.authz.Authorize(ctx, authz.Request{Action: action, Resource: resource}); err != nil {
+	sc, err := callscope.Of(ctx)
+	if err != nil {
 		return scope{}, err
 	}
-	return scope{Account: p.AccountID, Region: reqctx.CallFrom(ctx).Region}, nil
+	return sc, s.authz.Authorize(ctx, authz.Request{Action: action, Resource: resource})
 }
 
 func checkName(field, name string) error {

@@ -112,12 +112,8 @@ func (s *Service) CreateFramework(ctx context.Context, name, description string,
 		return nil, err
 	}
 	if token != "" {
-		f, err := scanFramework(s.store.QueryRowContext(ctx, `SELECT `+frameworkColumns+` FROM backup_frameworks WHERE account_id = ? AND region = ? AND idempotency_token = ?`, sc.Account, sc.Region, token))
-		if err == nil {
-			return f, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return nil, err
+		if f, found, err := meta.FindOne(ctx, s.store, scanFramework, `SELECT `+frameworkColumns+` FROM backup_frameworks WHERE account_id = ? AND region = ? AND idempotency_token = ?`, sc.Account, sc.Region, token); found || err != nil {
+			return f, err
 		}
 	}
 	if err := checkName("FrameworkName", name); err != nil {
@@ -182,20 +178,7 @@ func (s *Service) ListFrameworks(ctx context.Context) ([]*Framework, error) {
 }
 
 func (s *Service) queryFrameworks(ctx context.Context, query string, args ...any) ([]*Framework, error) {
-	rows, err := s.store.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Framework
-	for rows.Next() {
-		f, err := scanFramework(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return meta.QueryAll(ctx, s.store, scanFramework, query, args...)
 }
 
 // UpdateFramework replaces the description (when given) and the

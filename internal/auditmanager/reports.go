@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/coffer-dev/coffer/internal/backup"
+	"github.com/coffer-dev/coffer/internal/jobs"
 	"github.com/coffer-dev/coffer/internal/meta"
 	"github.com/coffer-dev/coffer/internal/tags"
 )
@@ -134,20 +135,7 @@ func scanReportPlan(row interface{ Scan(...any) error }) (*ReportPlan, error) {
 }
 
 func (s *Service) queryReportPlans(ctx context.Context, query string, args ...any) ([]*ReportPlan, error) {
-	rows, err := s.store.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*ReportPlan
-	for rows.Next() {
-		p, err := scanReportPlan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return meta.QueryAll(ctx, s.store, scanReportPlan, query, args...)
 }
 
 // CreateReportPlan creates a report plan.
@@ -157,12 +145,8 @@ func (s *Service) CreateReportPlan(ctx context.Context, p ReportPlan, tagMap map
 		return nil, err
 	}
 	if p.IdempotencyToken != "" {
-		got, err := scanReportPlan(s.store.QueryRowContext(ctx, `SELECT `+reportPlanColumns+` FROM backup_report_plans WHERE account_id = ? AND region = ? AND idempotency_token = ?`, sc.Account, sc.Region, p.IdempotencyToken))
-		if err == nil {
-			return got, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return nil, err
+		if got, found, err := meta.FindOne(ctx, s.store, scanReportPlan, `SELECT `+reportPlanColumns+` FROM backup_report_plans WHERE account_id = ? AND region = ? AND idempotency_token = ?`, sc.Account, sc.Region, p.IdempotencyToken); found || err != nil {
+			return got, err
 		}
 	}
 	if err := checkName("ReportPlanName", p.Name); err != nil {
@@ -301,12 +285,8 @@ func (s *Service) StartReportJob(ctx context.Context, planName, token string) (*
 		return nil, err
 	}
 	if token != "" {
-		j, err := scanReportJob(s.store.QueryRowContext(ctx, `SELECT `+reportJobColumns+` FROM backup_report_jobs WHERE account_id = ? AND region = ? AND idempotency_token = ?`, sc.Account, sc.Region, token))
-		if err == nil {
-			return j, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return nil, err
+		if j, found, err := meta.FindOne(ctx, s.store, scanReportJob, `SELECT `+reportJobColumns+` FROM backup_report_jobs WHERE account_id = ? AND region = ? AND idempotency_token = ?`, sc.Account, sc.Region, token); found || err != nil {
+			return j, err
 		}
 	}
 	return s.enqueueReport(ctx, p, token)
@@ -375,20 +355,7 @@ func (s *Service) ListReportJobs(ctx context.Context, f ReportJobFilter) ([]*Rep
 	if !f.CreatedBefore.IsZero() {
 		add("creation_date < ?", f.CreatedBefore.UnixNano())
 	}
-	rows, err := s.store.QueryContext(ctx, query+` ORDER BY creation_date DESC, id`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*ReportJob
-	for rows.Next() {
-		j, err := scanReportJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return meta.QueryAll(ctx, s.store, scanReportJob, query+` ORDER BY creation_date DESC, id`, args...)
 }
 
 // Report plans run once a day, from 01:00 UTC (AWS creates their
@@ -437,11 +404,7 @@ func (tickArgs) Kind() string { return "backup_report_plans_tick" }
 // PeriodicJobs is the daily reports' River periodic job (every quarter
 // hour), inserted by the elected leader only.
 func PeriodicJobs() []*river.PeriodicJob {
-	return []*river.PeriodicJob{
-		river.NewPeriodicJob(river.PeriodicInterval(15*time.Minute), func() (river.JobArgs, *river.InsertOpts) {
-			return tickArgs{}, &river.InsertOpts{MaxAttempts: 1}
-		}, &river.PeriodicJobOpts{ID: "backup_report_plans_tick", RunOnStart: true}),
-	}
+	return []*river.PeriodicJob{jobs.Periodic[tickArgs](15 * time.Minute)}
 }
 
 // AddWorkers registers the report job and tick workers.
@@ -449,10 +412,7 @@ func (s *Service) AddWorkers(w *river.Workers) {
 	river.AddWorker(w, river.WorkFunc(func(ctx context.Context, rj *river.Job[reportArgs]) error {
 		return s.runReport(ctx, rj.Args.JobID)
 	}))
-	river.AddWorker(w, river.WorkFunc(func(ctx context.Context, _ *river.Job[tickArgs]) error {
-		_, err := s.Tick(ctx)
-		return err
-	}))
+	jobs.AddTicker[tickArgs](w, s.Tick)
 }
 
 // runReport evaluates the plan's frameworks and writes the report; a

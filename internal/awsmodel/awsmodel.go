@@ -8,7 +8,7 @@ import (
 	"sync"
 )
 
-//go:generate sh -c "go run ./trim -botocore \"$(python3 -c 'import botocore,os;print(os.path.dirname(botocore.__file__))')/data\" backup kms organizations cloudtrail"
+//go:generate sh -c "go run ./trim -botocore \"$(python3 -c 'import botocore,os;print(os.path.dirname(botocore.__file__))')/data\" backup kms organizations cloudtrail iam"
 
 //go:embed models/*.json
 var models embed.FS
@@ -31,9 +31,29 @@ type Metadata struct {
 // Operation is one operation of the model.
 type Operation struct {
 	Name   string
+	HTTP   HTTP
 	Input  *Ref
 	Output *Ref
 	Errors []Ref
+}
+
+// HTTP is where a restJson operation is routed and the status it
+// answers on success (0 when the model leaves it to the default, 200).
+type HTTP struct {
+	Method       string
+	RequestURI   string
+	ResponseCode int
+}
+
+// HasError reports whether the operation's model lists the error shape
+// code among those it answers.
+func (o Operation) HasError(code string) bool {
+	for _, r := range o.Errors {
+		if r.Shape == code {
+			return true
+		}
+	}
+	return false
 }
 
 // Ref names a shape, with where a member travels in restJson requests.
@@ -56,6 +76,7 @@ type Shape struct {
 	Value     *Ref // map value
 	Exception bool
 	Sensitive bool
+	Flattened bool // awsQuery lists and maps without .member/.entry
 }
 
 var (
@@ -64,7 +85,7 @@ var (
 )
 
 // Load returns the embedded model of service ("kms", "backup",
-// "organizations", "cloudtrail"). It panics when the service has no
+// "organizations", "cloudtrail", "iam"). It panics when the service has no
 // embedded model: the set is fixed at build time.
 func Load(service string) *Model {
 	loadMu.Lock()

@@ -61,6 +61,17 @@ func (m *Model) ValidateJSON(operation string, body []byte) []Violation {
 	if !ok {
 		return nil
 	}
+	return m.Validate(operation, doc)
+}
+
+// Validate checks an input document already decoded (numbers as
+// json.Number, as RESTInput gathers them) against operation's input
+// shape, as ValidateJSON does a body.
+func (m *Model) Validate(operation string, doc any) []Violation {
+	op, ok := m.Operations[operation]
+	if !ok || op.Input == nil {
+		return nil
+	}
 	v := validator{m: m}
 	v.value("", op.Input.Shape, doc)
 	return v.out

@@ -1,6 +1,8 @@
 package awsmodel
 
 import (
+	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -48,7 +50,7 @@ func TestValidateJSON(t *testing.T) {
 // TestModelsLoad checks every embedded model decodes and that each
 // operation's shapes exist.
 func TestModelsLoad(t *testing.T) {
-	for _, svc := range []string{"backup", "kms", "organizations", "cloudtrail"} {
+	for _, svc := range []string{"backup", "kms", "organizations", "cloudtrail", "iam"} {
 		m := Load(svc)
 		if len(m.Operations) == 0 {
 			t.Fatalf("%s: no operations", svc)
@@ -63,5 +65,60 @@ func TestModelsLoad(t *testing.T) {
 				t.Errorf("%s %s: no input shape %s", svc, name, op.Input.Shape)
 			}
 		}
+	}
+}
+
+func TestOperationPattern(t *testing.T) {
+	tests := []struct{ method, uri, want string }{
+		{"GET", "/audit/frameworks/{frameworkName}", "GET /audit/frameworks/{frameworkName}"},
+		{"GET", "/backup-vaults/", "GET /backup-vaults/{$}"},
+		{"DELETE", "/resources/{resourceArn+}", "DELETE /resources/{resourceArn...}"},
+		{"POST", "/backup-vaults/{backupVaultName}/mpaApprovalTeam?delete", "POST /backup-vaults/{backupVaultName}/mpaApprovalTeam"},
+	}
+	for _, tt := range tests {
+		op := Operation{HTTP: HTTP{Method: tt.method, RequestURI: tt.uri}}
+		if got := op.Pattern(); got != tt.want {
+			t.Errorf("Pattern(%s %s) = %q, want %q", tt.method, tt.uri, got, tt.want)
+		}
+	}
+}
+
+func TestQueryInput(t *testing.T) {
+	m := Load("iam")
+	tests := []struct {
+		name, op string
+		form     url.Values
+		want     string // the document as JSON
+		problem  string // a violation's text, "" for none
+	}{
+		{"scalars and a list of structures", "CreateUser", url.Values{"Action": {"CreateUser"}, "UserName": {"bob"}, "Path": {"/ops/"},
+			"Tags.member.1.Key": {"team"}, "Tags.member.1.Value": {"db"}, "Tags.member.2.Key": {"env"}, "Tags.member.2.Value": {""}, "Tags.member.4.Key": {"after a gap"}},
+			`{"Path":"/ops/","Tags":[{"Key":"team","Value":"db"},{"Key":"env","Value":""}],"UserName":"bob"}`, ""},
+		{"list of strings", "UntagUser", url.Values{"UserName": {"bob"}, "TagKeys.member.1": {"a"}, "TagKeys.member.2": {"b"}}, `{"TagKeys":["a","b"],"UserName":"bob"}`, ""},
+		{"empty list", "UntagUser", url.Values{"UserName": {"bob"}, "TagKeys": {""}}, `{"TagKeys":[],"UserName":"bob"}`, ""},
+		{"number and boolean", "ListPolicies", url.Values{"MaxItems": {"5"}, "OnlyAttached": {"true"}}, `{"MaxItems":5,"OnlyAttached":true}`, ""},
+		{"not a number", "ListUsers", url.Values{"MaxItems": {"five"}}, `{}`, "Value 'five' at 'maxItems' failed to satisfy constraint: Member must be a whole number"},
+		{"not a boolean", "ListPolicies", url.Values{"OnlyAttached": {"yes"}}, `{}`, "Value 'yes' at 'onlyAttached' failed to satisfy constraint: Member must be true or false"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, vs := m.QueryInput(tt.op, tt.form)
+			b, err := json.Marshal(doc)
+			if err != nil || string(b) != tt.want {
+				t.Errorf("document %s, %v; want %s", b, err, tt.want)
+			}
+			got := ""
+			if len(vs) > 0 {
+				got = Message(vs)
+			}
+			if (tt.problem == "") != (got == "") || !strings.Contains(got, tt.problem) {
+				t.Errorf("violations %q, want %q", got, tt.problem)
+			}
+		})
+	}
+	// What the form holds is then checked against the shapes.
+	doc, _ := m.QueryInput("ListUsers", url.Values{"MaxItems": {"0"}})
+	if got := Message(m.Validate("ListUsers", doc)); !strings.Contains(got, "Value '0' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1") {
+		t.Errorf("MaxItems=0: %q", got)
 	}
 }

@@ -1,9 +1,36 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
+
+// Rows is what Answer reads of a driver's result set.
+type Rows interface {
+	Next() bool
+	Err() error
+}
+
+// Answer reads a validation query's answer from its result set: the
+// first column of the first row, as Truthy interprets it. values returns
+// the current row's columns, as the driver decodes them.
+func Answer(rows Rows, values func() ([]any, error)) (bool, error) {
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return false, fmt.Errorf("validation query: %w", err)
+		}
+		return false, errors.New("the validation query returned no row")
+	}
+	vals, err := values()
+	if err != nil {
+		return false, fmt.Errorf("validation query: %w", err)
+	}
+	if len(vals) == 0 {
+		return false, errors.New("the validation query returned no column")
+	}
+	return Truthy(vals[0])
+}
 
 // Truthy interprets the first column of a validation query's first row:
 // a boolean, a non-zero number, or the text true/t/1 (any case) is true;

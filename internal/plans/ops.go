@@ -172,20 +172,7 @@ func (s *Service) ListPlans(ctx context.Context, includeDeleted bool) ([]*Plan, 
 }
 
 func (s *Service) queryPlans(ctx context.Context, query string, args ...any) ([]*Plan, error) {
-	rows, err := s.store.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Plan
-	for rows.Next() {
-		p, err := scanPlan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return meta.QueryAll(ctx, s.store, scanPlan, query, args...)
 }
 
 // ListPlanVersions lists a plan's versions, newest first.

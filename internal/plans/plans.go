@@ -25,10 +25,9 @@ import (
 	"github.com/coffer-dev/coffer/internal/authz"
 	"github.com/coffer-dev/coffer/internal/awserr"
 	"github.com/coffer-dev/coffer/internal/backup"
-	"github.com/coffer-dev/coffer/internal/identity"
+	"github.com/coffer-dev/coffer/internal/callscope"
 	"github.com/coffer-dev/coffer/internal/meta"
 	"github.com/coffer-dev/coffer/internal/plans/schedule"
-	"github.com/coffer-dev/coffer/internal/reqctx"
 )
 
 // Defaults and limits of AWS Backup.
@@ -232,15 +231,9 @@ func New(o Options) *Service {
 	return &Service{store: o.Store, authz: o.Authz, backup: o.Backup, resources: o.Resources, log: o.Log, now: o.Now}
 }
 
-type scope struct{ Account, Region string }
+type scope = callscope.Scope
 
-func (s *Service) scope(ctx context.Context) (scope, error) {
-	p := identity.Caller(ctx)
-	if p == nil {
-		return scope{}, awserr.New(awserr.Unauthenticated, "MissingAuthenticationTokenException", "Request is missing Authentication Token")
-	}
-	return scope{Account: p.AccountID, Region: reqctx.CallFrom(ctx).Region}, nil
-}
+func (s *Service) scope(ctx context.Context) (scope, error) { return callscope.Of(ctx) }
 
 func (s *Service) authorize(ctx context.Context, action, resource string) error {
 	return s.authz.Authorize(ctx, authz.Request{Action: action, Resource: resource})

@@ -8,6 +8,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/coffer-dev/coffer/internal/backup"
+	"github.com/coffer-dev/coffer/internal/jobs"
 	"github.com/coffer-dev/coffer/internal/plans/schedule"
 )
 
@@ -250,23 +251,11 @@ func PeriodicJobs(tickEvery, lifecycleEvery time.Duration) []*river.PeriodicJob 
 	if lifecycleEvery <= 0 {
 		lifecycleEvery = lifecycleInterval
 	}
-	once := &river.InsertOpts{MaxAttempts: 1}
-	return []*river.PeriodicJob{
-		river.NewPeriodicJob(river.PeriodicInterval(tickEvery), func() (river.JobArgs, *river.InsertOpts) { return tickArgs{}, once },
-			&river.PeriodicJobOpts{ID: "backup_plans_tick", RunOnStart: true}),
-		river.NewPeriodicJob(river.PeriodicInterval(lifecycleEvery), func() (river.JobArgs, *river.InsertOpts) { return lifecycleArgs{}, once },
-			&river.PeriodicJobOpts{ID: "backup_lifecycle", RunOnStart: true}),
-	}
+	return []*river.PeriodicJob{jobs.Periodic[tickArgs](tickEvery), jobs.Periodic[lifecycleArgs](lifecycleEvery)}
 }
 
 // AddWorkers registers the periodic jobs' workers.
 func (s *Service) AddWorkers(w *river.Workers) {
-	river.AddWorker(w, river.WorkFunc(func(ctx context.Context, _ *river.Job[tickArgs]) error {
-		_, err := s.Tick(ctx)
-		return err
-	}))
-	river.AddWorker(w, river.WorkFunc(func(ctx context.Context, _ *river.Job[lifecycleArgs]) error {
-		_, err := s.ApplyLifecycle(ctx)
-		return err
-	}))
+	jobs.AddTicker[tickArgs](w, s.Tick)
+	jobs.AddTicker[lifecycleArgs](w, s.ApplyLifecycle)
 }

@@ -114,18 +114,5 @@ func scanSelection(row interface{ Scan(...any) error }) (*SelectionInfo, error) 
 }
 
 func selectionsOf(ctx context.Context, q meta.Querier, planID string) ([]*SelectionInfo, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+selectionColumns+` FROM backup_selections WHERE plan_id = ? ORDER BY creation_date, id`, planID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*SelectionInfo
-	for rows.Next() {
-		s, err := scanSelection(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return meta.QueryAll(ctx, q, scanSelection, `SELECT `+selectionColumns+` FROM backup_selections WHERE plan_id = ? ORDER BY creation_date, id`, planID)
 }

@@ -3,7 +3,9 @@ package protocol
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -25,6 +27,47 @@ type QueryService struct {
 	Version      string // API version, "2011-06-15"
 	XMLNamespace string // "https://sts.amazonaws.com/doc/2011-06-15/"
 	Ops          map[string]QueryOp
+	// Model, when set, is the service's AWS model, which QueryOperation
+	// reads inputs by.
+	Model *awsmodel.Model
+}
+
+// QueryOperation registers fn as operation of s's model: the form is
+// read by the input shape (awsmodel.QueryInput), checked against it
+// (required members, lengths, ranges, enums, patterns; ValidationError
+// in AWS's wording) and decoded into In, whose fields are named as the
+// model's members; what fn returns is the <OperationResult> element.
+// Authorization stays with the domain call fn makes. It panics when s
+// has no model or the model has no such operation: both are fixed at
+// build time.
+func QueryOperation[In, Out any](s *QueryService, operation string, fn func(context.Context, *In) (Out, error)) {
+	if s.Model == nil {
+		panic(fmt.Sprintf("protocol: %s has no model to register %s by", s.Name, operation))
+	}
+	if _, ok := s.Model.Operations[operation]; !ok {
+		panic(fmt.Sprintf("protocol: %s has no operation %s in its model", s.Name, operation))
+	}
+	s.Ops[operation] = func(ctx context.Context, form url.Values) (any, error) {
+		doc, vs := s.Model.QueryInput(operation, form)
+		if vs = append(vs, s.Model.Validate(operation, doc)...); len(vs) > 0 {
+			return nil, awserr.New(awserr.Invalid, "ValidationError", "%s", awsmodel.Message(vs))
+		}
+		b, err := json.Marshal(doc)
+		if err != nil {
+			return nil, fmt.Errorf("encode form input: %w", err)
+		}
+		in := new(In)
+		if err := DecodeJSON(b, in); err != nil {
+			return nil, err
+		}
+		return fn(ctx, in)
+	}
+}
+
+// QueryAction is QueryOperation for an operation whose response has no
+// result element, only its metadata (DeleteUser).
+func QueryAction[In any](s *QueryService, operation string, fn func(context.Context, *In) error) {
+	QueryOperation(s, operation, func(ctx context.Context, in *In) (any, error) { return nil, fn(ctx, in) })
 }
 
 var _ Service = (*QueryService)(nil)

@@ -207,19 +207,12 @@ func (s *Service) CreatePlan(ctx context.Context, in PlanInput, creatorRequestID
 		return nil, err
 	}
 	if creatorRequestID != "" {
-		p, err := scanPlan(s.store.QueryRowContext(ctx, `SELECT `+planColumns+` FROM restore_testing_plans WHERE account_id = ? AND region = ? AND creator_request_id = ?`, sc.Account, sc.Region, creatorRequestID))
-		if err == nil {
-			return p, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return nil, err
+		if p, found, err := meta.FindOne(ctx, s.store, scanPlan, `SELECT `+planColumns+` FROM restore_testing_plans WHERE account_id = ? AND region = ? AND creator_request_id = ?`, sc.Account, sc.Region, creatorRequestID); found || err != nil {
+			return p, err
 		}
 	}
-	switch {
-	case in.RestoreTestingPlanName == "":
-		return nil, backup.MissingParam("RestoreTestingPlan.RestoreTestingPlanName")
-	case !nameRe.MatchString(in.RestoreTestingPlanName):
-		return nil, backup.InvalidParam("RestoreTestingPlanName %q must be 1 to 50 letters, digits or underscores", in.RestoreTestingPlanName)
+	if err := checkName("RestoreTestingPlan", "RestoreTestingPlanName", in.RestoreTestingPlanName); err != nil {
+		return nil, err
 	}
 	if err := in.validate(); err != nil {
 		return nil, err
@@ -272,20 +265,7 @@ func (s *Service) ListPlans(ctx context.Context) ([]*Plan, error) {
 }
 
 func (s *Service) queryPlans(ctx context.Context, query string, args ...any) ([]*Plan, error) {
-	rows, err := s.store.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Plan
-	for rows.Next() {
-		p, err := scanPlan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return meta.QueryAll(ctx, s.store, scanPlan, query, args...)
 }
 
 // UpdatePlan changes the members the update gives; a new schedule

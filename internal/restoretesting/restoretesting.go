@@ -24,12 +24,10 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/authz"
-	"github.com/coffer-dev/coffer/internal/awserr"
 	"github.com/coffer-dev/coffer/internal/backup"
-	"github.com/coffer-dev/coffer/internal/identity"
+	"github.com/coffer-dev/coffer/internal/callscope"
 	"github.com/coffer-dev/coffer/internal/meta"
 	"github.com/coffer-dev/coffer/internal/plans"
-	"github.com/coffer-dev/coffer/internal/reqctx"
 )
 
 // Limits and defaults of AWS Backup restore testing.
@@ -52,6 +50,18 @@ const (
 
 // Names consist of letters, digits and underscores, at most 50.
 var nameRe = regexp.MustCompile(`^[a-zA-Z0-9_]{1,50}$`)
+
+// checkName checks the name member of a plan or selection, parent the
+// request member holding it.
+func checkName(parent, member, name string) error {
+	switch {
+	case name == "":
+		return backup.MissingParam(parent + "." + member)
+	case !nameRe.MatchString(name):
+		return backup.InvalidParam("%s %q must be 1 to 50 letters, digits or underscores", member, name)
+	}
+	return nil
+}
 
 // Backup is what restore testing uses of the backup domain.
 type Backup interface {
@@ -107,15 +117,9 @@ func New(o Options) *Service {
 	return &Service{store: o.Store, authz: o.Authz, backup: o.Backup, resources: o.Resources, instances: o.Instances, log: o.Log, now: o.Now}
 }
 
-type scope struct{ Account, Region string }
+type scope = callscope.Scope
 
-func (s *Service) scope(ctx context.Context) (scope, error) {
-	p := identity.Caller(ctx)
-	if p == nil {
-		return scope{}, awserr.New(awserr.Unauthenticated, "MissingAuthenticationTokenException", "Request is missing Authentication Token")
-	}
-	return scope{Account: p.AccountID, Region: reqctx.CallFrom(ctx).Region}, nil
-}
+func (s *Service) scope(ctx context.Context) (scope, error) { return callscope.Of(ctx) }
 
 func (s *Service) authorize(ctx context.Context, action, resource string) error {
 	return s.authz.Authorize(ctx, authz.Request{Action: action, Resource: resource})

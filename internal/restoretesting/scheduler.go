@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/coffer-dev/coffer/internal/backup"
+	"github.com/coffer-dev/coffer/internal/jobs"
 	"github.com/coffer-dev/coffer/internal/plans"
 	"github.com/coffer-dev/coffer/internal/plans/schedule"
 )
@@ -269,17 +270,10 @@ func PeriodicJobs(tickEvery time.Duration) []*river.PeriodicJob {
 	if tickEvery <= 0 {
 		tickEvery = defaultTickInterval
 	}
-	return []*river.PeriodicJob{
-		river.NewPeriodicJob(river.PeriodicInterval(tickEvery), func() (river.JobArgs, *river.InsertOpts) {
-			return tickArgs{}, &river.InsertOpts{MaxAttempts: 1}
-		}, &river.PeriodicJobOpts{ID: "restore_testing_tick", RunOnStart: true}),
-	}
+	return []*river.PeriodicJob{jobs.Periodic[tickArgs](tickEvery)}
 }
 
 // AddWorkers registers the tick's worker.
 func (s *Service) AddWorkers(w *river.Workers) {
-	river.AddWorker(w, river.WorkFunc(func(ctx context.Context, _ *river.Job[tickArgs]) error {
-		_, err := s.Tick(ctx)
-		return err
-	}))
+	jobs.AddTicker[tickArgs](w, s.Tick)
 }

@@ -180,22 +180,12 @@ func selectionDocument(in SelectionInput) (string, error) {
 }
 
 func selectionsOf(ctx context.Context, q meta.Querier, p *Plan) ([]*Selection, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+selectionColumns+` FROM restore_testing_selections WHERE account_id = ? AND region = ? AND plan_name = ? ORDER BY creation_date, name`,
+	sels, err := meta.QueryAll(ctx, q, scanSelection, `SELECT `+selectionColumns+` FROM restore_testing_selections WHERE account_id = ? AND region = ? AND plan_name = ? ORDER BY creation_date, name`,
 		p.Account, p.Region, p.RestoreTestingPlanName)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Selection
-	for rows.Next() {
-		sel, err := scanSelection(rows)
-		if err != nil {
-			return nil, err
-		}
+	for _, sel := range sels {
 		sel.PlanARN = p.ARN
-		out = append(out, sel)
 	}
-	return out, rows.Err()
+	return sels, err
 }
 
 // CreateSelection adds a selection to a plan. The caller must be allowed
@@ -206,21 +196,17 @@ func (s *Service) CreateSelection(ctx context.Context, planName string, in Selec
 		return nil, err
 	}
 	if creatorRequestID != "" {
-		sel, err := scanSelection(s.store.QueryRowContext(ctx, `SELECT `+selectionColumns+` FROM restore_testing_selections
-			WHERE account_id = ? AND region = ? AND plan_name = ? AND creator_request_id = ?`, sc.Account, sc.Region, planName, creatorRequestID))
-		if err == nil {
+		sel, found, err := meta.FindOne(ctx, s.store, scanSelection, `SELECT `+selectionColumns+` FROM restore_testing_selections
+			WHERE account_id = ? AND region = ? AND plan_name = ? AND creator_request_id = ?`, sc.Account, sc.Region, planName, creatorRequestID)
+		if found {
 			sel.PlanARN = p.ARN
-			return sel, nil
 		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return nil, err
+		if found || err != nil {
+			return sel, err
 		}
 	}
-	switch {
-	case in.RestoreTestingSelectionName == "":
-		return nil, backup.MissingParam("RestoreTestingSelection.RestoreTestingSelectionName")
-	case !nameRe.MatchString(in.RestoreTestingSelectionName):
-		return nil, backup.InvalidParam("RestoreTestingSelectionName %q must be 1 to 50 letters, digits or underscores", in.RestoreTestingSelectionName)
+	if err := checkName("RestoreTestingSelection", "RestoreTestingSelectionName", in.RestoreTestingSelectionName); err != nil {
+		return nil, err
 	}
 	if err := in.validate(); err != nil {
 		return nil, err

@@ -9,26 +9,26 @@ import (
 
 	"github.com/coffer-dev/coffer/internal/api/paginate"
 	am "github.com/coffer-dev/coffer/internal/auditmanager"
-	"github.com/coffer-dev/coffer/internal/awserr"
 	"github.com/coffer-dev/coffer/internal/protocol"
 )
 
-// Register adds the Audit Manager operations to the Backup endpoint.
+// Register adds the Audit Manager operations to the Backup endpoint;
+// routes, statuses and input checks are the model's.
 func Register(s *protocol.RESTService, svc *am.Service) {
 	a := &adapter{svc: svc}
-	s.Handle("POST /audit/frameworks", "CreateFramework", a.createFramework)
-	s.Handle("GET /audit/frameworks", "ListFrameworks", a.listFrameworks)
-	s.Handle("GET /audit/frameworks/{frameworkName}", "DescribeFramework", a.describeFramework)
-	s.Handle("PUT /audit/frameworks/{frameworkName}", "UpdateFramework", a.updateFramework)
-	s.Handle("DELETE /audit/frameworks/{frameworkName}", "DeleteFramework", a.deleteFramework)
-	s.Handle("POST /audit/report-plans", "CreateReportPlan", a.createReportPlan)
-	s.Handle("GET /audit/report-plans", "ListReportPlans", a.listReportPlans)
-	s.Handle("GET /audit/report-plans/{reportPlanName}", "DescribeReportPlan", a.describeReportPlan)
-	s.Handle("PUT /audit/report-plans/{reportPlanName}", "UpdateReportPlan", a.updateReportPlan)
-	s.Handle("DELETE /audit/report-plans/{reportPlanName}", "DeleteReportPlan", a.deleteReportPlan)
-	s.Handle("POST /audit/report-jobs/{reportPlanName}", "StartReportJob", a.startReportJob)
-	s.Handle("GET /audit/report-jobs/{reportJobId}", "DescribeReportJob", a.describeReportJob)
-	s.Handle("GET /audit/report-jobs", "ListReportJobs", a.listReportJobs)
+	protocol.RESTOperation(s, "CreateFramework", a.createFramework)
+	protocol.RESTOperation(s, "ListFrameworks", a.listFrameworks)
+	protocol.RESTOperation(s, "DescribeFramework", a.describeFramework)
+	protocol.RESTOperation(s, "UpdateFramework", a.updateFramework)
+	protocol.RESTOperation(s, "DeleteFramework", a.deleteFramework)
+	protocol.RESTOperation(s, "CreateReportPlan", a.createReportPlan)
+	protocol.RESTOperation(s, "ListReportPlans", a.listReportPlans)
+	protocol.RESTOperation(s, "DescribeReportPlan", a.describeReportPlan)
+	protocol.RESTOperation(s, "UpdateReportPlan", a.updateReportPlan)
+	protocol.RESTOperation(s, "DeleteReportPlan", a.deleteReportPlan)
+	protocol.RESTOperation(s, "StartReportJob", a.startReportJob)
+	protocol.RESTOperation(s, "DescribeReportJob", a.describeReportJob)
+	protocol.RESTOperation(s, "ListReportJobs", a.listReportJobs)
 }
 
 type adapter struct{ svc *am.Service }
@@ -43,35 +43,44 @@ func optString(s string) *string {
 	return &s
 }
 
-func (a *adapter) createFramework(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	var in struct {
-		FrameworkName, FrameworkDescription, IdempotencyToken string
-		FrameworkControls                                     []am.FrameworkControl
-		FrameworkTags                                         map[string]string
-	}
-	if err := r.Decode(&in); err != nil {
-		return 0, nil, err
-	}
-	f, err := a.svc.CreateFramework(ctx, in.FrameworkName, in.FrameworkDescription, in.FrameworkControls, in.IdempotencyToken, in.FrameworkTags)
-	if err != nil {
-		return 0, nil, err
-	}
-	return 0, struct{ FrameworkName, FrameworkArn string }{f.Name, f.ARN}, nil
+// Inputs, named as the model's members.
+
+type frameworkName struct{ FrameworkName string }
+
+type reportPlanName struct{ ReportPlanName string }
+
+type page struct {
+	MaxResults int
+	NextToken  string
 }
 
-func (a *adapter) describeFramework(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	f, err := a.svc.DescribeFramework(ctx, r.PathValue("frameworkName"))
+func (a *adapter) createFramework(ctx context.Context, in *struct {
+	FrameworkName, FrameworkDescription, IdempotencyToken string
+	FrameworkControls                                     []am.FrameworkControl
+	FrameworkTags                                         map[string]string
+}) (struct{ FrameworkName, FrameworkArn string }, error) {
+	f, err := a.svc.CreateFramework(ctx, in.FrameworkName, in.FrameworkDescription, in.FrameworkControls, in.IdempotencyToken, in.FrameworkTags)
 	if err != nil {
-		return 0, nil, err
+		return struct{ FrameworkName, FrameworkArn string }{}, err
 	}
-	return 0, struct {
-		FrameworkName, FrameworkArn       string
-		FrameworkDescription              *string `json:",omitempty"`
-		FrameworkControls                 []am.FrameworkControl
-		CreationTime                      protocol.Epoch
-		DeploymentStatus, FrameworkStatus string
-		IdempotencyToken                  *string `json:",omitempty"`
-	}{f.Name, f.ARN, optString(f.Description), f.Controls, protocol.Epoch(f.Created), deployed, "ACTIVE", optString(f.IdempotencyToken)}, nil
+	return struct{ FrameworkName, FrameworkArn string }{f.Name, f.ARN}, nil
+}
+
+type frameworkOut struct {
+	FrameworkName, FrameworkArn       string
+	FrameworkDescription              *string `json:",omitempty"`
+	FrameworkControls                 []am.FrameworkControl
+	CreationTime                      protocol.Epoch
+	DeploymentStatus, FrameworkStatus string
+	IdempotencyToken                  *string `json:",omitempty"`
+}
+
+func (a *adapter) describeFramework(ctx context.Context, in *frameworkName) (frameworkOut, error) {
+	f, err := a.svc.DescribeFramework(ctx, in.FrameworkName)
+	if err != nil {
+		return frameworkOut{}, err
+	}
+	return frameworkOut{f.Name, f.ARN, optString(f.Description), f.Controls, protocol.Epoch(f.Created), deployed, "ACTIVE", optString(f.IdempotencyToken)}, nil
 }
 
 type frameworkShape struct {
@@ -82,43 +91,41 @@ type frameworkShape struct {
 	DeploymentStatus            string
 }
 
-func (a *adapter) listFrameworks(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
+type frameworksOut struct {
+	Frameworks []frameworkShape
+	NextToken  *string `json:",omitempty"`
+}
+
+func (a *adapter) listFrameworks(ctx context.Context, in *page) (frameworksOut, error) {
 	fs, err := a.svc.ListFrameworks(ctx)
 	if err != nil {
-		return 0, nil, err
+		return frameworksOut{}, err
 	}
-	out, next, err := paginate.Shaped(fs, r.Query.Get("NextToken"), r.Query.Get("MaxResults"), func(f *am.Framework) frameworkShape {
+	out, next, err := paginate.Limited(fs, in.NextToken, in.MaxResults, func(f *am.Framework) frameworkShape {
 		return frameworkShape{f.Name, f.ARN, optString(f.Description), len(f.Controls), protocol.Epoch(f.Created), deployed}
 	})
-	if err != nil {
-		return 0, nil, err
-	}
-	return 0, struct {
-		Frameworks []frameworkShape
-		NextToken  *string `json:",omitempty"`
-	}{out, next}, nil
+	return frameworksOut{out, next}, err
 }
 
-func (a *adapter) updateFramework(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	var in struct {
-		FrameworkDescription *string
-		FrameworkControls    []am.FrameworkControl
-	}
-	if err := r.Decode(&in); err != nil {
-		return 0, nil, err
-	}
-	f, err := a.svc.UpdateFramework(ctx, r.PathValue("frameworkName"), in.FrameworkDescription, in.FrameworkControls)
-	if err != nil {
-		return 0, nil, err
-	}
-	return 0, struct {
-		FrameworkName, FrameworkArn string
-		CreationTime                protocol.Epoch
-	}{f.Name, f.ARN, protocol.Epoch(f.Created)}, nil
+type frameworkIDs struct {
+	FrameworkName, FrameworkArn string
+	CreationTime                protocol.Epoch
 }
 
-func (a *adapter) deleteFramework(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	return 0, struct{}{}, a.svc.DeleteFramework(ctx, r.PathValue("frameworkName"))
+func (a *adapter) updateFramework(ctx context.Context, in *struct {
+	frameworkName
+	FrameworkDescription *string
+	FrameworkControls    []am.FrameworkControl
+}) (frameworkIDs, error) {
+	f, err := a.svc.UpdateFramework(ctx, in.FrameworkName, in.FrameworkDescription, in.FrameworkControls)
+	if err != nil {
+		return frameworkIDs{}, err
+	}
+	return frameworkIDs{f.Name, f.ARN, protocol.Epoch(f.Created)}, nil
+}
+
+func (a *adapter) deleteFramework(ctx context.Context, in *frameworkName) (struct{}, error) {
+	return struct{}{}, a.svc.DeleteFramework(ctx, in.FrameworkName)
 }
 
 type reportPlanShape struct {
@@ -137,93 +144,73 @@ func reportPlanOut(p *am.ReportPlan) reportPlanShape {
 		protocol.EpochPtr(p.LastAttempted), protocol.EpochPtr(p.LastSuccessful)}
 }
 
-func (a *adapter) createReportPlan(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	var in struct {
-		ReportPlanName, ReportPlanDescription, IdempotencyToken string
-		ReportDeliveryChannel                                   *am.DeliveryChannel
-		ReportSetting                                           *am.Setting
-		ReportPlanTags                                          map[string]string
-	}
-	if err := r.Decode(&in); err != nil {
-		return 0, nil, err
-	}
-	if in.ReportDeliveryChannel == nil {
-		return 0, nil, missing("ReportDeliveryChannel")
-	}
-	if in.ReportSetting == nil {
-		return 0, nil, missing("ReportSetting")
-	}
+type reportPlanIDs struct {
+	ReportPlanName, ReportPlanArn string
+	CreationTime                  protocol.Epoch
+}
+
+func (a *adapter) createReportPlan(ctx context.Context, in *struct {
+	ReportPlanName, ReportPlanDescription, IdempotencyToken string
+	ReportDeliveryChannel                                   am.DeliveryChannel
+	ReportSetting                                           am.Setting
+	ReportPlanTags                                          map[string]string
+}) (reportPlanIDs, error) {
 	p, err := a.svc.CreateReportPlan(ctx, am.ReportPlan{Name: in.ReportPlanName, Description: in.ReportPlanDescription, IdempotencyToken: in.IdempotencyToken,
-		Delivery: *in.ReportDeliveryChannel, Setting: *in.ReportSetting}, in.ReportPlanTags)
+		Delivery: in.ReportDeliveryChannel, Setting: in.ReportSetting}, in.ReportPlanTags)
 	if err != nil {
-		return 0, nil, err
+		return reportPlanIDs{}, err
 	}
-	return 0, struct {
-		ReportPlanName, ReportPlanArn string
-		CreationTime                  protocol.Epoch
-	}{p.Name, p.ARN, protocol.Epoch(p.Created)}, nil
+	return reportPlanIDs{p.Name, p.ARN, protocol.Epoch(p.Created)}, nil
 }
 
-func missing(name string) error {
-	return awserr.New(awserr.Invalid, "MissingParameterValueException", "%s is required", name)
-}
-
-func (a *adapter) describeReportPlan(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	p, err := a.svc.DescribeReportPlan(ctx, r.PathValue("reportPlanName"))
+func (a *adapter) describeReportPlan(ctx context.Context, in *reportPlanName) (struct{ ReportPlan reportPlanShape }, error) {
+	p, err := a.svc.DescribeReportPlan(ctx, in.ReportPlanName)
 	if err != nil {
-		return 0, nil, err
+		return struct{ ReportPlan reportPlanShape }{}, err
 	}
-	return 0, struct{ ReportPlan reportPlanShape }{reportPlanOut(p)}, nil
+	return struct{ ReportPlan reportPlanShape }{reportPlanOut(p)}, nil
 }
 
-func (a *adapter) listReportPlans(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
+type reportPlansOut struct {
+	ReportPlans []reportPlanShape
+	NextToken   *string `json:",omitempty"`
+}
+
+func (a *adapter) listReportPlans(ctx context.Context, in *page) (reportPlansOut, error) {
 	ps, err := a.svc.ListReportPlans(ctx)
 	if err != nil {
-		return 0, nil, err
+		return reportPlansOut{}, err
 	}
-	out, next, err := paginate.Shaped(ps, r.Query.Get("NextToken"), r.Query.Get("MaxResults"), reportPlanOut)
-	if err != nil {
-		return 0, nil, err
-	}
-	return 0, struct {
-		ReportPlans []reportPlanShape
-		NextToken   *string `json:",omitempty"`
-	}{out, next}, nil
+	out, next, err := paginate.Limited(ps, in.NextToken, in.MaxResults, reportPlanOut)
+	return reportPlansOut{out, next}, err
 }
 
-func (a *adapter) updateReportPlan(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	var in struct {
-		ReportPlanDescription *string
-		ReportDeliveryChannel *am.DeliveryChannel
-		ReportSetting         *am.Setting
-	}
-	if err := r.Decode(&in); err != nil {
-		return 0, nil, err
-	}
-	p, err := a.svc.UpdateReportPlan(ctx, r.PathValue("reportPlanName"), in.ReportPlanDescription, in.ReportDeliveryChannel, in.ReportSetting)
+func (a *adapter) updateReportPlan(ctx context.Context, in *struct {
+	reportPlanName
+	ReportPlanDescription *string
+	ReportDeliveryChannel *am.DeliveryChannel
+	ReportSetting         *am.Setting
+}) (reportPlanIDs, error) {
+	p, err := a.svc.UpdateReportPlan(ctx, in.ReportPlanName, in.ReportPlanDescription, in.ReportDeliveryChannel, in.ReportSetting)
 	if err != nil {
-		return 0, nil, err
+		return reportPlanIDs{}, err
 	}
-	return 0, struct {
-		ReportPlanName, ReportPlanArn string
-		CreationTime                  protocol.Epoch
-	}{p.Name, p.ARN, protocol.Epoch(p.Created)}, nil
+	return reportPlanIDs{p.Name, p.ARN, protocol.Epoch(p.Created)}, nil
 }
 
-func (a *adapter) deleteReportPlan(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	return 0, struct{}{}, a.svc.DeleteReportPlan(ctx, r.PathValue("reportPlanName"))
+func (a *adapter) deleteReportPlan(ctx context.Context, in *reportPlanName) (struct{}, error) {
+	return struct{}{}, a.svc.DeleteReportPlan(ctx, in.ReportPlanName)
 }
 
-func (a *adapter) startReportJob(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	var in struct{ IdempotencyToken string }
-	if err := r.Decode(&in); err != nil {
-		return 0, nil, err
-	}
-	j, err := a.svc.StartReportJob(ctx, r.PathValue("reportPlanName"), in.IdempotencyToken)
+func (a *adapter) startReportJob(ctx context.Context, in *struct {
+	reportPlanName
+	IdempotencyToken string
+}) (struct{ ReportJobId string }, error) {
+	j, err := a.svc.StartReportJob(ctx, in.ReportPlanName, in.IdempotencyToken)
 	if err != nil {
-		return 0, nil, err
+		return struct{ ReportJobId string }{}, err
 	}
-	return 0, struct{ ReportJobId string }{j.ID}, nil
+	return struct{ ReportJobId string }{j.ID}, nil
 }
 
 type reportJobShape struct {
@@ -245,46 +232,37 @@ func reportJobOut(j *am.ReportJob) reportJobShape {
 	return out
 }
 
-func (a *adapter) describeReportJob(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	j, err := a.svc.DescribeReportJob(ctx, r.PathValue("reportJobId"))
+func (a *adapter) describeReportJob(ctx context.Context, in *struct{ ReportJobId string }) (struct{ ReportJob reportJobShape }, error) {
+	j, err := a.svc.DescribeReportJob(ctx, in.ReportJobId)
 	if err != nil {
-		return 0, nil, err
+		return struct{ ReportJob reportJobShape }{}, err
 	}
-	return 0, struct{ ReportJob reportJobShape }{reportJobOut(j)}, nil
+	return struct{ ReportJob reportJobShape }{reportJobOut(j)}, nil
 }
 
-func (a *adapter) listReportJobs(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	q := r.Query
-	f := am.ReportJobFilter{PlanName: q.Get("ReportPlanName"), Status: q.Get("Status")}
-	var err error
-	if f.CreatedAfter, err = queryTime(q.Get("CreationAfter")); err != nil {
-		return 0, nil, err
-	}
-	if f.CreatedBefore, err = queryTime(q.Get("CreationBefore")); err != nil {
-		return 0, nil, err
-	}
+type reportJobsOut struct {
+	ReportJobs []reportJobShape
+	NextToken  *string `json:",omitempty"`
+}
+
+func (a *adapter) listReportJobs(ctx context.Context, in *struct {
+	page
+	ByCreationAfter, ByCreationBefore *protocol.Epoch
+	ByReportPlanName, ByStatus        string
+}) (reportJobsOut, error) {
+	f := am.ReportJobFilter{PlanName: in.ByReportPlanName, Status: in.ByStatus, CreatedAfter: epochTime(in.ByCreationAfter), CreatedBefore: epochTime(in.ByCreationBefore)}
 	jobs, err := a.svc.ListReportJobs(ctx, f)
 	if err != nil {
-		return 0, nil, err
+		return reportJobsOut{}, err
 	}
-	out, next, err := paginate.Shaped(jobs, q.Get("NextToken"), q.Get("MaxResults"), reportJobOut)
-	if err != nil {
-		return 0, nil, err
-	}
-	return 0, struct {
-		ReportJobs []reportJobShape
-		NextToken  *string `json:",omitempty"`
-	}{out, next}, nil
+	out, next, err := paginate.Limited(jobs, in.NextToken, in.MaxResults, reportJobOut)
+	return reportJobsOut{out, next}, err
 }
 
-// queryTime parses a timestamp query member: the SDKs send ISO 8601.
-func queryTime(v string) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
+// epochTime is an optional timestamp member's time, zero when absent.
+func epochTime(e *protocol.Epoch) time.Time {
+	if e == nil {
+		return time.Time{}
 	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		return time.Time{}, awserr.New(awserr.Invalid, "InvalidParameterValueException", "timestamp %q is not ISO 8601", v)
-	}
-	return t, nil
+	return time.Time(*e)
 }

@@ -1,18 +1,20 @@
 // Package iam is the API adapter for the AWS IAM subset coffer serves
 // (awsQuery, version 2010-05-08): users, access keys, roles, inline and
 // managed policies, attachments and tags. IAM is global: its ARNs have no
-// region and it answers whatever region a request is signed for.
+// region and it answers whatever region a request is signed for. Each
+// operation is a domain call registered by name: its input is read and
+// checked by IAM's model (protocol.QueryOperation).
 package iam
 
 import (
 	"context"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/api/paginate"
 	"github.com/coffer-dev/coffer/internal/awserr"
+	"github.com/coffer-dev/coffer/internal/awsmodel"
 	"github.com/coffer-dev/coffer/internal/identity"
 	"github.com/coffer-dev/coffer/internal/protocol"
 )
@@ -22,58 +24,46 @@ type api struct{ ids *identity.Service }
 // New returns the IAM endpoint.
 func New(ids *identity.Service) *protocol.QueryService {
 	a := api{ids}
-	svc := &protocol.QueryService{
+	s := &protocol.QueryService{
 		Name:         "iam",
 		Version:      "2010-05-08",
 		XMLNamespace: "https://iam.amazonaws.com/doc/2010-05-08/",
-		Ops: map[string]protocol.QueryOp{
-			"CreateUser":               a.createUser,
-			"GetUser":                  a.getUser,
-			"ListUsers":                a.listUsers,
-			"DeleteUser":               a.deleteUser,
-			"CreateAccessKey":          a.createAccessKey,
-			"ListAccessKeys":           a.listAccessKeys,
-			"UpdateAccessKey":          a.updateAccessKey,
-			"DeleteAccessKey":          a.deleteAccessKey,
-			"CreateRole":               a.createRole,
-			"GetRole":                  a.getRole,
-			"ListRoles":                a.listRoles,
-			"DeleteRole":               a.deleteRole,
-			"UpdateAssumeRolePolicy":   a.updateAssumeRolePolicy,
-			"PutUserPolicy":            a.putPolicy("user"),
-			"PutRolePolicy":            a.putPolicy("role"),
-			"GetUserPolicy":            a.getPolicy("user"),
-			"GetRolePolicy":            a.getPolicy("role"),
-			"ListUserPolicies":         a.listPolicies("user"),
-			"ListRolePolicies":         a.listPolicies("role"),
-			"DeleteUserPolicy":         a.deletePolicy("user"),
-			"DeleteRolePolicy":         a.deletePolicy("role"),
-			"CreatePolicy":             a.createManagedPolicy,
-			"GetPolicy":                a.getManagedPolicy,
-			"GetPolicyVersion":         a.getPolicyVersion,
-			"ListPolicies":             a.listManagedPolicies,
-			"DeletePolicy":             a.deleteManagedPolicy,
-			"AttachUserPolicy":         a.attach("user"),
-			"AttachRolePolicy":         a.attach("role"),
-			"DetachUserPolicy":         a.detach("user"),
-			"DetachRolePolicy":         a.detach("role"),
-			"ListAttachedUserPolicies": a.listAttached("user"),
-			"ListAttachedRolePolicies": a.listAttached("role"),
-			"TagUser":                  a.tag("user"),
-			"TagRole":                  a.tag("role"),
-			"UntagUser":                a.untag("user"),
-			"UntagRole":                a.untag("role"),
-			"ListUserTags":             a.listTags("user"),
-			"ListRoleTags":             a.listTags("role"),
-		},
+		Ops:          map[string]protocol.QueryOp{},
+		Model:        awsmodel.Load("iam"),
 	}
-	for name, op := range a.passwordOps() {
-		svc.Ops[name] = op
+	protocol.QueryOperation(s, "CreateUser", a.createUser)
+	protocol.QueryOperation(s, "GetUser", a.getUser)
+	protocol.QueryOperation(s, "ListUsers", a.listUsers)
+	protocol.QueryAction(s, "DeleteUser", a.deleteUser)
+	protocol.QueryOperation(s, "CreateAccessKey", a.createAccessKey)
+	protocol.QueryOperation(s, "ListAccessKeys", a.listAccessKeys)
+	protocol.QueryAction(s, "UpdateAccessKey", a.updateAccessKey)
+	protocol.QueryAction(s, "DeleteAccessKey", a.deleteAccessKey)
+	protocol.QueryOperation(s, "CreateRole", a.createRole)
+	protocol.QueryOperation(s, "GetRole", a.getRole)
+	protocol.QueryOperation(s, "ListRoles", a.listRoles)
+	protocol.QueryAction(s, "DeleteRole", a.deleteRole)
+	protocol.QueryAction(s, "UpdateAssumeRolePolicy", a.updateAssumeRolePolicy)
+	protocol.QueryOperation(s, "CreatePolicy", a.createManagedPolicy)
+	protocol.QueryOperation(s, "GetPolicy", a.getManagedPolicy)
+	protocol.QueryOperation(s, "GetPolicyVersion", a.getPolicyVersion)
+	protocol.QueryOperation(s, "ListPolicies", a.listManagedPolicies)
+	protocol.QueryAction(s, "DeletePolicy", a.deleteManagedPolicy)
+	for kind, k := range map[string]string{"user": "User", "role": "Role"} {
+		protocol.QueryAction(s, "Put"+k+"Policy", a.putPolicy(kind))
+		protocol.QueryOperation(s, "Get"+k+"Policy", a.getPolicy(kind))
+		protocol.QueryOperation(s, "List"+k+"Policies", a.listPolicies(kind))
+		protocol.QueryAction(s, "Delete"+k+"Policy", a.deletePolicy(kind))
+		protocol.QueryAction(s, "Attach"+k+"Policy", a.attach(kind))
+		protocol.QueryAction(s, "Detach"+k+"Policy", a.detach(kind))
+		protocol.QueryOperation(s, "ListAttached"+k+"Policies", a.listAttached(kind))
+		protocol.QueryAction(s, "Tag"+k, a.tag(kind))
+		protocol.QueryAction(s, "Untag"+k, a.untag(kind))
+		protocol.QueryOperation(s, "List"+k+"Tags", a.listTags(kind))
 	}
-	for name, op := range a.mfaOps() {
-		svc.Ops[name] = op
-	}
-	return svc
+	a.passwordOps(s)
+	a.mfaOps(s)
+	return s
 }
 
 // Wire shapes.
@@ -142,18 +132,6 @@ func tagsXML(tags []identity.Tag) []tagXML {
 	return out
 }
 
-func formTags(form url.Values) []identity.Tag {
-	var tags []identity.Tag
-	for i := 1; ; i++ {
-		p := "Tags.member." + strconv.Itoa(i)
-		k, ok := form[p+".Key"]
-		if !ok {
-			return tags
-		}
-		tags = append(tags, identity.Tag{Key: k[0], Value: form.Get(p + ".Value")})
-	}
-}
-
 func userOut(u identity.User) userXML {
 	return userXML{Path: u.Path, UserName: u.Name, UserId: u.UserID, Arn: u.ARN, CreateDate: isoTime(u.Created), Tags: tagsXML(u.Tags)}
 }
@@ -169,338 +147,237 @@ func policyOut(p identity.ManagedPolicy) policyXML {
 		CreateDate: isoTime(p.Created), UpdateDate: isoTime(p.Updated), Tags: tagsXML(p.Tags)}
 }
 
-// required returns a form parameter that must be present.
-func required(form url.Values, name string) (string, error) {
-	v := form.Get(name)
-	if v == "" {
-		field := strings.ToLower(name[:1]) + name[1:]
-		return "", awserr.New(awserr.Invalid, "ValidationError", "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", field)
-	}
-	return v, nil
+// Inputs, named as the model's members.
+
+// page is a list operation's Marker and MaxItems (1-1000, default 100).
+type page struct {
+	Marker   string
+	MaxItems int
 }
 
-// listOf pages items with Marker and MaxItems and converts the page to
-// its wire shape.
-func listOf[T, X any](form url.Values, items []T, conv func(T) X) ([]X, bool, string, error) {
-	page, truncated, marker, err := pageOf(form, items)
-	if err != nil {
-		return nil, false, "", err
+// entity names the user or role of an operation that has a User and a
+// Role form (PutUserPolicy, PutRolePolicy): the model gives each only
+// its own member.
+type entity struct{ UserName, RoleName string }
+
+func (e entity) name() string {
+	if e.RoleName != "" {
+		return e.RoleName
 	}
-	out := make([]X, len(page))
-	for i, v := range page {
+	return e.UserName
+}
+
+// list is a list operation's result members besides the list itself.
+type list struct {
+	IsTruncated bool
+	Marker      string `xml:",omitempty"`
+}
+
+// listOf pages items and converts the page to its wire shape.
+func listOf[T, X any](p page, items []T, conv func(T) X) ([]X, list, error) {
+	items, l, err := pageOf(p, items)
+	out := make([]X, len(items))
+	for i, v := range items {
 		out[i] = conv(v)
 	}
-	return out, truncated, marker, nil
+	return out, l, err
 }
 
-// pageOf applies Marker and MaxItems (1-1000, default 100).
-func pageOf[T any](form url.Values, items []T) ([]T, bool, string, error) {
-	limit := 100
-	if s := form.Get("MaxItems"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000 {
-			return nil, false, "", awserr.New(awserr.Invalid, "ValidationError", "1 validation error detected: Value '%s' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 1000", s)
-		}
-		limit = n
+// pageOf cuts the page the Marker and MaxItems ask for.
+func pageOf[T any](p page, items []T) ([]T, list, error) {
+	if p.MaxItems == 0 {
+		p.MaxItems = 100
 	}
-	page, next, ok := paginate.Page(items, form.Get("Marker"), limit)
+	items, next, ok := paginate.Page(items, p.Marker, p.MaxItems)
 	if !ok {
-		return nil, false, "", awserr.New(awserr.Invalid, "InvalidInput", "Invalid Marker.")
+		return nil, list{}, awserr.New(awserr.Invalid, "InvalidInput", "Invalid Marker.")
 	}
-	return page, next != "", next, nil
+	return items, list{next != "", next}, nil
 }
 
 // Users.
 
-func (a api) createUser(ctx context.Context, form url.Values) (any, error) {
-	name, err := required(form, "UserName")
-	if err != nil {
-		return nil, err
-	}
-	u, err := a.ids.CreateUser(ctx, name, form.Get("Path"), formTags(form))
-	if err != nil {
-		return nil, err
-	}
-	return struct{ User userXML }{userOut(u)}, nil
+type userResult struct{ User userXML }
+
+func (a api) createUser(ctx context.Context, in *struct {
+	UserName, Path string
+	Tags           []identity.Tag
+}) (userResult, error) {
+	u, err := a.ids.CreateUser(ctx, in.UserName, in.Path, in.Tags)
+	return userResult{userOut(u)}, err
 }
 
-func (a api) getUser(ctx context.Context, form url.Values) (any, error) {
-	u, err := a.ids.GetUser(ctx, form.Get("UserName"))
-	if err != nil {
-		return nil, err
-	}
-	return struct{ User userXML }{userOut(u)}, nil
+func (a api) getUser(ctx context.Context, in *struct{ UserName string }) (userResult, error) {
+	u, err := a.ids.GetUser(ctx, in.UserName)
+	return userResult{userOut(u)}, err
 }
 
-func (a api) listUsers(ctx context.Context, form url.Values) (any, error) {
-	us, err := a.ids.ListUsers(ctx, form.Get("PathPrefix"))
+func (a api) listUsers(ctx context.Context, in *struct {
+	page
+	PathPrefix string
+}) (any, error) {
+	us, err := a.ids.ListUsers(ctx, in.PathPrefix)
 	if err != nil {
 		return nil, err
 	}
-	page, truncated, marker, err := listOf(form, us, userOut)
-	if err != nil {
-		return nil, err
-	}
+	out, l, err := listOf(in.page, us, userOut)
 	return struct {
-		Users       []userXML `xml:"Users>member"`
-		IsTruncated bool
-		Marker      string `xml:",omitempty"`
-	}{page, truncated, marker}, nil
+		Users []userXML `xml:"Users>member"`
+		list
+	}{out, l}, err
 }
 
-func (a api) deleteUser(ctx context.Context, form url.Values) (any, error) {
-	name, err := required(form, "UserName")
-	if err != nil {
-		return nil, err
-	}
-	return nil, a.ids.DeleteUser(ctx, name)
+func (a api) deleteUser(ctx context.Context, in *struct{ UserName string }) error {
+	return a.ids.DeleteUser(ctx, in.UserName)
 }
 
 // Access keys.
 
-func (a api) createAccessKey(ctx context.Context, form url.Values) (any, error) {
-	k, err := a.ids.CreateAccessKey(ctx, form.Get("UserName"))
+func (a api) createAccessKey(ctx context.Context, in *struct{ UserName string }) (any, error) {
+	k, err := a.ids.CreateAccessKey(ctx, in.UserName)
 	if err != nil {
 		return nil, err
 	}
 	return struct{ AccessKey accessKeyXML }{accessKeyXML{k.UserName, k.AccessKeyID, k.Status, k.Secret, isoTime(k.Created)}}, nil
 }
 
-func (a api) listAccessKeys(ctx context.Context, form url.Values) (any, error) {
-	ks, err := a.ids.ListAccessKeys(ctx, form.Get("UserName"))
+func (a api) listAccessKeys(ctx context.Context, in *struct {
+	page
+	UserName string
+}) (any, error) {
+	ks, err := a.ids.ListAccessKeys(ctx, in.UserName)
 	if err != nil {
 		return nil, err
 	}
-	page, truncated, marker, err := listOf(form, ks, func(k identity.AccessKey) accessKeyXML {
+	out, l, err := listOf(in.page, ks, func(k identity.AccessKey) accessKeyXML {
 		return accessKeyXML{UserName: k.UserName, AccessKeyId: k.AccessKeyID, Status: k.Status, CreateDate: isoTime(k.Created)}
 	})
-	if err != nil {
-		return nil, err
-	}
 	return struct {
 		AccessKeyMetadata []accessKeyXML `xml:"AccessKeyMetadata>member"`
-		IsTruncated       bool
-		Marker            string `xml:",omitempty"`
-	}{page, truncated, marker}, nil
+		list
+	}{out, l}, err
 }
 
-func (a api) updateAccessKey(ctx context.Context, form url.Values) (any, error) {
-	id, err := required(form, "AccessKeyId")
-	if err != nil {
-		return nil, err
-	}
-	status, err := required(form, "Status")
-	if err != nil {
-		return nil, err
-	}
-	return nil, a.ids.UpdateAccessKey(ctx, form.Get("UserName"), id, status)
+func (a api) updateAccessKey(ctx context.Context, in *struct{ UserName, AccessKeyId, Status string }) error {
+	return a.ids.UpdateAccessKey(ctx, in.UserName, in.AccessKeyId, in.Status)
 }
 
-func (a api) deleteAccessKey(ctx context.Context, form url.Values) (any, error) {
-	id, err := required(form, "AccessKeyId")
-	if err != nil {
-		return nil, err
-	}
-	return nil, a.ids.DeleteAccessKey(ctx, form.Get("UserName"), id)
+func (a api) deleteAccessKey(ctx context.Context, in *struct{ UserName, AccessKeyId string }) error {
+	return a.ids.DeleteAccessKey(ctx, in.UserName, in.AccessKeyId)
 }
 
 // Roles.
 
-func (a api) createRole(ctx context.Context, form url.Values) (any, error) {
-	name, err := required(form, "RoleName")
-	if err != nil {
-		return nil, err
-	}
-	doc, err := required(form, "AssumeRolePolicyDocument")
-	if err != nil {
-		return nil, err
-	}
-	in := identity.RoleInput{Name: name, Path: form.Get("Path"), TrustPolicy: doc, Description: form.Get("Description"), Tags: formTags(form)}
-	if s := form.Get("MaxSessionDuration"); s != "" {
-		if in.MaxSessionDuration, err = strconv.Atoi(s); err != nil {
-			return nil, awserr.New(awserr.Invalid, "ValidationError", "MaxSessionDuration %q is not a number of seconds", s)
-		}
-	}
-	r, err := a.ids.CreateRole(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	return struct{ Role roleXML }{roleOut(r)}, nil
+type roleResult struct{ Role roleXML }
+
+func (a api) createRole(ctx context.Context, in *struct {
+	RoleName, Path, AssumeRolePolicyDocument, Description string
+	MaxSessionDuration                                    int
+	Tags                                                  []identity.Tag
+}) (roleResult, error) {
+	r, err := a.ids.CreateRole(ctx, identity.RoleInput{Name: in.RoleName, Path: in.Path, TrustPolicy: in.AssumeRolePolicyDocument,
+		Description: in.Description, MaxSessionDuration: in.MaxSessionDuration, Tags: in.Tags})
+	return roleResult{roleOut(r)}, err
 }
 
-func (a api) getRole(ctx context.Context, form url.Values) (any, error) {
-	name, err := required(form, "RoleName")
-	if err != nil {
-		return nil, err
-	}
-	r, err := a.ids.GetRole(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	return struct{ Role roleXML }{roleOut(r)}, nil
+func (a api) getRole(ctx context.Context, in *struct{ RoleName string }) (roleResult, error) {
+	r, err := a.ids.GetRole(ctx, in.RoleName)
+	return roleResult{roleOut(r)}, err
 }
 
-func (a api) listRoles(ctx context.Context, form url.Values) (any, error) {
-	rs, err := a.ids.ListRoles(ctx, form.Get("PathPrefix"))
+func (a api) listRoles(ctx context.Context, in *struct {
+	page
+	PathPrefix string
+}) (any, error) {
+	rs, err := a.ids.ListRoles(ctx, in.PathPrefix)
 	if err != nil {
 		return nil, err
 	}
-	page, truncated, marker, err := listOf(form, rs, roleOut)
-	if err != nil {
-		return nil, err
-	}
+	out, l, err := listOf(in.page, rs, roleOut)
 	return struct {
-		Roles       []roleXML `xml:"Roles>member"`
-		IsTruncated bool
-		Marker      string `xml:",omitempty"`
-	}{page, truncated, marker}, nil
+		Roles []roleXML `xml:"Roles>member"`
+		list
+	}{out, l}, err
 }
 
-func (a api) deleteRole(ctx context.Context, form url.Values) (any, error) {
-	name, err := required(form, "RoleName")
-	if err != nil {
-		return nil, err
-	}
-	return nil, a.ids.DeleteRole(ctx, name)
+func (a api) deleteRole(ctx context.Context, in *struct{ RoleName string }) error {
+	return a.ids.DeleteRole(ctx, in.RoleName)
 }
 
-func (a api) updateAssumeRolePolicy(ctx context.Context, form url.Values) (any, error) {
-	name, err := required(form, "RoleName")
-	if err != nil {
-		return nil, err
-	}
-	doc, err := required(form, "PolicyDocument")
-	if err != nil {
-		return nil, err
-	}
-	return nil, a.ids.UpdateAssumeRolePolicy(ctx, name, doc)
-}
-
-// entityParam is the form parameter naming the user or role.
-func entityParam(kind string) string {
-	if kind == "role" {
-		return "RoleName"
-	}
-	return "UserName"
+func (a api) updateAssumeRolePolicy(ctx context.Context, in *struct{ RoleName, PolicyDocument string }) error {
+	return a.ids.UpdateAssumeRolePolicy(ctx, in.RoleName, in.PolicyDocument)
 }
 
 // Inline policies.
 
-func (a api) putPolicy(kind string) protocol.QueryOp {
-	return func(ctx context.Context, form url.Values) (any, error) {
-		entity, err := required(form, entityParam(kind))
-		if err != nil {
-			return nil, err
-		}
-		name, err := required(form, "PolicyName")
-		if err != nil {
-			return nil, err
-		}
-		doc, err := required(form, "PolicyDocument")
-		if err != nil {
-			return nil, err
-		}
-		return nil, a.ids.PutEntityPolicy(ctx, kind, entity, name, doc)
+type inlinePolicy struct {
+	entity
+	PolicyName, PolicyDocument string
+}
+
+func (a api) putPolicy(kind string) func(context.Context, *inlinePolicy) error {
+	return func(ctx context.Context, in *inlinePolicy) error {
+		return a.ids.PutEntityPolicy(ctx, kind, in.name(), in.PolicyName, in.PolicyDocument)
 	}
 }
 
-func (a api) getPolicy(kind string) protocol.QueryOp {
-	return func(ctx context.Context, form url.Values) (any, error) {
-		entity, err := required(form, entityParam(kind))
-		if err != nil {
-			return nil, err
-		}
-		name, err := required(form, "PolicyName")
-		if err != nil {
-			return nil, err
-		}
-		stored, doc, err := a.ids.GetEntityPolicy(ctx, kind, entity, name)
+func (a api) getPolicy(kind string) func(context.Context, *inlinePolicy) (any, error) {
+	return func(ctx context.Context, in *inlinePolicy) (any, error) {
+		stored, doc, err := a.ids.GetEntityPolicy(ctx, kind, in.name(), in.PolicyName)
 		if err != nil {
 			return nil, err
 		}
 		if kind == "role" {
-			return struct{ RoleName, PolicyName, PolicyDocument string }{stored, name, encodeDocument(doc)}, nil
+			return struct{ RoleName, PolicyName, PolicyDocument string }{stored, in.PolicyName, encodeDocument(doc)}, nil
 		}
-		return struct{ UserName, PolicyName, PolicyDocument string }{stored, name, encodeDocument(doc)}, nil
+		return struct{ UserName, PolicyName, PolicyDocument string }{stored, in.PolicyName, encodeDocument(doc)}, nil
 	}
 }
 
-func (a api) listPolicies(kind string) protocol.QueryOp {
-	return func(ctx context.Context, form url.Values) (any, error) {
-		entity, err := required(form, entityParam(kind))
+type entityPage struct {
+	entity
+	page
+}
+
+func (a api) listPolicies(kind string) func(context.Context, *entityPage) (any, error) {
+	return func(ctx context.Context, in *entityPage) (any, error) {
+		names, err := a.ids.ListEntityPolicies(ctx, kind, in.name())
 		if err != nil {
 			return nil, err
 		}
-		names, err := a.ids.ListEntityPolicies(ctx, kind, entity)
-		if err != nil {
-			return nil, err
-		}
-		page, truncated, marker, err := pageOf(form, names)
-		if err != nil {
-			return nil, err
-		}
+		out, l, err := pageOf(in.page, names)
 		return struct {
 			PolicyNames []string `xml:"PolicyNames>member"`
-			IsTruncated bool
-			Marker      string `xml:",omitempty"`
-		}{page, truncated, marker}, nil
+			list
+		}{out, l}, err
 	}
 }
 
-func (a api) deletePolicy(kind string) protocol.QueryOp {
-	return func(ctx context.Context, form url.Values) (any, error) {
-		entity, err := required(form, entityParam(kind))
-		if err != nil {
-			return nil, err
-		}
-		name, err := required(form, "PolicyName")
-		if err != nil {
-			return nil, err
-		}
-		return nil, a.ids.DeleteEntityPolicy(ctx, kind, entity, name)
+func (a api) deletePolicy(kind string) func(context.Context, *inlinePolicy) error {
+	return func(ctx context.Context, in *inlinePolicy) error {
+		return a.ids.DeleteEntityPolicy(ctx, kind, in.name(), in.PolicyName)
 	}
 }
 
 // Managed policies.
 
-func (a api) createManagedPolicy(ctx context.Context, form url.Values) (any, error) {
-	name, err := required(form, "PolicyName")
-	if err != nil {
-		return nil, err
-	}
-	doc, err := required(form, "PolicyDocument")
-	if err != nil {
-		return nil, err
-	}
-	p, err := a.ids.CreatePolicy(ctx, name, form.Get("Path"), doc, form.Get("Description"), formTags(form))
-	if err != nil {
-		return nil, err
-	}
-	return struct{ Policy policyXML }{policyOut(p)}, nil
+type policyResult struct{ Policy policyXML }
+
+func (a api) createManagedPolicy(ctx context.Context, in *struct {
+	PolicyName, Path, PolicyDocument, Description string
+	Tags                                          []identity.Tag
+}) (policyResult, error) {
+	p, err := a.ids.CreatePolicy(ctx, in.PolicyName, in.Path, in.PolicyDocument, in.Description, in.Tags)
+	return policyResult{policyOut(p)}, err
 }
 
-func (a api) getManagedPolicy(ctx context.Context, form url.Values) (any, error) {
-	arn, err := required(form, "PolicyArn")
-	if err != nil {
-		return nil, err
-	}
-	p, err := a.ids.GetPolicy(ctx, arn)
-	if err != nil {
-		return nil, err
-	}
-	return struct{ Policy policyXML }{policyOut(p)}, nil
+func (a api) getManagedPolicy(ctx context.Context, in *struct{ PolicyArn string }) (policyResult, error) {
+	p, err := a.ids.GetPolicy(ctx, in.PolicyArn)
+	return policyResult{policyOut(p)}, err
 }
 
-func (a api) getPolicyVersion(ctx context.Context, form url.Values) (any, error) {
-	arn, err := required(form, "PolicyArn")
-	if err != nil {
-		return nil, err
-	}
-	version, err := required(form, "VersionId")
-	if err != nil {
-		return nil, err
-	}
-	v, err := a.ids.GetPolicyVersion(ctx, arn, version)
+func (a api) getPolicyVersion(ctx context.Context, in *struct{ PolicyArn, VersionId string }) (any, error) {
+	v, err := a.ids.GetPolicyVersion(ctx, in.PolicyArn, in.VersionId)
 	if err != nil {
 		return nil, err
 	}
@@ -513,125 +390,93 @@ func (a api) getPolicyVersion(ctx context.Context, form url.Values) (any, error)
 	return struct{ PolicyVersion versionXML }{versionXML{encodeDocument(v.Document), v.VersionID, v.IsDefault, isoTime(v.Created)}}, nil
 }
 
-func (a api) listManagedPolicies(ctx context.Context, form url.Values) (any, error) {
-	onlyAttached := strings.EqualFold(form.Get("OnlyAttached"), "true")
-	ps, err := a.ids.ListPolicies(ctx, form.Get("Scope"), onlyAttached, form.Get("PathPrefix"))
+func (a api) listManagedPolicies(ctx context.Context, in *struct {
+	page
+	Scope, PathPrefix string
+	OnlyAttached      bool
+}) (any, error) {
+	ps, err := a.ids.ListPolicies(ctx, in.Scope, in.OnlyAttached, in.PathPrefix)
 	if err != nil {
 		return nil, err
 	}
-	page, truncated, marker, err := listOf(form, ps, policyOut)
-	if err != nil {
-		return nil, err
-	}
+	out, l, err := listOf(in.page, ps, policyOut)
 	return struct {
-		Policies    []policyXML `xml:"Policies>member"`
-		IsTruncated bool
-		Marker      string `xml:",omitempty"`
-	}{page, truncated, marker}, nil
+		Policies []policyXML `xml:"Policies>member"`
+		list
+	}{out, l}, err
 }
 
-func (a api) deleteManagedPolicy(ctx context.Context, form url.Values) (any, error) {
-	arn, err := required(form, "PolicyArn")
-	if err != nil {
-		return nil, err
-	}
-	return nil, a.ids.DeletePolicy(ctx, arn)
+func (a api) deleteManagedPolicy(ctx context.Context, in *struct{ PolicyArn string }) error {
+	return a.ids.DeletePolicy(ctx, in.PolicyArn)
 }
 
-func (a api) attach(kind string) protocol.QueryOp {
-	return func(ctx context.Context, form url.Values) (any, error) {
-		entity, err := required(form, entityParam(kind))
-		if err != nil {
-			return nil, err
-		}
-		arn, err := required(form, "PolicyArn")
-		if err != nil {
-			return nil, err
-		}
-		return nil, a.ids.AttachPolicy(ctx, kind, entity, arn)
+type attachment struct {
+	entity
+	PolicyArn string
+}
+
+func (a api) attach(kind string) func(context.Context, *attachment) error {
+	return func(ctx context.Context, in *attachment) error {
+		return a.ids.AttachPolicy(ctx, kind, in.name(), in.PolicyArn)
 	}
 }
 
-func (a api) detach(kind string) protocol.QueryOp {
-	return func(ctx context.Context, form url.Values) (any, error) {
-		entity, err := required(form, entityParam(kind))
-		if err != nil {
-			return nil, err
-		}
-		arn, err := required(form, "PolicyArn")
-		if err != nil {
-			return nil, err
-		}
-		return nil, a.ids.DetachPolicy(ctx, kind, entity, arn)
+func (a api) detach(kind string) func(context.Context, *attachment) error {
+	return func(ctx context.Context, in *attachment) error {
+		return a.ids.DetachPolicy(ctx, kind, in.name(), in.PolicyArn)
 	}
 }
 
-func (a api) listAttached(kind string) protocol.QueryOp {
-	return func(ctx context.Context, form url.Values) (any, error) {
-		entity, err := required(form, entityParam(kind))
+func (a api) listAttached(kind string) func(context.Context, *entityPage) (any, error) {
+	return func(ctx context.Context, in *entityPage) (any, error) {
+		ps, err := a.ids.ListAttachedPolicies(ctx, kind, in.name())
 		if err != nil {
 			return nil, err
 		}
-		ps, err := a.ids.ListAttachedPolicies(ctx, kind, entity)
-		if err != nil {
-			return nil, err
-		}
-		page, truncated, marker, err := listOf(form, ps, func(p identity.AttachedPolicy) attachedXML { return attachedXML{p.Name, p.ARN} })
-		if err != nil {
-			return nil, err
-		}
+		out, l, err := listOf(in.page, ps, func(p identity.AttachedPolicy) attachedXML { return attachedXML{p.Name, p.ARN} })
 		return struct {
 			AttachedPolicies []attachedXML `xml:"AttachedPolicies>member"`
-			IsTruncated      bool
-			Marker           string `xml:",omitempty"`
-		}{page, truncated, marker}, nil
+			list
+		}{out, l}, err
 	}
 }
 
 // Tags.
 
-func (a api) tag(kind string) protocol.QueryOp {
-	return func(ctx context.Context, form url.Values) (any, error) {
-		entity, err := required(form, entityParam(kind))
-		if err != nil {
-			return nil, err
-		}
-		return nil, a.ids.TagEntity(ctx, kind, entity, formTags(form))
+func (a api) tag(kind string) func(context.Context, *struct {
+	entity
+	Tags []identity.Tag
+}) error {
+	return func(ctx context.Context, in *struct {
+		entity
+		Tags []identity.Tag
+	}) error {
+		return a.ids.TagEntity(ctx, kind, in.name(), in.Tags)
 	}
 }
 
-func (a api) untag(kind string) protocol.QueryOp {
-	return func(ctx context.Context, form url.Values) (any, error) {
-		entity, err := required(form, entityParam(kind))
-		if err != nil {
-			return nil, err
-		}
-		keys := protocol.QueryMembers(form, "TagKeys", "member")
-		if len(keys) == 0 {
-			return nil, awserr.New(awserr.Invalid, "ValidationError", "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null")
-		}
-		return nil, a.ids.UntagEntity(ctx, kind, entity, keys)
+func (a api) untag(kind string) func(context.Context, *struct {
+	entity
+	TagKeys []string
+}) error {
+	return func(ctx context.Context, in *struct {
+		entity
+		TagKeys []string
+	}) error {
+		return a.ids.UntagEntity(ctx, kind, in.name(), in.TagKeys)
 	}
 }
 
-func (a api) listTags(kind string) protocol.QueryOp {
-	return func(ctx context.Context, form url.Values) (any, error) {
-		entity, err := required(form, entityParam(kind))
+func (a api) listTags(kind string) func(context.Context, *entityPage) (any, error) {
+	return func(ctx context.Context, in *entityPage) (any, error) {
+		tags, err := a.ids.ListEntityTags(ctx, kind, in.name())
 		if err != nil {
 			return nil, err
 		}
-		tags, err := a.ids.ListEntityTags(ctx, kind, entity)
-		if err != nil {
-			return nil, err
-		}
-		page, truncated, marker, err := listOf(form, tags, func(t identity.Tag) tagXML { return tagXML{t.Key, t.Value} })
-		if err != nil {
-			return nil, err
-		}
+		out, l, err := listOf(in.page, tags, func(t identity.Tag) tagXML { return tagXML{t.Key, t.Value} })
 		return struct {
-			Tags        []tagXML `xml:"Tags>member"`
-			IsTruncated bool
-			Marker      string `xml:",omitempty"`
-		}{page, truncated, marker}, nil
+			Tags []tagXML `xml:"Tags>member"`
+			list
+		}{out, l}, err
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"net/url"
 
 	"github.com/skip2/go-qrcode"
 
@@ -12,16 +11,14 @@ import (
 	"github.com/coffer-dev/coffer/internal/protocol"
 )
 
-// mfaOps are the virtual MFA device operations.
-func (a api) mfaOps() map[string]protocol.QueryOp {
-	return map[string]protocol.QueryOp{
-		"CreateVirtualMFADevice": a.createVirtualMFADevice,
-		"EnableMFADevice":        a.enableMFADevice,
-		"ListMFADevices":         a.listMFADevices,
-		"DeactivateMFADevice":    a.deactivateMFADevice,
-		"DeleteVirtualMFADevice": a.deleteVirtualMFADevice,
-		"ListVirtualMFADevices":  a.listVirtualMFADevices,
-	}
+// mfaOps registers the virtual MFA device operations.
+func (a api) mfaOps(s *protocol.QueryService) {
+	protocol.QueryOperation(s, "CreateVirtualMFADevice", a.createVirtualMFADevice)
+	protocol.QueryAction(s, "EnableMFADevice", a.enableMFADevice)
+	protocol.QueryOperation(s, "ListMFADevices", a.listMFADevices)
+	protocol.QueryAction(s, "DeactivateMFADevice", a.deactivateMFADevice)
+	protocol.QueryAction(s, "DeleteVirtualMFADevice", a.deleteVirtualMFADevice)
+	protocol.QueryOperation(s, "ListVirtualMFADevices", a.listVirtualMFADevices)
 }
 
 // virtualMFAXML is the VirtualMFADevice shape. Base32StringSeed is a blob:
@@ -35,12 +32,11 @@ type virtualMFAXML struct {
 	EnableDate       string   `xml:",omitempty"`
 }
 
-func (a api) createVirtualMFADevice(ctx context.Context, form url.Values) (any, error) {
-	name, err := required(form, "VirtualMFADeviceName")
-	if err != nil {
-		return nil, err
-	}
-	d, err := a.ids.CreateVirtualMFADevice(ctx, name, form.Get("Path"), formTags(form))
+func (a api) createVirtualMFADevice(ctx context.Context, in *struct {
+	VirtualMFADeviceName, Path string
+	Tags                       []identity.Tag
+}) (any, error) {
+	d, err := a.ids.CreateVirtualMFADevice(ctx, in.VirtualMFADeviceName, in.Path, in.Tags)
 	if err != nil {
 		return nil, err
 	}
@@ -52,57 +48,45 @@ func (a api) createVirtualMFADevice(ctx context.Context, form url.Values) (any, 
 		Base32StringSeed: base64.StdEncoding.EncodeToString([]byte(d.Base32StringSeed)), QRCodePNG: base64.StdEncoding.EncodeToString(png)}}, nil
 }
 
-func (a api) enableMFADevice(ctx context.Context, form url.Values) (any, error) {
-	var v [4]string
-	for i, name := range []string{"UserName", "SerialNumber", "AuthenticationCode1", "AuthenticationCode2"} {
-		s, err := required(form, name)
-		if err != nil {
-			return nil, err
-		}
-		v[i] = s
-	}
-	return nil, a.ids.EnableMFADevice(ctx, v[0], v[1], v[2], v[3])
+func (a api) enableMFADevice(ctx context.Context, in *struct {
+	UserName, SerialNumber, AuthenticationCode1, AuthenticationCode2 string
+}) error {
+	return a.ids.EnableMFADevice(ctx, in.UserName, in.SerialNumber, in.AuthenticationCode1, in.AuthenticationCode2)
 }
 
-func (a api) listMFADevices(ctx context.Context, form url.Values) (any, error) {
-	ds, err := a.ids.ListMFADevices(ctx, form.Get("UserName"))
+func (a api) listMFADevices(ctx context.Context, in *struct {
+	page
+	UserName string
+}) (any, error) {
+	ds, err := a.ids.ListMFADevices(ctx, in.UserName)
 	if err != nil {
 		return nil, err
 	}
 	type mfaXML struct{ UserName, SerialNumber, EnableDate string }
-	page, truncated, marker, err := listOf(form, ds, func(d identity.MFADevice) mfaXML { return mfaXML{d.UserName, d.SerialNumber, isoTime(d.EnableDate)} })
-	if err != nil {
-		return nil, err
-	}
+	out, l, err := listOf(in.page, ds, func(d identity.MFADevice) mfaXML { return mfaXML{d.UserName, d.SerialNumber, isoTime(d.EnableDate)} })
 	return struct {
-		MFADevices  []mfaXML `xml:"MFADevices>member"`
-		IsTruncated bool
-		Marker      string `xml:",omitempty"`
-	}{page, truncated, marker}, nil
+		MFADevices []mfaXML `xml:"MFADevices>member"`
+		list
+	}{out, l}, err
 }
 
-func (a api) deactivateMFADevice(ctx context.Context, form url.Values) (any, error) {
-	serial, err := required(form, "SerialNumber")
+func (a api) deactivateMFADevice(ctx context.Context, in *struct{ UserName, SerialNumber string }) error {
+	return a.ids.DeactivateMFADevice(ctx, in.UserName, in.SerialNumber)
+}
+
+func (a api) deleteVirtualMFADevice(ctx context.Context, in *struct{ SerialNumber string }) error {
+	return a.ids.DeleteVirtualMFADevice(ctx, in.SerialNumber)
+}
+
+func (a api) listVirtualMFADevices(ctx context.Context, in *struct {
+	page
+	AssignmentStatus string
+}) (any, error) {
+	ds, err := a.ids.ListVirtualMFADevices(ctx, in.AssignmentStatus)
 	if err != nil {
 		return nil, err
 	}
-	return nil, a.ids.DeactivateMFADevice(ctx, form.Get("UserName"), serial)
-}
-
-func (a api) deleteVirtualMFADevice(ctx context.Context, form url.Values) (any, error) {
-	serial, err := required(form, "SerialNumber")
-	if err != nil {
-		return nil, err
-	}
-	return nil, a.ids.DeleteVirtualMFADevice(ctx, serial)
-}
-
-func (a api) listVirtualMFADevices(ctx context.Context, form url.Values) (any, error) {
-	ds, err := a.ids.ListVirtualMFADevices(ctx, form.Get("AssignmentStatus"))
-	if err != nil {
-		return nil, err
-	}
-	page, truncated, marker, err := listOf(form, ds, func(d identity.VirtualMFADevice) virtualMFAXML {
+	out, l, err := listOf(in.page, ds, func(d identity.VirtualMFADevice) virtualMFAXML {
 		x := virtualMFAXML{SerialNumber: d.SerialNumber}
 		if d.UserName != "" {
 			u := userOut(d.User)
@@ -111,12 +95,8 @@ func (a api) listVirtualMFADevices(ctx context.Context, form url.Values) (any, e
 		}
 		return x
 	})
-	if err != nil {
-		return nil, err
-	}
 	return struct {
 		VirtualMFADevices []virtualMFAXML `xml:"VirtualMFADevices>member"`
-		IsTruncated       bool
-		Marker            string `xml:",omitempty"`
-	}{page, truncated, marker}, nil
+		list
+	}{out, l}, err
 }

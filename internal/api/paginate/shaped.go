@@ -18,7 +18,16 @@ func Shaped[T, S any](items []T, token, maxResults string, shape func(T) S) ([]S
 		}
 		limit = n
 	}
-	items, next, ok := Page(items, token, limit)
+	return Limited(items, token, limit, shape)
+}
+
+// Limited is Shaped for a MaxResults already decoded and checked against
+// the operation's model (0 when the request has none: up to 1000).
+func Limited[T, S any](items []T, token string, maxResults int, shape func(T) S) ([]S, *string, error) {
+	if maxResults == 0 {
+		maxResults = 1000
+	}
+	items, next, ok := Page(items, token, maxResults)
 	if !ok {
 		return nil, nil, awserr.New(awserr.Invalid, "InvalidParameterValueException", "NextToken is not a token this service issued")
 	}

@@ -7,25 +7,24 @@ import (
 	"context"
 
 	"github.com/coffer-dev/coffer/internal/api/paginate"
-	"github.com/coffer-dev/coffer/internal/awserr"
 	"github.com/coffer-dev/coffer/internal/protocol"
 	rt "github.com/coffer-dev/coffer/internal/restoretesting"
 )
 
 // Register adds the restore testing plan and selection operations to the
-// Backup endpoint.
+// Backup endpoint; routes, statuses and input checks are the model's.
 func Register(s *protocol.RESTService, svc *rt.Service) {
 	a := &adapter{svc: svc}
-	s.Handle("PUT /restore-testing/plans", "CreateRestoreTestingPlan", a.createPlan)
-	s.Handle("GET /restore-testing/plans", "ListRestoreTestingPlans", a.listPlans)
-	s.Handle("GET /restore-testing/plans/{RestoreTestingPlanName}", "GetRestoreTestingPlan", a.getPlan)
-	s.Handle("PUT /restore-testing/plans/{RestoreTestingPlanName}", "UpdateRestoreTestingPlan", a.updatePlan)
-	s.Handle("DELETE /restore-testing/plans/{RestoreTestingPlanName}", "DeleteRestoreTestingPlan", a.deletePlan)
-	s.Handle("PUT /restore-testing/plans/{RestoreTestingPlanName}/selections", "CreateRestoreTestingSelection", a.createSelection)
-	s.Handle("GET /restore-testing/plans/{RestoreTestingPlanName}/selections", "ListRestoreTestingSelections", a.listSelections)
-	s.Handle("GET /restore-testing/plans/{RestoreTestingPlanName}/selections/{RestoreTestingSelectionName}", "GetRestoreTestingSelection", a.getSelection)
-	s.Handle("PUT /restore-testing/plans/{RestoreTestingPlanName}/selections/{RestoreTestingSelectionName}", "UpdateRestoreTestingSelection", a.updateSelection)
-	s.Handle("DELETE /restore-testing/plans/{RestoreTestingPlanName}/selections/{RestoreTestingSelectionName}", "DeleteRestoreTestingSelection", a.deleteSelection)
+	protocol.RESTOperation(s, "CreateRestoreTestingPlan", a.createPlan)
+	protocol.RESTOperation(s, "ListRestoreTestingPlans", a.listPlans)
+	protocol.RESTOperation(s, "GetRestoreTestingPlan", a.getPlan)
+	protocol.RESTOperation(s, "UpdateRestoreTestingPlan", a.updatePlan)
+	protocol.RESTOperation(s, "DeleteRestoreTestingPlan", a.deletePlan)
+	protocol.RESTOperation(s, "CreateRestoreTestingSelection", a.createSelection)
+	protocol.RESTOperation(s, "ListRestoreTestingSelections", a.listSelections)
+	protocol.RESTOperation(s, "GetRestoreTestingSelection", a.getSelection)
+	protocol.RESTOperation(s, "UpdateRestoreTestingSelection", a.updateSelection)
+	protocol.RESTOperation(s, "DeleteRestoreTestingSelection", a.deleteSelection)
 }
 
 type adapter struct{ svc *rt.Service }
@@ -44,27 +43,39 @@ func optInt(n int32) *int32 {
 	return &n
 }
 
-func (a *adapter) createPlan(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	var in struct {
-		CreatorRequestId   string
-		RestoreTestingPlan *rt.PlanInput
-		Tags               map[string]string
-	}
-	if err := r.Decode(&in); err != nil {
-		return 0, nil, err
-	}
-	if in.RestoreTestingPlan == nil {
-		return 0, nil, awserr.New(awserr.Invalid, "MissingParameterValueException", "RestoreTestingPlan is required")
-	}
-	p, err := a.svc.CreatePlan(ctx, *in.RestoreTestingPlan, in.CreatorRequestId, in.Tags)
+// Inputs, named as the model's members.
+
+type planName struct{ RestoreTestingPlanName string }
+
+type selectionName struct {
+	RestoreTestingPlanName, RestoreTestingSelectionName string
+}
+
+type page struct {
+	MaxResults int
+	NextToken  string
+}
+
+type planIDs struct {
+	CreationTime           protocol.Epoch
+	RestoreTestingPlanArn  string
+	RestoreTestingPlanName string
+}
+
+func planIDsOf(p *rt.Plan) planIDs {
+	return planIDs{protocol.Epoch(p.Created), p.ARN, p.RestoreTestingPlanName}
+}
+
+func (a *adapter) createPlan(ctx context.Context, in *struct {
+	CreatorRequestId   string
+	RestoreTestingPlan rt.PlanInput
+	Tags               map[string]string
+}) (planIDs, error) {
+	p, err := a.svc.CreatePlan(ctx, in.RestoreTestingPlan, in.CreatorRequestId, in.Tags)
 	if err != nil {
-		return 0, nil, err
+		return planIDs{}, err
 	}
-	return 201, struct {
-		CreationTime           protocol.Epoch
-		RestoreTestingPlanArn  string
-		RestoreTestingPlanName string
-	}{protocol.Epoch(p.Created), p.ARN, p.RestoreTestingPlanName}, nil
+	return planIDsOf(p), nil
 }
 
 type planShape struct {
@@ -92,77 +103,69 @@ func planOut(p *rt.Plan, full bool) planShape {
 	return out
 }
 
-func (a *adapter) getPlan(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	p, err := a.svc.GetPlan(ctx, r.PathValue("RestoreTestingPlanName"))
+func (a *adapter) getPlan(ctx context.Context, in *planName) (struct{ RestoreTestingPlan planShape }, error) {
+	p, err := a.svc.GetPlan(ctx, in.RestoreTestingPlanName)
 	if err != nil {
-		return 0, nil, err
+		return struct{ RestoreTestingPlan planShape }{}, err
 	}
-	return 0, struct{ RestoreTestingPlan planShape }{planOut(p, true)}, nil
+	return struct{ RestoreTestingPlan planShape }{planOut(p, true)}, nil
 }
 
-func (a *adapter) listPlans(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
+type plansOut struct {
+	NextToken           *string `json:",omitempty"`
+	RestoreTestingPlans []planShape
+}
+
+func (a *adapter) listPlans(ctx context.Context, in *page) (plansOut, error) {
 	ps, err := a.svc.ListPlans(ctx)
 	if err != nil {
-		return 0, nil, err
+		return plansOut{}, err
 	}
-	shaped, next, err := paginate.Shaped(ps, r.Query.Get("NextToken"), r.Query.Get("MaxResults"), func(p *rt.Plan) planShape { return planOut(p, false) })
-	if err != nil {
-		return 0, nil, err
-	}
-	return 0, struct {
-		NextToken           *string `json:",omitempty"`
-		RestoreTestingPlans []planShape
-	}{next, shaped}, nil
+	shaped, next, err := paginate.Limited(ps, in.NextToken, in.MaxResults, func(p *rt.Plan) planShape { return planOut(p, false) })
+	return plansOut{next, shaped}, err
 }
 
-func (a *adapter) updatePlan(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	var in struct{ RestoreTestingPlan *rt.PlanInput }
-	if err := r.Decode(&in); err != nil {
-		return 0, nil, err
-	}
-	if in.RestoreTestingPlan == nil {
-		return 0, nil, awserr.New(awserr.Invalid, "MissingParameterValueException", "RestoreTestingPlan is required")
-	}
-	p, err := a.svc.UpdatePlan(ctx, r.PathValue("RestoreTestingPlanName"), *in.RestoreTestingPlan)
-	if err != nil {
-		return 0, nil, err
-	}
-	return 0, struct {
-		CreationTime           protocol.Epoch
-		RestoreTestingPlanArn  string
-		RestoreTestingPlanName string
-		UpdateTime             protocol.Epoch
-	}{protocol.Epoch(p.Created), p.ARN, p.RestoreTestingPlanName, protocol.Epoch(p.Updated)}, nil
+type planUpdated struct {
+	planIDs
+	UpdateTime protocol.Epoch
 }
 
-func (a *adapter) deletePlan(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	if err := a.svc.DeletePlan(ctx, r.PathValue("RestoreTestingPlanName")); err != nil {
-		return 0, nil, err
+func (a *adapter) updatePlan(ctx context.Context, in *struct {
+	planName
+	RestoreTestingPlan rt.PlanInput
+}) (planUpdated, error) {
+	p, err := a.svc.UpdatePlan(ctx, in.RestoreTestingPlanName, in.RestoreTestingPlan)
+	if err != nil {
+		return planUpdated{}, err
 	}
-	return 204, nil, nil
+	return planUpdated{planIDsOf(p), protocol.Epoch(p.Updated)}, nil
 }
 
-func (a *adapter) createSelection(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	var in struct {
-		CreatorRequestId        string
-		RestoreTestingSelection *rt.SelectionInput
-	}
-	if err := r.Decode(&in); err != nil {
-		return 0, nil, err
-	}
-	if in.RestoreTestingSelection == nil {
-		return 0, nil, awserr.New(awserr.Invalid, "MissingParameterValueException", "RestoreTestingSelection is required")
-	}
-	sel, err := a.svc.CreateSelection(ctx, r.PathValue("RestoreTestingPlanName"), *in.RestoreTestingSelection, in.CreatorRequestId)
+func (a *adapter) deletePlan(ctx context.Context, in *planName) (struct{}, error) {
+	return struct{}{}, a.svc.DeletePlan(ctx, in.RestoreTestingPlanName)
+}
+
+type selectionIDs struct {
+	CreationTime                protocol.Epoch
+	RestoreTestingPlanArn       string
+	RestoreTestingPlanName      string
+	RestoreTestingSelectionName string
+}
+
+func selectionIDsOf(s *rt.Selection) selectionIDs {
+	return selectionIDs{protocol.Epoch(s.Created), s.PlanARN, s.PlanName, s.RestoreTestingSelectionName}
+}
+
+func (a *adapter) createSelection(ctx context.Context, in *struct {
+	planName
+	CreatorRequestId        string
+	RestoreTestingSelection rt.SelectionInput
+}) (selectionIDs, error) {
+	sel, err := a.svc.CreateSelection(ctx, in.RestoreTestingPlanName, in.RestoreTestingSelection, in.CreatorRequestId)
 	if err != nil {
-		return 0, nil, err
+		return selectionIDs{}, err
 	}
-	return 201, struct {
-		CreationTime                protocol.Epoch
-		RestoreTestingPlanArn       string
-		RestoreTestingPlanName      string
-		RestoreTestingSelectionName string
-	}{protocol.Epoch(sel.Created), sel.PlanARN, sel.PlanName, sel.RestoreTestingSelectionName}, nil
+	return selectionIDsOf(sel), nil
 }
 
 type selectionShape struct {
@@ -190,53 +193,47 @@ func selectionOut(s *rt.Selection, full bool) selectionShape {
 	return out
 }
 
-func (a *adapter) getSelection(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	sel, err := a.svc.GetSelection(ctx, r.PathValue("RestoreTestingPlanName"), r.PathValue("RestoreTestingSelectionName"))
+func (a *adapter) getSelection(ctx context.Context, in *selectionName) (struct{ RestoreTestingSelection selectionShape }, error) {
+	sel, err := a.svc.GetSelection(ctx, in.RestoreTestingPlanName, in.RestoreTestingSelectionName)
 	if err != nil {
-		return 0, nil, err
+		return struct{ RestoreTestingSelection selectionShape }{}, err
 	}
-	return 0, struct{ RestoreTestingSelection selectionShape }{selectionOut(sel, true)}, nil
+	return struct{ RestoreTestingSelection selectionShape }{selectionOut(sel, true)}, nil
 }
 
-func (a *adapter) listSelections(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	sels, err := a.svc.ListSelections(ctx, r.PathValue("RestoreTestingPlanName"))
-	if err != nil {
-		return 0, nil, err
-	}
-	shaped, next, err := paginate.Shaped(sels, r.Query.Get("NextToken"), r.Query.Get("MaxResults"), func(s *rt.Selection) selectionShape { return selectionOut(s, false) })
-	if err != nil {
-		return 0, nil, err
-	}
-	return 0, struct {
-		NextToken                *string `json:",omitempty"`
-		RestoreTestingSelections []selectionShape
-	}{next, shaped}, nil
+type selectionsOut struct {
+	NextToken                *string `json:",omitempty"`
+	RestoreTestingSelections []selectionShape
 }
 
-func (a *adapter) updateSelection(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	var in struct{ RestoreTestingSelection *rt.SelectionInput }
-	if err := r.Decode(&in); err != nil {
-		return 0, nil, err
-	}
-	if in.RestoreTestingSelection == nil {
-		return 0, nil, awserr.New(awserr.Invalid, "MissingParameterValueException", "RestoreTestingSelection is required")
-	}
-	sel, err := a.svc.UpdateSelection(ctx, r.PathValue("RestoreTestingPlanName"), r.PathValue("RestoreTestingSelectionName"), *in.RestoreTestingSelection)
+func (a *adapter) listSelections(ctx context.Context, in *struct {
+	planName
+	page
+}) (selectionsOut, error) {
+	sels, err := a.svc.ListSelections(ctx, in.RestoreTestingPlanName)
 	if err != nil {
-		return 0, nil, err
+		return selectionsOut{}, err
 	}
-	return 0, struct {
-		CreationTime                protocol.Epoch
-		RestoreTestingPlanArn       string
-		RestoreTestingPlanName      string
-		RestoreTestingSelectionName string
-		UpdateTime                  protocol.Epoch
-	}{protocol.Epoch(sel.Created), sel.PlanARN, sel.PlanName, sel.RestoreTestingSelectionName, protocol.Epoch(sel.Updated)}, nil
+	shaped, next, err := paginate.Limited(sels, in.NextToken, in.MaxResults, func(s *rt.Selection) selectionShape { return selectionOut(s, false) })
+	return selectionsOut{next, shaped}, err
 }
 
-func (a *adapter) deleteSelection(ctx context.Context, r *protocol.RESTRequest) (int, any, error) {
-	if err := a.svc.DeleteSelection(ctx, r.PathValue("RestoreTestingPlanName"), r.PathValue("RestoreTestingSelectionName")); err != nil {
-		return 0, nil, err
+type selectionUpdated struct {
+	selectionIDs
+	UpdateTime protocol.Epoch
+}
+
+func (a *adapter) updateSelection(ctx context.Context, in *struct {
+	selectionName
+	RestoreTestingSelection rt.SelectionInput
+}) (selectionUpdated, error) {
+	sel, err := a.svc.UpdateSelection(ctx, in.RestoreTestingPlanName, in.RestoreTestingSelectionName, in.RestoreTestingSelection)
+	if err != nil {
+		return selectionUpdated{}, err
 	}
-	return 204, nil, nil
+	return selectionUpdated{selectionIDsOf(sel), protocol.Epoch(sel.Updated)}, nil
+}
+
+func (a *adapter) deleteSelection(ctx context.Context, in *selectionName) (struct{}, error) {
+	return struct{}{}, a.svc.DeleteSelection(ctx, in.RestoreTestingPlanName, in.RestoreTestingSelectionName)
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -28,18 +27,5 @@ func (e *Engine) CheckQuery(ctx context.Context, t engine.Target, query string) 
 		return false, fmt.Errorf("validation query: %w", err)
 	}
 	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return false, fmt.Errorf("validation query: %w", err)
-		}
-		return false, errors.New("the validation query returned no row")
-	}
-	vals, err := rows.Values()
-	if err != nil {
-		return false, fmt.Errorf("validation query: %w", err)
-	}
-	if len(vals) == 0 {
-		return false, errors.New("the validation query returned no column")
-	}
-	return engine.Truthy(vals[0])
+	return engine.Answer(rows, rows.Values)
 }

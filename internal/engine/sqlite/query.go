@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/coffer-dev/coffer/internal/engine"
@@ -21,26 +20,16 @@ func (e *Engine) CheckQuery(ctx context.Context, t engine.Target, query string) 
 		return false, fmt.Errorf("validation query: %w", err)
 	}
 	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return false, fmt.Errorf("validation query: %w", err)
+	return engine.Answer(rows, func() ([]any, error) {
+		cols, err := rows.Columns()
+		if err != nil {
+			return nil, err
 		}
-		return false, errors.New("the validation query returned no row")
-	}
-	cols, err := rows.Columns()
-	if err != nil {
-		return false, err
-	}
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	if err := rows.Scan(ptrs...); err != nil {
-		return false, fmt.Errorf("validation query: %w", err)
-	}
-	if len(vals) == 0 {
-		return false, errors.New("the validation query returned no column")
-	}
-	return engine.Truthy(vals[0])
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		return vals, rows.Scan(ptrs...)
+	})
 }

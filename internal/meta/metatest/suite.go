@@ -20,6 +20,36 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 	t.Run("Conflict", func(t *testing.T) { testConflict(t, open(t)) })
 	t.Run("TxRollback", func(t *testing.T) { testTxRollback(t, open(t)) })
 	t.Run("ConcurrentTx", func(t *testing.T) { testConcurrentTx(t, open(t)) })
+	t.Run("QueryAllFindOne", func(t *testing.T) { testQueryAllFindOne(t, open(t)) })
+}
+
+// testQueryAllFindOne: QueryAll scans every row in order; FindOne finds
+// one row, or reports none without an error.
+func testQueryAllFindOne(t *testing.T, s meta.Store) {
+	ctx := context.Background()
+	for _, id := range []string{"111122223333", "444455556666"} {
+		if err := insertAccount(ctx, s, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scanID := func(r meta.Row) (string, error) {
+		var id string
+		err := r.Scan(&id)
+		return id, err
+	}
+	ids, err := meta.QueryAll(ctx, s, scanID, `SELECT id FROM accounts WHERE email LIKE ? ORDER BY id`, "%@example.com")
+	if err != nil || fmt.Sprint(ids) != "[111122223333 444455556666]" {
+		t.Fatalf("QueryAll = %v, %v", ids, err)
+	}
+	if id, found, err := meta.FindOne(ctx, s, scanID, `SELECT id FROM accounts WHERE name = ?`, "acct-444455556666"); err != nil || !found || id != "444455556666" {
+		t.Fatalf("FindOne = %q, %v, %v; want 444455556666, true", id, found, err)
+	}
+	if id, found, err := meta.FindOne(ctx, s, scanID, `SELECT id FROM accounts WHERE name = ?`, "nobody"); err != nil || found || id != "" {
+		t.Fatalf("FindOne of no row = %q, %v, %v; want none", id, found, err)
+	}
+	if _, _, err := meta.FindOne(ctx, s, scanID, `SELECT id FROM no_such_table`); err == nil {
+		t.Fatal("FindOne on a missing table reported no error")
+	}
 }
 
 func testMigrated(t *testing.T, s meta.Store) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -74,7 +73,7 @@ func newContinuous(store meta.Store, v *vaultstore.Engine, svc *rds.Service, log
 // under the instance's key, named by its DbiResourceId.
 func (c *continuous) archive(inst *rds.Instance) (*pgwal.Archive, error) {
 	d := vaultstore.Domain{Region: inst.Region, Vault: rds.AutomatedBackupVault(inst), KeyARN: inst.KMSKeyARN}
-	return pgwal.Open(c.store, c.vault, d, strings.ToLower(inst.ResourceID), pgwal.Options{Physical: c.phys, Logger: c.log.With("instance", inst.ARN)})
+	return pgwal.Open(c.store, c.vault, d, rds.AutomatedBackupStream(inst), pgwal.Options{Physical: c.phys, Logger: c.log.With("instance", inst.ARN)})
 }
 
 // Window serves rds.ContinuousBackup.
@@ -265,12 +264,15 @@ var (
 		"Latest restorable time of an RDS instance (Unix seconds).", []string{"instance"}, nil)
 	windowLagDesc = prometheus.NewDesc("coffer_rds_restore_window_lag_seconds",
 		"How far an RDS instance's latest restorable time trails now.", []string{"instance"}, nil)
+	replicationLagDesc = prometheus.NewDesc("coffer_rds_replication_lag_bytes",
+		"WAL an RDS instance's server had written beyond what its replication slot confirmed as stored, at the capture's last probe.", []string{"instance"}, nil)
 )
 
 func (c *continuous) Describe(ch chan<- *prometheus.Desc) {
 	ch <- windowEarliestDesc
 	ch <- windowLatestDesc
 	ch <- windowLagDesc
+	ch <- replicationLagDesc
 	c.events.Describe(ch)
 }
 
@@ -284,13 +286,19 @@ func (c *continuous) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, inst := range insts {
-		w, err := c.Window(ctx, inst)
+		st, err := pgwal.ReadStatus(ctx, c.store, rds.AutomatedBackupStream(inst))
 		if err != nil {
-			continue // nothing restorable yet
+			c.log.Warn("read the WAL capture's status", "instance", inst.ARN, "error", err)
+			continue
 		}
-		ch <- prometheus.MustNewConstMetric(windowEarliestDesc, prometheus.GaugeValue, float64(w.Earliest.UnixNano())/1e9, inst.ARN)
-		ch <- prometheus.MustNewConstMetric(windowLatestDesc, prometheus.GaugeValue, float64(w.Latest.UnixNano())/1e9, inst.ARN)
-		ch <- prometheus.MustNewConstMetric(windowLagDesc, prometheus.GaugeValue, time.Since(w.Latest).Seconds(), inst.ARN)
+		if !st.ProbedAt.IsZero() {
+			ch <- prometheus.MustNewConstMetric(replicationLagDesc, prometheus.GaugeValue, float64(st.LagBytes()), inst.ARN)
+		}
+		if w := st.Window; w != nil {
+			ch <- prometheus.MustNewConstMetric(windowEarliestDesc, prometheus.GaugeValue, float64(w.Earliest.UnixNano())/1e9, inst.ARN)
+			ch <- prometheus.MustNewConstMetric(windowLatestDesc, prometheus.GaugeValue, float64(w.Latest.UnixNano())/1e9, inst.ARN)
+			ch <- prometheus.MustNewConstMetric(windowLagDesc, prometheus.GaugeValue, time.Since(w.Latest).Seconds(), inst.ARN)
+		}
 	}
 	c.events.Collect(ch)
 }

@@ -78,6 +78,12 @@ func AutomatedBackupVault(inst *Instance) string {
 	return inst.Account + ".rds-automated-" + strings.ToLower(inst.ResourceID)
 }
 
+// AutomatedBackupStream names an instance's WAL archive (package pgwal)
+// in its automated-backups vault: its DbiResourceId, in lower case.
+func AutomatedBackupStream(inst *Instance) string {
+	return strings.ToLower(inst.ResourceID)
+}
+
 // automatedGrant is the grant RDS holds to encrypt and decrypt an
 // instance's automated backups with its key.
 func automatedGrant(inst *Instance, keyARN string) Grant {
@@ -153,6 +159,28 @@ func (s *Service) ContinuousInstances(ctx context.Context) ([]*Instance, []engin
 		}
 	}
 	return insts, targets, nil
+}
+
+// AutomatedBackupInstances are every instance whose WAL is captured,
+// on any node and in any account: PostgreSQL instances on a server of
+// their own with BackupRetentionPeriod above 0 (coffer status).
+func (s *Service) AutomatedBackupInstances(ctx context.Context) ([]*Instance, error) {
+	rows, err := s.store.QueryContext(ctx, `SELECT `+instanceColumns+` FROM rds_instances WHERE backup_retention_period > 0 ORDER BY account_id, region, identifier`)
+	if err != nil {
+		return nil, fmt.Errorf("find instances with automated backups: %w", err)
+	}
+	defer rows.Close()
+	var insts []*Instance
+	for rows.Next() {
+		inst, err := scanInstance(rows)
+		if err != nil {
+			return nil, err
+		}
+		if inst.Engine == EnginePostgres && inst.server != "" && inst.Origin != OriginRegistered {
+			insts = append(insts, inst)
+		}
+	}
+	return insts, rows.Err()
 }
 
 // CaptureOff says whether an instance whose capture stopped had its

@@ -129,7 +129,9 @@
 // capture stops and the replication slot is dropped (CaptureOff).
 // Events (slot-lost, gap, capture-error, ...) are logged and counted in
 // coffer_rds_wal_capture_events_total; /_coffer/metrics shows
-// coffer_rds_restore_window_{earliest,latest,lag}_seconds per instance.
+// coffer_rds_restore_window_{earliest,latest,lag}_seconds and
+// coffer_rds_replication_lag_bytes (server's WAL position less the
+// slot's) per instance, which coffer status shows too.
 //
 // Where: the vault storage engine's vault ACCOUNT.rds-automated-<the
 // DbiResourceId, lower-cased> in the instance's region, encrypted under

@@ -528,8 +528,10 @@ func (c *capture) onCommit(t time.Time, end LSN) {
 // confirms it.
 func (c *capture) tick(ctx context.Context) error {
 	var p probe
-	var ins string
-	if err := c.sql.QueryRow(ctx, `SELECT clock_timestamp(), pg_current_wal_insert_lsn()::text`).Scan(&p.at, &ins); err != nil {
+	var ins, cur string
+	var slot *string
+	if err := c.sql.QueryRow(ctx, `SELECT clock_timestamp(), pg_current_wal_insert_lsn()::text, pg_current_wal_lsn()::text,
+		(SELECT restart_lsn::text FROM pg_replication_slots WHERE slot_name = $1)`, c.o.Slot).Scan(&p.at, &ins, &cur, &slot); err != nil {
 		return fmt.Errorf("read the server's WAL position: %w", err)
 	}
 	l, err := ParseLSN(ins)
@@ -538,10 +540,33 @@ func (c *capture) tick(ctx context.Context) error {
 	}
 	p.lsn = pageBoundary(l, c.segSize)
 	c.probes = append(c.probes, p)
+	if err := c.recordLag(ctx, p.at, cur, slot); err != nil {
+		return err
+	}
 	if err := c.flush(ctx); err != nil {
 		return err
 	}
 	return c.status(ctx)
+}
+
+// recordLag records the server's WAL position and the slot's (what the
+// server was last told is stored) at a probe, for Status.
+func (c *capture) recordLag(ctx context.Context, at time.Time, server string, slot *string) error {
+	cur, err := ParseLSN(server)
+	if err != nil {
+		return err
+	}
+	var held LSN
+	if slot != nil {
+		if held, err = ParseLSN(*slot); err != nil {
+			return err
+		}
+	}
+	if _, err := c.a.db.ExecContext(ctx, `UPDATE pw_streams SET server_lsn = ?, slot_lsn = ?, probed_at = ? WHERE stream = ?`,
+		int64(cur), int64(held), at.UnixNano(), c.a.stream); err != nil {
+		return fmt.Errorf("record the replication lag: %w", err)
+	}
+	return nil
 }
 
 // flush stores the current segment's bytes if the vault lacks some,

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -107,14 +108,58 @@ func (c *continuous) Restore(ctx context.Context, inst *rds.Instance, at time.Ti
 	return res.BaseBackup.Metadata, res.Target, nil
 }
 
+// StopCapture serves rds.ContinuousBackup.
+func (c *continuous) StopCapture(ctx context.Context, inst *rds.Instance) error {
+	c.mu.Lock()
+	r, ok := c.running[inst.ARN]
+	delete(c.running, inst.ARN)
+	c.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	r.cancel()
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// DeleteArchive serves rds.ContinuousBackup, deleting as the RDS
+// service.
+func (c *continuous) DeleteArchive(ctx context.Context, inst *rds.Instance) error {
+	a, err := c.archive(inst)
+	if err != nil {
+		return err
+	}
+	ps, err := a.Delete(c.rds.ServiceContext(ctx, inst.Region))
+	if err != nil {
+		return err
+	}
+	if ps.Protected > 0 {
+		return fmt.Errorf("%d of the automated backups' recovery points are protected by a vault lock or legal hold of vault %s", ps.Protected, rds.AutomatedBackupVault(inst))
+	}
+	c.log.Info("automated backups deleted", "instance", inst.ARN, "base_backups", ps.BaseBackupsDeleted, "wal_segments", ps.SegmentsDeleted)
+	return nil
+}
+
 // Run starts and stops the captures as instances' retention changes,
-// until ctx ends; then it stops them (each stores what it received) and
-// returns.
+// and removes retained automated backups past their retention, until
+// ctx ends; then it stops the captures (each stores what it received)
+// and returns.
 func (c *continuous) Run(ctx context.Context) {
 	t := time.NewTicker(c.scan)
 	defer t.Stop()
+	var swept time.Time
 	for {
 		c.reconcile(ctx)
+		if time.Since(swept) >= expireEvery {
+			if _, err := c.rds.ExpireRetained(ctx); err != nil && ctx.Err() == nil {
+				c.log.Warn("remove expired retained automated backups", "error", err)
+			}
+			swept = time.Now()
+		}
 		select {
 		case <-ctx.Done():
 			c.mu.Lock()

@@ -40,6 +40,12 @@ type ContinuousBackup interface {
 	// (for pgphysical.Validate) and the time restored to. A time outside
 	// the window gets an *OutsideWindowError.
 	Restore(ctx context.Context, inst *Instance, at time.Time, latest bool, dir string) (*engine.Metadata, time.Time, error)
+	// StopCapture stops an instance's capture (it is being deleted) and
+	// waits until it has stopped.
+	StopCapture(ctx context.Context, inst *Instance) error
+	// DeleteArchive deletes an instance's automated backups (its WAL
+	// archive), once nothing captures it.
+	DeleteArchive(ctx context.Context, inst *Instance) error
 }
 
 // RestoreWindow is the span of times an instance can be restored to.
@@ -232,15 +238,25 @@ func (s *Service) LatestRestorableTime(ctx context.Context, inst *Instance) (tim
 // AutomatedBackup is an instance's automated backups, as
 // DescribeDBInstanceAutomatedBackups shows them.
 type AutomatedBackup struct {
-	Instance *Instance
+	Instance *Instance // the instance, or the deleted one a retained backup was of
 	// Window is the restore window; nil when nothing is restorable yet.
 	Window *RestoreWindow
+	// Status is active (a current instance's), creating (nothing
+	// restorable yet) or retained (a deleted instance's).
+	Status string
 }
 
+// Automated backups' statuses.
+const (
+	AutomatedBackupActive   = "active"
+	AutomatedBackupCreating = "creating"
+	AutomatedBackupRetained = "retained"
+)
+
 // DescribeAutomatedBackups lists the automated backups of the caller's
-// instances in the region (those with BackupRetentionPeriod above 0),
-// or of one, by identifier or DbiResourceId. Automated backups are
-// deleted with their instance, so only current instances have them.
+// instances in the region (those with BackupRetentionPeriod above 0)
+// and the retained ones of deleted instances, or those of one
+// instance, by identifier or DbiResourceId.
 func (s *Service) DescribeAutomatedBackups(ctx context.Context, id, resourceID string) ([]AutomatedBackup, error) {
 	sc, err := s.scope(ctx)
 	if err != nil {
@@ -264,12 +280,30 @@ func (s *Service) DescribeAutomatedBackups(ctx context.Context, id, resourceID s
 	}
 	var out []AutomatedBackup
 	for _, inst := range insts {
-		if inst.BackupRetentionPeriod == 0 || resourceID != "" && inst.ResourceID != resourceID {
+		// A deleting instance's automated backups are being deleted, or are retained.
+		if inst.BackupRetentionPeriod == 0 || inst.Status == StatusDeleting || resourceID != "" && inst.ResourceID != resourceID {
 			continue
 		}
-		ab := AutomatedBackup{Instance: inst}
+		ab := AutomatedBackup{Instance: inst, Status: AutomatedBackupCreating}
 		if w, ok := s.restoreWindow(ctx, inst); ok {
-			ab.Window = &w
+			ab.Window, ab.Status = &w, AutomatedBackupActive
+		}
+		out = append(out, ab)
+	}
+	rbs, err := s.retained(ctx, sc, id, resourceID)
+	if err != nil {
+		return nil, err
+	}
+	for _, rb := range rbs {
+		ab := AutomatedBackup{Instance: rb.Instance, Status: AutomatedBackupRetained}
+		if s.continuous != nil {
+			w, err := s.continuous.Window(ctx, rb.Instance)
+			switch {
+			case err == nil:
+				ab.Window = &w
+			case !errors.Is(err, ErrNoRestoreWindow):
+				s.log.Warn("read the restore window of retained automated backups", "automated_backups", rb.ARN, "error", err)
+			}
 		}
 		out = append(out, ab)
 	}

@@ -155,8 +155,19 @@
 // (CreateRestoredInstance; the server is written to only once recovery
 // has promoted it), and validates it with pgphysical.Validate in the
 // background before it becomes available (else failed, dropped).
-// Deleting an instance stops its capture; its archive stays in the vault,
-// neither shown nor removed yet (DeleteAutomatedBackups is not served).
+// Deleting an instance stops its capture and deletes its archive
+// (pgwal's Delete), unless DeleteDBInstance says DeleteAutomatedBackups
+// false: then the archive is retained (retained.go), recorded in
+// rds_retained_automated_backups (migration 0191: the instance's
+// exported fields as JSON, the automated-backups grant, which is kept
+// while the archive is, deleted_at, expires_at = deleted_at plus
+// BackupRetentionPeriod days) when the instance is marked deleting, so a
+// deletion resumed after a restart keeps it too.
+// DescribeDBInstanceAutomatedBackups lists it with Status retained and
+// the window it held; the app's sweep (every 10 minutes) deletes it once
+// expired, and DeleteDBInstanceAutomatedBackup (by DbiResourceId or
+// automated backups ARN) at once; a current instance's automated
+// backups are refused there (InvalidDBInstanceAutomatedBackupState).
 //
 // # Credentials envelope (version 1)
 //

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/coffer-dev/coffer/internal/engine"
 	"github.com/coffer-dev/coffer/internal/engine/pgphysical"
 	"github.com/coffer-dev/coffer/internal/meta"
@@ -18,6 +20,7 @@ import (
 // Vault is the part of the vault storage engine the archive uses.
 type Vault interface {
 	NewWriter(ctx context.Context, d vaultstore.Domain, meta map[string]string) (*vaultstore.Writer, error)
+	NewWriterLevel(ctx context.Context, d vaultstore.Domain, meta map[string]string, level zstd.EncoderLevel) (*vaultstore.Writer, error)
 	OpenReader(ctx context.Context, id vaultstore.ManifestID) (*vaultstore.Reader, error)
 	DeleteManifest(ctx context.Context, id vaultstore.ManifestID) error
 }

@@ -155,6 +155,14 @@
 // (CreateRestoredInstance; the server is written to only once recovery
 // has promoted it), and validates it with pgphysical.Validate in the
 // background before it becomes available (else failed, dropped).
+// Registered PostgreSQL databases (replication.go): ModifyDBInstance
+// with a BackupRetentionPeriod above 0 checks that the registered role
+// has REPLICATION (or is a superuser) and that the server accepts a
+// replication connection from it, and refuses with what to grant
+// (ALTER ROLE … REPLICATION, a pg_hba.conf replication entry); when
+// both hold it refuses still, saying that the capture of registered
+// databases is not available yet.
+//
 // Deleting an instance stops its capture and deletes its archive
 // (pgwal's Delete), unless DeleteDBInstance says DeleteAutomatedBackups
 // false: then the archive is retained (retained.go), recorded in

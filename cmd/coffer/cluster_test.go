@@ -334,6 +334,17 @@ func TestDatabaseOutage(t *testing.T) {
 	c.verify()
 }
 
+// minioStorageYAML is a configuration putting region us-east-1's
+// storage on MinIO.
+func minioStorageYAML(m testenv.MinIOServer) string {
+	return fmt.Sprintf(`storage:
+  regions:
+    us-east-1:
+      type: s3
+      s3: {endpoint: %q, bucket: %q, region: %q, access_key_id: %q, secret_access_key: %q, path_style: true}
+`, m.Endpoint, m.Bucket, m.Region, m.AccessKey, m.SecretKey)
+}
+
 // TestStorageOutage: the S3 store (MinIO) stops while a backup writes to
 // it and comes back 20 s later: the job waits, retrying with backoff, and
 // completes on its first attempt with data that verifies.
@@ -341,13 +352,7 @@ func TestStorageOutage(t *testing.T) {
 	c := newCluster(t)
 	m := testenv.StartMinIO(t)
 	cfg := filepath.Join(c.root, "coffer.yaml")
-	yaml := fmt.Sprintf(`storage:
-  regions:
-    us-east-1:
-      type: s3
-      s3: {endpoint: %q, bucket: %q, region: %q, access_key_id: %q, secret_access_key: %q, path_style: true}
-`, m.Endpoint, m.Bucket, m.Region, m.AccessKey, m.SecretKey)
-	c.check(os.WriteFile(cfg, []byte(yaml), 0o600))
+	c.check(os.WriteFile(cfg, []byte(minioStorageYAML(m)), 0o600))
 	c.args = []string{"--config", cfg}
 	a := c.node()
 	src := c.account(a, "111222333444", "source")

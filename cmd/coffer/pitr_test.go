@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,13 +38,7 @@ func TestPointInTimeAcrossKillAndOutage(t *testing.T) {
 	}
 	f := &faultEnv{t: t, dataDir: filepath.Join(root, "data")}
 	cfg := filepath.Join(root, "coffer.yaml")
-	yaml := fmt.Sprintf(`storage:
-  regions:
-    us-east-1:
-      type: s3
-      s3: {endpoint: %q, bucket: %q, region: %q, access_key_id: %q, secret_access_key: %q, path_style: true}
-`, m.Endpoint, m.Bucket, m.Region, m.AccessKey, m.SecretKey)
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(minioStorageYAML(m)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	f.args = []string{"--config", cfg}

@@ -32,8 +32,8 @@ func (a *api) restoreDBInstanceToPointInTime(ctx context.Context, form url.Value
 	if in.UseLatest, _, err = boolParam(form, "UseLatestRestorableTime"); err != nil {
 		return nil, err
 	}
-	if in.Source == "" && form.Get("SourceDbiResourceId") != "" {
-		return nil, awserr.New(awserr.Invalid, "InvalidParameterCombination", "coffer restores by SourceDBInstanceIdentifier; automated backups are deleted with their instance, so SourceDbiResourceId names nothing more")
+	if in.Source == "" && (form.Get("SourceDbiResourceId") != "" || form.Get("SourceDBInstanceAutomatedBackupsArn") != "") {
+		return nil, awserr.New(awserr.Invalid, "InvalidParameterCombination", "coffer restores by SourceDBInstanceIdentifier: point-in-time restore from the retained automated backups of a deleted instance (SourceDbiResourceId, SourceDBInstanceAutomatedBackupsArn) is not available yet")
 	}
 	inst, err := a.svc.RestoreToPointInTime(ctx, in)
 	if err != nil {

@@ -2,6 +2,7 @@ package rds_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,6 +78,12 @@ func TestRetainedAutomatedBackups(t *testing.T) {
 	byID, err := client.DescribeDBInstanceAutomatedBackups(ctx, &rds.DescribeDBInstanceAutomatedBackupsInput{DBInstanceIdentifier: aws.String("kept")})
 	if err != nil || len(byID.DBInstanceAutomatedBackups) != 1 || aws.ToString(byID.DBInstanceAutomatedBackups[0].Status) != "retained" {
 		t.Fatalf("retained automated backup by identifier: %+v %v", byID, err)
+	}
+
+	_, err = client.RestoreDBInstanceToPointInTime(ctx, &rds.RestoreDBInstanceToPointInTimeInput{SourceDbiResourceId: aws.String(ids["kept"]),
+		TargetDBInstanceIdentifier: aws.String("kept-again"), UseLatestRestorableTime: aws.Bool(true)})
+	if errCode(err) != "InvalidParameterCombination" || !strings.Contains(err.Error(), "not available") {
+		t.Errorf("restore from retained automated backups: %v, want InvalidParameterCombination saying it is not available", err)
 	}
 
 	out, err := client.DeleteDBInstanceAutomatedBackup(ctx, &rds.DeleteDBInstanceAutomatedBackupInput{DBInstanceAutomatedBackupsArn: ab.DBInstanceAutomatedBackupsArn})

@@ -413,6 +413,17 @@ func TestDatabaseOutageCopy(t *testing.T) {
 	c.verify()
 }
 
+// minioStorageYAML is a configuration putting region us-east-1's
+// storage on MinIO's bucket (created at start when create is set).
+func minioStorageYAML(m testenv.MinIOServer, bucket string, create bool) string {
+	return fmt.Sprintf(`storage:
+  regions:
+    us-east-1:
+      type: s3
+      s3: {endpoint: %q, bucket: %q, region: %q, access_key_id: %q, secret_access_key: %q, path_style: true, create_bucket: %t}
+`, m.Endpoint, bucket, m.Region, m.AccessKey, m.SecretKey, create)
+}
+
 // TestStorageOutage: the S3 store (MinIO) stops while a backup writes to
 // it and comes back 20 s later: the job waits, retrying with backoff, and
 // completes on its first attempt with data that verifies.
@@ -446,13 +457,7 @@ func TestStorageOutage(t *testing.T) {
 // useS3 makes us-east-1 of the cluster's nodes a bucket of m.
 func (c *cluster) useS3(m testenv.MinIOServer, bucket string, create bool) {
 	cfg := filepath.Join(c.root, "coffer.yaml")
-	yaml := fmt.Sprintf(`storage:
-  regions:
-    us-east-1:
-      type: s3
-      s3: {endpoint: %q, bucket: %q, region: %q, access_key_id: %q, secret_access_key: %q, path_style: true, create_bucket: %t}
-`, m.Endpoint, bucket, m.Region, m.AccessKey, m.SecretKey, create)
-	c.check(os.WriteFile(cfg, []byte(yaml), 0o600))
+	c.check(os.WriteFile(cfg, []byte(minioStorageYAML(m, bucket, create)), 0o600))
 	c.args = []string{"--config", cfg}
 }
 

@@ -5,6 +5,8 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/smithy-go"
 	_ "modernc.org/sqlite"
 
 	"github.com/coffer-dev/coffer/internal/testenv"
@@ -104,5 +107,59 @@ func TestDBRegister(t *testing.T) {
 	defer pg.Close()
 	if err := pg.Ping(); err != nil {
 		t.Errorf("the registered database is gone after its instance was deleted: %v", err)
+	}
+}
+
+// TestRegisteredContinuousBackup: automated backups of a registered
+// PostgreSQL database whose role lacks REPLICATION are refused with what
+// to grant; once granted, they are refused as not available yet (the
+// WAL capture runs for instances on servers of their own only), and the
+// instance keeps BackupRetentionPeriod 0.
+func TestRegisteredContinuousBackup(t *testing.T) {
+	if _, err := testenv.PostgresBinDir(); err != nil {
+		testenv.Missing(t, "%v", err)
+	}
+	c := testenv.StartCoffer(t, nil)
+	client := rds.NewFromConfig(c.AWSConfig(t, c.Profile(t, "default")))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", c.CredentialsFile)
+	t.Setenv("AWS_CONFIG_FILE", c.ConfigFile)
+	t.Setenv("AWS_PROFILE", "default")
+	srv := testenv.StartPostgres(t)
+	admin, err := sql.Open("pgx", srv.CreateDatabase(t, "shop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Exec(`CREATE ROLE shop_app LOGIN PASSWORD 'shop-app-secret'`); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("COFFER_DB_DSN", fmt.Sprintf("postgres://shop_app:shop-app-secret@%s:%d/shop?sslmode=disable", srv.Host, srv.Port))
+	if out, err := runDB(t, "register", "--endpoint-url", c.URL, "--db-instance-identifier", "shop", "--engine", "postgres"); err != nil {
+		t.Fatalf("register: %v\n%s", err, out)
+	}
+	modify := func() error {
+		_, err := client.ModifyDBInstance(context.Background(), &rds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("shop"), BackupRetentionPeriod: aws.Int32(7)})
+		return err
+	}
+	var ae smithy.APIError
+	err = modify()
+	if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidParameterCombination" || !strings.Contains(err.Error(), `ALTER ROLE shop_app REPLICATION`) || !strings.Contains(err.Error(), "pg_hba.conf") {
+		t.Fatalf("automated backups of a registered database without REPLICATION: %v, want InvalidParameterCombination saying what to grant", err)
+	}
+	if strings.Contains(err.Error(), "shop-app-secret") {
+		t.Fatalf("the error shows the password: %v", err)
+	}
+	if _, err := admin.Exec(`ALTER ROLE shop_app REPLICATION`); err != nil {
+		t.Fatal(err)
+	}
+	if err := modify(); !errors.As(err, &ae) || ae.ErrorCode() != "InvalidParameterCombination" || !strings.Contains(err.Error(), "not available") {
+		t.Fatalf("automated backups of a registered database with REPLICATION: %v, want InvalidParameterCombination saying it is not available", err)
+	}
+	desc, err := client.DescribeDBInstances(context.Background(), &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("shop")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToInt32(desc.DBInstances[0].BackupRetentionPeriod); got != 0 {
+		t.Errorf("BackupRetentionPeriod after the refusals = %d, want 0", got)
 	}
 }

@@ -28,11 +28,12 @@ type faultEnv struct {
 	t       *testing.T
 	dataDir string
 	env     []string
+	args    []string // more flags for coffer serve
 	p       *process
 }
 
 func (f *faultEnv) start() {
-	f.p = startServe(f.t, f.env, "--data-dir", f.dataDir, "--bootstrap", filepath.Join(f.dataDir, "..", "bootstrap.yaml"))
+	f.p = startServe(f.t, f.env, append([]string{"--data-dir", f.dataDir, "--bootstrap", filepath.Join(f.dataDir, "..", "bootstrap.yaml")}, f.args...)...)
 }
 
 // kill stops coffer the hard way, mid-job.

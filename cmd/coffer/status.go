@@ -40,6 +40,12 @@ test: the restore job, its validation (the recovery point's checksums and
 the selection's validation query) and whether the temporary instance was
 deleted; a test whose restore or validation failed is FAILED.
 
+Then, for every RDS instance with automated backups (continuous WAL
+capture), its restore window (earliest and latest restorable times), how
+far the latest restorable time trails now, and the replication lag: the
+bytes of WAL the server had written (pg_current_wal_lsn) beyond what its
+replication slot confirmed as stored, at the capture's last probe.
+
 It reads the same store as coffer serve (--data-dir or --database), and can
 run while the server does. With --check it exits non-zero when anything is
 overdue or a newest restore test FAILED, for monitoring.
@@ -67,12 +73,17 @@ the jobs each node runs, and the job queue by state.`,
 			}
 			// Reading needs only the store: no keys, no storage, no queue.
 			b := backup.New(backup.Options{Store: store})
-			p := plans.New(plans.Options{Store: store, Backup: b, Resources: plans.RDSResources(rds.New(rds.Options{Store: store}))})
+			svc := rds.New(rds.Options{Store: store})
+			p := plans.New(plans.Options{Store: store, Backup: b, Resources: plans.RDSResources(svc)})
 			entries, err := p.RPO(cmd.Context())
 			if err != nil {
 				return err
 			}
 			tests, err := restoretesting.Results(cmd.Context(), b)
+			if err != nil {
+				return err
+			}
+			pitr, err := pitrStatuses(cmd.Context(), store, svc)
 			if err != nil {
 				return err
 			}
@@ -102,10 +113,16 @@ the jobs each node runs, and the job queue by state.`,
 				if err == nil {
 					err = writeRestoreTestsJSON(cmd.OutOrStdout(), testsShown)
 				}
+				if err == nil && !overdueOnly {
+					err = writePITRJSON(cmd.OutOrStdout(), pitr, time.Now())
+				}
 			} else {
 				err = writeStatusTable(cmd.OutOrStdout(), shown)
 				if err == nil {
 					err = writeRestoreTestsTable(cmd.OutOrStdout(), testsShown)
+				}
+				if err == nil && !overdueOnly {
+					err = writePITRTable(cmd.OutOrStdout(), pitr, time.Now())
 				}
 			}
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/backup"
+	"github.com/coffer-dev/coffer/internal/engine/pgwal"
 	"github.com/coffer-dev/coffer/internal/plans"
 	"github.com/coffer-dev/coffer/internal/restoretesting"
 )
@@ -88,5 +89,51 @@ func TestStatusRestoreTests(t *testing.T) {
 	var got struct{ Result, ValidationStatus, ValidationStatusMessage string }
 	if err := json.Unmarshal(buf.Bytes(), &got); err != nil || got.Result != "FAILED" || got.ValidationStatus != "FAILED" || got.ValidationStatusMessage != "integrity" {
 		t.Fatalf("JSON %s: %+v %v", buf.String(), got, err)
+	}
+}
+
+func TestStatusPointInTime(t *testing.T) {
+	now := time.Date(2024, 5, 15, 10, 0, 0, 0, time.UTC)
+	sts := []pitrStatus{
+		{InstanceARN: "arn:aws:rds:us-east-1:111222333444:db:orders", Status: pgwal.Status{
+			Window:    &pgwal.Window{Earliest: now.Add(-26 * time.Hour), Latest: now.Add(-4 * time.Second)},
+			ServerLSN: 0x3000C18, SlotLSN: 0x3000000, ProbedAt: now.Add(-2 * time.Second)}},
+		{InstanceARN: "arn:aws:rds:us-east-1:111222333444:db:users"},
+	}
+	var buf bytes.Buffer
+	if err := writePITRTable(&buf, sts, now); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "DB INSTANCE") {
+		t.Fatalf("table:\n%s", buf.String())
+	}
+	for _, want := range []string{" 4s ", " 3096 bytes ", " 2s ago"} {
+		if !strings.Contains(lines[1], want) {
+			t.Errorf("line %q lacks %q", lines[1], want)
+		}
+	}
+	if !strings.Contains(lines[2], "no restorable time yet") || !strings.Contains(lines[2], "never") {
+		t.Errorf("line %q", lines[2])
+	}
+	buf.Reset()
+	if err := writePITRJSON(&buf, sts, now); err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(&buf)
+	var got struct {
+		DBInstanceArn        string
+		LatestRestorableTime *time.Time
+		SecondsBehind        *float64
+		ReplicationLagBytes  *int64
+		ServerLSN, SlotLSN   string
+	}
+	if err := dec.Decode(&got); err != nil || got.SecondsBehind == nil || *got.SecondsBehind != 4 || got.ReplicationLagBytes == nil || *got.ReplicationLagBytes != 3096 ||
+		got.ServerLSN != "0/3000C18" || got.SlotLSN != "0/3000000" || !got.LatestRestorableTime.Equal(now.Add(-4*time.Second)) {
+		t.Fatalf("JSON: %+v %v", got, err)
+	}
+	got.SecondsBehind, got.ReplicationLagBytes = nil, nil
+	if err := dec.Decode(&got); err != nil || got.DBInstanceArn != sts[1].InstanceARN || got.SecondsBehind != nil || got.ReplicationLagBytes != nil {
+		t.Fatalf("JSON of an instance with nothing captured yet: %+v %v", got, err)
 	}
 }

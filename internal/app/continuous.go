@@ -3,8 +3,8 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -74,7 +74,7 @@ func newContinuous(store meta.Store, v *vaultstore.Engine, svc *rds.Service, log
 // under the instance's key, named by its DbiResourceId.
 func (c *continuous) archive(inst *rds.Instance) (*pgwal.Archive, error) {
 	d := vaultstore.Domain{Region: inst.Region, Vault: rds.AutomatedBackupVault(inst), KeyARN: inst.KMSKeyARN}
-	return pgwal.Open(c.store, c.vault, d, strings.ToLower(inst.ResourceID), pgwal.Options{Physical: c.phys, Logger: c.log.With("instance", inst.ARN)})
+	return pgwal.Open(c.store, c.vault, d, rds.AutomatedBackupStream(inst), pgwal.Options{Physical: c.phys, Logger: c.log.With("instance", inst.ARN)})
 }
 
 // Window serves rds.ContinuousBackup.
@@ -108,14 +108,58 @@ func (c *continuous) Restore(ctx context.Context, inst *rds.Instance, at time.Ti
 	return res.BaseBackup.Metadata, res.Target, nil
 }
 
+// StopCapture serves rds.ContinuousBackup.
+func (c *continuous) StopCapture(ctx context.Context, inst *rds.Instance) error {
+	c.mu.Lock()
+	r, ok := c.running[inst.ARN]
+	delete(c.running, inst.ARN)
+	c.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	r.cancel()
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// DeleteArchive serves rds.ContinuousBackup, deleting as the RDS
+// service.
+func (c *continuous) DeleteArchive(ctx context.Context, inst *rds.Instance) error {
+	a, err := c.archive(inst)
+	if err != nil {
+		return err
+	}
+	ps, err := a.Delete(c.rds.ServiceContext(ctx, inst.Region))
+	if err != nil {
+		return err
+	}
+	if ps.Protected > 0 {
+		return fmt.Errorf("%d of the automated backups' recovery points are protected by a vault lock or legal hold of vault %s", ps.Protected, rds.AutomatedBackupVault(inst))
+	}
+	c.log.Info("automated backups deleted", "instance", inst.ARN, "base_backups", ps.BaseBackupsDeleted, "wal_segments", ps.SegmentsDeleted)
+	return nil
+}
+
 // Run starts and stops the captures as instances' retention changes,
-// until ctx ends; then it stops them (each stores what it received) and
-// returns.
+// and removes retained automated backups past their retention, until
+// ctx ends; then it stops the captures (each stores what it received)
+// and returns.
 func (c *continuous) Run(ctx context.Context) {
 	t := time.NewTicker(c.scan)
 	defer t.Stop()
+	var swept time.Time
 	for {
 		c.reconcile(ctx)
+		if time.Since(swept) >= expireEvery {
+			if _, err := c.rds.ExpireRetained(ctx); err != nil && ctx.Err() == nil {
+				c.log.Warn("remove expired retained automated backups", "error", err)
+			}
+			swept = time.Now()
+		}
 		select {
 		case <-ctx.Done():
 			c.mu.Lock()
@@ -265,12 +309,15 @@ var (
 		"Latest restorable time of an RDS instance (Unix seconds).", []string{"instance"}, nil)
 	windowLagDesc = prometheus.NewDesc("coffer_rds_restore_window_lag_seconds",
 		"How far an RDS instance's latest restorable time trails now.", []string{"instance"}, nil)
+	replicationLagDesc = prometheus.NewDesc("coffer_rds_replication_lag_bytes",
+		"WAL an RDS instance's server had written beyond what its replication slot confirmed as stored, at the capture's last probe.", []string{"instance"}, nil)
 )
 
 func (c *continuous) Describe(ch chan<- *prometheus.Desc) {
 	ch <- windowEarliestDesc
 	ch <- windowLatestDesc
 	ch <- windowLagDesc
+	ch <- replicationLagDesc
 	c.events.Describe(ch)
 }
 
@@ -284,13 +331,19 @@ func (c *continuous) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, inst := range insts {
-		w, err := c.Window(ctx, inst)
+		st, err := pgwal.ReadStatus(ctx, c.store, rds.AutomatedBackupStream(inst))
 		if err != nil {
-			continue // nothing restorable yet
+			c.log.Warn("read the WAL capture's status", "instance", inst.ARN, "error", err)
+			continue
 		}
-		ch <- prometheus.MustNewConstMetric(windowEarliestDesc, prometheus.GaugeValue, float64(w.Earliest.UnixNano())/1e9, inst.ARN)
-		ch <- prometheus.MustNewConstMetric(windowLatestDesc, prometheus.GaugeValue, float64(w.Latest.UnixNano())/1e9, inst.ARN)
-		ch <- prometheus.MustNewConstMetric(windowLagDesc, prometheus.GaugeValue, time.Since(w.Latest).Seconds(), inst.ARN)
+		if !st.ProbedAt.IsZero() {
+			ch <- prometheus.MustNewConstMetric(replicationLagDesc, prometheus.GaugeValue, float64(st.LagBytes()), inst.ARN)
+		}
+		if w := st.Window; w != nil {
+			ch <- prometheus.MustNewConstMetric(windowEarliestDesc, prometheus.GaugeValue, float64(w.Earliest.UnixNano())/1e9, inst.ARN)
+			ch <- prometheus.MustNewConstMetric(windowLatestDesc, prometheus.GaugeValue, float64(w.Latest.UnixNano())/1e9, inst.ARN)
+			ch <- prometheus.MustNewConstMetric(windowLagDesc, prometheus.GaugeValue, time.Since(w.Latest).Seconds(), inst.ARN)
+		}
 	}
 	c.events.Collect(ch)
 }

@@ -40,6 +40,12 @@ type ContinuousBackup interface {
 	// (for pgphysical.Validate) and the time restored to. A time outside
 	// the window gets an *OutsideWindowError.
 	Restore(ctx context.Context, inst *Instance, at time.Time, latest bool, dir string) (*engine.Metadata, time.Time, error)
+	// StopCapture stops an instance's capture (it is being deleted) and
+	// waits until it has stopped.
+	StopCapture(ctx context.Context, inst *Instance) error
+	// DeleteArchive deletes an instance's automated backups (its WAL
+	// archive), once nothing captures it.
+	DeleteArchive(ctx context.Context, inst *Instance) error
 }
 
 // RestoreWindow is the span of times an instance can be restored to.
@@ -76,6 +82,12 @@ func (s *Service) SetContinuousBackup(c ContinuousBackup) { s.continuous = c }
 // (encryption context coffer:vault).
 func AutomatedBackupVault(inst *Instance) string {
 	return inst.Account + ".rds-automated-" + strings.ToLower(inst.ResourceID)
+}
+
+// AutomatedBackupStream names an instance's WAL archive (package pgwal)
+// in its automated-backups vault: its DbiResourceId, in lower case.
+func AutomatedBackupStream(inst *Instance) string {
+	return strings.ToLower(inst.ResourceID)
 }
 
 // automatedGrant is the grant RDS holds to encrypt and decrypt an
@@ -155,6 +167,28 @@ func (s *Service) ContinuousInstances(ctx context.Context) ([]*Instance, []engin
 	return insts, targets, nil
 }
 
+// AutomatedBackupInstances are every instance whose WAL is captured,
+// on any node and in any account: PostgreSQL instances on a server of
+// their own with BackupRetentionPeriod above 0 (coffer status).
+func (s *Service) AutomatedBackupInstances(ctx context.Context) ([]*Instance, error) {
+	rows, err := s.store.QueryContext(ctx, `SELECT `+instanceColumns+` FROM rds_instances WHERE backup_retention_period > 0 ORDER BY account_id, region, identifier`)
+	if err != nil {
+		return nil, fmt.Errorf("find instances with automated backups: %w", err)
+	}
+	defer rows.Close()
+	var insts []*Instance
+	for rows.Next() {
+		inst, err := scanInstance(rows)
+		if err != nil {
+			return nil, err
+		}
+		if inst.Engine == EnginePostgres && inst.server != "" && inst.Origin != OriginRegistered {
+			insts = append(insts, inst)
+		}
+	}
+	return insts, rows.Err()
+}
+
 // CaptureOff says whether an instance whose capture stopped had its
 // automated backups turned off (retention 0) and is still on this
 // node's server, so its replication slot should be dropped, with the
@@ -204,15 +238,25 @@ func (s *Service) LatestRestorableTime(ctx context.Context, inst *Instance) (tim
 // AutomatedBackup is an instance's automated backups, as
 // DescribeDBInstanceAutomatedBackups shows them.
 type AutomatedBackup struct {
-	Instance *Instance
+	Instance *Instance // the instance, or the deleted one a retained backup was of
 	// Window is the restore window; nil when nothing is restorable yet.
 	Window *RestoreWindow
+	// Status is active (a current instance's), creating (nothing
+	// restorable yet) or retained (a deleted instance's).
+	Status string
 }
 
+// Automated backups' statuses.
+const (
+	AutomatedBackupActive   = "active"
+	AutomatedBackupCreating = "creating"
+	AutomatedBackupRetained = "retained"
+)
+
 // DescribeAutomatedBackups lists the automated backups of the caller's
-// instances in the region (those with BackupRetentionPeriod above 0),
-// or of one, by identifier or DbiResourceId. Automated backups are
-// deleted with their instance, so only current instances have them.
+// instances in the region (those with BackupRetentionPeriod above 0)
+// and the retained ones of deleted instances, or those of one
+// instance, by identifier or DbiResourceId.
 func (s *Service) DescribeAutomatedBackups(ctx context.Context, id, resourceID string) ([]AutomatedBackup, error) {
 	sc, err := s.scope(ctx)
 	if err != nil {
@@ -236,12 +280,30 @@ func (s *Service) DescribeAutomatedBackups(ctx context.Context, id, resourceID s
 	}
 	var out []AutomatedBackup
 	for _, inst := range insts {
-		if inst.BackupRetentionPeriod == 0 || resourceID != "" && inst.ResourceID != resourceID {
+		// A deleting instance's automated backups are being deleted, or are retained.
+		if inst.BackupRetentionPeriod == 0 || inst.Status == StatusDeleting || resourceID != "" && inst.ResourceID != resourceID {
 			continue
 		}
-		ab := AutomatedBackup{Instance: inst}
+		ab := AutomatedBackup{Instance: inst, Status: AutomatedBackupCreating}
 		if w, ok := s.restoreWindow(ctx, inst); ok {
-			ab.Window = &w
+			ab.Window, ab.Status = &w, AutomatedBackupActive
+		}
+		out = append(out, ab)
+	}
+	rbs, err := s.retained(ctx, sc, id, resourceID)
+	if err != nil {
+		return nil, err
+	}
+	for _, rb := range rbs {
+		ab := AutomatedBackup{Instance: rb.Instance, Status: AutomatedBackupRetained}
+		if s.continuous != nil {
+			w, err := s.continuous.Window(ctx, rb.Instance)
+			switch {
+			case err == nil:
+				ab.Window = &w
+			case !errors.Is(err, ErrNoRestoreWindow):
+				s.log.Warn("read the restore window of retained automated backups", "automated_backups", rb.ARN, "error", err)
+			}
 		}
 		out = append(out, ab)
 	}

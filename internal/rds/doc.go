@@ -129,7 +129,9 @@
 // capture stops and the replication slot is dropped (CaptureOff).
 // Events (slot-lost, gap, capture-error, ...) are logged and counted in
 // coffer_rds_wal_capture_events_total; /_coffer/metrics shows
-// coffer_rds_restore_window_{earliest,latest,lag}_seconds per instance.
+// coffer_rds_restore_window_{earliest,latest,lag}_seconds and
+// coffer_rds_replication_lag_bytes (server's WAL position less the
+// slot's) per instance, which coffer status shows too.
 //
 // Where: the vault storage engine's vault ACCOUNT.rds-automated-<the
 // DbiResourceId, lower-cased> in the instance's region, encrypted under
@@ -153,8 +155,27 @@
 // (CreateRestoredInstance; the server is written to only once recovery
 // has promoted it), and validates it with pgphysical.Validate in the
 // background before it becomes available (else failed, dropped).
-// Deleting an instance stops its capture; its archive stays in the vault,
-// neither shown nor removed yet (DeleteAutomatedBackups is not served).
+// Registered PostgreSQL databases (replication.go): ModifyDBInstance
+// with a BackupRetentionPeriod above 0 checks that the registered role
+// has REPLICATION (or is a superuser) and that the server accepts a
+// replication connection from it, and refuses with what to grant
+// (ALTER ROLE … REPLICATION, a pg_hba.conf replication entry); when
+// both hold it refuses still, saying that the capture of registered
+// databases is not available yet.
+//
+// Deleting an instance stops its capture and deletes its archive
+// (pgwal's Delete), unless DeleteDBInstance says DeleteAutomatedBackups
+// false: then the archive is retained (retained.go), recorded in
+// rds_retained_automated_backups (migration 0191: the instance's
+// exported fields as JSON, the automated-backups grant, which is kept
+// while the archive is, deleted_at, expires_at = deleted_at plus
+// BackupRetentionPeriod days) when the instance is marked deleting, so a
+// deletion resumed after a restart keeps it too.
+// DescribeDBInstanceAutomatedBackups lists it with Status retained and
+// the window it held; the app's sweep (every 10 minutes) deletes it once
+// expired, and DeleteDBInstanceAutomatedBackup (by DbiResourceId or
+// automated backups ARN) at once; a current instance's automated
+// backups are refused there (InvalidDBInstanceAutomatedBackupState).
 //
 // # Credentials envelope (version 1)
 //

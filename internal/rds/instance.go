@@ -452,12 +452,17 @@ func (s *Service) attachKey(ctx context.Context, inst *Instance, keyID string) e
 
 // releaseKey retires the instance's grants.
 func (s *Service) releaseKey(inst *Instance) {
-	if inst.GrantID == "" {
+	s.retireGrants(inst, strings.Fields(inst.GrantID))
+}
+
+// retireGrants retires some of the instance's grants.
+func (s *Service) retireGrants(inst *Instance, grants []string) {
+	if len(grants) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(s.serviceCtx(inst.Region), cleanupTimeout)
 	defer cancel()
-	for _, id := range strings.Fields(inst.GrantID) {
+	for _, id := range grants {
 		if err := s.keys.RetireGrant(ctx, inst.Region, inst.KMSKeyARN, id); err != nil {
 			s.log.Warn("retire KMS grant", "instance", inst.ARN, "grant", id, "error", err)
 		}
@@ -651,10 +656,12 @@ func hostError(err error) error {
 
 // DeleteInput is DeleteDBInstance's input.
 type DeleteInput struct {
-	Identifier         string
-	SkipFinalSnapshot  bool
-	FinalSnapshotID    string
-	DeleteAutomatedBkp bool
+	Identifier        string
+	SkipFinalSnapshot bool
+	FinalSnapshotID   string
+	// KeepAutomatedBackups is DeleteAutomatedBackups false: the
+	// instance's automated backups are retained (retained.go).
+	KeepAutomatedBackups bool
 }
 
 // DeleteInstance marks an instance deleting and drops its database (not a
@@ -701,6 +708,9 @@ func (s *Service) DeleteInstance(ctx context.Context, in DeleteInput) (*Instance
 		if _, err = q.ExecContext(ctx, `UPDATE rds_instances SET status = ?, updated_at = ? WHERE arn = ?`, inst.Status, inst.updatedAt.UnixNano(), inst.ARN); err != nil {
 			return err
 		}
+		if err := s.recordRetention(ctx, q, inst, in.KeepAutomatedBackups); err != nil {
+			return err
+		}
 		if final != nil {
 			return s.insertSnapshot(ctx, q, final.of(inst))
 		}
@@ -735,8 +745,14 @@ func (s *Service) drop(ctx context.Context, inst *Instance) {
 			return
 		}
 	}
-	s.releaseKey(inst)
-	err := s.store.InTx(ctx, func(q meta.Querier) error {
+	grants, err := s.settleAutomatedBackups(ctx, inst)
+	if err != nil {
+		log.Warn("settle DB instance's automated backups failed", "error", err)
+		s.setStatus(ctx, inst, StatusFailed, fmt.Sprintf("deleting the automated backups failed: %v; delete the instance again", err))
+		return
+	}
+	s.retireGrants(inst, grants)
+	err = s.store.InTx(ctx, func(q meta.Querier) error {
 		if _, err := q.ExecContext(ctx, `DELETE FROM rds_tags WHERE resource_arn = ?`, inst.ARN); err != nil {
 			return err
 		}

@@ -328,6 +328,9 @@ func (s *Service) ModifyInstance(ctx context.Context, in ModifyInput) (*Instance
 		if inst.BackupRetentionPeriod, err = retentionFor(inst.Engine, in.BackupRetentionPeriod); err != nil {
 			return nil, err
 		}
+		if inst.BackupRetentionPeriod > 0 && inst.Origin == OriginRegistered && inst.Engine == EnginePostgres {
+			return nil, s.checkRegisteredReplication(ctx, inst)
+		}
 	}
 	if in.DeletionProtection != nil {
 		inst.DeletionProtection = *in.DeletionProtection

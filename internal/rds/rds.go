@@ -108,6 +108,9 @@ func New(o Options) *Service {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{store: o.Store, authz: o.Authz, keys: o.Keys, hosts: o.Hosts, engines: o.Engines,
 		log: o.Log, now: o.Now, ctx: ctx, cancel: cancel}
+	if o.Hosts == nil { // reading the store only (coffer status)
+		return s
+	}
 	if srv, err := o.Hosts.Servers(); err == nil && srv.opts.Failed == nil {
 		srv.opts.Failed = s.serverFailed
 	}

@@ -69,6 +69,8 @@ type Writer struct {
 	k    *domainKeys
 	id   ManifestID
 	meta map[string]string
+	// level is the zstd level of the chunks (default the engine's).
+	level zstd.EncoderLevel
 
 	ctx       context.Context
 	cancel    context.CancelFunc // also detaches from the caller's context
@@ -132,6 +134,13 @@ func putBuf(b *[]byte) {
 // first use, which needs kms:GenerateDataKey; every write needs
 // kms:Decrypt). meta is stored encrypted in the manifest.
 func (e *Engine) NewWriter(ctx context.Context, d Domain, meta map[string]string) (*Writer, error) {
+	return e.NewWriterLevel(ctx, d, meta, e.o.Level)
+}
+
+// NewWriterLevel is NewWriter compressing at level instead of the
+// engine's Options.Level: for data small per write and kept long, such
+// as WAL, where the smaller size is worth the CPU.
+func (e *Engine) NewWriterLevel(ctx context.Context, d Domain, meta map[string]string, level zstd.EncoderLevel) (*Writer, error) {
 	ds, err := e.domain(ctx, d, true)
 	if err != nil {
 		return nil, err
@@ -144,6 +153,7 @@ func (e *Engine) NewWriter(ctx context.Context, d Domain, meta map[string]string
 	if err != nil {
 		return nil, err
 	}
+	w.level = level
 	w.pr, w.pw = io.Pipe()
 	w.start(func(w *Writer, out chan<- *item) error { return w.chunkStream(w.pr, out) })
 	return w, nil
@@ -163,7 +173,7 @@ func (e *Engine) startWriter(ctx context.Context, ds *domainState, k *domainKeys
 	// The pipeline outlives the call that started it, but not a
 	// cancellation of it.
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	w := &Writer{e: e, ds: ds, k: k, id: id, meta: meta, ctx: pctx,
+	w := &Writer{e: e, ds: ds, k: k, id: id, meta: meta, level: e.o.Level, ctx: pctx,
 		done: make(chan struct{}), hbStop: make(chan struct{}),
 		tokens: make(chan struct{}, (3*e.o.Concurrency+10)*(chunker.DefaultParams.Max/tokenBytes)), pending: map[ChunkID]bool{},
 		spools: make(chan *os.File, e.o.Uploads+1)}
@@ -421,7 +431,7 @@ func (w *Writer) inOrder(in <-chan *item, key func(*item) int64, each func(*item
 }
 
 func (w *Writer) compressStage(in <-chan *item, out chan<- *item) error {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(w.e.o.Level), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false),
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(w.level), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false),
 		// A chunk is at most 256 KiB: a larger window only costs memory.
 		zstd.WithWindowSize(256<<10), zstd.WithLowerEncoderMem(true))
 	if err != nil {

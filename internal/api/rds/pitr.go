@@ -32,8 +32,8 @@ func (a *api) restoreDBInstanceToPointInTime(ctx context.Context, form url.Value
 	if in.UseLatest, _, err = boolParam(form, "UseLatestRestorableTime"); err != nil {
 		return nil, err
 	}
-	if in.Source == "" && form.Get("SourceDbiResourceId") != "" {
-		return nil, awserr.New(awserr.Invalid, "InvalidParameterCombination", "coffer restores by SourceDBInstanceIdentifier; automated backups are deleted with their instance, so SourceDbiResourceId names nothing more")
+	if in.Source == "" && (form.Get("SourceDbiResourceId") != "" || form.Get("SourceDBInstanceAutomatedBackupsArn") != "") {
+		return nil, awserr.New(awserr.Invalid, "InvalidParameterCombination", "coffer restores by SourceDBInstanceIdentifier: point-in-time restore from the retained automated backups of a deleted instance (SourceDbiResourceId, SourceDBInstanceAutomatedBackupsArn) is not available yet")
 	}
 	inst, err := a.svc.RestoreToPointInTime(ctx, in)
 	if err != nil {
@@ -87,25 +87,39 @@ func (a *api) describeDBInstanceAutomatedBackups(ctx context.Context, form url.V
 	var res automatedBackupsResult
 	res.DBInstanceAutomatedBackups.Items = []automatedBackup{}
 	for _, ab := range abs {
-		i := ab.Instance
-		out := automatedBackup{
-			DBInstanceArn: i.ARN, DbiResourceId: i.ResourceID, Region: i.Region, DBInstanceIdentifier: i.Identifier,
-			AllocatedStorage: i.AllocatedStorage, Status: "active", Port: i.Endpoint.Port, AvailabilityZone: i.Region + "a",
-			InstanceCreateTime: i.CreatedAt.UTC().Format(timeFormat), MasterUsername: i.MasterUsername, Engine: i.Engine,
-			EngineVersion: i.EngineVersion, Encrypted: i.StorageEncrypted, StorageType: "gp2", BackupRetentionPeriod: i.BackupRetentionPeriod,
-			DBInstanceAutomatedBackupsArn: rds.AutomatedBackupsARN(i), BackupTarget: "region",
-		}
-		if i.StorageEncrypted {
-			out.KmsKeyId = i.KMSKeyARN
-		}
-		if ab.Window != nil {
-			out.RestoreWindow = restoreWindow{EarliestTime: ab.Window.Earliest.UTC().Format(timeFormat), LatestTime: ab.Window.Latest.UTC().Format(timeFormat)}
-		} else {
-			out.Status = "creating"
-		}
-		res.DBInstanceAutomatedBackups.Items = append(res.DBInstanceAutomatedBackups.Items, out)
+		res.DBInstanceAutomatedBackups.Items = append(res.DBInstanceAutomatedBackups.Items, automatedBackupShape(ab))
 	}
 	return res, nil
+}
+
+func automatedBackupShape(ab rds.AutomatedBackup) automatedBackup {
+	i := ab.Instance
+	out := automatedBackup{
+		DBInstanceArn: i.ARN, DbiResourceId: i.ResourceID, Region: i.Region, DBInstanceIdentifier: i.Identifier,
+		AllocatedStorage: i.AllocatedStorage, Status: ab.Status, Port: i.Endpoint.Port, AvailabilityZone: i.Region + "a",
+		InstanceCreateTime: i.CreatedAt.UTC().Format(timeFormat), MasterUsername: i.MasterUsername, Engine: i.Engine,
+		EngineVersion: i.EngineVersion, Encrypted: i.StorageEncrypted, StorageType: "gp2", BackupRetentionPeriod: i.BackupRetentionPeriod,
+		DBInstanceAutomatedBackupsArn: rds.AutomatedBackupsARN(i), BackupTarget: "region",
+	}
+	if i.StorageEncrypted {
+		out.KmsKeyId = i.KMSKeyARN
+	}
+	if ab.Window != nil {
+		out.RestoreWindow = restoreWindow{EarliestTime: ab.Window.Earliest.UTC().Format(timeFormat), LatestTime: ab.Window.Latest.UTC().Format(timeFormat)}
+	}
+	return out
+}
+
+type deleteAutomatedBackupResult struct {
+	DBInstanceAutomatedBackup automatedBackup
+}
+
+func (a *api) deleteDBInstanceAutomatedBackup(ctx context.Context, form url.Values) (any, error) {
+	rb, err := a.svc.DeleteAutomatedBackup(ctx, form.Get("DbiResourceId"), form.Get("DBInstanceAutomatedBackupsArn"))
+	if err != nil {
+		return nil, err
+	}
+	return deleteAutomatedBackupResult{automatedBackupShape(rds.AutomatedBackup{Instance: rb.Instance, Status: "deleting"})}, nil
 }
 
 // shape is an instance's wire shape with its automated backups' fields:

@@ -205,7 +205,7 @@ func TestPointInTimeRestore(t *testing.T) {
 		t.Errorf("restored to the latest restorable time: rows %v, want %d", got, rows)
 	}
 
-	// /_coffer/metrics shows the window and its lag.
+	// /_coffer/metrics shows the window, its lag and the replication lag.
 	resp, err := http.Get(c.URL + "/_coffer/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +215,7 @@ func TestPointInTimeRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []string{"coffer_rds_restore_window_latest_seconds{instance=\"" + aws.ToString(src.DBInstanceArn) + "\"}", "coffer_rds_restore_window_lag_seconds{"} {
+	for _, m := range []string{"coffer_rds_restore_window_latest_seconds{instance=\"" + aws.ToString(src.DBInstanceArn) + "\"}", "coffer_rds_restore_window_lag_seconds{", "coffer_rds_replication_lag_bytes{instance=\"" + aws.ToString(src.DBInstanceArn) + "\"}"} {
 		if !strings.Contains(string(metrics), m) {
 			t.Errorf("metrics lack %s", m)
 		}

@@ -40,6 +40,7 @@ func New(svc *rds.Service) *protocol.QueryService {
 			// pitr.go
 			"RestoreDBInstanceToPointInTime":     a.restoreDBInstanceToPointInTime,
 			"DescribeDBInstanceAutomatedBackups": a.describeDBInstanceAutomatedBackups,
+			"DeleteDBInstanceAutomatedBackup":    a.deleteDBInstanceAutomatedBackup,
 			// snapshots.go
 			"CreateDBSnapshot":                a.createDBSnapshot,
 			"DescribeDBSnapshots":             a.describeDBSnapshots,
@@ -342,6 +343,11 @@ func (a *api) deleteDBInstance(ctx context.Context, form url.Values) (any, error
 	if in.SkipFinalSnapshot, _, err = boolParam(form, "SkipFinalSnapshot"); err != nil {
 		return nil, err
 	}
+	deleteAutomated, given, err := boolParam(form, "DeleteAutomatedBackups")
+	if err != nil {
+		return nil, err
+	}
+	in.KeepAutomatedBackups = given && !deleteAutomated // the default deletes them
 	inst, err := a.svc.DeleteInstance(ctx, in)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/coffer-dev/coffer/internal/engine"
 	"github.com/coffer-dev/coffer/internal/engine/pgphysical"
 	"github.com/coffer-dev/coffer/internal/meta"
@@ -18,6 +20,7 @@ import (
 // Vault is the part of the vault storage engine the archive uses.
 type Vault interface {
 	NewWriter(ctx context.Context, d vaultstore.Domain, meta map[string]string) (*vaultstore.Writer, error)
+	NewWriterLevel(ctx context.Context, d vaultstore.Domain, meta map[string]string, level zstd.EncoderLevel) (*vaultstore.Writer, error)
 	OpenReader(ctx context.Context, id vaultstore.ManifestID) (*vaultstore.Reader, error)
 	DeleteManifest(ctx context.Context, id vaultstore.ManifestID) error
 }
@@ -316,4 +319,55 @@ func continuous(segs []Segment, from, to LSN, segSize int64) bool {
 		}
 	}
 	return false
+}
+
+// Status is an archive's state for monitoring: its restore window and
+// how far the capture trails the server.
+type Status struct {
+	// Window is the restore window; nil when nothing is restorable yet.
+	Window *Window
+	// ServerLSN is the server's pg_current_wal_lsn() and SlotLSN the
+	// replication slot's restart_lsn (the end of what coffer confirmed
+	// as stored) at the capture's last probe, ProbedAt (zero: none yet).
+	ServerLSN LSN
+	SlotLSN   LSN
+	ProbedAt  time.Time
+}
+
+// LagBytes is how many bytes of WAL the server had written that the
+// vault did not hold yet, at the last probe.
+func (s Status) LagBytes() int64 {
+	if s.SlotLSN >= s.ServerLSN {
+		return 0
+	}
+	return int64(s.ServerLSN - s.SlotLSN)
+}
+
+// ReadStatus reads the status of the archive named stream from the
+// index alone (no vault, no server): what coffer status shows.
+func ReadStatus(ctx context.Context, db meta.Store, stream string) (Status, error) {
+	a := &Archive{db: db, stream: stream}
+	return a.Status(ctx)
+}
+
+// Status is the archive's window and replication lag.
+func (a *Archive) Status(ctx context.Context) (Status, error) {
+	var st Status
+	var server, slot, at int64
+	err := a.db.QueryRowContext(ctx, `SELECT server_lsn, slot_lsn, probed_at FROM pw_streams WHERE stream = ?`, a.stream).Scan(&server, &slot, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("read WAL stream %s: %w", a.stream, err)
+	}
+	st.ServerLSN, st.SlotLSN, st.ProbedAt = LSN(server), LSN(slot), unixTime(at)
+	w, err := a.Window(ctx)
+	switch {
+	case err == nil:
+		st.Window = &w
+	case !errors.Is(err, ErrNoWindow):
+		return st, err
+	}
+	return st, nil
 }

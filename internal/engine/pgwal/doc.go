@@ -66,7 +66,9 @@
 //     timestamp and inserting its record: the latest restorable time is
 //     the probe's time less 10 ms (pw_streams.safe_time, with
 //     safe_lsn). Under load it trails the server by about two flush
-//     intervals.
+//     intervals. The same probe reads pg_current_wal_lsn() and the
+//     slot's restart_lsn (what the server was told is stored): their
+//     difference is the replication lag.
 //  7. When the server's timeline ends (CopyDone, then the next
 //     timeline and its start), the segment is stored, the new
 //     timeline's history file is fetched with TIMELINE_HISTORY into
@@ -114,7 +116,10 @@
 //	pw_streams       stream, system_id, segment_size, safe_lsn, safe_time
 //	                 (the latest restorable time and the WAL it needs),
 //	                 gap_lsn, gap_at (where the archive resumed after
-//	                 losing WAL), created_at
+//	                 losing WAL), created_at, and at the last probe
+//	                 (probed_at) the server's pg_current_wal_lsn()
+//	                 (server_lsn) and the slot's restart_lsn (slot_lsn):
+//	                 the replication lag Status reports (migration 0190)
 //	pw_segments      stream, timeline, segno, end_lsn, manifest_id,
 //	                 first_commit, last_commit (times of the commit and
 //	                 abort records ending in the segment), stored_at

@@ -176,6 +176,25 @@ func waitLatest(t *testing.T, a *pgwal.Archive, done <-chan struct{}, at time.Ti
 	}
 }
 
+// waitStatus waits until the archive's status satisfies ok.
+func waitStatus(t *testing.T, a *pgwal.Archive, ok func(pgwal.Status) bool) pgwal.Status {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		st, err := a.Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status never came: %+v (lag %d bytes)", st, st.LagBytes())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // restoreAt restores the archive to at (or its latest time) into a new
 // data directory, starts a server on it and validates it.
 func restoreAt(t *testing.T, a *pgwal.Archive, src *testenv.PostgresServer, at time.Time, latest bool) (*testenv.PostgresServer, *pgwal.RestoreResult) {
@@ -450,8 +469,15 @@ func TestVaultOutage(t *testing.T) {
 	if w, err := a.Window(context.Background()); err == nil && !w.Latest.Before(target) {
 		t.Fatalf("the window reached %s while the vault was down", w.Latest)
 	}
+	// The status shows the lag: the server's WAL ran past the slot.
+	st := waitStatus(t, a, func(st pgwal.Status) bool { return st.ProbedAt.After(target) && st.LagBytes() > 0 })
+	if st.Window != nil && st.Window.Latest.After(target) {
+		t.Fatalf("status while the vault is down: %+v", st)
+	}
 	down.Store(false)
 	waitLatest(t, a, nil, time.Now()) // Run does not end
+	// Caught up: the slot reaches the server's position again.
+	waitStatus(t, a, func(st pgwal.Status) bool { return st.ProbedAt.After(target) && st.LagBytes() == 0 && st.Window != nil })
 	srv, _ := restoreAt(t, a, src, target, false)
 	var n, maxBatch int
 	if err := openDB(t, srv.DSN("app")).QueryRow(`SELECT count(*), max(batch) FROM events`).Scan(&n, &maxBatch); err != nil {

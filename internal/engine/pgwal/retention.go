@@ -107,3 +107,48 @@ func (a *Archive) deleteManifest(ctx context.Context, id vaultstore.ManifestID, 
 	}
 	return false, err
 }
+
+// Delete deletes the whole archive: every base backup and WAL segment,
+// then, unless a vault lock or legal hold kept some (counted in
+// Protected), its timelines and its stream row. What a deleted DB
+// instance's automated backups hold goes this way.
+func (a *Archive) Delete(ctx context.Context) (PruneStats, error) {
+	var ps PruneStats
+	bbs, err := a.BaseBackups(ctx)
+	if err != nil {
+		return ps, err
+	}
+	for _, bb := range bbs {
+		deleted, err := a.deleteManifest(ctx, bb.ID, &ps)
+		if err == nil && deleted {
+			_, err = a.db.ExecContext(ctx, `DELETE FROM pw_base_backups WHERE stream = ? AND manifest_id = ?`, a.stream, string(bb.ID))
+			ps.BaseBackupsDeleted++
+		}
+		if err != nil {
+			return ps, fmt.Errorf("delete base backup %s: %w", bb.ID, err)
+		}
+	}
+	segs, err := a.Segments(ctx)
+	if err != nil {
+		return ps, err
+	}
+	for _, s := range segs {
+		deleted, err := a.deleteManifest(ctx, s.ID, &ps)
+		if err == nil && deleted {
+			_, err = a.db.ExecContext(ctx, `DELETE FROM pw_segments WHERE stream = ? AND timeline = ? AND segno = ?`, a.stream, int64(s.Timeline), int64(s.Segno))
+			ps.SegmentsDeleted++
+		}
+		if err != nil {
+			return ps, fmt.Errorf("delete WAL segment %d: %w", s.Segno, err)
+		}
+	}
+	if ps.Protected > 0 {
+		return ps, nil
+	}
+	for _, table := range []string{"pw_timelines", "pw_streams"} {
+		if _, err := a.db.ExecContext(ctx, `DELETE FROM `+table+` WHERE stream = ?`, a.stream); err != nil {
+			return ps, fmt.Errorf("delete WAL stream %s: %w", a.stream, err)
+		}
+	}
+	return ps, nil
+}

@@ -57,42 +57,33 @@ func (r rdsSnapshots) Take(ctx context.Context, inst *rds.Instance) (rds.Snapsho
 	return rds.SnapshotWritten{ManifestID: w.ManifestID, EngineMetadata: string(mdJSON), Size: w.Size}, nil
 }
 
-func (r rdsSnapshots) Restore(ctx context.Context, snap *rds.Snapshot, spec rds.RestoreSpec) (string, error) {
+func (r rdsSnapshots) Restore(ctx context.Context, snap *rds.Snapshot, spec rds.RestoreSpec) error {
 	var md engine.Metadata
 	if err := json.Unmarshal([]byte(snap.EngineMetadata), &md); err != nil {
-		return "", fmt.Errorf("DB snapshot %s engine metadata: %w", snap.ARN, err)
+		return fmt.Errorf("DB snapshot %s engine metadata: %w", snap.ARN, err)
 	}
 	d := snapshotDomain(snap.Account, snap.Region, snap.KMSKeyARN)
 	stream, secrets, err := r.data.Read(ctx, d, snap.ManifestID)
 	if err != nil {
-		return "", fmt.Errorf("read DB snapshot %s: %w", snap.ARN, err)
+		return fmt.Errorf("read DB snapshot %s: %w", snap.ARN, err)
 	}
 	defer stream.Close()
 	spec.MasterUserPassword = secrets[mdPassword]
 	if md.DumpFormat == pgphysical.DumpFormat {
-		bs := backup.RestoreSpec{Account: snap.Account, Region: spec.Region, Secrets: secrets,
-			Recorded: map[string]string{mdDBName: snap.DBName},
-			Metadata: map[string]string{mdIdentifier: spec.Identifier, mdEngine: spec.Engine, mdVersion: spec.EngineVersion, mdClass: spec.InstanceClass,
-				mdStorage: strconv.Itoa(spec.AllocatedStorage), mdDBName: spec.DBName, mdUser: spec.MasterUsername,
-				mdEncrypted: strconv.FormatBool(spec.StorageEncrypted), mdKey: spec.KMSKeyID}}
-		restored, _, err := r.dbs.RestorePhysical(ctx, bs, stream, &md)
+		restored, _, err := r.dbs.restorePhysical(ctx, spec, snap.DBName, stream, &md)
 		if err != nil {
-			if restored != nil {
-				return restored.ARN, err
-			}
-			return "", err
+			return err
 		}
-		return restored.ARN, restored.Finish(ctx, true)
+		return restored.Finish(ctx, true)
 	}
 	restored, err := r.dbs.createRestored(ctx, spec)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if err := restored.Engine.Restore(ctx, restored.Target, stream, &md); err != nil {
-		restored.Finish(context.WithoutCancel(ctx), false)
-		return "", fmt.Errorf("restore DB snapshot %s into %s: %w", snap.ARN, restored.ARN, err)
+		return fmt.Errorf("restore DB snapshot %s into %s: %w", snap.ARN, restored.ARN, err)
 	}
-	return restored.ARN, restored.Finish(ctx, true)
+	return restored.Finish(ctx, true)
 }
 
 func (r rdsSnapshots) Copy(ctx context.Context, src, dst *rds.Snapshot) (rds.SnapshotWritten, error) {

@@ -64,7 +64,11 @@ func (a *api) createDBSnapshot(ctx context.Context, form url.Values) (any, error
 }
 
 func (a *api) describeDBSnapshots(ctx context.Context, form url.Values) (any, error) {
-	snaps, err := a.svc.DescribeSnapshots(ctx, form.Get("DBSnapshotIdentifier"), form.Get("DBInstanceIdentifier"), form.Get("SnapshotType"))
+	includeShared, _, err := boolParam(form, "IncludeShared")
+	if err != nil {
+		return nil, err
+	}
+	snaps, err := a.svc.DescribeSnapshots(ctx, form.Get("DBSnapshotIdentifier"), form.Get("DBInstanceIdentifier"), form.Get("SnapshotType"), includeShared)
 	if err != nil {
 		return nil, err
 	}

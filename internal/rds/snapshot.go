@@ -70,6 +70,51 @@ type Snapshot struct {
 	CreatedAt      time.Time
 }
 
+// SnapshotVaultName is the vault of the vault storage engine that holds
+// an account's DB snapshots, ACCOUNT.SnapshotVaultName in their region
+// (the dot keeps it apart from backup vaults, whose names cannot hold
+// one).
+const SnapshotVaultName = "rds.snapshots"
+
+// snapshotGrantTag marks, in rds_instances.grant_id, the grant RDS holds
+// on an instance's key for the account's DB snapshots.
+const snapshotGrantTag = "snapshots="
+
+// snapshotGrant is the grant RDS holds to encrypt and decrypt the
+// account's DB snapshots under an instance's key (its snapshots, and
+// those restored into it): encryption context subset {"coffer:vault":
+// ACCOUNT.rds.snapshots}.
+func snapshotGrant(inst *Instance, keyARN string) Grant {
+	return Grant{
+		KeyARN: keyARN, Grantee: ServicePrincipal(inst.Region), Name: inst.ResourceID + "-snapshots",
+		Operations: []string{"Decrypt", "GenerateDataKey"},
+		Context:    map[string]string{"coffer:vault": inst.Account + "." + SnapshotVaultName},
+	}
+}
+
+// SnapshotKeyContext is the context a DB snapshot operation of the
+// caller in ctx uses keys of the caller's snapshot vault with: acting as
+// the RDS service of the region through the grant RDS holds on each key
+// (an instance's, see snapshotGrant) when it holds one on all of them,
+// as the caller otherwise (snapshots of instances deleted, or created
+// before coffer made the grant; snapshots of other accounts).
+func (s *Service) SnapshotKeyContext(ctx context.Context, account, region string, keyARNs ...string) (context.Context, error) {
+	if p := identity.Caller(ctx); p == nil || p.AccountID != account {
+		return ctx, nil
+	}
+	for _, key := range keyARNs {
+		var n int
+		if err := s.store.QueryRowContext(ctx, `SELECT COUNT(*) FROM rds_instances WHERE account_id = ? AND region = ? AND kms_key_arn = ? AND grant_id LIKE ?`,
+			account, region, key, "%"+snapshotGrantTag+"%").Scan(&n); err != nil {
+			return nil, fmt.Errorf("find RDS's grant on %s: %w", key, err)
+		}
+		if n == 0 {
+			return ctx, nil
+		}
+	}
+	return s.ServiceContext(ctx, region), nil
+}
+
 // SnapshotWritten is where SnapshotData.Take put a snapshot.
 type SnapshotWritten struct {
 	ManifestID     string

@@ -91,6 +91,12 @@ func (r rdsSnapshots) Restore(ctx context.Context, snap *rds.Snapshot, spec rds.
 }
 
 func (r rdsSnapshots) Copy(ctx context.Context, src, dst *rds.Snapshot) (rds.SnapshotWritten, error) {
+	from, to := snapshotDomain(src.Account, src.Region, src.KMSKeyARN), snapshotDomain(dst.Account, dst.Region, dst.KMSKeyARN)
+	if from == to {
+		// The same dedup domain: the copy shares the source's data
+		// (rds deletes it with the last snapshot referring to it).
+		return rds.SnapshotWritten{ManifestID: src.ManifestID, EngineMetadata: src.EngineMetadata, Size: src.Size}, nil
+	}
 	keyCtx := ctx
 	if src.Account == dst.Account && src.Region == dst.Region {
 		// One grantee, RDS of the region, for both keys; across regions
@@ -100,7 +106,7 @@ func (r rdsSnapshots) Copy(ctx context.Context, src, dst *rds.Snapshot) (rds.Sna
 			return rds.SnapshotWritten{}, err
 		}
 	}
-	w, err := r.data.Copy(keyCtx, snapshotDomain(src.Account, src.Region, src.KMSKeyARN), snapshotDomain(dst.Account, dst.Region, dst.KMSKeyARN), src.ManifestID)
+	w, err := r.data.Copy(keyCtx, from, to, src.ManifestID)
 	if err != nil {
 		return rds.SnapshotWritten{}, fmt.Errorf("copy DB snapshot %s to %s: %w", src.ARN, dst.ARN, err)
 	}

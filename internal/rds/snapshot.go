@@ -477,6 +477,10 @@ func (s *Service) DeleteSnapshot(ctx context.Context, snapshotID string) (*Snaps
 	if snap.Status == SnapshotCreating || snap.Status == SnapshotDeleting {
 		return nil, invalidSnapshotState("DB snapshot %s is %s; it can be deleted once available", id, snap.Status)
 	}
+	shared, err := s.manifestShared(ctx, snap)
+	if err != nil {
+		return nil, err
+	}
 	res, err := s.store.ExecContext(ctx, `UPDATE rds_snapshots SET status = ? WHERE arn = ? AND status = ?`, SnapshotDeleting, snap.ARN, snap.Status)
 	if err != nil {
 		return nil, fmt.Errorf("delete DB snapshot %s: %w", id, err)
@@ -484,7 +488,7 @@ func (s *Service) DeleteSnapshot(ctx context.Context, snapshotID string) (*Snaps
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil, invalidSnapshotState("DB snapshot %s changed state; try again", id)
 	}
-	if snap.ManifestID != "" {
+	if snap.ManifestID != "" && !shared {
 		if err := s.snaps.Delete(ctx, snap); err != nil {
 			// Back to its state so that the delete can be retried.
 			if _, uerr := s.store.ExecContext(context.WithoutCancel(ctx), `UPDATE rds_snapshots SET status = ? WHERE arn = ?`, snap.Status, snap.ARN); uerr != nil {
@@ -498,6 +502,21 @@ func (s *Service) DeleteSnapshot(ctx context.Context, snapshotID string) (*Snaps
 	}
 	snap.Status = SnapshotDeleted
 	return snap, nil
+}
+
+// manifestShared reports whether another snapshot refers to the
+// snapshot's data: a copy in the same account, region and key shares its
+// source's (SnapshotData.Copy), which is deleted with the last snapshot
+// referring to it.
+func (s *Service) manifestShared(ctx context.Context, snap *Snapshot) (bool, error) {
+	if snap.ManifestID == "" {
+		return false, nil
+	}
+	var n int
+	if err := s.store.QueryRowContext(ctx, `SELECT COUNT(*) FROM rds_snapshots WHERE manifest_id = ? AND arn <> ?`, snap.ManifestID, snap.ARN).Scan(&n); err != nil {
+		return false, fmt.Errorf("find the DB snapshots sharing %s's data: %w", snap.ARN, err)
+	}
+	return n > 0, nil
 }
 
 // RestoreFromSnapshotInput is RestoreDBInstanceFromDBSnapshot's.

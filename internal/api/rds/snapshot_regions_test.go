@@ -42,7 +42,8 @@ func snapshotIDs(t *testing.T, client *rds.Client, in *rds.DescribeDBSnapshotsIn
 // TestDBSnapshotSharedAndCrossRegion: account B lists the snapshot A
 // shares with it (SnapshotType shared, IncludeShared) and restores it
 // straight from its ARN; RestoreDBInstanceFromDBSnapshot answers at
-// once with the instance creating; A copies the snapshot into another
+// once with the instance creating, which becomes available, or failed
+// with why when the data cannot be read; A copies the snapshot into another
 // region (the SDK sends PreSignedUrl for SourceRegion) re-encrypted under
 // a key of that region, and restores the copy there.
 func TestDBSnapshotSharedAndCrossRegion(t *testing.T) {
@@ -126,6 +127,41 @@ func TestDBSnapshotSharedAndCrossRegion(t *testing.T) {
 		t.Fatalf("B's rows restored from the shared snapshot: %v: %q, want x,y", err, got)
 	}
 
+	// Shared under a key B may grant but not decrypt with: the restore
+	// is accepted (B's grants for the new instance are made), then fails
+	// reading the data, leaving a failed instance that says why and
+	// holds nothing.
+	limited, err := aKMS.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("B may not decrypt"), Policy: aws.String(strings.Replace(policy,
+		`"kms:Decrypt","kms:DescribeKey","kms:GenerateDataKey","kms:CreateGrant"`, `"kms:DescribeKey","kms:CreateGrant"`, 1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.CopyDBSnapshot(ctx, &rds.CopyDBSnapshotInput{SourceDBSnapshotIdentifier: aws.String("orders-snap"), TargetDBSnapshotIdentifier: aws.String("limited-snap"),
+		KmsKeyId: limited.KeyMetadata.Arn}); err != nil {
+		t.Fatal(err)
+	}
+	waitSnapshot(t, a, "limited-snap")
+	if _, err := a.ModifyDBSnapshotAttribute(ctx, &rds.ModifyDBSnapshotAttributeInput{DBSnapshotIdentifier: aws.String("limited-snap"),
+		AttributeName: aws.String("restore"), ValuesToAdd: []string{accountB}}); err != nil {
+		t.Fatal(err)
+	}
+	bad, err := b.RestoreDBInstanceFromDBSnapshot(ctx, &rds.RestoreDBInstanceFromDBSnapshotInput{DBSnapshotIdentifier: aws.String("arn:aws:rds:us-east-1:" + accountA + ":snapshot:limited-snap"),
+		DBInstanceIdentifier: aws.String("b-limited")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(bad.DBInstance.DBInstanceStatus); got != "creating" {
+		t.Errorf("restore answered %s, want creating", got)
+	}
+	failed := waitStatus(t, b, "b-limited", "failed")
+	if len(failed.StatusInfos) == 0 || !strings.Contains(aws.ToString(failed.StatusInfos[0].Message), "limited-snap") || failed.Endpoint != nil && aws.ToInt32(failed.Endpoint.Port) != 0 {
+		t.Errorf("the failed restore: status infos %+v, endpoint %+v", failed.StatusInfos, failed.Endpoint)
+	}
+	if _, err := b.DeleteDBInstance(ctx, &rds.DeleteDBInstanceInput{DBInstanceIdentifier: aws.String("b-limited"), SkipFinalSnapshot: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, b, "b-limited")
+
 	// Cross-region: called in the destination region with the source's
 	// ARN; the SDK presigns a request in the source region for
 	// SourceRegion.
@@ -156,8 +192,8 @@ func TestDBSnapshotSharedAndCrossRegion(t *testing.T) {
 		aws.ToString(westSnap.DBSnapshotArn) != "arn:aws:rds:us-west-2:"+accountA+":snapshot:orders-west" {
 		t.Errorf("the copy in us-west-2: key %s arn %s", aws.ToString(westSnap.KmsKeyId), aws.ToString(westSnap.DBSnapshotArn))
 	}
-	if got := snapshotIDs(t, a, &rds.DescribeDBSnapshotsInput{}); len(got) != 1 || got[0] != "orders-snap/manual" {
-		t.Errorf("A's snapshots in us-east-1: %v, want the source only", got)
+	if got := snapshotIDs(t, a, &rds.DescribeDBSnapshotsInput{}); strings.Join(got, " ") != "limited-snap/manual orders-snap/manual" {
+		t.Errorf("A's snapshots in us-east-1: %v, want limited-snap and orders-snap, not the copy in us-west-2", got)
 	}
 	if _, err := aWest.RestoreDBInstanceFromDBSnapshot(ctx, &rds.RestoreDBInstanceFromDBSnapshotInput{DBSnapshotIdentifier: aws.String(srcARN),
 		DBInstanceIdentifier: aws.String("orders-west")}); errCode(err) != "InvalidParameterValue" {

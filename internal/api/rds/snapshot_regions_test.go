@@ -54,9 +54,7 @@ func TestDBSnapshotSharedAndCrossRegion(t *testing.T) {
 	west := func(o *rds.Options) { o.Region = "us-west-2" }
 	ctx := context.Background()
 	const accountA, accountB = "111222333444", "666777888999"
-	policy := `{"Version":"2012-10-17","Statement":[
-		{"Sid":"owner","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + accountA + `:root"},"Action":"kms:*","Resource":"*"},
-		{"Sid":"account B","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + accountB + `:root"},"Action":["kms:Decrypt","kms:DescribeKey","kms:GenerateDataKey","kms:CreateGrant"],"Resource":"*"}]}`
+	policy := sharedKeyPolicy(accountA, accountB, `"kms:Decrypt","kms:DescribeKey","kms:GenerateDataKey","kms:CreateGrant"`)
 	key, err := aKMS.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("shared with B"), Policy: aws.String(policy)})
 	if err != nil {
 		t.Fatal(err)
@@ -131,8 +129,7 @@ func TestDBSnapshotSharedAndCrossRegion(t *testing.T) {
 	// is accepted (B's grants for the new instance are made), then fails
 	// reading the data, leaving a failed instance that says why and
 	// holds nothing.
-	limited, err := aKMS.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("B may not decrypt"), Policy: aws.String(strings.Replace(policy,
-		`"kms:Decrypt","kms:DescribeKey","kms:GenerateDataKey","kms:CreateGrant"`, `"kms:DescribeKey","kms:CreateGrant"`, 1))})
+	limited, err := aKMS.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("B may not decrypt"), Policy: aws.String(sharedKeyPolicy(accountA, accountB, `"kms:DescribeKey","kms:CreateGrant"`))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -507,7 +507,9 @@ func (s *Service) DeleteSnapshot(ctx context.Context, snapshotID string) (*Snaps
 // manifestShared reports whether another snapshot refers to the
 // snapshot's data: a copy in the same account, region and key shares its
 // source's (SnapshotData.Copy), which is deleted with the last snapshot
-// referring to it.
+// referring to it. Two such snapshots deleted at the same moment may each
+// see the other and leave the data behind: never data lost, at worst
+// data kept.
 func (s *Service) manifestShared(ctx context.Context, snap *Snapshot) (bool, error) {
 	if snap.ManifestID == "" {
 		return false, nil

@@ -343,6 +343,12 @@ const physicalValidation = 10 * time.Minute
 // server of it, which recovers to the backup's consistent point, and
 // validates the server on the source's database.
 func (d dbResources) RestorePhysical(ctx context.Context, spec backup.RestoreSpec, r io.Reader, md *engine.Metadata) (*backup.Restored, *backup.Validated, error) {
+	return d.restorePhysical(ctx, restoreSpec(spec), spec.Recorded[mdDBName], r, md)
+}
+
+// restorePhysical is RestorePhysical of an rds.RestoreSpec; sourceDB is
+// the source's database, whose tables validate the restore.
+func (d dbResources) restorePhysical(ctx context.Context, rs rds.RestoreSpec, sourceDB string, r io.Reader, md *engine.Metadata) (*backup.Restored, *backup.Validated, error) {
 	dir, err := d.rds.IncomingDir()
 	if err != nil {
 		return nil, nil, fmt.Errorf("a directory to restore into: %w", err)
@@ -356,7 +362,6 @@ func (d dbResources) RestorePhysical(ctx context.Context, spec backup.RestoreSpe
 		return nil, nil, err
 	}
 	unpacked := time.Now()
-	rs := restoreSpec(spec)
 	rs.DataDir = data
 	restored, err := d.createRestored(ctx, rs)
 	if err != nil {
@@ -368,8 +373,8 @@ func (d dbResources) RestorePhysical(ctx context.Context, spec backup.RestoreSpe
 	// reads them all.
 	vt := restored.Target
 	vt.Role = ""
-	if db := spec.Recorded[mdDBName]; db != "" {
-		vt.Database = db
+	if sourceDB != "" {
+		vt.Database = sourceDB
 	}
 	vctx, cancel := context.WithTimeout(ctx, physicalValidation)
 	v, err := pgphysical.Validate(vctx, vt, md)

@@ -13,14 +13,11 @@ import (
 	"github.com/coffer-dev/coffer/internal/rds"
 )
 
-// snapshotVault is the vault storage domain's vault of RDS DB snapshots,
-// ACCOUNT.rds.snapshots (the dot keeps it apart from backup vaults,
-// whose names cannot hold one).
-const snapshotVault = "rds.snapshots"
-
 // rdsSnapshots serves rds.SnapshotData with the backup jobs' machinery:
 // the same sources (physical for servers of their own, logical for the
-// others), restores and vault storage.
+// others), restores and vault storage. The snapshots' keys are used
+// through the grants RDS holds on them when it does
+// (rds.Service.SnapshotKeyContext), as the caller otherwise.
 type rdsSnapshots struct {
 	dbs  dbResources
 	data vaultData
@@ -29,7 +26,7 @@ type rdsSnapshots struct {
 var _ rds.SnapshotData = rdsSnapshots{}
 
 func snapshotDomain(account, region, keyARN string) backup.Domain {
-	return backup.Domain{Region: region, Account: account, Vault: snapshotVault, KeyARN: keyARN, KeyService: backup.KeyServiceRDS}
+	return backup.Domain{Region: region, Account: account, Vault: rds.SnapshotVaultName, KeyARN: keyARN, KeyService: backup.KeyServiceRDS}
 }
 
 func (r rdsSnapshots) Take(ctx context.Context, inst *rds.Instance) (rds.SnapshotWritten, error) {
@@ -37,8 +34,12 @@ func (r rdsSnapshots) Take(ctx context.Context, inst *rds.Instance) (rds.Snapsho
 	if err != nil {
 		return rds.SnapshotWritten{}, err
 	}
+	keyCtx, err := r.dbs.rds.SnapshotKeyContext(ctx, inst.Account, inst.Region, inst.KMSKeyARN)
+	if err != nil {
+		return rds.SnapshotWritten{}, err
+	}
 	var md *engine.Metadata
-	w, err := r.data.Write(ctx, snapshotDomain(inst.Account, inst.Region, inst.KMSKeyARN), src.Secrets, func(sink backup.Sink) error {
+	w, err := r.data.Write(keyCtx, snapshotDomain(inst.Account, inst.Region, inst.KMSKeyARN), src.Secrets, func(sink backup.Sink) error {
 		var err error
 		if src.Physical != nil {
 			md, err = src.Physical.Snapshot(ctx, src.Target, sink)
@@ -57,46 +58,55 @@ func (r rdsSnapshots) Take(ctx context.Context, inst *rds.Instance) (rds.Snapsho
 	return rds.SnapshotWritten{ManifestID: w.ManifestID, EngineMetadata: string(mdJSON), Size: w.Size}, nil
 }
 
-func (r rdsSnapshots) Restore(ctx context.Context, snap *rds.Snapshot, spec rds.RestoreSpec) (string, error) {
+func (r rdsSnapshots) Restore(ctx context.Context, snap *rds.Snapshot, spec rds.RestoreSpec) error {
 	var md engine.Metadata
 	if err := json.Unmarshal([]byte(snap.EngineMetadata), &md); err != nil {
-		return "", fmt.Errorf("DB snapshot %s engine metadata: %w", snap.ARN, err)
+		return fmt.Errorf("DB snapshot %s engine metadata: %w", snap.ARN, err)
 	}
-	d := snapshotDomain(snap.Account, snap.Region, snap.KMSKeyARN)
-	stream, secrets, err := r.data.Read(ctx, d, snap.ManifestID)
+	keyCtx, err := r.dbs.rds.SnapshotKeyContext(ctx, snap.Account, snap.Region, snap.KMSKeyARN)
 	if err != nil {
-		return "", fmt.Errorf("read DB snapshot %s: %w", snap.ARN, err)
+		return err
+	}
+	stream, secrets, err := r.data.Read(keyCtx, snapshotDomain(snap.Account, snap.Region, snap.KMSKeyARN), snap.ManifestID)
+	if err != nil {
+		return fmt.Errorf("read DB snapshot %s: %w", snap.ARN, err)
 	}
 	defer stream.Close()
 	spec.MasterUserPassword = secrets[mdPassword]
 	if md.DumpFormat == pgphysical.DumpFormat {
-		bs := backup.RestoreSpec{Account: snap.Account, Region: spec.Region, Secrets: secrets,
-			Recorded: map[string]string{mdDBName: snap.DBName},
-			Metadata: map[string]string{mdIdentifier: spec.Identifier, mdEngine: spec.Engine, mdVersion: spec.EngineVersion, mdClass: spec.InstanceClass,
-				mdStorage: strconv.Itoa(spec.AllocatedStorage), mdDBName: spec.DBName, mdUser: spec.MasterUsername,
-				mdEncrypted: strconv.FormatBool(spec.StorageEncrypted), mdKey: spec.KMSKeyID}}
-		restored, _, err := r.dbs.RestorePhysical(ctx, bs, stream, &md)
+		restored, _, err := r.dbs.restorePhysical(ctx, spec, snap.DBName, stream, &md)
 		if err != nil {
-			if restored != nil {
-				return restored.ARN, err
-			}
-			return "", err
+			return err
 		}
-		return restored.ARN, restored.Finish(ctx, true)
+		return restored.Finish(ctx, true)
 	}
 	restored, err := r.dbs.createRestored(ctx, spec)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if err := restored.Engine.Restore(ctx, restored.Target, stream, &md); err != nil {
-		restored.Finish(context.WithoutCancel(ctx), false)
-		return "", fmt.Errorf("restore DB snapshot %s into %s: %w", snap.ARN, restored.ARN, err)
+		return fmt.Errorf("restore DB snapshot %s into %s: %w", snap.ARN, restored.ARN, err)
 	}
-	return restored.ARN, restored.Finish(ctx, true)
+	return restored.Finish(ctx, true)
 }
 
 func (r rdsSnapshots) Copy(ctx context.Context, src, dst *rds.Snapshot) (rds.SnapshotWritten, error) {
-	w, err := r.data.Copy(ctx, snapshotDomain(src.Account, src.Region, src.KMSKeyARN), snapshotDomain(dst.Account, dst.Region, dst.KMSKeyARN), src.ManifestID)
+	from, to := snapshotDomain(src.Account, src.Region, src.KMSKeyARN), snapshotDomain(dst.Account, dst.Region, dst.KMSKeyARN)
+	if from == to {
+		// The same dedup domain: the copy shares the source's data
+		// (rds deletes it with the last snapshot referring to it).
+		return rds.SnapshotWritten{ManifestID: src.ManifestID, EngineMetadata: src.EngineMetadata, Size: src.Size}, nil
+	}
+	keyCtx := ctx
+	if src.Account == dst.Account && src.Region == dst.Region {
+		// One grantee, RDS of the region, for both keys; across regions
+		// the caller reads and writes.
+		var err error
+		if keyCtx, err = r.dbs.rds.SnapshotKeyContext(ctx, dst.Account, dst.Region, src.KMSKeyARN, dst.KMSKeyARN); err != nil {
+			return rds.SnapshotWritten{}, err
+		}
+	}
+	w, err := r.data.Copy(keyCtx, from, to, src.ManifestID)
 	if err != nil {
 		return rds.SnapshotWritten{}, fmt.Errorf("copy DB snapshot %s to %s: %w", src.ARN, dst.ARN, err)
 	}
@@ -104,7 +114,11 @@ func (r rdsSnapshots) Copy(ctx context.Context, src, dst *rds.Snapshot) (rds.Sna
 }
 
 func (r rdsSnapshots) Delete(ctx context.Context, snap *rds.Snapshot) error {
-	return r.data.Delete(ctx, snapshotDomain(snap.Account, snap.Region, snap.KMSKeyARN), snap.ManifestID)
+	keyCtx, err := r.dbs.rds.SnapshotKeyContext(ctx, snap.Account, snap.Region, snap.KMSKeyARN)
+	if err != nil {
+		return err
+	}
+	return r.data.Delete(keyCtx, snapshotDomain(snap.Account, snap.Region, snap.KMSKeyARN), snap.ManifestID)
 }
 
 // rdsBackupSnapshots serves rds.BackupSnapshots: AWS Backup's completed

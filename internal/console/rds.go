@@ -71,7 +71,7 @@ func (h *Handler) createDatabase(q *request) {
 // Snapshots is what the console needs of the RDS domain's DB snapshots.
 type Snapshots interface {
 	CreateSnapshot(ctx context.Context, snapshotID, instanceID string) (*rds.Snapshot, error)
-	DescribeSnapshots(ctx context.Context, snapshotID, instanceID, snapshotType string) ([]*rds.Snapshot, error)
+	DescribeSnapshots(ctx context.Context, snapshotID, instanceID, snapshotType string, includeShared bool) ([]*rds.Snapshot, error)
 	DeleteSnapshot(ctx context.Context, snapshotID string) (*rds.Snapshot, error)
 	RestoreFromSnapshot(ctx context.Context, in rds.RestoreFromSnapshotInput) (*rds.Instance, error)
 }
@@ -88,7 +88,7 @@ func (h *Handler) snapshots(q *request) { h.showSnapshots(q, nil) }
 func (h *Handler) showSnapshots(q *request, actionErr error) {
 	d := snapshotsData{Instance: q.r.PathValue("id")}
 	err := h.call(q, "rds", "DescribeDBSnapshots", map[string]any{"DBInstanceIdentifier": d.Instance}, func(ctx context.Context) error {
-		snaps, err := h.opts.RDS.DescribeSnapshots(ctx, "", d.Instance, "")
+		snaps, err := h.opts.RDS.DescribeSnapshots(ctx, "", d.Instance, "", false)
 		d.Snapshots = snaps
 		return err
 	})

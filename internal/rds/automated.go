@@ -139,7 +139,7 @@ func (s *Service) ContinuousInstances(ctx context.Context) ([]*Instance, []engin
 		if inst.Engine != EnginePostgres || inst.server == "" || inst.Origin == OriginRegistered {
 			continue
 		}
-		if len(strings.Fields(inst.GrantID)) < 3 { // use, describe, automated backups (attachKey)
+		if automatedGrantID(inst) == "" {
 			if _, warned := s.noGrantWarned.LoadOrStore(inst.ARN, true); !warned {
 				s.log.Warn("automated backups need a KMS grant this instance was created without (before coffer had automated backups); restore it into a new instance to get one", "instance", inst.ARN)
 			}

@@ -213,46 +213,96 @@
 // # DB snapshots
 //
 // CreateDBSnapshot (snapshot.go) records a manual snapshot in
-// rds_snapshots as creating and takes it in the background as the
-// caller, through SnapshotData, which the app serves with the backup
-// jobs' machinery: an instance on a server of its own is snapshotted
-// physically (engine/pgphysical, as Backup jobs do), the others
-// logically (the engine adapter). The stream is a manifest of the vault
-// storage engine in the domain (REGION, ACCOUNT.rds.snapshots, the
-// instance's KMS key): the dot keeps it apart from backup vaults, whose
-// names cannot hold one, and the manifest's metadata carries the master
-// password, encrypted with the stream. The row keeps the manifest ID,
-// the snapshot's engine.Metadata JSON and the source's DBName,
-// MasterUsername, engine, class, storage and key; the snapshot becomes
-// available, or failed. DeleteDBSnapshot deletes the manifest, then the
-// row. RestoreDBInstanceFromDBSnapshot makes a new instance from an
-// available snapshot as a restore job does (a physical snapshot
-// unpacked, recovered and validated into a new server), keeping the
-// source's DBName, MasterUsername, password and key unless told;
-// it answers once the instance is filled. Authorization: rds:OP on
-// arn:aws:rds:REGION:ACCOUNT:snapshot:NAME (CreateDBSnapshot also on
-// the instance's ARN; DescribeDBSnapshots on snapshot:*).
+// rds_snapshots as creating (node_id: this node, migration 0195) and
+// takes it in the background, through SnapshotData, which the app serves
+// with the backup jobs' machinery: an instance on a server of its own is
+// snapshotted physically (engine/pgphysical, as Backup jobs do), the
+// others logically (the engine adapter). The stream is a manifest of the
+// vault storage engine in the domain (REGION, ACCOUNT.rds.snapshots
+// (SnapshotVaultName), the instance's KMS key): the dot keeps it apart
+// from backup vaults, whose names cannot hold one, and the manifest's
+// metadata carries the master password, encrypted with the stream. The
+// row keeps the manifest ID, the snapshot's engine.Metadata JSON and the
+// source's DBName, MasterUsername, engine, class, storage and key; the
+// snapshot becomes available, or failed (the error is logged: RDS's
+// DBSnapshot has no status message). DeleteDBSnapshot deletes the
+// manifest, unless another snapshot refers to it (a copy in the same
+// account, region and key shares its source's manifest), then the row.
+// Authorization: rds:OP on arn:aws:rds:REGION:ACCOUNT:snapshot:NAME
+// (CreateDBSnapshot also on the instance's ARN; DescribeDBSnapshots on
+// snapshot:*).
 //
-// DescribeDBSnapshots lists manual snapshots (SnapshotType empty or
-// manual) or, with SnapshotType awsbackup (or an awsbackup:job-ID
+// Keys: the snapshot vault's KMS calls go through RDS
+// (kms:ViaService rds.REGION.amazonaws.com). Every instance made since
+// migration 0195 has a fourth grant on its key for the service principal
+// rds.REGION.amazonaws.com (Decrypt, GenerateDataKey; encryption context
+// subset {"coffer:vault": "ACCOUNT.rds.snapshots"}), recorded in
+// rds_instances.grant_id as "snapshots=ID". When some instance of the
+// caller's account and region holds that grant on a snapshot's key,
+// taking, reading, copying (same region) and deleting the snapshot act
+// as the service principal through it (SnapshotKeyContext), so a caller
+// allowed rds:CreateDBSnapshot but no KMS action snapshots, as in AWS;
+// otherwise (the instances under the key deleted, or made earlier; a
+// snapshot of another account; a copy across regions) the caller's own
+// KMS permissions are used.
+//
+// RestoreDBInstanceFromDBSnapshot answers at once: the new instance is
+// recorded creating (RecordRestored: rds:CreateDBInstance on it, its
+// grants made as the caller, which needs kms:CreateGrant and
+// kms:DescribeKey on the key, as in RDS; KMSKeyNotAccessibleFault
+// otherwise, nothing recorded) and filled in the background as a
+// restore job does (a physical snapshot unpacked, recovered and
+// validated into a new server: CreateRestoredInstance with
+// RestoreSpec.Recorded), keeping the source's DBName, MasterUsername,
+// password and key unless told; it becomes available, or failed with a
+// StatusMessage, its server removed (MarkFailed). The source is the
+// caller's snapshot or, named by ARN, one shared with the caller's
+// account in the caller's region (another region's:
+// InvalidParameterValue; copy it first).
+//
+// Resume (at start) marks failed the snapshots this node left creating
+// (their uncommitted data is dropped by the vault storage engine's
+// collector), fails the restores it left creating and removes their
+// servers, and removes unfinished physical restores' directories
+// (Servers.RemoveIncoming).
+//
+// DescribeDBSnapshots lists manual snapshots (SnapshotType manual, or
+// empty), the snapshots other accounts share with the caller's account
+// in the region (SnapshotType shared, or empty with IncludeShared;
+// DBSnapshotIdentifier is then the snapshot's ARN, by which it is also
+// described) or, with SnapshotType awsbackup (or an awsbackup:job-ID
 // identifier), AWS Backup's completed recovery points of the account's
 // RDS instances in the region (BackupSnapshots), named after their ARN
 // arn:aws:rds:REGION:ACCOUNT:snapshot:awsbackup:job-ID; those are
-// managed and restored through AWS Backup only. automated, shared and
-// public list nothing.
+// managed and restored through AWS Backup only. automated and public
+// list nothing.
 //
 // Sharing (snapshot_share.go): ModifyDBSnapshotAttribute's restore
 // attribute lists the accounts in rds_snapshot_shares. A snapshot under
 // an AWS-managed key cannot be shared, as in RDS; nor an unencrypted
 // one, whose data coffer keeps under the account's aws/rds key (copy it
-// under a customer managed key first). "all" (public) is refused.
-// CopyDBSnapshot copies in the region, as the caller: the source is the
-// caller's (re-encrypted under KmsKeyId when given) or, named by ARN, a
-// snapshot shared with the caller's account; the share acts as the
-// source's resource policy for rds:CopyDBSnapshot, KmsKeyId (a key of
-// the caller's) is required, and the source's key policy must let the
-// caller use it (KMSKeyNotAccessibleFault otherwise). The vault storage
-// engine re-seals the chunks under the destination domain's key.
+// under a customer managed key first). "all" (public) is refused. The
+// share acts as the source's resource policy for rds:CopyDBSnapshot and
+// rds:RestoreDBInstanceFromDBSnapshot on it; a snapshot not shared with
+// the caller is DBSnapshotNotFound.
+//
+// CopyDBSnapshot is called in the destination region and answers with
+// the copy creating; the copy is filled in the background. The source is
+// the caller's (re-encrypted under KmsKeyId when given), named by ARN a
+// snapshot of the caller's in another region, or a snapshot shared with
+// the caller's account. KmsKeyId (a key of the destination region;
+// another region's is KMSKeyNotAccessibleFault) is required for a shared
+// source and for an encrypted one of another region (an unencrypted one
+// is copied under the account's aws/rds key of the destination region);
+// the source's key policy must let the caller use it through RDS in the
+// source's region (KMSKeyNotAccessibleFault otherwise). The vault
+// storage engine re-seals the chunks under the destination domain's key
+// and, across regions, moves them into the destination region's blob
+// store, as a cross-region copy job of AWS Backup does. PreSignedUrl
+// (which the SDKs generate from SourceRegion) is accepted and not
+// verified: botocore's model says it applies to the GovCloud regions
+// only and is ignored elsewhere; the request's own signature and the
+// policies above authorize the copy.
 //
 // DeleteDBInstance with FinalDBSnapshotIdentifier (rds:CreateDBSnapshot on
 // it too) needs the instance available, records the snapshot creating in

@@ -447,6 +447,12 @@ func (s *Service) attachKey(ctx context.Context, inst *Instance, keyID string) e
 		}
 		inst.GrantID += " " + automated
 	}
+	snapshots, err := s.keys.CreateGrant(ctx, inst.Region, snapshotGrant(inst, keyARN))
+	if err != nil {
+		s.releaseKey(inst)
+		return keyError(keyARN, err)
+	}
+	inst.GrantID += " " + snapshotGrantTag + snapshots
 	return nil
 }
 
@@ -463,6 +469,7 @@ func (s *Service) retireGrants(inst *Instance, grants []string) {
 	ctx, cancel := context.WithTimeout(s.serviceCtx(inst.Region), cleanupTimeout)
 	defer cancel()
 	for _, id := range grants {
+		id = strings.TrimPrefix(id, snapshotGrantTag)
 		if err := s.keys.RetireGrant(ctx, inst.Region, inst.KMSKeyARN, id); err != nil {
 			s.log.Warn("retire KMS grant", "instance", inst.ARN, "grant", id, "error", err)
 		}

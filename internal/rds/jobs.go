@@ -101,6 +101,11 @@ type RestoreSpec struct {
 	// template, and the returned target is coffer's administrator on it.
 	// It is consumed: moved into place, or removed on error.
 	DataDir string
+	// Recorded, when set, is the ARN of the instance RecordRestored
+	// recorded (creating, no server yet) for this restore:
+	// CreateRestoredInstance makes its server instead of recording a new
+	// instance.
+	Recorded string
 }
 
 // CreateRestoredInstance creates an empty instance to restore into, as
@@ -120,15 +125,54 @@ func (s *Service) CreateRestoredInstance(ctx context.Context, spec RestoreSpec) 
 			}
 		}()
 	}
+	var inst *Instance
+	var password string
+	var err error
+	if spec.Recorded != "" {
+		inst, password, err = s.recordedRestore(ctx, spec)
+	} else {
+		inst, password, err = s.RecordRestored(ctx, spec)
+	}
+	if err != nil {
+		return nil, engine.Target{}, err
+	}
+	db := DatabaseSpec{Account: inst.Account, Region: inst.Region, Identifier: inst.Identifier, DBName: inst.DBName, User: inst.MasterUsername, Password: password}
+	dataDir := spec.DataDir
+	spec.DataDir = "" // createDB consumes it
+	t, ep, err := s.createDB(ctx, inst, db, 0, dataDir)
+	if err != nil {
+		s.setStatus(context.WithoutCancel(ctx), inst, StatusFailed, createFailure(err))
+		return inst, engine.Target{}, fmt.Errorf("create the database to restore into: %w", err)
+	}
+	inst.target, inst.Endpoint = t, ep
+	if err := s.recordTarget(ctx, inst); err != nil {
+		if derr := s.dropDB(context.WithoutCancel(ctx), inst); derr != nil {
+			s.log.Error("drop the unrecorded restore target", "instance", inst.ARN, "error", derr)
+		}
+		s.setStatus(context.WithoutCancel(ctx), inst, StatusFailed, "coffer could not record the new database")
+		return inst, engine.Target{}, err
+	}
+	rt, err := s.restoreTarget(ctx, inst)
+	if err != nil {
+		return inst, engine.Target{}, err
+	}
+	return inst, rt, nil
+}
+
+// RecordRestored records the instance a restore creates, status
+// creating, as rds:CreateDBInstance for the caller in ctx (which also
+// creates the instance's KMS grants), with the spec's password (a random
+// one when it has none). It answers the instance and that password.
+func (s *Service) RecordRestored(ctx context.Context, spec RestoreSpec) (*Instance, string, error) {
 	p := identity.Caller(ctx)
 	if p == nil {
-		return nil, engine.Target{}, awserr.New(awserr.Unauthenticated, "MissingAuthenticationToken", "Request is missing Authentication Token")
+		return nil, "", awserr.New(awserr.Unauthenticated, "MissingAuthenticationToken", "Request is missing Authentication Token")
 	}
 	if spec.Region == "" {
-		return nil, engine.Target{}, missingParam("Region")
+		return nil, "", missingParam("Region")
 	}
 	if err := ValidIdentifier(spec.Identifier); err != nil {
-		return nil, engine.Target{}, err
+		return nil, "", err
 	}
 	spec.Identifier = strings.ToLower(spec.Identifier)
 	in := CreateInput{Identifier: spec.Identifier, Engine: spec.Engine, EngineVersion: spec.EngineVersion, InstanceClass: spec.InstanceClass,
@@ -151,18 +195,18 @@ func (s *Service) CreateRestoredInstance(ctx context.Context, spec RestoreSpec) 
 	sc := scope{Account: p.AccountID, Region: spec.Region}
 	arn := InstanceARN(sc.Region, sc.Account, in.Identifier)
 	if err := s.authorize(ctx, "CreateDBInstance", arn, policy.RequestTagContext(in.Tags)); err != nil {
-		return nil, engine.Target{}, err
+		return nil, "", err
 	}
 	if err := in.validate(); err != nil {
-		return nil, engine.Target{}, err
+		return nil, "", err
 	}
 	if _, ok := s.engines[in.Engine]; !ok {
-		return nil, engine.Target{}, invalidParam("Invalid DB engine: %s", in.Engine)
+		return nil, "", invalidParam("Invalid DB engine: %s", in.Engine)
 	}
 	if _, err := s.load(ctx, s.store, sc, in.Identifier); err == nil {
-		return nil, engine.Target{}, alreadyExists(in.Identifier)
+		return nil, "", alreadyExists(in.Identifier)
 	} else if !isNotFound(err) {
-		return nil, engine.Target{}, err
+		return nil, "", err
 	}
 	inst := &Instance{
 		Identifier: in.Identifier, ARN: arn, ResourceID: newResourceID(), Account: sc.Account, Region: sc.Region,
@@ -175,43 +219,50 @@ func (s *Service) CreateRestoredInstance(ctx context.Context, spec RestoreSpec) 
 		inst.EngineVersion = majorOf(inst.EngineVersion)
 	}
 	if err := s.placeOnServer(inst, 0); err != nil {
-		return nil, engine.Target{}, err
+		return nil, "", err
 	}
 	if err := s.attachKey(ctx, inst, in.KMSKeyID); err != nil {
-		return nil, engine.Target{}, err
+		return nil, "", err
 	}
 	var err error
 	if in.Engine == EnginePostgres {
 		if inst.credentials, err = s.seal(ctx, inst, in.MasterUserPassword); err != nil {
 			s.releaseKey(inst)
-			return nil, engine.Target{}, err
+			return nil, "", err
 		}
 	}
 	if err := s.insert(ctx, inst); err != nil {
 		s.releaseKey(inst)
-		return nil, engine.Target{}, err
+		return nil, "", err
 	}
-	spec2 := DatabaseSpec{Account: sc.Account, Region: sc.Region, Identifier: in.Identifier, DBName: in.DBName, User: in.MasterUsername, Password: in.MasterUserPassword}
-	dataDir := spec.DataDir
-	spec.DataDir = "" // createDB consumes it
-	t, ep, err := s.createDB(ctx, inst, spec2, 0, dataDir)
+	return inst, in.MasterUserPassword, nil
+}
+
+// recordedRestore loads the instance RecordRestored recorded for the
+// spec, still creating, and gives it the spec's password when it names
+// one (the source's, known once the restore reads its data).
+func (s *Service) recordedRestore(ctx context.Context, spec RestoreSpec) (*Instance, string, error) {
+	inst, err := s.loadARN(ctx, spec.Recorded)
 	if err != nil {
-		s.setStatus(context.WithoutCancel(ctx), inst, StatusFailed, createFailure(err))
-		return inst, engine.Target{}, fmt.Errorf("create the database to restore into: %w", err)
+		return nil, "", err
 	}
-	inst.target, inst.Endpoint = t, ep
-	if err := s.recordTarget(ctx, inst); err != nil {
-		if derr := s.dropDB(context.WithoutCancel(ctx), inst); derr != nil {
-			s.log.Error("drop the unrecorded restore target", "instance", inst.ARN, "error", derr)
-		}
-		s.setStatus(context.WithoutCancel(ctx), inst, StatusFailed, "coffer could not record the new database")
-		return inst, engine.Target{}, err
+	if inst.Status != StatusCreating || inst.Origin != OriginRestored {
+		return nil, "", invalidState("DB instance %s is %s; it is no longer waiting for its restore", inst.Identifier, inst.Status)
 	}
-	rt, err := s.restoreTarget(ctx, inst)
-	if err != nil {
-		return inst, engine.Target{}, err
+	if inst.Engine != EnginePostgres {
+		return inst, "", nil
 	}
-	return inst, rt, nil
+	if spec.MasterUserPassword == "" {
+		password, err := s.open(ctx, inst)
+		return inst, password, err
+	}
+	if inst.credentials, err = s.seal(ctx, inst, spec.MasterUserPassword); err != nil {
+		return nil, "", err
+	}
+	if _, err := s.store.ExecContext(ctx, `UPDATE rds_instances SET credentials = ?, updated_at = ? WHERE arn = ?`, inst.credentials, s.now().UnixNano(), inst.ARN); err != nil {
+		return nil, "", fmt.Errorf("record the restored credentials of %s: %w", inst.ARN, err)
+	}
+	return inst, spec.MasterUserPassword, nil
 }
 
 // MarkAvailable makes a restored instance available.

@@ -25,7 +25,8 @@ const startParallel = 4
 // Resume finishes what a previous run left and brings this node's
 // servers back: instances it was deleting are deleted; instances it was
 // creating are marked failed (the StatusMessage says to delete and
-// create them again); servers of available (or starting, rebooting,
+// create them again), those it was restoring emptied of what was
+// restored; snapshots it was taking or copying are marked failed; servers of available (or starting, rebooting,
 // modifying) instances are started or adopted when a previous coffer left
 // them running; servers being stopped are stopped; instances still on
 // the region cluster of an earlier release are moved to servers of their
@@ -49,12 +50,28 @@ func (s *Service) Resume(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	if err := s.resumeSnapshots(ctx); err != nil {
+		return err
+	}
 	srv, srvErr := s.hosts.Servers()
+	if srvErr == nil {
+		if err := srv.RemoveIncoming(); err != nil {
+			return err
+		}
+	}
 	var start, stop, move []*Instance
 	for _, inst := range all {
 		switch {
 		case inst.Status == StatusDeleting:
 			s.background(func(ctx context.Context) { s.drop(ctx, inst) })
+			continue
+		case inst.Status == StatusCreating && inst.Origin == OriginRestored && (inst.server == "" || inst.NodeID == s.hosts.NodeID()):
+			// A restore cut short: nothing half-restored stays.
+			s.background(func(ctx context.Context) {
+				if err := s.MarkFailed(ctx, inst.ARN, "coffer stopped while the instance was being restored; what was restored is removed; delete it and restore again"); err != nil {
+					s.log.Error("release a restore cut short", "instance", inst.ARN, "error", err)
+				}
+			})
 			continue
 		case inst.Status == StatusCreating:
 			s.setStatus(ctx, inst, StatusFailed, "coffer stopped while the instance was being created; delete it and create it again")

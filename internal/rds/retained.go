@@ -38,11 +38,18 @@ func hasAutomatedBackups(inst *Instance) bool {
 	return inst.Engine == EnginePostgres && inst.server != "" && inst.Origin != OriginRegistered
 }
 
-// automatedGrantID is the third of an instance's grants (attachKey):
-// the one for its automated backups; "" when it has none.
+// automatedGrantID is the third of an instance's untagged grants
+// (attachKey): the one for its automated backups; "" when it has none
+// (instances made before coffer had automated backups).
 func automatedGrantID(inst *Instance) string {
-	if f := strings.Fields(inst.GrantID); len(f) >= 3 {
-		return f[2]
+	var untagged []string
+	for _, g := range strings.Fields(inst.GrantID) {
+		if !strings.HasPrefix(g, snapshotGrantTag) {
+			untagged = append(untagged, g)
+		}
+	}
+	if len(untagged) >= 3 {
+		return untagged[2]
 	}
 	return ""
 }

@@ -396,6 +396,22 @@ func (m *Servers) IncomingDir() (string, error) {
 	return os.MkdirTemp(m.opts.Dir, ".incoming-")
 }
 
+// RemoveIncoming removes the directories of physical restores a
+// previous run left unfinished (IncomingDir); call it at start, before
+// any restore.
+func (m *Servers) RemoveIncoming() error {
+	left, err := filepath.Glob(filepath.Join(m.opts.Dir, ".incoming-*"))
+	if err != nil {
+		return err
+	}
+	for _, dir := range left {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("remove an unfinished restore's directory: %w", err)
+		}
+	}
+	return nil
+}
+
 func (m *Servers) create(ctx context.Context, spec ServerSpec, fill func(data string) error) (t engine.Target, err error) {
 	if spec.Name == "" || strings.ContainsAny(spec.Name, `/\.`) {
 		return t, fmt.Errorf("bad server name %q", spec.Name)

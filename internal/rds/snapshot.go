@@ -23,11 +23,16 @@ const (
 	SnapshotDeleted   = "deleted" // DeleteDBSnapshot's answer
 	SnapshotManual    = "manual"
 	SnapshotAWSBackup = "awsbackup"
+	// SnapshotShared is the type of a snapshot another account shares
+	// with the caller (its restore attribute names the caller's
+	// account); its DBSnapshotIdentifier is its ARN, as in RDS.
+	SnapshotShared = "shared"
 )
 
 // snapshotTypes are DescribeDBSnapshots' SnapshotType values (botocore);
-// coffer lists manual and awsbackup snapshots, and none of the others.
-var snapshotTypes = map[string]bool{"automated": true, SnapshotManual: true, "shared": true, "public": true, SnapshotAWSBackup: true}
+// coffer lists manual, shared and awsbackup snapshots, and none of the
+// others.
+var snapshotTypes = map[string]bool{"automated": true, SnapshotManual: true, SnapshotShared: true, "public": true, SnapshotAWSBackup: true}
 
 // BackupSnapshots lists the recovery points AWS Backup made of RDS
 // instances, as awsbackup snapshots (Type SnapshotAWSBackup).
@@ -65,6 +70,51 @@ type Snapshot struct {
 	CreatedAt      time.Time
 }
 
+// SnapshotVaultName is the vault of the vault storage engine that holds
+// an account's DB snapshots, ACCOUNT.SnapshotVaultName in their region
+// (the dot keeps it apart from backup vaults, whose names cannot hold
+// one).
+const SnapshotVaultName = "rds.snapshots"
+
+// snapshotGrantTag marks, in rds_instances.grant_id, the grant RDS holds
+// on an instance's key for the account's DB snapshots.
+const snapshotGrantTag = "snapshots="
+
+// snapshotGrant is the grant RDS holds to encrypt and decrypt the
+// account's DB snapshots under an instance's key (its snapshots, and
+// those restored into it): encryption context subset {"coffer:vault":
+// ACCOUNT.rds.snapshots}.
+func snapshotGrant(inst *Instance, keyARN string) Grant {
+	return Grant{
+		KeyARN: keyARN, Grantee: ServicePrincipal(inst.Region), Name: inst.ResourceID + "-snapshots",
+		Operations: []string{"Decrypt", "GenerateDataKey"},
+		Context:    map[string]string{"coffer:vault": inst.Account + "." + SnapshotVaultName},
+	}
+}
+
+// SnapshotKeyContext is the context a DB snapshot operation of the
+// caller in ctx uses keys of the caller's snapshot vault with: acting as
+// the RDS service of the region through the grant RDS holds on each key
+// (an instance's, see snapshotGrant) when it holds one on all of them,
+// as the caller otherwise (snapshots of instances deleted, or created
+// before coffer made the grant; snapshots of other accounts).
+func (s *Service) SnapshotKeyContext(ctx context.Context, account, region string, keyARNs ...string) (context.Context, error) {
+	if p := identity.Caller(ctx); p == nil || p.AccountID != account {
+		return ctx, nil
+	}
+	for _, key := range keyARNs {
+		var n int
+		if err := s.store.QueryRowContext(ctx, `SELECT COUNT(*) FROM rds_instances WHERE account_id = ? AND region = ? AND kms_key_arn = ? AND grant_id LIKE ?`,
+			account, region, key, "%"+snapshotGrantTag+"%").Scan(&n); err != nil {
+			return nil, fmt.Errorf("find RDS's grant on %s: %w", key, err)
+		}
+		if n == 0 {
+			return ctx, nil
+		}
+	}
+	return s.ServiceContext(ctx, region), nil
+}
+
 // SnapshotWritten is where SnapshotData.Take put a snapshot.
 type SnapshotWritten struct {
 	ManifestID     string
@@ -79,10 +129,11 @@ type SnapshotData interface {
 	// Take snapshots the instance into the snapshot domain of its
 	// account and region under the instance's key, as the caller in ctx.
 	Take(ctx context.Context, inst *Instance) (SnapshotWritten, error)
-	// Restore fills a new instance, spec, from the snapshot and makes it
-	// available, or failed with what went wrong; it answers the new
-	// instance's ARN.
-	Restore(ctx context.Context, snap *Snapshot, spec RestoreSpec) (string, error)
+	// Restore fills the instance RecordRestored recorded
+	// (spec.Recorded) from the snapshot and makes it available; on
+	// error the instance is failed (or still creating) and holds no
+	// data.
+	Restore(ctx context.Context, snap *Snapshot, spec RestoreSpec) error
 	// Copy copies src's data into dst's domain (its account, region and
 	// key), as the caller in ctx.
 	Copy(ctx context.Context, src, dst *Snapshot) (SnapshotWritten, error)
@@ -260,9 +311,11 @@ func (s *Service) fillSnapshot(ctx context.Context, snap *Snapshot, fill func(co
 }
 
 // DescribeSnapshots lists the caller's manual snapshots (snapshotType
-// empty or manual) or AWS Backup's recovery points of RDS instances
-// (awsbackup), of one instance or one snapshot when named.
-func (s *Service) DescribeSnapshots(ctx context.Context, snapshotID, instanceID, snapshotType string) ([]*Snapshot, error) {
+// manual, or empty), AWS Backup's recovery points of RDS instances
+// (awsbackup) or the snapshots other accounts share with the caller
+// (shared, or empty with includeShared), of one instance or one snapshot
+// when named.
+func (s *Service) DescribeSnapshots(ctx context.Context, snapshotID, instanceID, snapshotType string, includeShared bool) ([]*Snapshot, error) {
 	sc, err := s.scope(ctx)
 	if err != nil {
 		return nil, err
@@ -273,12 +326,17 @@ func (s *Service) DescribeSnapshots(ctx context.Context, snapshotID, instanceID,
 	if err := s.authorize(ctx, "DescribeDBSnapshots", SnapshotARN(sc.Region, sc.Account, "*"), nil); err != nil {
 		return nil, err
 	}
-	var id, iid string
+	var id, iid, sharedARN string
 	if snapshotID != "" {
-		if strings.HasPrefix(snapshotID, SnapshotAWSBackup+":") {
+		switch {
+		case strings.HasPrefix(snapshotID, SnapshotAWSBackup+":"):
 			id = snapshotID
-		} else if id, err = snapshotIdentifierOf(sc, snapshotID); err != nil {
-			return nil, err
+		case isOtherAccountARN(sc, snapshotID):
+			sharedARN = snapshotID
+		default:
+			if id, err = snapshotIdentifierOf(sc, snapshotID); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if instanceID != "" {
@@ -292,15 +350,81 @@ func (s *Service) DescribeSnapshots(ctx context.Context, snapshotID, instanceID,
 		if out, err = s.awsBackupSnapshots(ctx, sc, id, iid); err != nil {
 			return nil, err
 		}
+	case sharedARN != "":
+		if snapshotType == "" || snapshotType == SnapshotShared {
+			out, err = s.sharedSnapshots(ctx, sc, sharedARN)
+		}
 	case snapshotType == "" || snapshotType == SnapshotManual:
 		if out, err = s.manualSnapshots(ctx, sc, id, iid); err != nil {
 			return nil, err
 		}
+		if snapshotType == "" && includeShared && id == "" && iid == "" {
+			var shared []*Snapshot
+			shared, err = s.sharedSnapshots(ctx, sc, "")
+			out = append(out, shared...)
+		}
+	case snapshotType == SnapshotShared && id == "" && iid == "":
+		out, err = s.sharedSnapshots(ctx, sc, "")
+	}
+	if err != nil {
+		return nil, err
 	}
 	if snapshotID != "" && len(out) == 0 {
 		return nil, snapshotNotFound(snapshotID)
 	}
 	return out, nil
+}
+
+// isOtherAccountARN reports whether idOrARN is an ARN naming another
+// account than the caller's.
+func isOtherAccountARN(sc scope, idOrARN string) bool {
+	parts := strings.SplitN(idOrARN, ":", 7)
+	return strings.HasPrefix(idOrARN, "arn:") && len(parts) == 7 && parts[4] != sc.Account
+}
+
+// sharedSnapshots lists the snapshots of the caller's region other
+// accounts share with the caller's account, or the one named by arn.
+func (s *Service) sharedSnapshots(ctx context.Context, sc scope, arn string) ([]*Snapshot, error) {
+	q := `SELECT ` + prefixed("s.", snapshotColumns) + ` FROM rds_snapshots s JOIN rds_snapshot_shares h ON h.snapshot_arn = s.arn
+		WHERE h.account_id = ? AND s.region = ?`
+	args := []any{sc.Account, sc.Region}
+	if arn != "" {
+		q, args = q+` AND s.arn = ?`, append(args, arn)
+	}
+	snaps, err := s.querySnapshots(ctx, q+` ORDER BY s.arn`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list the DB snapshots shared with %s: %w", sc.Account, err)
+	}
+	for _, snap := range snaps {
+		snap.Type, snap.Identifier = SnapshotShared, snap.ARN
+	}
+	return snaps, nil
+}
+
+// prefixed qualifies each of a comma-separated column list with prefix.
+func prefixed(prefix, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = prefix + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+func (s *Service) querySnapshots(ctx context.Context, q string, args ...any) ([]*Snapshot, error) {
+	rows, err := s.store.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Snapshot
+	for rows.Next() {
+		snap, err := scanSnapshot(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, snap)
+	}
+	return out, rows.Err()
 }
 
 func (s *Service) awsBackupSnapshots(ctx context.Context, sc scope, id, iid string) ([]*Snapshot, error) {
@@ -333,20 +457,11 @@ func (s *Service) manualSnapshots(ctx context.Context, sc scope, id, iid string)
 	if iid != "" {
 		q, args = q+` AND instance_identifier = ?`, append(args, iid)
 	}
-	rows, err := s.store.QueryContext(ctx, q+` ORDER BY identifier`, args...)
+	out, err := s.querySnapshots(ctx, q+` ORDER BY identifier`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list DB snapshots: %w", err)
 	}
-	defer rows.Close()
-	var out []*Snapshot
-	for rows.Next() {
-		snap, err := scanSnapshot(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, snap)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // DeleteSnapshot deletes an available or failed snapshot and its data.
@@ -362,6 +477,10 @@ func (s *Service) DeleteSnapshot(ctx context.Context, snapshotID string) (*Snaps
 	if snap.Status == SnapshotCreating || snap.Status == SnapshotDeleting {
 		return nil, invalidSnapshotState("DB snapshot %s is %s; it can be deleted once available", id, snap.Status)
 	}
+	shared, err := s.manifestShared(ctx, snap)
+	if err != nil {
+		return nil, err
+	}
 	res, err := s.store.ExecContext(ctx, `UPDATE rds_snapshots SET status = ? WHERE arn = ? AND status = ?`, SnapshotDeleting, snap.ARN, snap.Status)
 	if err != nil {
 		return nil, fmt.Errorf("delete DB snapshot %s: %w", id, err)
@@ -369,7 +488,7 @@ func (s *Service) DeleteSnapshot(ctx context.Context, snapshotID string) (*Snaps
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil, invalidSnapshotState("DB snapshot %s changed state; try again", id)
 	}
-	if snap.ManifestID != "" {
+	if snap.ManifestID != "" && !shared {
 		if err := s.snaps.Delete(ctx, snap); err != nil {
 			// Back to its state so that the delete can be retried.
 			if _, uerr := s.store.ExecContext(context.WithoutCancel(ctx), `UPDATE rds_snapshots SET status = ? WHERE arn = ?`, snap.Status, snap.ARN); uerr != nil {
@@ -385,6 +504,23 @@ func (s *Service) DeleteSnapshot(ctx context.Context, snapshotID string) (*Snaps
 	return snap, nil
 }
 
+// manifestShared reports whether another snapshot refers to the
+// snapshot's data: a copy in the same account, region and key shares its
+// source's (SnapshotData.Copy), which is deleted with the last snapshot
+// referring to it. Two such snapshots deleted at the same moment may each
+// see the other and leave the data behind: never data lost, at worst
+// data kept.
+func (s *Service) manifestShared(ctx context.Context, snap *Snapshot) (bool, error) {
+	if snap.ManifestID == "" {
+		return false, nil
+	}
+	var n int
+	if err := s.store.QueryRowContext(ctx, `SELECT COUNT(*) FROM rds_snapshots WHERE manifest_id = ? AND arn <> ?`, snap.ManifestID, snap.ARN).Scan(&n); err != nil {
+		return false, fmt.Errorf("find the DB snapshots sharing %s's data: %w", snap.ARN, err)
+	}
+	return n > 0, nil
+}
+
 // RestoreFromSnapshotInput is RestoreDBInstanceFromDBSnapshot's.
 type RestoreFromSnapshotInput struct {
 	SnapshotIdentifier string
@@ -393,24 +529,32 @@ type RestoreFromSnapshotInput struct {
 	DBName             string
 }
 
-// RestoreFromSnapshot creates a new instance from an available snapshot:
-// it keeps the source's DBName, MasterUsername, password, engine and key
-// unless told otherwise, is creating while the data is restored and
-// becomes available, or failed.
+// RestoreFromSnapshot creates a new instance from an available snapshot
+// of the caller's or shared with the caller: it keeps the source's
+// DBName, MasterUsername, password, engine and key unless told
+// otherwise. It answers at once with the instance creating; the data is
+// restored in the background, after which the instance is available, or
+// failed with what went wrong and nothing of the restore left.
 func (s *Service) RestoreFromSnapshot(ctx context.Context, in RestoreFromSnapshotInput) (*Instance, error) {
-	sc, id, err := s.snapshotScope(ctx, "RestoreDBInstanceFromDBSnapshot", in.SnapshotIdentifier)
+	if s.snaps == nil {
+		return nil, awserr.New(awserr.Invalid, "InvalidParameterCombination", "DB snapshots are not available on this coffer: it has no vault storage")
+	}
+	sc, err := s.scope(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if in.SnapshotIdentifier == "" {
+		return nil, missingParam("DBSnapshotIdentifier")
 	}
 	if in.Identifier == "" {
 		return nil, missingParam("DBInstanceIdentifier")
 	}
-	snap, err := s.loadSnapshot(ctx, sc, id)
+	snap, err := s.sourceSnapshot(ctx, sc, "RestoreDBInstanceFromDBSnapshot", in.SnapshotIdentifier, false)
 	if err != nil {
 		return nil, err
 	}
 	if snap.Status != SnapshotAvailable {
-		return nil, invalidSnapshotState("DB snapshot %s is %s; a restore needs it available", id, snap.Status)
+		return nil, invalidSnapshotState("DB snapshot %s is %s; a restore needs it available", snap.Identifier, snap.Status)
 	}
 	spec := RestoreSpec{Region: sc.Region, Identifier: in.Identifier, Engine: snap.Engine, EngineVersion: snap.EngineVersion,
 		DBName: snap.DBName, MasterUsername: snap.MasterUsername, InstanceClass: snap.InstanceClass, AllocatedStorage: snap.AllocatedStorage,
@@ -424,11 +568,22 @@ func (s *Service) RestoreFromSnapshot(ctx context.Context, in RestoreFromSnapsho
 	if in.DBName != "" {
 		spec.DBName = in.DBName
 	}
-	arn, err := s.snaps.Restore(ctx, snap, spec)
+	inst, _, err := s.RecordRestored(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
-	return s.loadARN(ctx, arn)
+	spec.Identifier, spec.Recorded = inst.Identifier, inst.ARN
+	caller, call := identity.Caller(ctx), reqctx.CallFrom(ctx)
+	s.background(func(bg context.Context) {
+		bg = reqctx.WithCall(identity.WithCaller(context.WithoutCancel(bg), caller), call)
+		if err := s.snaps.Restore(bg, snap, spec); err != nil {
+			s.log.Error("restore from DB snapshot failed", "snapshot", snap.ARN, "instance", inst.ARN, "err", err)
+			if err := s.MarkFailed(bg, inst.ARN, fmt.Sprintf("the restore from DB snapshot %s failed: %v", snap.ARN, err)); err != nil {
+				s.log.Error("release a failed restore", "instance", inst.ARN, "err", err)
+			}
+		}
+	})
+	return inst, nil
 }
 
 const snapshotColumns = `account_id, region, identifier, arn, instance_identifier, instance_arn, engine, engine_version, instance_class,
@@ -443,11 +598,27 @@ func (s *Service) insertSnapshot(ctx context.Context, q meta.Querier, snap *Snap
 	if n > 0 {
 		return snapshotExists(snap.Identifier)
 	}
-	_, err := q.ExecContext(ctx, `INSERT INTO rds_snapshots (`+snapshotColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	// The node that fills it: Resume fails it there if cut short.
+	_, err := q.ExecContext(ctx, `INSERT INTO rds_snapshots (`+snapshotColumns+`, node_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		snap.Account, snap.Region, snap.Identifier, snap.ARN, snap.InstanceIdentifier, snap.InstanceARN, snap.Engine, snap.EngineVersion,
 		snap.InstanceClass, snap.AllocatedStorage, snap.DBName, snap.MasterUsername, boolInt(snap.StorageEncrypted), snap.KMSKeyARN,
-		snap.Status, snap.ManifestID, snap.EngineMetadata, snap.Size, snap.CreatedAt.UnixMilli())
+		snap.Status, snap.ManifestID, snap.EngineMetadata, snap.Size, snap.CreatedAt.UnixMilli(), s.hosts.NodeID())
 	return err
+}
+
+// resumeSnapshots marks failed the snapshots this node was taking or
+// copying when it stopped: their data was never committed, and the vault
+// storage engine's collector drops what they wrote.
+func (s *Service) resumeSnapshots(ctx context.Context) error {
+	res, err := s.store.ExecContext(ctx, `UPDATE rds_snapshots SET status = ? WHERE status = ? AND node_id IN (?, '')`,
+		SnapshotFailed, SnapshotCreating, s.hosts.NodeID())
+	if err != nil {
+		return fmt.Errorf("fail the DB snapshots cut short: %w", err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n > 0 {
+		s.log.Warn("DB snapshots cut short when coffer stopped are failed; delete them and take them again", "snapshots", n)
+	}
+	return nil
 }
 
 func (s *Service) setSnapshotStatus(ctx context.Context, arn, status string, w SnapshotWritten) {

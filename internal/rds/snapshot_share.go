@@ -117,15 +117,19 @@ func (s *Service) ModifySnapshotAttribute(ctx context.Context, snapshotID, attri
 // CopySnapshotInput is CopyDBSnapshot's.
 type CopySnapshotInput struct {
 	// Source is an identifier of the caller's, or the ARN of a snapshot
-	// of the caller's account or shared with it.
+	// of the caller's account (in this region or another) or shared with
+	// it.
 	Source, Target string
 	KMSKeyID       string
 }
 
-// CopySnapshot copies an available snapshot in the region, re-encrypted
-// under KMSKeyID when given. A snapshot shared by another account is
-// copied with a customer managed key of the caller's (KMSKeyID, required
-// for it as in RDS); its key's policy must let the caller decrypt.
+// CopySnapshot copies an available snapshot into the caller's region,
+// re-encrypted under KMSKeyID when given. A snapshot shared by another
+// account, or an encrypted one of another region, is copied with a
+// customer managed key of the caller's in the caller's region (KMSKeyID,
+// required for them as in RDS); the source key's policy must let the
+// caller decrypt. The copy is creating until its data is copied (in the
+// background), then available, or failed.
 func (s *Service) CopySnapshot(ctx context.Context, in CopySnapshotInput) (*Snapshot, error) {
 	if in.Source == "" {
 		return nil, missingParam("SourceDBSnapshotIdentifier")
@@ -134,25 +138,23 @@ func (s *Service) CopySnapshot(ctx context.Context, in CopySnapshotInput) (*Snap
 	if err != nil {
 		return nil, err
 	}
-	src, err := s.copySource(ctx, sc, in.Source)
+	src, err := s.sourceSnapshot(ctx, sc, "CopyDBSnapshot", in.Source, true)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.authorizeSource(ctx, sc, src); err != nil {
 		return nil, err
 	}
 	if src.Status != SnapshotAvailable {
 		return nil, invalidSnapshotState("DB snapshot %s is %s; it can be copied once available", src.Identifier, src.Status)
 	}
-	if src.Account != sc.Account {
-		// The caller reads the source under its owner's key: the key's
-		// policy must let the caller use it.
-		if _, err := s.keys.DescribeKey(ctx, sc.Region, src.KMSKeyARN); err != nil {
+	if src.Account != sc.Account || src.Region != sc.Region {
+		// The caller reads the source under its key through RDS in the
+		// source's region: the key's policy must let the caller use it.
+		if _, err := s.keys.DescribeKey(ctx, src.Region, src.KMSKeyARN); err != nil {
 			return nil, keyError(src.KMSKeyARN, err)
 		}
 	}
 	dst := *src
 	dst.Identifier, dst.ARN, dst.Account, dst.Region, dst.Status, dst.ManifestID, dst.CreatedAt = id, SnapshotARN(sc.Region, sc.Account, id), sc.Account, sc.Region, SnapshotCreating, "", s.now()
+	dst.Type = SnapshotManual
 	switch {
 	case in.KMSKeyID != "":
 		if r := arnRegion(in.KMSKeyID); r != "" && r != sc.Region {
@@ -168,6 +170,14 @@ func (s *Service) CopySnapshot(ctx context.Context, in CopySnapshotInput) (*Snap
 		dst.KMSKeyARN, dst.StorageEncrypted = k.ARN, true
 	case src.Account != sc.Account:
 		return nil, invalidParam("KmsKeyId is required to copy DB snapshot %s, shared by account %s: name a key of yours to encrypt the copy with", src.ARN, src.Account)
+	case src.Region != sc.Region && src.StorageEncrypted:
+		return nil, invalidParam("KmsKeyId is required to copy the encrypted DB snapshot %s from region %s: KMS keys belong to one region; name a key of %s to encrypt the copy with", src.ARN, src.Region, sc.Region)
+	case src.Region != sc.Region:
+		// An unencrypted snapshot's data is under the account's aws/rds
+		// key of its region; its copy is under the one of this region.
+		if dst.KMSKeyARN, err = s.keys.ManagedKey(ctx, sc.Account, sc.Region, "rds"); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.store.InTx(ctx, func(q meta.Querier) error { return s.insertSnapshot(ctx, q, &dst) }); err != nil {
 		return nil, err
@@ -176,13 +186,18 @@ func (s *Service) CopySnapshot(ctx context.Context, in CopySnapshotInput) (*Snap
 	return &dst, nil
 }
 
-// copySource loads a copy's source: the caller's own snapshot, or one
-// another account shares with the caller (named by ARN).
-func (s *Service) copySource(ctx context.Context, sc scope, source string) (*Snapshot, error) {
+// sourceSnapshot loads the snapshot an operation reads, op (CopyDBSnapshot,
+// RestoreDBInstanceFromDBSnapshot), and authorizes op on it: the caller's
+// own snapshot, or one another account shares with the caller (named by
+// ARN). Only a copy (otherRegions) reads a snapshot of another region.
+func (s *Service) sourceSnapshot(ctx context.Context, sc scope, op, source string, otherRegions bool) (*Snapshot, error) {
 	parts := strings.SplitN(source, ":", 7)
-	if !strings.HasPrefix(source, "arn:") || len(parts) != 7 || parts[4] == sc.Account {
+	if !strings.HasPrefix(source, "arn:") || len(parts) != 7 || (parts[4] == sc.Account && parts[3] == sc.Region) {
 		id, err := snapshotIdentifierOf(sc, source)
 		if err != nil {
+			return nil, err
+		}
+		if err := s.authorizeSource(ctx, sc, op, SnapshotARN(sc.Region, sc.Account, id)); err != nil {
 			return nil, err
 		}
 		return s.loadSnapshot(ctx, sc, id)
@@ -190,12 +205,23 @@ func (s *Service) copySource(ctx context.Context, sc scope, source string) (*Sna
 	if parts[2] != "rds" || parts[5] != "snapshot" {
 		return nil, invalidParam("%s is not a DB snapshot ARN (arn:aws:rds:REGION:ACCOUNT:snapshot:NAME)", source)
 	}
-	if parts[3] != sc.Region {
-		return nil, invalidParam("DB snapshot %s is in region %s; coffer copies DB snapshots within a region (%s)", source, parts[3], sc.Region)
+	if parts[3] != sc.Region && !otherRegions {
+		return nil, invalidParam("DB snapshot %s is in region %s; restore it in its region, or copy it to %s first (CopyDBSnapshot)", source, parts[3], sc.Region)
 	}
-	snap, err := s.loadSnapshot(ctx, scope{Account: parts[4], Region: parts[3]}, strings.ToLower(parts[6]))
+	id := strings.ToLower(parts[6])
+	if err := ValidIdentifier(id); err != nil {
+		return nil, invalidParam("%s: %v", source, err)
+	}
+	arn := SnapshotARN(parts[3], parts[4], id)
+	if err := s.authorizeSource(ctx, sc, op, arn); err != nil {
+		return nil, err
+	}
+	snap, err := s.loadSnapshot(ctx, scope{Account: parts[4], Region: parts[3]}, id)
 	if err != nil {
 		return nil, snapshotNotFound(source)
+	}
+	if snap.Account == sc.Account {
+		return snap, nil
 	}
 	accounts, err := s.sharedWith(ctx, s.store, snap.ARN)
 	if err != nil {
@@ -209,16 +235,18 @@ func (s *Service) copySource(ctx context.Context, sc scope, source string) (*Sna
 	return nil, snapshotNotFound(source)
 }
 
-// authorizeSource authorizes rds:CopyDBSnapshot on the copy's source. A
-// share (the restore attribute) acts as the source's resource policy:
-// it allows the account it names, whose own policies must allow the
-// action too, as for any cross-account access.
-func (s *Service) authorizeSource(ctx context.Context, sc scope, src *Snapshot) error {
-	req := authz.Request{Action: "rds:CopyDBSnapshot", Resource: src.ARN, DeniedCode: "AccessDenied"}
-	if src.Account != sc.Account {
-		p, err := policy.Parse([]byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+sc.Account+`:root"},"Action":"rds:CopyDBSnapshot","Resource":"`+src.ARN+`"}]}`), policy.ParseOptions{})
+// authorizeSource authorizes op on a source snapshot. A snapshot of
+// another account is read through its share (the restore attribute),
+// which acts as its resource policy: it allows the account it names,
+// whose own policies must allow the action too, as for any cross-account
+// access. A snapshot not shared with the caller is answered as not
+// found afterwards, whatever the policies say.
+func (s *Service) authorizeSource(ctx context.Context, sc scope, op, arn string) error {
+	req := authz.Request{Action: "rds:" + op, Resource: arn, DeniedCode: "AccessDenied"}
+	if owner := strings.SplitN(arn, ":", 6)[4]; owner != sc.Account {
+		p, err := policy.Parse([]byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+sc.Account+`:root"},"Action":"rds:`+op+`","Resource":"`+arn+`"}]}`), policy.ParseOptions{})
 		if err != nil {
-			return fmt.Errorf("the share of DB snapshot %s as a policy: %w", src.ARN, err)
+			return fmt.Errorf("the share of DB snapshot %s as a policy: %w", arn, err)
 		}
 		req.ResourcePolicy = p
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+
 	"github.com/coffer-dev/coffer/internal/testenv"
 )
 
@@ -107,6 +109,30 @@ func TestAWSCLIv2(t *testing.T) {
 	must("default", "rds", "delete-db-instance", "--db-instance-identifier", "app-db", "--final-db-snapshot-identifier", "app-final")
 	waitGone(t, sdk, "app-db")
 	must("default", "rds", "wait", "db-snapshot-available", "--db-snapshot-identifier", "app-final")
+
+	// The final snapshot copied to us-west-2 (--source-region: the CLI
+	// presigns a request in the source region), under a key there, and
+	// restored there; both answer at once, creating.
+	westKey := must("default", "--region", "us-west-2", "kms", "create-key", "--description", "app copies")["KeyMetadata"].(map[string]any)["Arn"].(string)
+	cp := must("default", "--region", "us-west-2", "rds", "copy-db-snapshot", "--source-region", "us-east-1", "--kms-key-id", westKey,
+		"--source-db-snapshot-identifier", "arn:aws:rds:us-east-1:111222333444:snapshot:app-final", "--target-db-snapshot-identifier", "app-west")["DBSnapshot"].(map[string]any)
+	if cp["Status"] != "creating" || cp["KmsKeyId"] != westKey {
+		t.Errorf("copy-db-snapshot: %v", cp)
+	}
+	west := rds.NewFromConfig(c.AWSConfig(t, c.Profile(t, "default")), func(o *rds.Options) { o.Region = "us-west-2" })
+	waitSnapshot(t, west, "app-west")
+	must("default", "--region", "us-west-2", "rds", "wait", "db-snapshot-available", "--db-snapshot-identifier", "app-west")
+	restored := must("default", "--region", "us-west-2", "rds", "restore-db-instance-from-db-snapshot", "--db-snapshot-identifier", "app-west",
+		"--db-instance-identifier", "app-west")["DBInstance"].(map[string]any)
+	if restored["DBInstanceStatus"] != "creating" {
+		t.Errorf("restore-db-instance-from-db-snapshot answered %v, want creating", restored["DBInstanceStatus"])
+	}
+	waitStatus(t, west, "app-west", "available")
+	must("default", "--region", "us-west-2", "rds", "wait", "db-instance-available", "--db-instance-identifier", "app-west")
+	westEP := must("default", "--region", "us-west-2", "rds", "describe-db-instances", "--db-instance-identifier", "app-west")["DBInstances"].([]any)[0].(map[string]any)["Endpoint"].(map[string]any)
+	if out, err := psql(t, westEP["Address"].(string), int32(westEP["Port"].(float64)), "app_admin", "app-secret-2", "app", `SELECT count(*) FROM t`); err != nil || out != "2" {
+		t.Errorf("restored in us-west-2 from the copy: %v: %s", err, out)
+	}
 	if snap := must("default", "rds", "delete-db-snapshot", "--db-snapshot-identifier", "app-final")["DBSnapshot"].(map[string]any); snap["DBInstanceIdentifier"] != "app-db" {
 		t.Errorf("delete-db-snapshot: %v", snap)
 	}

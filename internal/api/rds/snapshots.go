@@ -64,7 +64,11 @@ func (a *api) createDBSnapshot(ctx context.Context, form url.Values) (any, error
 }
 
 func (a *api) describeDBSnapshots(ctx context.Context, form url.Values) (any, error) {
-	snaps, err := a.svc.DescribeSnapshots(ctx, form.Get("DBSnapshotIdentifier"), form.Get("DBInstanceIdentifier"), form.Get("SnapshotType"))
+	includeShared, _, err := boolParam(form, "IncludeShared")
+	if err != nil {
+		return nil, err
+	}
+	snaps, err := a.svc.DescribeSnapshots(ctx, form.Get("DBSnapshotIdentifier"), form.Get("DBInstanceIdentifier"), form.Get("SnapshotType"), includeShared)
 	if err != nil {
 		return nil, err
 	}
@@ -144,6 +148,10 @@ func (a *api) modifyDBSnapshotAttribute(ctx context.Context, form url.Values) (a
 	return attributesResult(id, accounts), nil
 }
 
+// copyDBSnapshot ignores PreSignedUrl and DestinationRegion, which the
+// SDKs and the CLI send for SourceRegion: botocore's model says the
+// presigned URL applies to GovCloud regions only and is ignored
+// elsewhere (see internal/rds doc.go).
 func (a *api) copyDBSnapshot(ctx context.Context, form url.Values) (any, error) {
 	snap, err := a.svc.CopySnapshot(ctx, rds.CopySnapshotInput{Source: form.Get("SourceDBSnapshotIdentifier"),
 		Target: form.Get("TargetDBSnapshotIdentifier"), KMSKeyID: form.Get("KmsKeyId")})

@@ -139,6 +139,14 @@ func TestDBSnapshotRestore(t *testing.T) {
 	}
 }
 
+// sharedKeyPolicy is a key policy of account a that lets account b use
+// the key for actions (a JSON list's members).
+func sharedKeyPolicy(a, b, actions string) string {
+	return `{"Version":"2012-10-17","Statement":[
+		{"Sid":"owner","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + a + `:root"},"Action":"kms:*","Resource":"*"},
+		{"Sid":"account B","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + b + `:root"},"Action":[` + actions + `],"Resource":"*"}]}`
+}
+
 // TestDBSnapshotSharing shares a manual snapshot under a customer managed
 // key whose policy lets account B use it: B copies it under a key of its
 // own and restores the copy, reading the rows with the source's
@@ -150,9 +158,7 @@ func TestDBSnapshotSharing(t *testing.T) {
 	b, bKMS := clients(t, c, "other")
 	ctx := context.Background()
 	const accountA, accountB = "111222333444", "666777888999"
-	policy := `{"Version":"2012-10-17","Statement":[
-		{"Sid":"owner","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + accountA + `:root"},"Action":"kms:*","Resource":"*"},
-		{"Sid":"account B","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + accountB + `:root"},"Action":["kms:Decrypt","kms:DescribeKey","kms:GenerateDataKey","kms:CreateGrant"],"Resource":"*"}]}`
+	policy := sharedKeyPolicy(accountA, accountB, `"kms:Decrypt","kms:DescribeKey","kms:GenerateDataKey","kms:CreateGrant"`)
 	shared, err := aKMS.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("shared with B"), Policy: aws.String(policy)})
 	if err != nil {
 		t.Fatal(err)

@@ -225,6 +225,7 @@ type Service struct {
 	roles Roles
 	data  Storage
 	dbs   Resources
+	cont  Continuous
 	queue Queue
 	log   *slog.Logger
 	now   func() time.Time

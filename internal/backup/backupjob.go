@@ -192,6 +192,9 @@ func (s *Service) runBackup(ctx context.Context, j *Job) error {
 	if err := checkLockRange(v, j.Lifecycle, j.Created); err != nil {
 		return err
 	}
+	if j.Continuous {
+		return s.runContinuousBackup(ctx, j, v)
+	}
 	src, err := s.dbs.Source(ctx, j.ResourceARN)
 	if err != nil {
 		return err

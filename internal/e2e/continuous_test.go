@@ -1,0 +1,262 @@
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/backup"
+	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+
+	"github.com/coffer-dev/coffer/internal/scenario"
+	"github.com/coffer-dev/coffer/internal/testenv"
+)
+
+// eventsOf lists the n of an instance's events table.
+func eventsOf(t *testing.T, db *scenario.DB) []int {
+	t.Helper()
+	conn := must[*sql.DB](t)(db.Open())
+	defer conn.Close()
+	rows, err := conn.Query(`SELECT n FROM events ORDER BY n`)
+	if err != nil {
+		t.Fatalf("%s: %v", db.ID, err)
+	}
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var n int
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func seq(from, to int) []int {
+	var out []int
+	for i := from; i <= to; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// TestContinuousBackupPlan: a plan rule with EnableContinuousBackup on a
+// PostgreSQL instance keeps one continuous recovery point (AWS's ARN
+// form, COMPLETED, its retention, encrypted under the instance's key)
+// on the same WAL capture as RDS's automated backups; a SQLite instance
+// of the same selection is refused with a clear message; retention
+// above 35 days and cold storage are refused with AWS's errors.
+// StartRestoreJob with a RestoreTime between two committed batches
+// restores exactly the first; a time outside the window is refused with
+// the window in the message. The seed's drill: the continuous recovery
+// point copied into the backup account arrives as a snapshot, under the
+// backup account's key, that restores with all the rows, and the
+// source's administrator can neither delete nor shorten it.
+// DisassociateRecoveryPoint leaves the continuous backup to RDS.
+func TestContinuousBackupPlan(t *testing.T) {
+	if _, err := testenv.PostgresBinDir(); err != nil {
+		testenv.Missing(t, "%v", err)
+	}
+	ctx := context.Background()
+	clock := &fakeClock{t: time.Now().UTC()}
+	n := startNode(t, clockedConfig(t, filepath.Join(t.TempDir(), "data"), ""), clock)
+	w := &world{t: t, mgmt: n.clients(t, management, "default", ""), src: n.clients(t, source, "source", ""), dst: n.clients(t, backupAcct, "backup", "")}
+	w.enableCrossAccount(t)
+	org := w.orgID(t)
+
+	srcKey := w.src.createKey(t, "source-cmk", sharedKeyPolicy(source, backupAcct))
+	const password = "source-Secret-9"
+	db := must[*scenario.DB](t)(w.src.CreateDB(ctx, scenario.DBSpec{ID: "orders", Engine: "postgres", KeyID: srcKey, DBName: "appdb", User: "app", Password: password}))
+	db.Password = password
+	conn := must[*sql.DB](t)(db.Open())
+	defer conn.Close()
+	insert := func(from, to int) time.Time {
+		t.Helper()
+		if _, err := conn.Exec(`INSERT INTO events SELECT g FROM generate_series($1::int, $2::int) g`, from, to); err != nil {
+			t.Fatal(err)
+		}
+		return time.Now()
+	}
+	if _, err := conn.Exec(`CREATE TABLE events (n int PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	insert(1, 5)
+	lite := w.src.createDB(t, "notes", srcKey, 5)
+	srcRole := w.src.backupRole(t, "backup-role")
+	w.src.vault(t, "source-vault", srcKey)
+
+	rule := func(days, cold *int64) *backup.CreateBackupPlanInput {
+		return &backup.CreateBackupPlanInput{BackupPlan: &backuptypes.BackupPlanInput{
+			BackupPlanName: aws.String("pitr"),
+			Rules: []backuptypes.BackupRuleInput{{
+				RuleName: aws.String("continuous"), TargetBackupVaultName: aws.String("source-vault"),
+				ScheduleExpression: aws.String("cron(0 * ? * * *)"), EnableContinuousBackup: aws.Bool(true),
+				Lifecycle: &backuptypes.Lifecycle{DeleteAfterDays: days, MoveToColdStorageAfterDays: cold},
+			}},
+		}}
+	}
+	for _, c := range []struct {
+		days, cold *int64
+		want       string
+	}{
+		{aws.Int64(36), nil, "Error in rule continuous : Invalid lifecycle. DeleteAfterDays cannot be less than 1 or more than 35 days"},
+		{aws.Int64(7), aws.Int64(1), "Error in rule continuous : Invalid lifecycle. MoveToColdStorageAfterDays is unavailable"},
+	} {
+		_, err := w.src.Backup.CreateBackupPlan(ctx, rule(c.days, c.cold))
+		if errCode(err) != "InvalidParameterValueException" || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("continuous rule with DeleteAfterDays %d, cold %v: %v; want InvalidParameterValueException %q", aws.ToInt64(c.days), c.cold, err, c.want)
+		}
+	}
+	plan := must[*backup.CreateBackupPlanOutput](t)(w.src.Backup.CreateBackupPlan(ctx, rule(aws.Int64(7), nil)))
+	must[*backup.CreateBackupSelectionOutput](t)(w.src.Backup.CreateBackupSelection(ctx, &backup.CreateBackupSelectionInput{BackupPlanId: plan.BackupPlanId,
+		BackupSelection: &backuptypes.BackupSelection{SelectionName: aws.String("databases"), IamRoleArn: aws.String(srcRole), Resources: []string{db.ARN, lite}}}))
+
+	// The next hourly window starts the rule's jobs.
+	clock.Set(time.Now().UTC().Truncate(time.Hour).Add(time.Hour + time.Minute))
+	if res, err := n.app.Plans().Tick(ctx); err != nil || len(res.Errors) > 0 || res.Started != 2 {
+		t.Fatalf("tick: %+v %v", res, err)
+	}
+	var jobs []backuptypes.BackupJob
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		jobs = allBackupJobs(t, w.src)
+		done := 0
+		for _, j := range jobs {
+			switch j.State {
+			case backuptypes.BackupJobStateCompleted, backuptypes.BackupJobStateFailed:
+				done++
+			}
+		}
+		if done == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("continuous backup jobs did not finish: %+v", jobs)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	var rpARN string
+	for _, j := range jobs {
+		switch aws.ToString(j.ResourceArn) {
+		case db.ARN:
+			if j.State != backuptypes.BackupJobStateCompleted {
+				t.Fatalf("continuous backup of %s: %s %s", db.ARN, j.State, aws.ToString(j.StatusMessage))
+			}
+			rpARN = aws.ToString(j.RecoveryPointArn)
+		case lite:
+			if j.State != backuptypes.BackupJobStateFailed || !strings.Contains(aws.ToString(j.StatusMessage), "sqlite") || !strings.Contains(aws.ToString(j.StatusMessage), "snapshots remain available") {
+				t.Errorf("continuous backup of SQLite %s: %s %q; want FAILED saying snapshots remain", lite, j.State, aws.ToString(j.StatusMessage))
+			}
+		}
+	}
+	if want := "arn:aws:backup:us-east-1:" + source + ":recovery-point:continuous:db-"; !strings.HasPrefix(rpARN, want) {
+		t.Fatalf("continuous recovery point %s, want an ARN starting %s", rpARN, want)
+	}
+	rp := must[*backup.DescribeRecoveryPointOutput](t)(w.src.Backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String("source-vault"), RecoveryPointArn: aws.String(rpARN)}))
+	if rp.Status != backuptypes.RecoveryPointStatusCompleted || aws.ToString(rp.ResourceType) != "RDS" || !rp.IsEncrypted || aws.ToString(rp.EncryptionKeyArn) != srcKey ||
+		rp.Lifecycle == nil || aws.ToInt64(rp.Lifecycle.DeleteAfterDays) != 7 || rp.CalculatedLifecycle == nil || rp.CalculatedLifecycle.DeleteAt == nil {
+		t.Errorf("continuous recovery point: status %s, type %s, encrypted %v under %s, lifecycle %+v, calculated %+v", rp.Status, aws.ToString(rp.ResourceType),
+			rp.IsEncrypted, aws.ToString(rp.EncryptionKeyArn), rp.Lifecycle, rp.CalculatedLifecycle)
+	}
+	byRes := must[*backup.ListRecoveryPointsByResourceOutput](t)(w.src.Backup.ListRecoveryPointsByResource(ctx, &backup.ListRecoveryPointsByResourceInput{ResourceArn: aws.String(db.ARN)}))
+	if len(byRes.RecoveryPoints) != 1 || aws.ToString(byRes.RecoveryPoints[0].RecoveryPointArn) != rpARN {
+		t.Errorf("recovery points of %s: %+v, want the one continuous %s", db.ARN, byRes.RecoveryPoints, rpARN)
+	}
+	// One machinery: the rule turned the instance's automated backups on
+	// with its retention.
+	inst := must[*rds.DescribeDBInstancesOutput](t)(w.src.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("orders")})).DBInstances[0]
+	if aws.ToInt32(inst.BackupRetentionPeriod) != 7 {
+		t.Errorf("BackupRetentionPeriod %d under a 7-day continuous rule", aws.ToInt32(inst.BackupRetentionPeriod))
+	}
+
+	// Two batches a moment apart; restore between them.
+	t1 := insert(6, 10)
+	time.Sleep(1100 * time.Millisecond)
+	insert(11, 15)
+	waitLatest := func(after time.Time) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		for time.Now().Before(deadline) {
+			out := must[*rds.DescribeDBInstancesOutput](t)(w.src.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("orders")}))
+			if lrt := out.DBInstances[0].LatestRestorableTime; lrt != nil && lrt.After(after) {
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Fatalf("LatestRestorableTime did not pass %s", after)
+	}
+	waitLatest(time.Now())
+	meta := must[*backup.GetRecoveryPointRestoreMetadataOutput](t)(w.src.Backup.GetRecoveryPointRestoreMetadata(ctx, &backup.GetRecoveryPointRestoreMetadataInput{BackupVaultName: aws.String("source-vault"), RecoveryPointArn: aws.String(rpARN)}))
+	if meta.RestoreMetadata["DBInstanceIdentifier"] != "orders" || meta.RestoreMetadata["Engine"] != "postgres" {
+		t.Errorf("restore metadata %v", meta.RestoreMetadata)
+	}
+	at := t1.Add(500 * time.Millisecond).UTC().Format(time.RFC3339Nano)
+	rj := w.src.restoreJob(t, rpARN, srcRole, map[string]string{"DBInstanceIdentifier": "orders-pitr", "RestoreTime": at})
+	if rj.Status != backuptypes.RestoreJobStatusCompleted {
+		t.Fatalf("point-in-time restore job %s: %s", rj.Status, aws.ToString(rj.StatusMessage))
+	}
+	restored := w.src.waitDB(t, "orders-pitr")
+	restored.Password = password
+	if got := eventsOf(t, restored); !reflect.DeepEqual(got, seq(1, 10)) {
+		t.Errorf("restored to %s: rows %v, want 1 to 10", at, got)
+	}
+	_, err := w.src.Backup.StartRestoreJob(ctx, &backup.StartRestoreJobInput{RecoveryPointArn: aws.String(rpARN), IamRoleArn: aws.String(srcRole),
+		Metadata: map[string]string{"DBInstanceIdentifier": "too-early", "RestoreTime": time.Now().Add(-24 * time.Hour).UTC().Format(time.RFC3339)}})
+	if errCode(err) != "InvalidParameterValueException" || !strings.Contains(fmt.Sprint(err), "earliest restorable time is") {
+		t.Errorf("restore a day before the window: %v", err)
+	}
+
+	// The seed's drill on the continuous recovery point.
+	dstKey, dstRole, copyARN := w.copyToBackupAccount(t, rpARN, srcKey, srcRole, org)
+	if !strings.Contains(copyARN, ":snapshot:awsbackup:copyjob-") {
+		t.Errorf("copy of a continuous recovery point is %s, want a snapshot", copyARN)
+	}
+	cp := must[*backup.DescribeRecoveryPointOutput](t)(w.dst.Backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN)}))
+	if aws.ToString(cp.EncryptionKeyArn) != dstKey || cp.Status != backuptypes.RecoveryPointStatusCompleted {
+		t.Errorf("copy %s under %s, want COMPLETED under %s", cp.Status, aws.ToString(cp.EncryptionKeyArn), dstKey)
+	}
+	drill := w.dst.restoreJob(t, copyARN, dstRole, map[string]string{"DBInstanceIdentifier": "drill", "KmsKeyId": dstKey})
+	if drill.Status != backuptypes.RestoreJobStatusCompleted {
+		t.Fatalf("restore of the copy: %s %s", drill.Status, aws.ToString(drill.StatusMessage))
+	}
+	dr := w.dst.waitDB(t, "drill")
+	dr.Password = password
+	if got := eventsOf(t, dr); !reflect.DeepEqual(got, seq(1, 15)) {
+		t.Errorf("copy restored rows %v, want 1 to 15", got)
+	}
+	dstVault := "arn:aws:backup:us-east-1:" + backupAcct + ":backup-vault:backup-vault"
+	if _, err := w.src.Backup.DeleteRecoveryPoint(ctx, &backup.DeleteRecoveryPointInput{BackupVaultName: aws.String(dstVault), RecoveryPointArn: aws.String(copyARN)}); err == nil {
+		t.Error("the source administrator deleted the backup account's copy")
+	}
+	if _, err := w.src.Backup.UpdateRecoveryPointLifecycle(ctx, &backup.UpdateRecoveryPointLifecycleInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN),
+		Lifecycle: &backuptypes.Lifecycle{DeleteAfterDays: aws.Int64(1)}}); err == nil {
+		t.Error("the source administrator shortened the backup account's copy")
+	}
+	if _, err := w.dst.Backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN)}); err != nil {
+		t.Errorf("the copy after the source's attempts: %v", err)
+	}
+
+	// Continuous recovery points' retention is the rule's.
+	if _, err := w.src.Backup.UpdateRecoveryPointLifecycle(ctx, &backup.UpdateRecoveryPointLifecycleInput{BackupVaultName: aws.String("source-vault"), RecoveryPointArn: aws.String(rpARN),
+		Lifecycle: &backuptypes.Lifecycle{DeleteAfterDays: aws.Int64(3)}}); errCode(err) != "InvalidParameterValueException" {
+		t.Errorf("UpdateRecoveryPointLifecycle of a continuous recovery point: %v", err)
+	}
+	// Disassociated, the recovery point leaves the vault and RDS keeps
+	// the automated backups.
+	must[*backup.DisassociateRecoveryPointOutput](t)(w.src.Backup.DisassociateRecoveryPoint(ctx, &backup.DisassociateRecoveryPointInput{BackupVaultName: aws.String("source-vault"), RecoveryPointArn: aws.String(rpARN)}))
+	if _, err := w.src.Backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String("source-vault"), RecoveryPointArn: aws.String(rpARN)}); errCode(err) != "ResourceNotFoundException" {
+		t.Errorf("disassociated recovery point: %v", err)
+	}
+	inst = must[*rds.DescribeDBInstancesOutput](t)(w.src.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("orders")})).DBInstances[0]
+	if aws.ToInt32(inst.BackupRetentionPeriod) != 7 || inst.LatestRestorableTime == nil {
+		t.Errorf("after DisassociateRecoveryPoint: BackupRetentionPeriod %d, LatestRestorableTime %v; want RDS to keep 7 days", aws.ToInt32(inst.BackupRetentionPeriod), inst.LatestRestorableTime)
+	}
+}

@@ -60,7 +60,10 @@ func seq(from, to int) []int {
 // point copied into the backup account arrives as a snapshot, under the
 // backup account's key, that restores with all the rows, and the
 // source's administrator can neither delete nor shorten it.
-// DisassociateRecoveryPoint leaves the continuous backup to RDS.
+// DisassociateRecoveryPoint leaves the continuous backup to RDS; the
+// rule's next window makes a new continuous recovery point (taking a
+// base backup on the capture already running), and DeleteRecoveryPoint
+// of it turns the instance's continuous backup off.
 func TestContinuousBackupPlan(t *testing.T) {
 	if _, err := testenv.PostgresBinDir(); err != nil {
 		testenv.Missing(t, "%v", err)
@@ -258,5 +261,49 @@ func TestContinuousBackupPlan(t *testing.T) {
 	inst = must[*rds.DescribeDBInstancesOutput](t)(w.src.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("orders")})).DBInstances[0]
 	if aws.ToInt32(inst.BackupRetentionPeriod) != 7 || inst.LatestRestorableTime == nil {
 		t.Errorf("after DisassociateRecoveryPoint: BackupRetentionPeriod %d, LatestRestorableTime %v; want RDS to keep 7 days", aws.ToInt32(inst.BackupRetentionPeriod), inst.LatestRestorableTime)
+	}
+
+	clock.Set(clock.Now().Add(time.Hour))
+	if res, err := n.app.Plans().Tick(ctx); err != nil || len(res.Errors) > 0 || res.Started != 2 {
+		t.Fatalf("second tick: %+v %v", res, err)
+	}
+	waitJobs := func() []backuptypes.BackupJob {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			jobs := allBackupJobs(t, w.src)
+			running := false
+			for _, j := range jobs {
+				switch j.State {
+				case backuptypes.BackupJobStateCompleted, backuptypes.BackupJobStateFailed:
+				default:
+					running = true
+				}
+			}
+			if !running {
+				return jobs
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("backup jobs did not finish: %+v", jobs)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	var again string
+	for _, j := range waitJobs() {
+		if aws.ToString(j.ResourceArn) == db.ARN && aws.ToString(j.RecoveryPointArn) != rpARN {
+			if j.State != backuptypes.BackupJobStateCompleted {
+				t.Fatalf("second continuous backup: %s %s", j.State, aws.ToString(j.StatusMessage))
+			}
+			again = aws.ToString(j.RecoveryPointArn)
+		}
+	}
+	if !strings.Contains(again, ":recovery-point:continuous:") {
+		t.Fatalf("after disassociation the rule made %q, want a new continuous recovery point", again)
+	}
+	must[*backup.DeleteRecoveryPointOutput](t)(w.src.Backup.DeleteRecoveryPoint(ctx, &backup.DeleteRecoveryPointInput{BackupVaultName: aws.String("source-vault"), RecoveryPointArn: aws.String(again)}))
+	inst = must[*rds.DescribeDBInstancesOutput](t)(w.src.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("orders")})).DBInstances[0]
+	if aws.ToInt32(inst.BackupRetentionPeriod) != 0 {
+		t.Errorf("after DeleteRecoveryPoint of the continuous recovery point: BackupRetentionPeriod %d, want 0 (capture stopped)", aws.ToInt32(inst.BackupRetentionPeriod))
 	}
 }

@@ -227,7 +227,8 @@ func mustJSON(m map[string]string) string {
 }
 
 // pointInTime reads a continuous restore's RestoreTime or
-// UseLatestRestorableTime.
+// UseLatestRestorableTime; with neither it restores to the latest
+// restorable time.
 func pointInTime(md map[string]string) (at time.Time, latest bool, err error) {
 	rt, hasTime := md[RestoreTimeKey]
 	if v, ok := md[UseLatestKey]; ok {
@@ -238,9 +239,9 @@ func pointInTime(md map[string]string) (at time.Time, latest bool, err error) {
 	switch {
 	case hasTime && latest:
 		return time.Time{}, false, InvalidParam("RestoreTime and UseLatestRestorableTime cannot both be given")
-	case !hasTime && !latest:
-		return time.Time{}, false, InvalidParam("restoring continuous backup recovery point needs RestoreTime (an ISO 8601 time) or UseLatestRestorableTime true in the metadata")
-	case latest:
+	case !hasTime:
+		// Neither: the latest restorable time (what restore testing
+		// and a plain GetRecoveryPointRestoreMetadata round trip ask).
 		return time.Time{}, true, nil
 	}
 	if at, err = time.Parse(time.RFC3339Nano, rt); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/backup"
 	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 
 	"github.com/coffer-dev/coffer/internal/scenario"
 	"github.com/coffer-dev/coffer/internal/testenv"
@@ -127,27 +128,9 @@ func TestContinuousBackupPlan(t *testing.T) {
 	if res, err := n.app.Plans().Tick(ctx); err != nil || len(res.Errors) > 0 || res.Started != 2 {
 		t.Fatalf("tick: %+v %v", res, err)
 	}
-	var jobs []backuptypes.BackupJob
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		jobs = allBackupJobs(t, w.src)
-		done := 0
-		for _, j := range jobs {
-			switch j.State {
-			case backuptypes.BackupJobStateCompleted, backuptypes.BackupJobStateFailed:
-				done++
-			}
-		}
-		if done == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("continuous backup jobs did not finish: %+v", jobs)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	waitJobs(t, w.src, 2, 0)
 	var rpARN string
-	for _, j := range jobs {
+	for _, j := range allBackupJobs(t, w.src) {
 		switch aws.ToString(j.ResourceArn) {
 		case db.ARN:
 			if j.State != backuptypes.BackupJobStateCompleted {
@@ -175,7 +158,11 @@ func TestContinuousBackupPlan(t *testing.T) {
 	}
 	// One machinery: the rule turned the instance's automated backups on
 	// with its retention.
-	inst := must[*rds.DescribeDBInstancesOutput](t)(w.src.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("orders")})).DBInstances[0]
+	orders := func() rdstypes.DBInstance {
+		t.Helper()
+		return must[*rds.DescribeDBInstancesOutput](t)(w.src.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("orders")})).DBInstances[0]
+	}
+	inst := orders()
 	if aws.ToInt32(inst.BackupRetentionPeriod) != 7 {
 		t.Errorf("BackupRetentionPeriod %d under a 7-day continuous rule", aws.ToInt32(inst.BackupRetentionPeriod))
 	}
@@ -188,8 +175,7 @@ func TestContinuousBackupPlan(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(2 * time.Minute)
 		for time.Now().Before(deadline) {
-			out := must[*rds.DescribeDBInstancesOutput](t)(w.src.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("orders")}))
-			if lrt := out.DBInstances[0].LatestRestorableTime; lrt != nil && lrt.After(after) {
+			if lrt := orders().LatestRestorableTime; lrt != nil && lrt.After(after) {
 				return
 			}
 			time.Sleep(200 * time.Millisecond)
@@ -201,15 +187,25 @@ func TestContinuousBackupPlan(t *testing.T) {
 	if meta.RestoreMetadata["DBInstanceIdentifier"] != "orders" || meta.RestoreMetadata["Engine"] != "postgres" {
 		t.Errorf("restore metadata %v", meta.RestoreMetadata)
 	}
-	at := t1.Add(500 * time.Millisecond).UTC().Format(time.RFC3339Nano)
-	rj := w.src.restoreJob(t, rpARN, srcRole, map[string]string{"DBInstanceIdentifier": "orders-pitr", "RestoreTime": at})
-	if rj.Status != backuptypes.RestoreJobStatusCompleted {
-		t.Fatalf("point-in-time restore job %s: %s", rj.Status, aws.ToString(rj.StatusMessage))
+	// restoredRows restores rp into a new instance id and reads it with
+	// the source's credentials.
+	restoredRows := func(a *account, rp, role, id string, md map[string]string) []int {
+		t.Helper()
+		md["DBInstanceIdentifier"] = id
+		rj := a.restoreJob(t, rp, role, md)
+		if rj.Status != backuptypes.RestoreJobStatusCompleted {
+			t.Fatalf("restore job into %s: %s %s", id, rj.Status, aws.ToString(rj.StatusMessage))
+		}
+		db := a.waitDB(t, id)
+		db.Password = password
+		return eventsOf(t, db)
 	}
-	restored := w.src.waitDB(t, "orders-pitr")
-	restored.Password = password
-	if got := eventsOf(t, restored); !reflect.DeepEqual(got, seq(1, 10)) {
+	at := t1.Add(500 * time.Millisecond).UTC().Format(time.RFC3339Nano)
+	if got := restoredRows(w.src, rpARN, srcRole, "orders-pitr", map[string]string{"RestoreTime": at}); !reflect.DeepEqual(got, seq(1, 10)) {
 		t.Errorf("restored to %s: rows %v, want 1 to 10", at, got)
+	}
+	if got := restoredRows(w.src, rpARN, srcRole, "orders-latest", map[string]string{"UseLatestRestorableTime": "true"}); !reflect.DeepEqual(got, seq(1, 15)) {
+		t.Errorf("restored to the latest restorable time: rows %v, want 1 to 15", got)
 	}
 	_, err := w.src.Backup.StartRestoreJob(ctx, &backup.StartRestoreJobInput{RecoveryPointArn: aws.String(rpARN), IamRoleArn: aws.String(srcRole),
 		Metadata: map[string]string{"DBInstanceIdentifier": "too-early", "RestoreTime": time.Now().Add(-24 * time.Hour).UTC().Format(time.RFC3339)}})
@@ -226,25 +222,20 @@ func TestContinuousBackupPlan(t *testing.T) {
 	if aws.ToString(cp.EncryptionKeyArn) != dstKey || cp.Status != backuptypes.RecoveryPointStatusCompleted {
 		t.Errorf("copy %s under %s, want COMPLETED under %s", cp.Status, aws.ToString(cp.EncryptionKeyArn), dstKey)
 	}
-	drill := w.dst.restoreJob(t, copyARN, dstRole, map[string]string{"DBInstanceIdentifier": "drill", "KmsKeyId": dstKey})
-	if drill.Status != backuptypes.RestoreJobStatusCompleted {
-		t.Fatalf("restore of the copy: %s %s", drill.Status, aws.ToString(drill.StatusMessage))
-	}
-	dr := w.dst.waitDB(t, "drill")
-	dr.Password = password
-	if got := eventsOf(t, dr); !reflect.DeepEqual(got, seq(1, 15)) {
+	if got := restoredRows(w.dst, copyARN, dstRole, "drill", map[string]string{"KmsKeyId": dstKey}); !reflect.DeepEqual(got, seq(1, 15)) {
 		t.Errorf("copy restored rows %v, want 1 to 15", got)
 	}
-	dstVault := "arn:aws:backup:us-east-1:" + backupAcct + ":backup-vault:backup-vault"
-	if _, err := w.src.Backup.DeleteRecoveryPoint(ctx, &backup.DeleteRecoveryPointInput{BackupVaultName: aws.String(dstVault), RecoveryPointArn: aws.String(copyARN)}); err == nil {
-		t.Error("the source administrator deleted the backup account's copy")
+	for name, err := range map[string]error{
+		"delete": second(w.src.Backup.DeleteRecoveryPoint(ctx, &backup.DeleteRecoveryPointInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN)})),
+		"shorten": second(w.src.Backup.UpdateRecoveryPointLifecycle(ctx, &backup.UpdateRecoveryPointLifecycleInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN),
+			Lifecycle: &backuptypes.Lifecycle{DeleteAfterDays: aws.Int64(1)}})),
+	} {
+		if err == nil {
+			t.Errorf("source admin %s on the backup account's copy: allowed", name)
+		}
 	}
-	if _, err := w.src.Backup.UpdateRecoveryPointLifecycle(ctx, &backup.UpdateRecoveryPointLifecycleInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN),
-		Lifecycle: &backuptypes.Lifecycle{DeleteAfterDays: aws.Int64(1)}}); err == nil {
-		t.Error("the source administrator shortened the backup account's copy")
-	}
-	if _, err := w.dst.Backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN)}); err != nil {
-		t.Errorf("the copy after the source's attempts: %v", err)
+	if still := must[*backup.DescribeRecoveryPointOutput](t)(w.dst.Backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String("backup-vault"), RecoveryPointArn: aws.String(copyARN)})); still.Status != backuptypes.RecoveryPointStatusCompleted || still.Lifecycle != nil {
+		t.Errorf("the copy changed: %s %+v", still.Status, still.Lifecycle)
 	}
 
 	// Continuous recovery points' retention is the rule's.
@@ -258,7 +249,7 @@ func TestContinuousBackupPlan(t *testing.T) {
 	if _, err := w.src.Backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String("source-vault"), RecoveryPointArn: aws.String(rpARN)}); errCode(err) != "ResourceNotFoundException" {
 		t.Errorf("disassociated recovery point: %v", err)
 	}
-	inst = must[*rds.DescribeDBInstancesOutput](t)(w.src.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("orders")})).DBInstances[0]
+	inst = orders()
 	if aws.ToInt32(inst.BackupRetentionPeriod) != 7 || inst.LatestRestorableTime == nil {
 		t.Errorf("after DisassociateRecoveryPoint: BackupRetentionPeriod %d, LatestRestorableTime %v; want RDS to keep 7 days", aws.ToInt32(inst.BackupRetentionPeriod), inst.LatestRestorableTime)
 	}
@@ -267,30 +258,9 @@ func TestContinuousBackupPlan(t *testing.T) {
 	if res, err := n.app.Plans().Tick(ctx); err != nil || len(res.Errors) > 0 || res.Started != 2 {
 		t.Fatalf("second tick: %+v %v", res, err)
 	}
-	waitJobs := func() []backuptypes.BackupJob {
-		t.Helper()
-		deadline := time.Now().Add(2 * time.Minute)
-		for {
-			jobs := allBackupJobs(t, w.src)
-			running := false
-			for _, j := range jobs {
-				switch j.State {
-				case backuptypes.BackupJobStateCompleted, backuptypes.BackupJobStateFailed:
-				default:
-					running = true
-				}
-			}
-			if !running {
-				return jobs
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("backup jobs did not finish: %+v", jobs)
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
-	}
+	waitJobs(t, w.src, 4, 0)
 	var again string
-	for _, j := range waitJobs() {
+	for _, j := range allBackupJobs(t, w.src) {
 		if aws.ToString(j.ResourceArn) == db.ARN && aws.ToString(j.RecoveryPointArn) != rpARN {
 			if j.State != backuptypes.BackupJobStateCompleted {
 				t.Fatalf("second continuous backup: %s %s", j.State, aws.ToString(j.StatusMessage))
@@ -302,7 +272,7 @@ func TestContinuousBackupPlan(t *testing.T) {
 		t.Fatalf("after disassociation the rule made %q, want a new continuous recovery point", again)
 	}
 	must[*backup.DeleteRecoveryPointOutput](t)(w.src.Backup.DeleteRecoveryPoint(ctx, &backup.DeleteRecoveryPointInput{BackupVaultName: aws.String("source-vault"), RecoveryPointArn: aws.String(again)}))
-	inst = must[*rds.DescribeDBInstancesOutput](t)(w.src.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("orders")})).DBInstances[0]
+	inst = orders()
 	if aws.ToInt32(inst.BackupRetentionPeriod) != 0 {
 		t.Errorf("after DeleteRecoveryPoint of the continuous recovery point: BackupRetentionPeriod %d, want 0 (capture stopped)", aws.ToInt32(inst.BackupRetentionPeriod))
 	}

@@ -63,8 +63,9 @@ func seq(from, to int) []int {
 // source's administrator can neither delete nor shorten it.
 // DisassociateRecoveryPoint leaves the continuous backup to RDS; the
 // rule's next window makes a new continuous recovery point (taking a
-// base backup on the capture already running), and DeleteRecoveryPoint
-// of it turns the instance's continuous backup off.
+// base backup on the capture already running), which a legal hold keeps
+// from deletion and disassociation, and DeleteRecoveryPoint of it turns
+// the instance's continuous backup off.
 func TestContinuousBackupPlan(t *testing.T) {
 	if _, err := testenv.PostgresBinDir(); err != nil {
 		testenv.Missing(t, "%v", err)
@@ -271,6 +272,19 @@ func TestContinuousBackupPlan(t *testing.T) {
 	if !strings.Contains(again, ":recovery-point:continuous:") {
 		t.Fatalf("after disassociation the rule made %q, want a new continuous recovery point", again)
 	}
+	// A legal hold keeps it, as any recovery point; canceled, the
+	// deletion goes through.
+	hold := must[*backup.CreateLegalHoldOutput](t)(w.src.Backup.CreateLegalHold(ctx, &backup.CreateLegalHoldInput{Title: aws.String("audit"), Description: aws.String("keep"),
+		RecoveryPointSelection: &backuptypes.RecoveryPointSelection{VaultNames: []string{"source-vault"}}}))
+	for name, err := range map[string]error{
+		"delete":       second(w.src.Backup.DeleteRecoveryPoint(ctx, &backup.DeleteRecoveryPointInput{BackupVaultName: aws.String("source-vault"), RecoveryPointArn: aws.String(again)})),
+		"disassociate": second(w.src.Backup.DisassociateRecoveryPoint(ctx, &backup.DisassociateRecoveryPointInput{BackupVaultName: aws.String("source-vault"), RecoveryPointArn: aws.String(again)})),
+	} {
+		if errCode(err) != "InvalidRequestException" || !strings.Contains(err.Error(), "legal hold") {
+			t.Errorf("%s a continuous recovery point under a legal hold: %v", name, err)
+		}
+	}
+	must[*backup.CancelLegalHoldOutput](t)(w.src.Backup.CancelLegalHold(ctx, &backup.CancelLegalHoldInput{LegalHoldId: hold.LegalHoldId, CancelDescription: aws.String("done")}))
 	must[*backup.DeleteRecoveryPointOutput](t)(w.src.Backup.DeleteRecoveryPoint(ctx, &backup.DeleteRecoveryPointInput{BackupVaultName: aws.String("source-vault"), RecoveryPointArn: aws.String(again)}))
 	inst = orders()
 	if aws.ToInt32(inst.BackupRetentionPeriod) != 0 {

@@ -146,7 +146,14 @@ func (s *Service) runContinuousBackup(ctx context.Context, j *Job, v *Vault) err
 	if days < 1 || days > MaxContinuousDays {
 		return InvalidParam("continuous backup keeps 1 to %d days, not %d", MaxContinuousDays, days)
 	}
-	resourceID, err := s.cont.Enable(ctx, j.ResourceARN, int(days))
+	// The resource's capture keeps what its longest continuous recovery
+	// point (of any vault) needs.
+	var others sql.NullInt64
+	if err := s.store.QueryRowContext(ctx, `SELECT MAX(delete_after_days) FROM backup_recovery_points WHERE resource_arn = ? AND vault_name <> ? AND arn LIKE ? AND status <> 'DELETING'`,
+		j.ResourceARN, v.Name, "%"+continuousMarker+"%").Scan(&others); err != nil {
+		return err
+	}
+	resourceID, err := s.cont.Enable(ctx, j.ResourceARN, int(max(days, others.Int64)))
 	if err != nil {
 		return err
 	}

@@ -219,7 +219,9 @@ func (s *Service) runContinuousBackup(ctx context.Context, j *Job, v *Vault) err
 	}
 	now := s.now()
 	return s.store.InTx(ctx, func(q meta.Querier) error {
-		if _, err := q.ExecContext(ctx, `UPDATE backup_recovery_points SET status = 'COMPLETED', completion_date = ? WHERE arn = ? AND status = 'CREATING'`,
+		// Its completion date is the last job's: the newest base backup
+		// (what the RPO view counts a continuous recovery point's age from).
+		if _, err := q.ExecContext(ctx, `UPDATE backup_recovery_points SET status = 'COMPLETED', completion_date = ? WHERE arn = ? AND status IN ('CREATING', 'COMPLETED')`,
 			now.UnixNano(), rp.ARN); err != nil {
 			return err
 		}

@@ -153,6 +153,15 @@ func TestContinuousBackupPlan(t *testing.T) {
 		t.Errorf("continuous recovery point: status %s, type %s, encrypted %v under %s, lifecycle %+v, calculated %+v", rp.Status, aws.ToString(rp.ResourceType),
 			rp.IsEncrypted, aws.ToString(rp.EncryptionKeyArn), rp.Lifecycle, rp.CalculatedLifecycle)
 	}
+	entries, err := n.app.Plans().RPO(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.ResourceARN == db.ARN && (!e.Last.Equal(aws.ToTime(rp.CompletionDate)) || e.Overdue) {
+			t.Errorf("RPO of the continuous recovery point: last %s, overdue %v; want its completion %s, not overdue", e.Last, e.Overdue, aws.ToTime(rp.CompletionDate))
+		}
+	}
 	byRes := must[*backup.ListRecoveryPointsByResourceOutput](t)(w.src.Backup.ListRecoveryPointsByResource(ctx, &backup.ListRecoveryPointsByResourceInput{ResourceArn: aws.String(db.ARN)}))
 	if len(byRes.RecoveryPoints) != 1 || aws.ToString(byRes.RecoveryPoints[0].RecoveryPointArn) != rpARN {
 		t.Errorf("recovery points of %s: %+v, want the one continuous %s", db.ARN, byRes.RecoveryPoints, rpARN)
@@ -208,7 +217,7 @@ func TestContinuousBackupPlan(t *testing.T) {
 	if got := restoredRows(w.src, rpARN, srcRole, "orders-latest", map[string]string{"UseLatestRestorableTime": "true"}); !reflect.DeepEqual(got, seq(1, 15)) {
 		t.Errorf("restored to the latest restorable time: rows %v, want 1 to 15", got)
 	}
-	_, err := w.src.Backup.StartRestoreJob(ctx, &backup.StartRestoreJobInput{RecoveryPointArn: aws.String(rpARN), IamRoleArn: aws.String(srcRole),
+	_, err = w.src.Backup.StartRestoreJob(ctx, &backup.StartRestoreJobInput{RecoveryPointArn: aws.String(rpARN), IamRoleArn: aws.String(srcRole),
 		Metadata: map[string]string{"DBInstanceIdentifier": "too-early", "RestoreTime": time.Now().Add(-24 * time.Hour).UTC().Format(time.RFC3339)}})
 	if errCode(err) != "InvalidParameterValueException" || !strings.Contains(fmt.Sprint(err), "earliest restorable time is") {
 		t.Errorf("restore a day before the window: %v", err)

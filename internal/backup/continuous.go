@@ -80,6 +80,18 @@ const (
 	UseLatestKey   = "UseLatestRestorableTime"
 )
 
+// LifecycleStart is when the recovery point's lifecycle counts from: its
+// creation, or for a continuous recovery point its last backup job's
+// completion. Each job of its rule renews it, so it expires (its data
+// and its capture with it) only when the rule stopped running for its
+// retention, as AWS Backup remembers a deleted rule's retention.
+func (rp *RecoveryPoint) LifecycleStart() time.Time {
+	if IsContinuous(rp.ARN) && !rp.Completed.IsZero() {
+		return rp.Completed
+	}
+	return rp.Created
+}
+
 // continuousMarker is in the ARN of every continuous recovery point:
 // arn:aws:backup:REGION:ACCOUNT:recovery-point:continuous:db-ID-SUFFIX.
 const continuousMarker = ":recovery-point:continuous:"

@@ -162,12 +162,7 @@ func (s *Service) ApplyLifecycle(ctx context.Context) (LifecycleResult, error) {
 			rows.Close()
 			return res, err
 		}
-		if IsContinuous(rp.ARN) && rp.Status != RPDeleting {
-			// Its data expires with its window (the continuous backup's
-			// own sweeper); the recovery point lives while the rule does.
-			continue
-		}
-		cold, del := rp.Lifecycle.At(rp.Created)
+		cold, del := rp.Lifecycle.At(rp.LifecycleStart())
 		if (!del.IsZero() && !now.Before(del)) || rp.Status == RPDeleting || (!cold.IsZero() && !now.Before(cold) && rp.StorageClass == StorageWarm) {
 			due = append(due, rp)
 		}
@@ -179,7 +174,7 @@ func (s *Service) ApplyLifecycle(ctx context.Context) (LifecycleResult, error) {
 			res.Errors = append(res.Errors, fmt.Errorf("%s: %w", rp.ARN, err))
 			continue
 		}
-		_, del := rp.Lifecycle.At(rp.Created)
+		_, del := rp.Lifecycle.At(rp.LifecycleStart())
 		if rp.Status != RPDeleting && !del.IsZero() && !del.After(rp.Created) {
 			s.log.Error("lifecycle: refusing to delete a recovery point whose deletion date is not after its creation", "recovery_point", rp.ARN,
 				"created", rp.Created, "delete_at", del, "delete_after_days", rp.Lifecycle.DeleteAfterDays)
@@ -190,6 +185,12 @@ func (s *Service) ApplyLifecycle(ctx context.Context) (LifecycleResult, error) {
 			if err := s.notHeld(ctx, rp, "lifecycle deletion"); err != nil {
 				res.Held++
 				continue
+			}
+			if IsContinuous(rp.ARN) {
+				if err := s.stopContinuous(sctx, rp); err != nil {
+					res.Errors = append(res.Errors, fmt.Errorf("stop the continuous backup of expired %s: %w", rp.ARN, err))
+					continue
+				}
 			}
 			if err := s.deleteRP(sctx, rp); err != nil {
 				res.Errors = append(res.Errors, fmt.Errorf("delete expired %s: %w", rp.ARN, err))

@@ -65,7 +65,9 @@ func seq(from, to int) []int {
 // rule's next window makes a new continuous recovery point (taking a
 // base backup on the capture already running), which a legal hold keeps
 // from deletion and disassociation, and DeleteRecoveryPoint of it turns
-// the instance's continuous backup off.
+// the instance's continuous backup off; a continuous recovery point whose
+// rule stopped running for its retention is deleted by the lifecycle,
+// capture with it.
 func TestContinuousBackupPlan(t *testing.T) {
 	if _, err := testenv.PostgresBinDir(); err != nil {
 		testenv.Missing(t, "%v", err)
@@ -298,5 +300,31 @@ func TestContinuousBackupPlan(t *testing.T) {
 	inst = orders()
 	if aws.ToInt32(inst.BackupRetentionPeriod) != 0 {
 		t.Errorf("after DeleteRecoveryPoint of the continuous recovery point: BackupRetentionPeriod %d, want 0 (capture stopped)", aws.ToInt32(inst.BackupRetentionPeriod))
+	}
+
+	// The next window brings it back; when the rule then stops running
+	// for its 7 days, the lifecycle deletes it and stops the capture.
+	clock.Set(clock.Now().Add(time.Hour))
+	if res, err := n.app.Plans().Tick(ctx); err != nil || len(res.Errors) > 0 || res.Started != 2 {
+		t.Fatalf("third tick: %+v %v", res, err)
+	}
+	waitJobs(t, w.src, 6, 0)
+	third := must[*backup.ListRecoveryPointsByResourceOutput](t)(w.src.Backup.ListRecoveryPointsByResource(ctx, &backup.ListRecoveryPointsByResourceInput{ResourceArn: aws.String(db.ARN)}))
+	if len(third.RecoveryPoints) != 1 || aws.ToInt32(orders().BackupRetentionPeriod) != 7 {
+		t.Fatalf("third window: recovery points %+v, BackupRetentionPeriod %d", third.RecoveryPoints, aws.ToInt32(orders().BackupRetentionPeriod))
+	}
+	clock.Set(clock.Now().Add(6 * 24 * time.Hour))
+	if res, err := n.app.Plans().ApplyLifecycle(ctx); err != nil || res.Deleted != 0 || len(res.Errors) > 0 {
+		t.Errorf("lifecycle 6 days after the last continuous backup: %+v %v; want nothing deleted", res, err)
+	}
+	clock.Set(clock.Now().Add(2 * 24 * time.Hour))
+	if res, err := n.app.Plans().ApplyLifecycle(ctx); err != nil || res.Deleted != 1 || len(res.Errors) > 0 {
+		t.Errorf("lifecycle 8 days after the last continuous backup: %+v %v; want the continuous recovery point deleted", res, err)
+	}
+	if _, err := w.src.Backup.DescribeRecoveryPoint(ctx, &backup.DescribeRecoveryPointInput{BackupVaultName: aws.String("source-vault"), RecoveryPointArn: third.RecoveryPoints[0].RecoveryPointArn}); errCode(err) != "ResourceNotFoundException" {
+		t.Errorf("expired continuous recovery point: %v", err)
+	}
+	if got := aws.ToInt32(orders().BackupRetentionPeriod); got != 0 {
+		t.Errorf("after the continuous recovery point expired: BackupRetentionPeriod %d, want 0", got)
 	}
 }

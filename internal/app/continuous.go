@@ -426,3 +426,11 @@ func (b continuousBackups) SnapshotLatest(ctx context.Context, arn string, sink 
 	})
 	return md, at, err
 }
+
+func (b continuousBackups) Associate(ctx context.Context, arn, rpARN string) error {
+	return b.c.rds.AssociateBackupRecoveryPoint(ctx, arn, rpARN)
+}
+
+func (b continuousBackups) Release(ctx context.Context, arn, rpARN string) error {
+	return b.c.rds.ReleaseBackupRecoveryPoint(ctx, arn, rpARN)
+}

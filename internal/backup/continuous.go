@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -37,6 +36,12 @@ type Continuous interface {
 	// capture (SQLite, registered databases) are refused with a message
 	// saying why.
 	Enable(ctx context.Context, resourceARN string, days int) (string, error)
+	// Associate records the continuous recovery point managing the
+	// resource's continuous backup (RDS's AwsBackupRecoveryPointArn);
+	// Release forgets it (disassociated or deleted), unless another
+	// took over.
+	Associate(ctx context.Context, resourceARN, recoveryPointARN string) error
+	Release(ctx context.Context, resourceARN, recoveryPointARN string) error
 	// Disable turns it off: capture stops and the data no restore needs
 	// any more is deleted.
 	Disable(ctx context.Context, resourceARN string) error
@@ -101,7 +106,7 @@ const continuousMarker = ":recovery-point:continuous:"
 func IsContinuous(arn string) bool { return strings.Contains(arn, continuousMarker) }
 
 func continuousARN(region, account, resourceID string) string {
-	return fmt.Sprintf("arn:aws:backup:%s:%s%s%s-%s", region, account, continuousMarker, strings.ToLower(resourceID), strings.ToLower(rand.Text()[:8]))
+	return fmt.Sprintf("arn:aws:backup:%s:%s%s%s-%s", region, account, continuousMarker, strings.ToLower(resourceID), strings.ToLower(newJobID()[:8]))
 }
 
 func boolInt(b bool) int {
@@ -208,6 +213,9 @@ func (s *Service) runContinuousBackup(ctx context.Context, j *Job, v *Vault) err
 		j.RecoveryPointARN = rp.ARN
 		return s.update(ctx, q, j)
 	}); err != nil {
+		return err
+	}
+	if err := s.cont.Associate(ctx, j.ResourceARN, rp.ARN); err != nil {
 		return err
 	}
 	if established {
@@ -368,8 +376,11 @@ func (s *Service) stopContinuous(ctx context.Context, rp *RecoveryPoint) error {
 		rp.ResourceARN, rp.ARN, "%"+continuousMarker+"%").Scan(&n); err != nil {
 		return err
 	}
-	if n > 0 || s.cont == nil {
+	if s.cont == nil {
 		return nil
+	}
+	if err := s.cont.Release(ctx, rp.ResourceARN, rp.ARN); err != nil || n > 0 {
+		return err
 	}
 	return s.cont.Disable(ctx, rp.ResourceARN)
 }
@@ -383,6 +394,11 @@ func (s *Service) disassociateContinuous(ctx context.Context, v *Vault, rp *Reco
 	}
 	if err := s.mayShorten(ctx, v, rp, "DisassociateRecoveryPoint"); err != nil {
 		return err
+	}
+	if s.cont != nil {
+		if err := s.cont.Release(ctx, rp.ResourceARN, rp.ARN); err != nil {
+			return err
+		}
 	}
 	return s.deleteRP(ctx, rp)
 }

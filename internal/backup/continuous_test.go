@@ -58,7 +58,8 @@ func TestContinuousLifecycle(t *testing.T) {
 		}
 	}
 	arn := continuousARN("us-east-1", "111222333444", "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-	if !strings.HasPrefix(arn, "arn:aws:backup:us-east-1:111222333444:recovery-point:continuous:db-abcdefghijklmnopqrstuvwxyz-") || len(arn) != len("arn:aws:backup:us-east-1:111222333444:recovery-point:continuous:db-abcdefghijklmnopqrstuvwxyz-")+8 || !IsContinuous(arn) {
+	if !strings.HasPrefix(arn, "arn:aws:backup:us-east-1:111222333444:recovery-point:continuous:db-abcdefghijklmnopqrstuvwxyz-") || len(arn) != len("arn:aws:backup:us-east-1:111222333444:recovery-point:continuous:db-abcdefghijklmnopqrstuvwxyz-")+8 || !IsContinuous(arn) ||
+		strings.Trim(arn[len(arn)-8:], "0123456789abcdef") != "" {
 		t.Errorf("continuous recovery point ARN %s", arn)
 	}
 	if IsContinuous("arn:aws:rds:us-east-1:111222333444:snapshot:awsbackup:job-x") {

@@ -175,8 +175,13 @@ func TestContinuousBackupPlan(t *testing.T) {
 		return must[*rds.DescribeDBInstancesOutput](t)(w.src.RDS.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("orders")})).DBInstances[0]
 	}
 	inst := orders()
-	if aws.ToInt32(inst.BackupRetentionPeriod) != 7 {
-		t.Errorf("BackupRetentionPeriod %d under a 7-day continuous rule", aws.ToInt32(inst.BackupRetentionPeriod))
+	if aws.ToInt32(inst.BackupRetentionPeriod) != 7 || aws.ToString(inst.AwsBackupRecoveryPointArn) != rpARN {
+		t.Errorf("BackupRetentionPeriod %d, AwsBackupRecoveryPointArn %s under a 7-day continuous rule; want 7 and %s", aws.ToInt32(inst.BackupRetentionPeriod), aws.ToString(inst.AwsBackupRecoveryPointArn), rpARN)
+	}
+	// While AWS Backup manages them, RDS keeps the retention.
+	_, err = w.src.RDS.ModifyDBInstance(ctx, &rds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("orders"), BackupRetentionPeriod: aws.Int32(3), ApplyImmediately: aws.Bool(true)})
+	if errCode(err) != "InvalidParameterValue" || !strings.Contains(err.Error(), "is associated with an AWS Backup resource with id "+rpARN) {
+		t.Errorf("ModifyDBInstance BackupRetentionPeriod of an instance under continuous backup: %v", err)
 	}
 
 	// Two batches a moment apart; restore between them.
@@ -262,7 +267,7 @@ func TestContinuousBackupPlan(t *testing.T) {
 		t.Errorf("disassociated recovery point: %v", err)
 	}
 	inst = orders()
-	if aws.ToInt32(inst.BackupRetentionPeriod) != 7 || inst.LatestRestorableTime == nil {
+	if aws.ToInt32(inst.BackupRetentionPeriod) != 7 || inst.LatestRestorableTime == nil || inst.AwsBackupRecoveryPointArn != nil {
 		t.Errorf("after DisassociateRecoveryPoint: BackupRetentionPeriod %d, LatestRestorableTime %v; want RDS to keep 7 days", aws.ToInt32(inst.BackupRetentionPeriod), inst.LatestRestorableTime)
 	}
 

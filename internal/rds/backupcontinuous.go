@@ -3,6 +3,8 @@ package rds
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -145,4 +147,58 @@ func (s *Service) SnapshotLatest(ctx context.Context, src *Instance, snap func(t
 		return time.Time{}, err
 	}
 	return restored, snap(t)
+}
+
+// AssociateBackupRecoveryPoint records the AWS Backup continuous
+// recovery point that manages an instance's automated backups
+// (AwsBackupRecoveryPointArn), as the caller in ctx
+// (rds:ModifyDBInstance). While it does, ModifyDBInstance keeps the
+// instance's BackupRetentionPeriod.
+func (s *Service) AssociateBackupRecoveryPoint(ctx context.Context, arn, rpARN string) error {
+	if err := s.authorize(ctx, "ModifyDBInstance", arn, nil); err != nil {
+		return err
+	}
+	_, err := s.store.ExecContext(ctx, `INSERT INTO rds_backup_recovery_points (arn, recovery_point_arn) VALUES (?, ?)
+		ON CONFLICT (arn) DO UPDATE SET recovery_point_arn = excluded.recovery_point_arn`, arn, rpARN)
+	if err != nil {
+		return fmt.Errorf("record the AWS Backup recovery point of %s: %w", arn, err)
+	}
+	return nil
+}
+
+// ReleaseBackupRecoveryPoint forgets that a continuous recovery point
+// manages an instance's automated backups (it was disassociated or
+// deleted), unless another one took over since; RDS manages them again.
+func (s *Service) ReleaseBackupRecoveryPoint(ctx context.Context, arn, rpARN string) error {
+	if err := s.authorize(ctx, "ModifyDBInstance", arn, nil); err != nil {
+		return err
+	}
+	_, err := s.store.ExecContext(ctx, `DELETE FROM rds_backup_recovery_points WHERE arn = ? AND recovery_point_arn = ?`, arn, rpARN)
+	if err != nil {
+		return fmt.Errorf("forget the AWS Backup recovery point of %s: %w", arn, err)
+	}
+	return nil
+}
+
+// BackupRecoveryPoint is DescribeDBInstances' AwsBackupRecoveryPointArn:
+// "" when AWS Backup does not manage the instance's automated backups
+// (or it cannot be read, logged).
+func (s *Service) BackupRecoveryPoint(ctx context.Context, arn string) string {
+	var rp string
+	err := s.store.QueryRowContext(ctx, `SELECT recovery_point_arn FROM rds_backup_recovery_points WHERE arn = ?`, arn).Scan(&rp)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		s.log.Warn("read the AWS Backup recovery point", "instance", arn, "error", err)
+	}
+	return rp
+}
+
+// keepsRetention refuses a ModifyDBInstance BackupRetentionPeriod other
+// than the current one while AWS Backup manages the automated backups,
+// with RDS's message.
+func (s *Service) keepsRetention(ctx context.Context, inst *Instance, days int) error {
+	if rp := s.BackupRecoveryPoint(ctx, inst.ARN); rp != "" && days != inst.BackupRetentionPeriod {
+		return invalidParam("Your RDS instance %s is associated with an AWS Backup resource with id %s. You can leave BackupRetentionPeriod blank, or you can specify it only with the current value %d. For more details, see the AWS Backup documentation.",
+			inst.Identifier, rp, inst.BackupRetentionPeriod)
+	}
+	return nil
 }

@@ -56,6 +56,9 @@ const (
 	baseBackupEvery = 24 * time.Hour
 	expireEvery     = 10 * time.Minute
 	continuousScan  = 2 * time.Second
+	// captureWaitScans bounds how many scans a base backup waits for a
+	// capture to start.
+	captureWaitScans = 15
 )
 
 func newContinuous(store meta.Store, v *vaultstore.Engine, svc *rds.Service, log *slog.Logger) (*continuous, error) {
@@ -345,17 +348,29 @@ func (b continuousBackups) Window(ctx context.Context, arn string) (time.Time, t
 }
 
 // BaseBackup takes a base backup through the instance's running
-// capture, so its WAL is archived.
+// capture, so its WAL is archived; it waits a few scans for a capture
+// that is starting (this node just started, or retention was just set).
 func (b continuousBackups) BaseBackup(ctx context.Context, arn string) error {
 	inst, err := b.c.rds.ContinuousSource(ctx, arn)
 	if err != nil {
 		return err
 	}
-	b.c.mu.Lock()
-	r, ok := b.c.running[inst.ARN]
-	b.c.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("the WAL capture of %s is not running on this node yet", inst.Identifier)
+	var r *captureRun
+	for range captureWaitScans {
+		b.c.mu.Lock()
+		r = b.c.running[inst.ARN]
+		b.c.mu.Unlock()
+		if r != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(b.c.scan):
+		}
+	}
+	if r == nil {
+		return fmt.Errorf("the WAL capture of %s is not running on this node", inst.Identifier)
 	}
 	a, err := b.c.archive(inst)
 	if err != nil {

@@ -179,25 +179,19 @@ func (s *Service) runContinuousBackup(ctx context.Context, j *Job, v *Vault) err
 	if werr != nil && !errors.Is(werr, ErrNoRestoreWindow) {
 		return werr
 	}
-	key, keyService := src.KeyARN, KeyServiceRDS
-	if key == "" {
-		key, keyService = v.EncryptionKeyARN, KeyServiceBackup
-	}
-	var rpTags map[string]string
-	json.Unmarshal([]byte(j.RecoveryPointTags), &rpTags)
 	rp, err := s.continuousRP(ctx, s.store, j.Account, j.Region, v.Name, j.ResourceARN)
 	if err != nil {
 		return err
 	}
-	j.EncryptionKeyARN, j.ResourceName = key, src.Name
+	fresh, rpTags, err := newBackupRP(j, v, src, continuousARN(j.Region, j.Account, resourceID))
+	if err != nil {
+		return err
+	}
+	fresh.Lifecycle = Lifecycle{DeleteAfterDays: days}
+	j.EncryptionKeyARN, j.ResourceName = fresh.EncryptionKeyARN, src.Name
 	if err := s.store.InTx(ctx, func(q meta.Querier) error {
 		if rp == nil {
-			rp = &RecoveryPoint{
-				ARN: continuousARN(j.Region, j.Account, resourceID), Account: j.Account, Region: j.Region, VaultName: v.Name,
-				ResourceARN: j.ResourceARN, ResourceType: j.ResourceType, ResourceName: src.Name, Status: RPCreating,
-				EncryptionKeyARN: key, IAMRoleARN: j.IAMRoleARN, CreatedByJobID: j.ID, Created: j.Created,
-				RestoreMetadata: src.RestoreMetadata, Lifecycle: Lifecycle{DeleteAfterDays: days}, StorageClass: StorageWarm, KeyService: keyService,
-			}
+			rp = fresh
 			if err := insertRP(ctx, q, rp); err != nil {
 				return err
 			}

@@ -444,6 +444,7 @@ func (a *App) openBackup(ctx context.Context, ids *identity.Service, keys rootke
 		Now: a.now,
 	})
 	guard.svc = a.backup
+	a.backup.UseContinuous(continuousBackups{c: a.continuous, physical: physical})
 	a.rds.UseSnapshotData(rdsSnapshots{dbs: dbResources{rds: a.rds, physical: physical}, data: vaultData{vs}})
 	a.rds.UseBackupSnapshots(rdsBackupSnapshots{a.backup})
 	a.backup.AddWorkers(workers)

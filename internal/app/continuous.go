@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/coffer-dev/coffer/internal/backup"
 	"github.com/coffer-dev/coffer/internal/engine"
 	"github.com/coffer-dev/coffer/internal/engine/pgphysical"
 	"github.com/coffer-dev/coffer/internal/engine/pgwal"
@@ -42,6 +43,7 @@ type continuous struct {
 // captureRun is one instance's capture and maintenance.
 type captureRun struct {
 	inst   *rds.Instance
+	target engine.Target
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -53,6 +55,9 @@ const (
 	baseBackupEvery = 24 * time.Hour
 	expireEvery     = 10 * time.Minute
 	continuousScan  = 2 * time.Second
+	// captureWaitScans bounds how many scans a base backup waits for a
+	// capture to start.
+	captureWaitScans = 15
 )
 
 func newContinuous(store meta.Store, v *vaultstore.Engine, svc *rds.Service, log *slog.Logger) (*continuous, error) {
@@ -196,7 +201,7 @@ func (c *continuous) reconcile(ctx context.Context) {
 			continue
 		}
 		rctx, cancel := context.WithCancel(ctx)
-		r := &captureRun{inst: inst, cancel: cancel, done: make(chan struct{})}
+		r := &captureRun{inst: inst, target: targets[i], cancel: cancel, done: make(chan struct{})}
 		c.running[inst.ARN] = r
 		go c.runInstance(rctx, r, targets[i])
 	}
@@ -346,4 +351,153 @@ func (c *continuous) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	c.events.Collect(ch)
+}
+
+// continuousBackups serves backup.Continuous (AWS Backup's continuous
+// backup rules) from the same WAL capture: a rule turns an instance's
+// automated backups on with its retention.
+type continuousBackups struct {
+	c        *continuous
+	physical *pgphysical.Engine
+}
+
+var _ backup.Continuous = continuousBackups{}
+
+func (b continuousBackups) Enable(ctx context.Context, arn string, days int) (string, error) {
+	inst, err := b.c.rds.EnableContinuous(ctx, arn, days)
+	if err != nil {
+		return "", err
+	}
+	return inst.ResourceID, nil
+}
+
+// Disable turns the instance's capture off and prunes its archive to
+// what a restore to now would still need (the newest base backup and
+// the WAL after it), which RDS keeps no longer than its instance.
+func (b continuousBackups) Disable(ctx context.Context, arn string) error {
+	inst, err := b.c.rds.DisableContinuous(ctx, arn)
+	if err != nil || inst == nil {
+		return err
+	}
+	a, err := b.c.archive(inst)
+	if err != nil {
+		return err
+	}
+	_, err = a.Prune(b.c.rds.ServiceContext(ctx, inst.Region), time.Now())
+	return err
+}
+
+func (b continuousBackups) Window(ctx context.Context, arn string) (time.Time, time.Time, error) {
+	inst, err := b.c.rds.ContinuousSource(ctx, arn)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	w, err := b.c.Window(ctx, inst)
+	if errors.Is(err, rds.ErrNoRestoreWindow) {
+		return time.Time{}, time.Time{}, errors.Join(backup.ErrNoRestoreWindow, err)
+	}
+	return w.Earliest, w.Latest, err
+}
+
+// BaseBackup takes a base backup through the instance's running
+// capture, so its WAL is archived; it waits a few scans for a capture
+// that is starting (this node just started, or retention was just set).
+func (b continuousBackups) BaseBackup(ctx context.Context, arn string) error {
+	inst, err := b.c.rds.ContinuousSource(ctx, arn)
+	if err != nil {
+		return err
+	}
+	var r *captureRun
+	for range captureWaitScans {
+		b.c.mu.Lock()
+		r = b.c.running[inst.ARN]
+		b.c.mu.Unlock()
+		if r != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(b.c.scan):
+		}
+	}
+	if r == nil {
+		return fmt.Errorf("the WAL capture of %s is not running on this node", inst.Identifier)
+	}
+	a, err := b.c.archive(inst)
+	if err != nil {
+		return err
+	}
+	_, err = a.TakeBaseBackup(b.c.rds.ServiceContext(ctx, inst.Region), r.target)
+	return err
+}
+
+// Restore restores the instance's data at a point in time into a new
+// instance and validates it (recovery reached, tables readable) before
+// returning.
+func (b continuousBackups) Restore(ctx context.Context, arn string, spec backup.RestoreSpec, at time.Time, latest bool) (*backup.Restored, string, time.Time, error) {
+	src, err := b.c.rds.ContinuousSource(ctx, arn)
+	if err != nil {
+		return nil, "", time.Time{}, err
+	}
+	rs := restoreSpec(spec)
+	rs.Engine = src.Engine
+	inst, t, md, restored, err := b.c.rds.RestoreContinuous(ctx, src, rs, at, latest)
+	var we *rds.OutsideWindowError
+	if errors.As(err, &we) {
+		return nil, "", time.Time{}, &backup.OutsideWindowError{Time: we.Time, Earliest: we.Window.Earliest, Latest: we.Window.Latest}
+	}
+	if err != nil {
+		if inst != nil {
+			b.c.rds.MarkFailed(context.WithoutCancel(ctx), inst.ARN, err.Error())
+			return &backup.Restored{ARN: inst.ARN}, "", time.Time{}, err
+		}
+		return nil, "", time.Time{}, err
+	}
+	finish := func(ctx context.Context, ok bool) error {
+		if ok {
+			return b.c.rds.MarkAvailable(ctx, inst.ARN)
+		}
+		return b.c.rds.MarkFailed(ctx, inst.ARN, "the restore into this instance failed; see the restore job's status message")
+	}
+	restoredTo := &backup.Restored{ARN: inst.ARN, Target: t, Finish: finish}
+	if eng, ok := b.c.rds.Engine(inst.Engine); ok {
+		restoredTo.Engine = eng
+	}
+	vt := t
+	vt.Role = ""
+	vt.Database = src.DBName
+	vctx, cancel := context.WithTimeout(ctx, physicalValidation)
+	v, err := pgphysical.Validate(vctx, vt, md)
+	cancel()
+	if err != nil && !errors.Is(err, engine.ErrMismatch) {
+		finish(context.WithoutCancel(ctx), false)
+		return restoredTo, "", time.Time{}, fmt.Errorf("validate %s: %w", inst.ARN, err)
+	}
+	rows := (&engine.Metadata{Tables: v.Tables}).Rows()
+	return restoredTo, fmt.Sprintf("recovery replayed the WAL to the restore time and promoted; %d tables and %d rows readable", len(v.Tables), rows), restored, nil
+}
+
+// SnapshotLatest takes a physical snapshot of a temporary server on the
+// instance's data at its latest restorable time.
+func (b continuousBackups) SnapshotLatest(ctx context.Context, arn string, sink backup.Sink) (*engine.Metadata, time.Time, error) {
+	src, err := b.c.rds.ContinuousSource(ctx, arn)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	var md *engine.Metadata
+	at, err := b.c.rds.SnapshotLatest(ctx, src, func(t engine.Target) error {
+		var err error
+		md, err = b.physical.Snapshot(ctx, t, sink)
+		return err
+	})
+	return md, at, err
+}
+
+func (b continuousBackups) Associate(ctx context.Context, arn, rpARN string) error {
+	return b.c.rds.AssociateBackupRecoveryPoint(ctx, arn, rpARN)
+}
+
+func (b continuousBackups) Release(ctx context.Context, arn, rpARN string) error {
+	return b.c.rds.ReleaseBackupRecoveryPoint(ctx, arn, rpARN)
 }

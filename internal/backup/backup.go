@@ -2,6 +2,8 @@
 // policies, the organization's and account's settings, recovery points,
 // and the backup, copy and restore jobs that move databases into and
 // between vaults. Every operation authorizes its caller through authz.
+// Continuous backup recovery points (continuous.go) hold no manifest:
+// their data is the resource's WAL archive, reached through Continuous.
 package backup
 
 import (
@@ -252,6 +254,7 @@ type Service struct {
 	roles Roles
 	data  Storage
 	dbs   Resources
+	cont  Continuous
 	queue Queue
 	log   *slog.Logger
 	now   func() time.Time

@@ -192,23 +192,18 @@ func (s *Service) runBackup(ctx context.Context, j *Job) error {
 	if err := checkLockRange(v, j.Lifecycle, j.Created); err != nil {
 		return err
 	}
+	if j.Continuous {
+		return s.runContinuousBackup(ctx, j, v)
+	}
 	src, err := s.dbs.Source(ctx, j.ResourceARN)
 	if err != nil {
 		return err
 	}
-	key, keyService := src.KeyARN, KeyServiceRDS
-	if key == "" {
-		key, keyService = v.EncryptionKeyARN, KeyServiceBackup
+	rp, rpTags, err := newBackupRP(j, v, src, j.RecoveryPointARN)
+	if err != nil {
+		return err
 	}
-	var rpTags map[string]string
-	json.Unmarshal([]byte(j.RecoveryPointTags), &rpTags)
-	rp := &RecoveryPoint{
-		ARN: j.RecoveryPointARN, Account: j.Account, Region: j.Region, VaultName: v.Name,
-		ResourceARN: j.ResourceARN, ResourceType: j.ResourceType, ResourceName: src.Name, Status: RPCreating,
-		EncryptionKeyARN: key, IAMRoleARN: j.IAMRoleARN, CreatedByJobID: j.ID, Created: j.Created,
-		RestoreMetadata: src.RestoreMetadata, Lifecycle: j.Lifecycle, StorageClass: "WARM", KeyService: keyService,
-	}
-	j.EncryptionKeyARN, j.ResourceName = key, src.Name
+	j.EncryptionKeyARN, j.ResourceName = rp.EncryptionKeyARN, src.Name
 	if err := s.store.InTx(ctx, func(q meta.Querier) error {
 		if err := s.update(ctx, q, j); err != nil {
 			return err
@@ -263,6 +258,26 @@ func (s *Service) runBackup(ctx context.Context, j *Job) error {
 		return s.update(ctx, q, j)
 	})
 	return s.dropIfUncommitted(ctx, rp.domain(), w, err)
+}
+
+// newBackupRP is the recovery point (CREATING) a backup job of src into
+// v creates, and its tags: under the resource's own key, or the vault's
+// for an unencrypted resource.
+func newBackupRP(j *Job, v *Vault, src *Source, arn string) (*RecoveryPoint, map[string]string, error) {
+	key, keyService := src.KeyARN, KeyServiceRDS
+	if key == "" {
+		key, keyService = v.EncryptionKeyARN, KeyServiceBackup
+	}
+	var tags map[string]string
+	if err := json.Unmarshal([]byte(j.RecoveryPointTags), &tags); err != nil && j.RecoveryPointTags != "" {
+		return nil, nil, fmt.Errorf("recovery point tags of job %s: %w", j.ID, err)
+	}
+	return &RecoveryPoint{
+		ARN: arn, Account: j.Account, Region: j.Region, VaultName: v.Name,
+		ResourceARN: j.ResourceARN, ResourceType: j.ResourceType, ResourceName: src.Name, Status: RPCreating,
+		EncryptionKeyARN: key, IAMRoleARN: j.IAMRoleARN, CreatedByJobID: j.ID, Created: j.Created,
+		RestoreMetadata: src.RestoreMetadata, Lifecycle: j.Lifecycle, StorageClass: StorageWarm, KeyService: keyService,
+	}, tags, nil
 }
 
 // countingSink counts the bytes a snapshot writes and keeps the first

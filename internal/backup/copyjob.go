@@ -131,7 +131,22 @@ func (s *Service) runCopy(ctx context.Context, j *Job) error {
 	}
 	j.EncryptionKeyARN = dstVault.EncryptionKeyARN
 	var engineMeta string
-	if err := s.store.QueryRowContext(ctx, `SELECT engine_metadata FROM backup_recovery_points WHERE arn = ?`, rp.ARN).Scan(&engineMeta); err != nil {
+	manifest := rp.ManifestID
+	if IsContinuous(rp.ARN) {
+		// A copy of a continuous backup is a snapshot at its latest
+		// restorable time, taken in the source vault under the
+		// resource's key, then copied (and re-encrypted) as any other.
+		w, md, err := s.snapshotForCopy(ctx, rp)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := s.data.Delete(context.WithoutCancel(ctx), rp.domain(), w.ManifestID); err != nil {
+				s.log.Warn("delete the snapshot a continuous recovery point's copy was made of", "manifest", w.ManifestID, "error", err)
+			}
+		}()
+		manifest, engineMeta, copyRP.Created = w.ManifestID, md, s.now()
+	} else if err := s.store.QueryRowContext(ctx, `SELECT engine_metadata FROM backup_recovery_points WHERE arn = ?`, rp.ARN).Scan(&engineMeta); err != nil {
 		return err
 	}
 	if err := s.store.InTx(ctx, func(q meta.Querier) error {
@@ -149,7 +164,7 @@ func (s *Service) runCopy(ctx context.Context, j *Job) error {
 		}
 		return err
 	}
-	w, err := s.data.Copy(dataCtx, rp.domain(), copyRP.domain(), rp.ManifestID)
+	w, err := s.data.Copy(dataCtx, rp.domain(), copyRP.domain(), manifest)
 	if err != nil {
 		return fmt.Errorf("copy into backup vault %s: %w", dstVault.ARN, err)
 	}

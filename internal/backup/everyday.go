@@ -89,13 +89,16 @@ func (s *Service) RecoveryPointsCreated(ctx context.Context, jobs []*Job) ([]tim
 }
 
 // DisassociateRecoveryPoint hands a continuous backup recovery point
-// back to its source service. Coffer's recovery points are snapshots,
-// which the operation does not support, so it answers as AWS does for
-// one once the recovery point is found and the caller authorized.
+// back to its source service: the recovery point leaves AWS Backup and
+// RDS keeps the instance's continuous backup with the same retention.
+// Snapshots are refused, as AWS refuses them.
 func (s *Service) DisassociateRecoveryPoint(ctx context.Context, vaultName, arn string) error {
-	_, rp, err := s.recoveryPoint(ctx, vaultName, arn, "backup:DisassociateRecoveryPoint")
+	v, rp, err := s.recoveryPoint(ctx, vaultName, arn, "backup:DisassociateRecoveryPoint")
 	if err != nil {
 		return err
+	}
+	if IsContinuous(rp.ARN) {
+		return s.disassociateContinuous(ctx, v, rp)
 	}
 	return invalidRequest("recovery point %s is a snapshot recovery point; DisassociateRecoveryPoint supports only continuous backup recovery points", rp.ARN)
 }

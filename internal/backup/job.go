@@ -48,6 +48,9 @@ type Job struct {
 	CreatedBy                                                    CreatedBy
 	BytesTransferred, Size                                       int64
 	Created, StartBy, CompleteBy, Completed                      time.Time
+	// Continuous: a backup job of a continuous backup rule, which
+	// creates or updates the resource's continuous recovery point.
+	Continuous bool
 
 	// attempt fences a worker's writes: the job's attempt it holds, 0
 	// outside a worker (an API call stopping the job).
@@ -75,20 +78,21 @@ const jobColumns = `id, kind, account_id, region, state, status_message, percent
 	vault_name, vault_arn, recovery_point_arn, encryption_key_arn, iam_role_arn, idempotency_token,
 	destination_vault_arn, destination_recovery_point_arn, restore_metadata, created_resource_arn, validation_status, validation_message,
 	cold_after_days, delete_after_days, recovery_point_tags, bytes_transferred, size_bytes, creation_date, start_by, complete_by, completion_date,
-	plan_id, plan_arn, plan_version, rule_id, rule_name, restore_testing_plan_arn, deletion_status, deletion_status_message`
+	plan_id, plan_arn, plan_version, rule_id, rule_name, restore_testing_plan_arn, deletion_status, deletion_status_message, continuous`
 
 func scanJob(row interface{ Scan(...any) error }) (*Job, error) {
 	var j Job
-	var created, startBy, completeBy, completed int64
+	var created, startBy, completeBy, completed, continuous int64
 	err := row.Scan(&j.ID, &j.Kind, &j.Account, &j.Region, &j.State, &j.StatusMessage, &j.PercentDone, &j.ResourceARN, &j.ResourceType, &j.ResourceName,
 		&j.VaultName, &j.VaultARN, &j.RecoveryPointARN, &j.EncryptionKeyARN, &j.IAMRoleARN, &j.IdempotencyToken,
 		&j.DestinationVaultARN, &j.DestinationRecoveryPointARN, &j.RestoreMetadata, &j.CreatedResourceARN, &j.ValidationStatus, &j.ValidationMessage,
 		&j.Lifecycle.ColdAfterDays, &j.Lifecycle.DeleteAfterDays, &j.RecoveryPointTags, &j.BytesTransferred, &j.Size, &created, &startBy, &completeBy, &completed,
 		&j.CreatedBy.PlanID, &j.CreatedBy.PlanARN, &j.CreatedBy.PlanVersion, &j.CreatedBy.RuleID, &j.CreatedBy.RuleName,
-		&j.CreatedBy.RestoreTestingPlanARN, &j.DeletionStatus, &j.DeletionMessage)
+		&j.CreatedBy.RestoreTestingPlanARN, &j.DeletionStatus, &j.DeletionMessage, &continuous)
 	if err != nil {
 		return nil, err
 	}
+	j.Continuous = continuous != 0
 	j.Created, j.StartBy, j.CompleteBy, j.Completed = unixTime(created), unixTime(startBy), unixTime(completeBy), unixTime(completed)
 	return &j, nil
 }
@@ -108,14 +112,14 @@ func unixNano(t time.Time) int64 {
 }
 
 func insertJob(ctx context.Context, q meta.Querier, j *Job) error {
-	_, err := q.ExecContext(ctx, `INSERT INTO backup_jobs (`+jobColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := q.ExecContext(ctx, `INSERT INTO backup_jobs (`+jobColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		j.ID, j.Kind, j.Account, j.Region, j.State, j.StatusMessage, j.PercentDone, j.ResourceARN, j.ResourceType, j.ResourceName,
 		j.VaultName, j.VaultARN, j.RecoveryPointARN, j.EncryptionKeyARN, j.IAMRoleARN, j.IdempotencyToken,
 		j.DestinationVaultARN, j.DestinationRecoveryPointARN, j.RestoreMetadata, j.CreatedResourceARN, j.ValidationStatus, j.ValidationMessage,
 		j.Lifecycle.ColdAfterDays, j.Lifecycle.DeleteAfterDays, j.RecoveryPointTags, j.BytesTransferred, j.Size,
 		unixNano(j.Created), unixNano(j.StartBy), unixNano(j.CompleteBy), unixNano(j.Completed),
 		j.CreatedBy.PlanID, j.CreatedBy.PlanARN, j.CreatedBy.PlanVersion, j.CreatedBy.RuleID, j.CreatedBy.RuleName,
-		j.CreatedBy.RestoreTestingPlanARN, j.DeletionStatus, j.DeletionMessage)
+		j.CreatedBy.RestoreTestingPlanARN, j.DeletionStatus, j.DeletionMessage, boolInt(j.Continuous))
 	return err
 }
 

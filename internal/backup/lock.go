@@ -113,7 +113,7 @@ func (s *Service) mayShorten(ctx context.Context, v *Vault, rp *RecoveryPoint, w
 // retentionEnded reports whether rp has reached the end its lifecycle
 // gives it, so deleting it no longer shortens anything.
 func (rp *RecoveryPoint) retentionEnded(now time.Time) bool {
-	_, del := rp.Lifecycle.At(rp.Created)
+	_, del := rp.Lifecycle.At(rp.LifecycleStart())
 	return !del.IsZero() && !now.Before(del)
 }
 

@@ -26,6 +26,9 @@ type PlannedBackup struct {
 	RecoveryPointTags                                   map[string]string
 	StartWindowMinutes, CompleteWindowMinutes           int64
 	CreatedBy                                           CreatedBy
+	// Continuous: the rule has EnableContinuousBackup; the job creates or
+	// updates the resource's continuous recovery point in the vault.
+	Continuous bool
 	// WindowKey is unique per rule, resource and window: the job's
 	// idempotency token, so a window never runs twice, whichever node
 	// and however often the scheduler asks.
@@ -59,9 +62,19 @@ func (s *Service) StartPlannedBackup(ctx context.Context, pb PlannedBackup) (j *
 		ID: newJobID(), Kind: KindBackup, Account: pb.Account, Region: pb.Region, State: StateCreated, PercentDone: "0.0",
 		ResourceARN: pb.ResourceARN, ResourceType: rtype, VaultName: pb.VaultName, VaultARN: VaultARN(pb.Region, pb.Account, pb.VaultName),
 		IAMRoleARN: pb.IAMRoleARN, IdempotencyToken: pb.WindowKey, Lifecycle: pb.Lifecycle, RecoveryPointTags: string(tags),
-		Created: now, StartBy: now.Add(time.Duration(startWindow) * time.Minute), CreatedBy: pb.CreatedBy,
+		Created: now, StartBy: now.Add(time.Duration(startWindow) * time.Minute), CreatedBy: pb.CreatedBy, Continuous: pb.Continuous,
 	}
 	j.RecoveryPointARN = fmt.Sprintf("arn:aws:rds:%s:%s:snapshot:awsbackup:job-%s", pb.Region, pb.Account, strings.ToLower(j.ID))
+	if pb.Continuous {
+		// The job names the continuous recovery point once it runs (it
+		// creates it when the vault has none).
+		j.RecoveryPointARN = ""
+		if rp, err := s.continuousRP(ctx, s.store, pb.Account, pb.Region, pb.VaultName, pb.ResourceARN); err != nil {
+			return nil, false, err
+		} else if rp != nil {
+			j.RecoveryPointARN = rp.ARN
+		}
+	}
 	if pb.CompleteWindowMinutes > 0 {
 		j.CompleteBy = now.Add(time.Duration(pb.CompleteWindowMinutes) * time.Minute)
 	}
@@ -149,7 +162,7 @@ func (s *Service) ApplyLifecycle(ctx context.Context) (LifecycleResult, error) {
 			rows.Close()
 			return res, err
 		}
-		cold, del := rp.Lifecycle.At(rp.Created)
+		cold, del := rp.Lifecycle.At(rp.LifecycleStart())
 		if (!del.IsZero() && !now.Before(del)) || rp.Status == RPDeleting || (!cold.IsZero() && !now.Before(cold) && rp.StorageClass == StorageWarm) {
 			due = append(due, rp)
 		}
@@ -161,7 +174,7 @@ func (s *Service) ApplyLifecycle(ctx context.Context) (LifecycleResult, error) {
 			res.Errors = append(res.Errors, fmt.Errorf("%s: %w", rp.ARN, err))
 			continue
 		}
-		_, del := rp.Lifecycle.At(rp.Created)
+		_, del := rp.Lifecycle.At(rp.LifecycleStart())
 		if rp.Status != RPDeleting && !del.IsZero() && !del.After(rp.Created) {
 			s.log.Error("lifecycle: refusing to delete a recovery point whose deletion date is not after its creation", "recovery_point", rp.ARN,
 				"created", rp.Created, "delete_at", del, "delete_after_days", rp.Lifecycle.DeleteAfterDays)
@@ -172,6 +185,12 @@ func (s *Service) ApplyLifecycle(ctx context.Context) (LifecycleResult, error) {
 			if err := s.notHeld(ctx, rp, "lifecycle deletion"); err != nil {
 				res.Held++
 				continue
+			}
+			if IsContinuous(rp.ARN) {
+				if err := s.stopContinuous(sctx, rp); err != nil {
+					res.Errors = append(res.Errors, fmt.Errorf("stop the continuous backup of expired %s: %w", rp.ARN, err))
+					continue
+				}
 			}
 			if err := s.deleteRP(sctx, rp); err != nil {
 				res.Errors = append(res.Errors, fmt.Errorf("delete expired %s: %w", rp.ARN, err))

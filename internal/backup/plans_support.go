@@ -107,8 +107,11 @@ func (l LatestRecoveryPoint) VaultARN() string { return VaultARN(l.Region, l.Acc
 // account, the newest completed recovery point: the RPO view of an
 // operator (coffer status), not of an API caller.
 func (s *Service) LatestRecoveryPoints(ctx context.Context) ([]LatestRecoveryPoint, error) {
-	rows, err := s.store.QueryContext(ctx, `SELECT resource_arn, MAX(resource_name), account_id, region, vault_name, MAX(creation_date)
-		FROM backup_recovery_points WHERE status = 'COMPLETED' GROUP BY resource_arn, account_id, region, vault_name ORDER BY resource_arn, account_id, region, vault_name`)
+	// A continuous recovery point is as fresh as its last job.
+	rows, err := s.store.QueryContext(ctx, `SELECT resource_arn, MAX(resource_name), account_id, region, vault_name,
+		MAX(CASE WHEN arn LIKE ? THEN completion_date ELSE creation_date END)
+		FROM backup_recovery_points WHERE status = 'COMPLETED' GROUP BY resource_arn, account_id, region, vault_name ORDER BY resource_arn, account_id, region, vault_name`,
+		"%"+continuousMarker+"%")
 	if err != nil {
 		return nil, err
 	}

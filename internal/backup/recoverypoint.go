@@ -241,6 +241,9 @@ func (s *Service) UpdateRecoveryPointLifecycle(ctx context.Context, vaultName, a
 	if err != nil {
 		return nil, nil, err
 	}
+	if IsContinuous(rp.ARN) {
+		return nil, nil, InvalidParam("recovery point %s is a continuous backup: its retention is its backup plan rule's; change the rule's Lifecycle (UpdateBackupPlan), not the recovery point", rp.ARN)
+	}
 	now := s.now()
 	if cold, _ := rp.Lifecycle.At(rp.Created); !cold.IsZero() && now.After(cold) && l.ColdAfterDays != rp.Lifecycle.ColdAfterDays {
 		return nil, nil, InvalidParam("recovery point %s has already moved to cold storage; its MoveToColdStorageAfterDays can no longer change", arn)
@@ -282,6 +285,13 @@ func (s *Service) DeleteRecoveryPoint(ctx context.Context, vaultName, arn string
 	if !rp.retentionEnded(s.now()) {
 		if err := s.mayShorten(ctx, v, rp, "DeleteRecoveryPoint"); err != nil {
 			return err
+		}
+	}
+	if IsContinuous(rp.ARN) {
+		// Deleting a continuous recovery point stops its capture and
+		// deletes what only it kept, as deleting an RDS one does.
+		if err := s.stopContinuous(ctx, rp); err != nil {
+			return fmt.Errorf("stop the continuous backup of %s: %w", rp.ResourceARN, err)
 		}
 	}
 	return s.deleteRP(ctx, rp)

@@ -63,6 +63,13 @@ func (s *Service) StartRestoreJob(ctx context.Context, in StartRestoreJobInput) 
 	if err := s.dbs.CheckRestore(rp.RestoreMetadata, in.Metadata); err != nil {
 		return nil, err
 	}
+	if IsContinuous(rp.ARN) {
+		if err := s.checkPointInTime(ctx, rp, in.Metadata); err != nil {
+			return nil, err
+		}
+	} else if _, ok := in.Metadata[RestoreTimeKey]; ok {
+		return nil, InvalidParam("RestoreTime applies to continuous backup recovery points; %s is a snapshot", rp.ARN)
+	}
 	role := in.IAMRoleARN
 	if role == "" {
 		if role, err = s.roles.EnsureBackupServiceRole(ctx, sc.Account); err != nil {
@@ -98,6 +105,9 @@ func (s *Service) runRestore(ctx context.Context, j *Job) error {
 	if err != nil {
 		return err
 	}
+	if IsContinuous(rp.ARN) {
+		return s.runContinuousRestore(ctx, j, rp)
+	}
 	var mdJSON string
 	if err := s.store.QueryRowContext(ctx, `SELECT engine_metadata FROM backup_recovery_points WHERE arn = ?`, rp.ARN).Scan(&mdJSON); err != nil {
 		return err
@@ -106,16 +116,9 @@ func (s *Service) runRestore(ctx context.Context, j *Job) error {
 	if err := json.Unmarshal([]byte(mdJSON), &md); err != nil {
 		return fmt.Errorf("engine metadata of %s: %w", rp.ARN, err)
 	}
-	var override map[string]string
-	if err := json.Unmarshal([]byte(j.RestoreMetadata), &override); err != nil {
+	override, merged, err := restoreMetadata(j, rp)
+	if err != nil {
 		return err
-	}
-	merged := map[string]string{}
-	for k, v := range rp.RestoreMetadata {
-		merged[k] = v
-	}
-	for k, v := range override {
-		merged[k] = v
 	}
 	// The secrets (the master password) travel in the recovery point's
 	// encrypted manifest, readable only with its key.
@@ -160,6 +163,34 @@ func (s *Service) runRestore(ctx context.Context, j *Job) error {
 	}
 	s.log.Info("restore job", "job", j.ID, "restore", restored.Sub(started), "validation", s.now().Sub(restored))
 	return s.finishRestore(ctx, j, target, override, t)
+}
+
+// restoreMetadata is a restore job's requested metadata and that over
+// the recovery point's.
+func restoreMetadata(j *Job, rp *RecoveryPoint) (override, merged map[string]string, err error) {
+	if err := json.Unmarshal([]byte(j.RestoreMetadata), &override); err != nil {
+		return nil, nil, err
+	}
+	merged = map[string]string{}
+	for k, v := range rp.RestoreMetadata {
+		merged[k] = v
+	}
+	for k, v := range override {
+		merged[k] = v
+	}
+	return override, merged, nil
+}
+
+// runContinuousRestore restores a continuous recovery point to a point
+// in time; the master password is the source instance's, which the
+// restore opens through RDS.
+func (s *Service) runContinuousRestore(ctx context.Context, j *Job, rp *RecoveryPoint) error {
+	override, merged, err := restoreMetadata(j, rp)
+	if err != nil {
+		return err
+	}
+	spec := RestoreSpec{Account: j.Account, Region: j.Region, Metadata: merged, Requested: override, Recorded: rp.RestoreMetadata}
+	return s.restoreContinuous(ctx, j, rp, spec, override)
 }
 
 // finishRestore runs the restore's validation query, makes the instance

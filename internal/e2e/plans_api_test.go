@@ -236,7 +236,7 @@ func TestPlanBadInput(t *testing.T) {
 		{"copy to a non-vault ARN", create(func(r *backuptypes.BackupRuleInput) {
 			r.CopyActions = []backuptypes.CopyAction{{DestinationBackupVaultArn: aws.String("arn:aws:s3:::bucket")}}
 		}), "InvalidParameterValueException", "not a backup vault ARN"},
-		{"continuous backup", create(func(r *backuptypes.BackupRuleInput) { r.EnableContinuousBackup = aws.Bool(true) }), "InvalidParameterValueException", "continuous"},
+		{"continuous backup without a lifecycle", create(func(r *backuptypes.BackupRuleInput) { r.EnableContinuousBackup = aws.Bool(true) }), "InvalidParameterValueException", "Lifecycle must be specified for backup rule enabled continuous backup"},
 		{"duplicate rule names", second(b.CreateBackupPlan(ctx, &backup.CreateBackupPlanInput{BackupPlan: planInput("p", rule("r", "source-vault", nil), rule("r", "source-vault", nil))})), "InvalidParameterValueException", "twice"},
 		{"no rules", second(b.CreateBackupPlan(ctx, &backup.CreateBackupPlanInput{BackupPlan: &backuptypes.BackupPlanInput{BackupPlanName: aws.String("p"), Rules: []backuptypes.BackupRuleInput{}}})), "MissingParameterValueException", "Rules"},
 		{"bad plan name", second(b.CreateBackupPlan(ctx, &backup.CreateBackupPlanInput{BackupPlan: planInput("no spaces", rule("r", "source-vault", nil))})), "InvalidParameterValueException", "BackupPlanName"},

@@ -21,7 +21,8 @@ const (
 
 // backupServiceRolePolicy is the part of AWS's
 // AWSBackupServiceRolePolicyForBackup that concerns the services coffer
-// implements: reading and snapshotting RDS instances, and using KMS keys
+// implements: reading and snapshotting RDS instances (and turning on
+// their continuous backup, ModifyDBInstance), and using KMS keys
 // only through RDS and Backup, or granting them to AWS resources. Its
 // key use stops at the role's own account: a key another account shares
 // needs an IAM policy of its own (the seed's "Add IAM policy" step), as
@@ -31,7 +32,7 @@ const backupServiceRolePolicy = `{
   "Statement": [
     {"Sid": "RDSBackupPermissions", "Effect": "Allow",
      "Action": ["rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "rds:CreateDBSnapshot", "rds:CopyDBSnapshot",
-                "rds:DeleteDBSnapshot", "rds:ListTagsForResource", "rds:AddTagsToResource"],
+                "rds:DeleteDBSnapshot", "rds:ListTagsForResource", "rds:AddTagsToResource", "rds:ModifyDBInstance"],
      "Resource": "*"},
     {"Sid": "BackupVaultPermissions", "Effect": "Allow",
      "Action": ["backup:DescribeBackupVault", "backup:CopyIntoBackupVault"],
@@ -55,7 +56,7 @@ const backupRestoresRolePolicy = `{
   "Statement": [
     {"Sid": "RDSRestorePermissions", "Effect": "Allow",
      "Action": ["rds:DescribeDBInstances", "rds:DescribeDBSnapshots", "rds:CreateDBInstance", "rds:RestoreDBInstanceFromDBSnapshot",
-                "rds:ModifyDBInstance", "rds:DeleteDBInstance", "rds:AddTagsToResource"],
+                "rds:RestoreDBInstanceToPointInTime", "rds:ModifyDBInstance", "rds:DeleteDBInstance", "rds:AddTagsToResource"],
      "Resource": "*"},
     {"Sid": "KMSDescribePermissions", "Effect": "Allow", "Action": "kms:DescribeKey", "Resource": "*"},
     {"Sid": "KMSGrantPermissions", "Effect": "Allow", "Action": "kms:CreateGrant", "Resource": "*",

@@ -115,6 +115,11 @@ func (r *Rule) Schedule() (schedule.Schedule, error) {
 	return schedule.Parse(expr, loc)
 }
 
+// continuous reports whether the rule is a continuous backup rule.
+func (r *Rule) continuous() bool {
+	return r.EnableContinuousBackup != nil && *r.EnableContinuousBackup
+}
+
 func (r *Rule) startWindow() int64 {
 	if r.StartWindowMinutes == nil {
 		return DefaultStartWindow
@@ -356,8 +361,16 @@ func (s *Service) validateRule(ctx context.Context, sc scope, r *Rule, checkVaul
 		return invalidParam("rule %s: IndexActions are not supported by coffer", r.RuleName)
 	case len(r.ScanActions) > 0 && string(r.ScanActions) != "null" && string(r.ScanActions) != "[]":
 		return invalidParam("rule %s: ScanActions are not supported by coffer", r.RuleName)
-	case r.EnableContinuousBackup != nil && *r.EnableContinuousBackup:
-		return invalidParam("rule %s: continuous backup (point-in-time recovery) is not supported by coffer yet; use a snapshot schedule", r.RuleName)
+	}
+	if r.continuous() {
+		var l *backup.Lifecycle
+		if r.Lifecycle != nil {
+			d := r.Lifecycle.Domain()
+			l = &d
+		}
+		if err := backup.CheckContinuousLifecycle(r.RuleName, l); err != nil {
+			return err
+		}
 	}
 	sched, err := r.Schedule()
 	if err != nil {

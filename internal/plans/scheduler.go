@@ -122,7 +122,7 @@ func (s *Service) runWindow(ctx context.Context, p *Plan, r *Rule, w time.Time, 
 			Lifecycle: r.Lifecycle.Domain(), RecoveryPointTags: r.RecoveryPointTags,
 			StartWindowMinutes: r.startWindow(), CompleteWindowMinutes: r.completionWindow(),
 			CreatedBy: backup.CreatedBy{PlanID: p.ID, PlanARN: p.ARN, PlanVersion: p.VersionID, RuleID: r.RuleId, RuleName: r.RuleName},
-			WindowKey: WindowKey(p.ID, r.RuleId, w, pk.ARN),
+			WindowKey: WindowKey(p.ID, r.RuleId, w, pk.ARN), Continuous: r.continuous(),
 		}
 		if expired {
 			j, err := s.backup.RecordExpiredWindow(ctx, pb, w)

@@ -380,37 +380,9 @@ func (s *Service) RestoreToPointInTime(ctx context.Context, in PointInTimeInput)
 	} else if !isNotFound(err) {
 		return nil, err
 	}
-	w, err := s.continuous.Window(ctx, src)
-	if errors.Is(err, ErrNoRestoreWindow) {
-		return nil, invalidRestore("DB instance %s has no restorable time yet: its first automated backup and the WAL after it are not stored yet; try again in a few minutes", src.Identifier)
-	}
-	if err != nil {
-		return nil, err
-	}
-	var at time.Time
-	if in.RestoreTime != nil {
-		at = *in.RestoreTime
-		if at.Before(w.Earliest) || at.After(w.Latest) {
-			return nil, restoreOutside(src, at, w)
-		}
-	}
 	password, err := s.open(ctx, src)
 	if err != nil {
 		return nil, keyNotAccessible("the credentials of DB instance %s cannot be decrypted: %v", src.Identifier, err)
-	}
-	dir, err := s.IncomingDir()
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	data := filepath.Join(dir, "data")
-	md, restored, err := s.continuous.Restore(ctx, src, at, in.UseLatest, data)
-	var we *OutsideWindowError
-	if errors.As(err, &we) {
-		return nil, restoreOutside(src, we.Time, we.Window)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("restore %s to a point in time: %w", src.Identifier, err)
 	}
 	keyID := "" // an unencrypted instance's credentials: aws/rds
 	if src.StorageEncrypted {
@@ -420,18 +392,67 @@ func (s *Service) RestoreToPointInTime(ctx context.Context, in PointInTimeInput)
 	if class == "" {
 		class = src.InstanceClass
 	}
-	inst, t, err := s.CreateRestoredInstance(ctx, RestoreSpec{
+	var at time.Time
+	if in.RestoreTime != nil {
+		at = *in.RestoreTime
+	}
+	inst, t, md, restored, err := s.pointInTime(ctx, src, at, in.UseLatest, RestoreSpec{
 		Region: sc.Region, Identifier: target, Engine: src.Engine, DBName: src.DBName, MasterUsername: src.MasterUsername,
 		MasterUserPassword: password, InstanceClass: class, AllocatedStorage: src.AllocatedStorage,
-		StorageEncrypted: src.StorageEncrypted, KMSKeyID: keyID, EngineVersion: src.EngineVersion,
-		Tags: in.Tags, DataDir: data,
+		StorageEncrypted: src.StorageEncrypted, KMSKeyID: keyID, EngineVersion: src.EngineVersion, Tags: in.Tags,
 	})
+	var we *OutsideWindowError
+	if errors.As(err, &we) {
+		return nil, restoreOutside(src, we.Time, we.Window)
+	}
 	if err != nil {
 		return nil, err
 	}
 	s.log.Info("restored to a point in time", "source", src.ARN, "instance", inst.ARN, "time", restored.UTC().Format(time.RFC3339Nano))
 	s.background(func(ctx context.Context) { s.validateRestored(ctx, inst, t, md) })
 	return inst, nil
+}
+
+// pointInTime creates the instance spec describes from src's data at
+// the time at (or its latest restorable time): the newest base backup
+// before it plus the WAL up to it, replayed by the new server, which is
+// not validated yet. A time outside the window is refused with the
+// window in the message.
+func (s *Service) pointInTime(ctx context.Context, src *Instance, at time.Time, latest bool, spec RestoreSpec) (*Instance, engine.Target, *engine.Metadata, time.Time, error) {
+	dir, data, md, restored, err := s.pointInTimeDir(ctx, src, at, latest)
+	if err != nil {
+		return nil, engine.Target{}, nil, time.Time{}, err
+	}
+	defer os.RemoveAll(dir)
+	spec.DataDir = data
+	inst, t, err := s.CreateRestoredInstance(ctx, spec)
+	return inst, t, md, restored, err
+}
+
+// pointInTimeDir fills data, in a new directory dir from IncomingDir
+// (the caller removes it), with src's data at the time at (or its latest
+// restorable time), ready for a server to recover and promote.
+func (s *Service) pointInTimeDir(ctx context.Context, src *Instance, at time.Time, latest bool) (dir, data string, md *engine.Metadata, restored time.Time, err error) {
+	w, err := s.continuous.Window(ctx, src)
+	if errors.Is(err, ErrNoRestoreWindow) {
+		return "", "", nil, time.Time{}, invalidRestore("DB instance %s has no restorable time yet: its first automated backup and the WAL after it are not stored yet; try again in a few minutes", src.Identifier)
+	}
+	if err != nil {
+		return "", "", nil, time.Time{}, err
+	}
+	if !latest && (at.Before(w.Earliest) || at.After(w.Latest)) {
+		return "", "", nil, time.Time{}, &OutsideWindowError{Time: at, Window: w}
+	}
+	if dir, err = s.IncomingDir(); err != nil {
+		return "", "", nil, time.Time{}, err
+	}
+	data = filepath.Join(dir, "data")
+	md, restored, err = s.continuous.Restore(ctx, src, at, latest, data)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", "", nil, time.Time{}, fmt.Errorf("restore %s to a point in time: %w", src.Identifier, err)
+	}
+	return dir, data, md, restored, nil
 }
 
 func restoreOutside(src *Instance, at time.Time, w RestoreWindow) error {

@@ -766,6 +766,9 @@ func (s *Service) drop(ctx context.Context, inst *Instance) {
 		if err := s.forgetBackupWindow(ctx, q, inst.ARN); err != nil {
 			return err
 		}
+		if _, err := q.ExecContext(ctx, `DELETE FROM rds_backup_recovery_points WHERE arn = ?`, inst.ARN); err != nil {
+			return err
+		}
 		_, err := q.ExecContext(ctx, `DELETE FROM rds_instances WHERE arn = ?`, inst.ARN)
 		return err
 	})

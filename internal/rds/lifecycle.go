@@ -342,6 +342,9 @@ func (s *Service) ModifyInstance(ctx context.Context, in ModifyInput) (*Instance
 		return nil, err
 	}
 	if in.BackupRetentionPeriod != nil {
+		if err := s.keepsRetention(ctx, inst, *in.BackupRetentionPeriod); err != nil {
+			return nil, err
+		}
 		if inst.BackupRetentionPeriod, err = retentionFor(inst.Engine, in.BackupRetentionPeriod); err != nil {
 			return nil, err
 		}

@@ -28,7 +28,7 @@ func calculated(rp *backup.RecoveryPoint) *calculatedLifecycle {
 	if rp.Lifecycle == (backup.Lifecycle{}) {
 		return nil
 	}
-	cold, del := rp.Lifecycle.At(rp.Created)
+	cold, del := rp.Lifecycle.At(rp.LifecycleStart())
 	return &calculatedLifecycle{protocol.EpochPtr(cold), protocol.EpochPtr(del)}
 }
 

@@ -130,5 +130,6 @@ func (a *api) shape(ctx context.Context, i *rds.Instance) dbInstance {
 		out.LatestRestorableTime = t.UTC().Format(timeFormat)
 	}
 	out.PreferredBackupWindow = a.svc.BackupWindow(ctx, i.ARN)
+	out.AwsBackupRecoveryPointArn = a.svc.BackupRecoveryPoint(ctx, i.ARN)
 	return out
 }

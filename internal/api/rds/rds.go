@@ -109,6 +109,9 @@ type dbInstance struct {
 	TagList            tagList
 	// PreferredBackupWindow is the daily base backup's, hh24:mi-hh24:mi.
 	PreferredBackupWindow string `xml:",omitempty"`
+	// AwsBackupRecoveryPointArn is the AWS Backup continuous recovery
+	// point managing the automated backups.
+	AwsBackupRecoveryPointArn string `xml:",omitempty"`
 	// PendingModifiedValues holds a DBInstanceClass waiting for the next
 	// reboot (ModifyDBInstance without ApplyImmediately).
 	PendingModifiedValues struct {

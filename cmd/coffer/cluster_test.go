@@ -4,12 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,12 +14,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/backup"
 	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
 	"github.com/aws/smithy-go"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
-	"github.com/coffer-dev/coffer/internal/config"
+	"github.com/coffer-dev/coffer/internal/clusterenv"
 	"github.com/coffer-dev/coffer/internal/demo"
 	"github.com/coffer-dev/coffer/internal/scenario"
 	"github.com/coffer-dev/coffer/internal/testenv"
@@ -31,26 +29,29 @@ import (
 // cluster is several coffer serve processes on one PostgreSQL database
 // and one data directory, with a short job lease.
 type cluster struct {
-	t             *testing.T
-	root, dataDir string
-	pg            *testenv.PostgresServer
-	dsn           string
-	db            *sql.DB
-	// args are more flags for coffer serve and coffer vault.
-	args []string
+	t       *testing.T
+	env     *clusterenv.Cluster
+	dataDir string
+	pg      *testenv.PostgresServer
+	dsn     string
+	db      *sql.DB
 }
 
 // clusterLease is the job lease of the test nodes: short, so a node's
 // jobs move within seconds, long enough for a loaded machine to renew.
 const clusterLease = "3s"
 
-func newCluster(t *testing.T) *cluster {
+// newCluster sets up the nodes' store: PostgreSQL, and region us-east-1
+// on s3 when it is not nil.
+func newCluster(t *testing.T, s3 *testenv.MinIOServer) *cluster {
 	pg := testenv.StartPostgres(t)
-	c := &cluster{t: t, root: t.TempDir(), pg: pg, dsn: pg.CreateDatabase(t, "coffer")}
-	c.dataDir = filepath.Join(c.root, "data")
-	if err := os.WriteFile(filepath.Join(c.root, "bootstrap.yaml"), []byte(demo.Bootstrap), 0o600); err != nil {
+	c := &cluster{t: t, pg: pg, dsn: pg.CreateDatabase(t, "coffer")}
+	env, err := clusterenv.New(clusterenv.Options{Exe: binary(t), Dir: t.TempDir(), DSN: c.dsn, S3: s3, Bootstrap: demo.Bootstrap,
+		Env: []string{"COFFER_JOB_STALE_AFTER=" + clusterLease, "COFFER_GC_INTERVAL=2s"}})
+	if err != nil {
 		t.Fatal(err)
 	}
+	c.env, c.dataDir = env, env.DataDir
 	db, err := sql.Open("pgx", c.dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -61,13 +62,23 @@ func newCluster(t *testing.T) *cluster {
 }
 
 func (c *cluster) node() *process {
-	return startServe(c.t, []string{"COFFER_JOB_STALE_AFTER=" + clusterLease, "COFFER_GC_INTERVAL=2s"},
-		append([]string{"--data-dir", c.dataDir, "--database", c.dsn, "--bootstrap", filepath.Join(c.root, "bootstrap.yaml")}, c.args...)...)
+	c.t.Helper()
+	p := &process{stderr: &syncBuffer{}}
+	n, err := c.env.StartNode(context.Background(), p.stderr)
+	if n != nil {
+		c.t.Cleanup(func() { n.Cmd.Process.Kill(); n.Cmd.Wait() })
+	}
+	if err != nil {
+		c.t.Fatalf("%v\n%s", err, p.stderr)
+	}
+	p.Node = n
+	return p
 }
 
 func (c *cluster) account(p *process, id, profile string) *scenario.Account {
-	cf := &testenv.Coffer{URL: p.url, CredentialsFile: filepath.Join(c.dataDir, "credentials"), Config: config.DefaultConfig()}
-	a := scenario.NewAccount(id, cf.AWSConfig(c.t, cf.Profile(c.t, profile)))
+	cfg, err := p.AWSConfig(context.Background(), profile, awsconfig.WithRetryMaxAttempts(1))
+	c.check(err)
+	a := scenario.NewAccount(id, cfg)
 	a.Timeout = 2 * time.Minute
 	return a
 }
@@ -182,7 +193,7 @@ func (c *cluster) waitCompleted(a *scenario.Account, s backupSetup, id string, w
 // and that no committed manifest is left without its recovery point.
 func (c *cluster) verify() {
 	c.t.Helper()
-	out, err := exec.Command(binary(c.t), append([]string{"vault", "verify", "--data", "100", "--data-dir", c.dataDir, "--database", c.dsn}, c.args...)...).CombinedOutput()
+	out, err := exec.Command(binary(c.t), append([]string{"vault", "verify", "--data", "100"}, c.env.StoreArgs()...)...).CombinedOutput()
 	if err != nil {
 		c.t.Fatalf("coffer vault verify: %v\n%s", err, out)
 	}
@@ -199,12 +210,12 @@ func (c *cluster) verify() {
 // completes it, with one recovery point, the retry in its status message,
 // and vaults that verify.
 func TestNodeLoss(t *testing.T) {
-	c := newCluster(t)
+	c := newCluster(t, nil)
 	a, _, s, id := c.runningBackup(2)
 	// The job runs on a, the only node; b joins, then a dies.
 	b := c.node()
-	a.cmd.Process.Signal(syscall.SIGKILL)
-	a.cmd.Wait()
+	a.Cmd.Process.Signal(syscall.SIGKILL)
+	a.Cmd.Wait()
 	c.waitTakenOver(c.account(b, "111222333444", "source"), s, id, time.Minute)
 	c.checkNodes(a, b)
 	b.stop(t)
@@ -219,7 +230,7 @@ func TestNodeLoss(t *testing.T) {
 // another runs: the job either finishes within the shutdown grace or is
 // taken over, and completes either way; it is never failed for the stop.
 func TestNodeRemoved(t *testing.T) {
-	c := newCluster(t)
+	c := newCluster(t, nil)
 	a, _, s, id := c.runningBackup(6)
 	b := c.node()
 	a.stop(t)
@@ -236,7 +247,7 @@ func (c *cluster) checkNodes(dead, live *process) {
 	if err != nil {
 		c.t.Fatalf("coffer status --nodes: %v\n%s", err, out)
 	}
-	port := func(p *process) string { return p.url[strings.LastIndex(p.url, ":"):] }
+	port := func(p *process) string { return p.URL[strings.LastIndex(p.URL, ":"):] }
 	var deadLine, liveLine string
 	for _, l := range strings.Split(string(out), "\n") {
 		switch {
@@ -252,7 +263,7 @@ func (c *cluster) checkNodes(dead, live *process) {
 	if !strings.Contains(string(out), "queue: ") || !strings.Contains(string(out), "completed ") {
 		c.t.Errorf("coffer status --nodes shows no queue depth:\n%s", out)
 	}
-	resp, err := http.Get(live.url + "/_coffer/metrics")
+	resp, err := http.Get(live.URL + "/_coffer/metrics")
 	c.check(err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -268,10 +279,10 @@ func (c *cluster) checkNodes(dead, live *process) {
 // (SIGCONT): its attempt, fenced out, stops without writing anything, and
 // the job completes once, on the other node.
 func TestNodePause(t *testing.T) {
-	c := newCluster(t)
+	c := newCluster(t, nil)
 	a, _, s, id := c.runningBackup(3)
 	b := c.node()
-	a.cmd.Process.Signal(syscall.SIGSTOP)
+	a.Cmd.Process.Signal(syscall.SIGSTOP)
 	srcB := c.account(b, "111222333444", "source")
 	ctx := context.Background()
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
@@ -281,11 +292,11 @@ func TestNodePause(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			a.cmd.Process.Signal(syscall.SIGCONT)
+			a.Cmd.Process.Signal(syscall.SIGCONT)
 			t.Fatalf("backup job %s was not taken over while its node was paused", id)
 		}
 	}
-	a.cmd.Process.Signal(syscall.SIGCONT)
+	a.Cmd.Process.Signal(syscall.SIGCONT)
 	c.waitTakenOver(srcB, s, id, 2*time.Minute)
 	a.stop(t)
 	b.stop(t)
@@ -309,7 +320,7 @@ func tail(s string, n int) string {
 // completes, once.
 func TestDatabaseOutage(t *testing.T) {
 	ctx := context.Background()
-	c := newCluster(t)
+	c := newCluster(t, nil)
 	a, src, s, id := c.runningBackup(4)
 	c.pg.Stop(t)
 	_, err := src.Backup.ListBackupVaults(ctx, &backup.ListBackupVaultsInput{}, func(o *backup.Options) { o.RetryMaxAttempts = 1 })
@@ -318,7 +329,7 @@ func TestDatabaseOutage(t *testing.T) {
 	if !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusServiceUnavailable || !errors.As(err, &ae) || ae.ErrorCode() != "ServiceUnavailable" {
 		t.Errorf("ListBackupVaults while PostgreSQL is down: %v; want 503 ServiceUnavailable", err)
 	}
-	resp, err := http.Get(a.url + "/_coffer/health")
+	resp, err := http.Get(a.URL + "/_coffer/health")
 	c.check(err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -328,7 +339,7 @@ func TestDatabaseOutage(t *testing.T) {
 	// Longer than the job's lease.
 	time.Sleep(5 * time.Second)
 	c.pg.Start(t)
-	testenv.WaitHealthy(t, http.DefaultClient, a.url)
+	testenv.WaitHealthy(t, http.DefaultClient, a.URL)
 	t.Logf("job after the outage: %s", c.waitCompleted(src, s, id, 2*time.Minute))
 	a.stop(t)
 	c.verify()
@@ -338,17 +349,8 @@ func TestDatabaseOutage(t *testing.T) {
 // it and comes back 20 s later: the job waits, retrying with backoff, and
 // completes on its first attempt with data that verifies.
 func TestStorageOutage(t *testing.T) {
-	c := newCluster(t)
 	m := testenv.StartMinIO(t)
-	cfg := filepath.Join(c.root, "coffer.yaml")
-	yaml := fmt.Sprintf(`storage:
-  regions:
-    us-east-1:
-      type: s3
-      s3: {endpoint: %q, bucket: %q, region: %q, access_key_id: %q, secret_access_key: %q, path_style: true}
-`, m.Endpoint, m.Bucket, m.Region, m.AccessKey, m.SecretKey)
-	c.check(os.WriteFile(cfg, []byte(yaml), 0o600))
-	c.args = []string{"--config", cfg}
+	c := newCluster(t, &m)
 	a := c.node()
 	src := c.account(a, "111222333444", "source")
 	s := c.setup(src)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/clusterenv"
+	"github.com/coffer-dev/coffer/internal/demo"
 	"github.com/coffer-dev/coffer/internal/minioserver"
 	"github.com/coffer-dev/coffer/internal/pgserver"
 )
@@ -111,7 +112,7 @@ func (b *bench) start(ctx context.Context) error {
 		Region: "us-east-1", Bucket: "coffer-bench", Dir: filepath.Join(b.o.WorkDir, "minio")}); err != nil {
 		return fmt.Errorf("start minio: %w", err)
 	}
-	if b.cluster, err = clusterenv.New(clusterenv.Options{Exe: b.o.Exe, Dir: filepath.Join(b.o.WorkDir, "cluster"), DSN: dsn, S3: b.minio}); err != nil {
+	if b.cluster, err = clusterenv.New(clusterenv.Options{Exe: b.o.Exe, Dir: filepath.Join(b.o.WorkDir, "cluster"), DSN: dsn, S3: b.minio, Bootstrap: demo.Bootstrap}); err != nil {
 		return err
 	}
 	b.logf("PostgreSQL on port %d, MinIO at %s; starting %d nodes (logs in %s)", b.pg.Port, b.minio.URL, b.o.Nodes, b.o.WorkDir)

@@ -7,7 +7,7 @@
 //
 // Files, under Options.Dir:
 //
-//	bootstrap.yaml  the seed's organization and accounts (demo.Bootstrap);
+//	bootstrap.yaml  Options.Bootstrap (the organization and accounts);
 //	                every node is given it, the first one applies it
 //	coffer.yaml     storage.regions.us-east-1 on the S3 bucket, when there is one
 //	data/           the shared data directory (--data-dir)
@@ -31,7 +31,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"gopkg.in/ini.v1"
 
-	"github.com/coffer-dev/coffer/internal/demo"
 	"github.com/coffer-dev/coffer/internal/minioserver"
 	"github.com/coffer-dev/coffer/internal/pgaccount"
 	"github.com/coffer-dev/coffer/internal/pgserver"
@@ -45,6 +44,9 @@ type Options struct {
 	Dir string
 	// DSN is the metadata PostgreSQL database.
 	DSN string
+	// Bootstrap is the first start's declarations (demo.Bootstrap: the
+	// organization, its accounts and their administrators' profiles).
+	Bootstrap string
 	// S3, when set, is where region us-east-1 keeps its vaults.
 	S3 *minioserver.Server
 	// Env is more environment for every node, e.g.
@@ -67,7 +69,7 @@ func New(o Options) (*Cluster, error) {
 		return nil, err
 	}
 	boot := filepath.Join(o.Dir, "bootstrap.yaml")
-	if err := os.WriteFile(boot, []byte(demo.Bootstrap), 0o600); err != nil {
+	if err := os.WriteFile(boot, []byte(o.Bootstrap), 0o600); err != nil {
 		return nil, err
 	}
 	c.args = []string{"--data-dir", c.DataDir, "--database", o.DSN}
@@ -105,30 +107,49 @@ type Node struct {
 	URL string
 	// Cmd is the running process.
 	Cmd    *exec.Cmd
-	c      *Cluster
+	exe    string
+	env    []string
+	args   []string
 	stderr io.Writer
+	// creds is the credentials file of the node's clients.
+	creds string
 }
 
-// StartNode starts a node on a free loopback port, its log to stderr,
-// and waits until it is healthy.
+// StartNode starts a node of the cluster on a free loopback port, its
+// log to stderr, and waits until it is healthy.
 func (c *Cluster) StartNode(ctx context.Context, stderr io.Writer) (*Node, error) {
+	n, err := StartServe(ctx, c.o.Exe, c.o.Env, stderr, append([]string{"--bootstrap", filepath.Join(c.o.Dir, "bootstrap.yaml")}, c.args...)...)
+	if n != nil {
+		n.creds = c.CredentialsFile()
+	}
+	return n, err
+}
+
+// StartServe runs exe serve on a free loopback port with more flags and
+// environment, its log to stderr, and waits until it is healthy. The
+// node's clients read the credentials file of the --data-dir in args.
+func StartServe(ctx context.Context, exe string, env []string, stderr io.Writer, args ...string) (*Node, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	addr := l.Addr().String()
 	l.Close()
-	n := &Node{Addr: addr, URL: "http://" + addr, c: c, stderr: stderr}
+	n := &Node{Addr: addr, URL: "http://" + addr, exe: exe, env: env, args: args, stderr: stderr}
+	for i, a := range args {
+		if a == "--data-dir" && i+1 < len(args) {
+			n.creds = filepath.Join(args[i+1], "credentials")
+		}
+	}
 	return n, n.Start(ctx)
 }
 
 // Start starts the node's process (again, after Kill or Stop) on its
 // address and waits until it is healthy.
 func (n *Node) Start(ctx context.Context) error {
-	args := append([]string{"serve", "--listen", n.Addr, "--bootstrap", filepath.Join(n.c.o.Dir, "bootstrap.yaml")}, n.c.args...)
-	cmd := exec.Command(n.c.o.Exe, args...)
+	cmd := exec.Command(n.exe, append([]string{"serve", "--listen", n.Addr}, n.args...)...)
 	cmd.Stderr = n.stderr
-	cmd.Env = append(os.Environ(), n.c.o.Env...)
+	cmd.Env = append(os.Environ(), n.env...)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start coffer serve: %w", err)
 	}
@@ -197,15 +218,15 @@ func WaitHealthy(ctx context.Context, client *http.Client, url string, within ti
 // wrote (profiles default, source and backup).
 func (c *Cluster) CredentialsFile() string { return filepath.Join(c.DataDir, "credentials") }
 
-// Profile reads one profile's keys from the credentials file.
-func (c *Cluster) Profile(name string) (aws.Credentials, error) {
-	f, err := ini.Load(c.CredentialsFile())
+// Profile reads one profile's keys from a credentials file.
+func Profile(file, name string) (aws.Credentials, error) {
+	f, err := ini.Load(file)
 	if err != nil {
 		return aws.Credentials{}, err
 	}
 	sec, err := f.GetSection(name)
 	if err != nil {
-		return aws.Credentials{}, fmt.Errorf("profile %q not in %s", name, c.CredentialsFile())
+		return aws.Credentials{}, fmt.Errorf("profile %q not in %s", name, file)
 	}
 	creds := aws.Credentials{AccessKeyID: sec.Key("aws_access_key_id").String(), SecretAccessKey: sec.Key("aws_secret_access_key").String()}
 	if creds.AccessKeyID == "" {
@@ -217,7 +238,7 @@ func (c *Cluster) Profile(name string) (aws.Credentials, error) {
 // AWSConfig is an aws-sdk-go-v2 configuration for a profile's keys,
 // pointed at the node, in us-east-1, with more options when given.
 func (n *Node) AWSConfig(ctx context.Context, profile string, opts ...func(*awsconfig.LoadOptions) error) (aws.Config, error) {
-	creds, err := n.c.Profile(profile)
+	creds, err := Profile(n.creds, profile)
 	if err != nil {
 		return aws.Config{}, err
 	}

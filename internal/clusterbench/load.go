@@ -155,8 +155,9 @@ func (b *bench) runLoad(ctx context.Context, lb *balancer, t *calls, notSent *at
 // job is one backup job's outcome.
 type job struct {
 	id, instance, state, message string
-	// ended is when the job was seen to end, since the load started.
-	ended time.Duration
+	// ended is when the job was seen to end, since the load started;
+	// took how long after its start.
+	ended, took time.Duration
 }
 
 // placementMessage matches the StatusMessage of a job that failed because
@@ -179,12 +180,13 @@ func (b *bench) runJobs(ctx context.Context, drain context.Context, lb *balancer
 			defer wg.Done()
 			inst := b.fx.instances[w%len(b.fx.instances)]
 			for ctx.Err() == nil {
+				started := time.Now()
 				id := b.startJob(ctx, lb, t, inst.ARN)
 				if id == "" {
 					continue
 				}
 				j := b.waitJob(drain, lb, t, id)
-				j.instance, j.ended = inst.ID, time.Since(t0)
+				j.instance, j.ended, j.took = inst.ID, time.Since(t0), time.Since(started)
 				mu.Lock()
 				jobs = append(jobs, j)
 				mu.Unlock()

@@ -28,7 +28,10 @@ type node struct {
 	// peakRSS is the most VmHWM (peak resident set) any of the node's
 	// processes reached, in bytes.
 	peakRSS atomic.Int64
-	kills   atomic.Int64
+	// cpu is the CPU time (user + system, clock ticks) of the node's
+	// processes that were killed; lastCPU the running one's last sample.
+	cpu, lastCPU atomic.Int64
+	kills        atomic.Int64
 	clients *clients
 }
 
@@ -49,6 +52,9 @@ func (n *node) sample() {
 	hwm, err := vmHWM(int(pid))
 	if err != nil {
 		return // the process is being killed: its last sample stands
+	}
+	if t, err := cpuTicks(int(pid)); err == nil {
+		n.lastCPU.Store(t)
 	}
 	for {
 		old := n.peakRSS.Load()
@@ -82,6 +88,37 @@ func vmHWM(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
 }
 
+// cpuSeconds is the CPU time the node's processes used so far.
+func (n *node) cpuSeconds() float64 {
+	return float64(n.cpu.Load()+n.lastCPU.Load()) / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on
+// every Linux architecture Go supports.
+const clockTicks = 100
+
+// cpuTicks is a process's user plus system time, in clock ticks, from
+// /proc/PID/stat.
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// "PID (comm) STATE PPID ...": comm may hold spaces and parentheses;
+	// utime and stime are the 14th and 15th fields.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	u, err := strconv.ParseInt(f[11], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	st, err := strconv.ParseInt(f[12], 10, 64)
+	return u + st, err
+}
+
 // killAndRestart takes the node out of the load, samples its memory one
 // last time, kills it (SIGKILL) and starts it again on its address; it
 // returns how long the node was down.
@@ -91,6 +128,7 @@ func (n *node) killAndRestart(ctx context.Context) (time.Duration, error) {
 	n.up.Store(false)
 	n.sample()
 	n.pid.Store(0)
+	n.cpu.Add(n.lastCPU.Swap(0))
 	killed := time.Now()
 	n.n.Kill()
 	n.kills.Add(1)

@@ -3,6 +3,7 @@ package clusterbench
 import (
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -34,6 +35,9 @@ type Result struct {
 	API      Calls  `json:"api"`
 	JobCalls Calls  `json:"jobCalls"`
 	Memory   []Node `json:"nodesMemory"`
+	// LoadAverage is the machine's (1, 5 and 15 minutes) at the end: the
+	// nodes share it with whatever else runs.
+	LoadAverage string `json:"loadAverage"`
 	// Missed lists the targets the run missed.
 	Missed []string `json:"missed"`
 }
@@ -65,6 +69,10 @@ type Jobs struct {
 	// PerMinute is the jobs completed in each minute since the load
 	// began (those past the duration completed in the drain).
 	PerMinute []int `json:"completedPerMinute"`
+	// SecondsP50 and SecondsP99 are the completed jobs' times from
+	// StartBackupJob to seen COMPLETED.
+	SecondsP50 float64 `json:"secondsP50"`
+	SecondsP99 float64 `json:"secondsP99"`
 	// FailureMessages counts the StatusMessages of failed jobs.
 	FailureMessages map[string]int `json:"failureMessages,omitempty"`
 }
@@ -93,6 +101,7 @@ type Op struct {
 type Node struct {
 	Node       int     `json:"node"`
 	PeakRSSMiB float64 `json:"peakRssMiB"`
+	CPUSeconds float64 `json:"cpuSeconds"`
 	Kills      int64   `json:"kills"`
 }
 
@@ -138,12 +147,14 @@ func (b *bench) result(took time.Duration, api, jobCalls *calls, notSent int64, 
 	}
 	r.Instances.Postgres, r.Instances.SQLite = b.o.Postgres, b.o.SQLite
 	r.Jobs.FailureMessages = map[string]int{}
+	var jobTimes []time.Duration
 	r.Jobs.PerMinute = make([]int, int((took+time.Minute-1)/time.Minute))
 	for _, j := range jobs {
 		r.Jobs.Started++
 		switch j.state {
 		case "COMPLETED":
 			r.Jobs.Completed++
+			jobTimes = append(jobTimes, j.took)
 			if strings.Contains(j.message, "attempt ") {
 				r.Jobs.TakenOver++
 			}
@@ -163,9 +174,14 @@ func (b *bench) result(took time.Duration, api, jobCalls *calls, notSent int64, 
 			r.Jobs.Unfinished++
 		}
 	}
+	sort.Slice(jobTimes, func(i, k int) bool { return jobTimes[i] < jobTimes[k] })
+	r.Jobs.SecondsP50, r.Jobs.SecondsP99 = quantile(jobTimes, .5).Seconds(), quantile(jobTimes, .99).Seconds()
+	if l, err := os.ReadFile("/proc/loadavg"); err == nil {
+		r.LoadAverage = strings.Join(strings.Fields(string(l))[:3], " ")
+	}
 	for _, n := range b.nodes {
 		n.sample()
-		r.Memory = append(r.Memory, Node{Node: n.index, PeakRSSMiB: float64(n.peakRSS.Load()) / (1 << 20), Kills: n.kills.Load()})
+		r.Memory = append(r.Memory, Node{Node: n.index, PeakRSSMiB: float64(n.peakRSS.Load()) / (1 << 20), CPUSeconds: n.cpuSeconds(), Kills: n.kills.Load()})
 	}
 	if r.API.Status5x+r.JobCalls.Status5x > 0 {
 		r.Missed = append(r.Missed, "zero 5xx")
@@ -200,7 +216,7 @@ func (r *Result) Print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %d: %d%s", i+1, n, mark)
 	}
-	fmt.Fprintf(w, "\nkills:")
+	fmt.Fprintf(w, "\njob time, start to COMPLETED: p50 %.1f s, p99 %.1f s\nkills:", r.Jobs.SecondsP50, r.Jobs.SecondsP99)
 	for _, k := range r.Kills {
 		fmt.Fprintf(w, "  node %d at %s (down %.1fs)", k.Node, k.At, k.DownSeconds)
 	}
@@ -257,4 +273,9 @@ func (r *Result) Print(w io.Writer) {
 	for _, m := range r.Memory {
 		fmt.Fprintf(w, "%-44s %-18s %-14s %s\n", fmt.Sprintf("node %d peak RSS (VmHWM, %d kills)", m.Node, m.Kills), fmt.Sprintf("%.0f MiB", m.PeakRSSMiB), "≤ 300 MiB", verdict(m.PeakRSSMiB <= float64(targetRSS>>20)))
 	}
+	fmt.Fprintf(w, "\nCPU seconds by node:")
+	for _, m := range r.Memory {
+		fmt.Fprintf(w, "  %d: %.0f", m.Node, m.CPUSeconds)
+	}
+	fmt.Fprintf(w, "  (machine load average at the end: %s)\n", r.LoadAverage)
 }

@@ -51,6 +51,9 @@ func (b *bench) run(ctx context.Context) (*Result, error) {
 					return
 				case <-tick.C:
 				}
+				if loadCtx.Err() != nil {
+					return // the tick of the load's end
+				}
 				n := b.nodes[i%len(b.nodes)]
 				at := time.Since(t0)
 				down, err := n.killAndRestart(ctx)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"time"
@@ -49,8 +50,12 @@ type Options struct {
 // Run sets up the nodes and their store, runs the load and returns the
 // figures.
 func Run(ctx context.Context, o Options) (*Result, error) {
-	if minioserver.Binary() == "" {
+	bin := minioserver.Binary()
+	if bin == "" {
 		return nil, fmt.Errorf("coffer bench cluster runs MinIO: %w", minioserver.ErrNoBinary)
+	}
+	if _, err := exec.LookPath(bin); err != nil {
+		return nil, fmt.Errorf("coffer bench cluster runs MinIO, and %s is not an executable (set $COFFER_MINIO_BIN to the minio server binary, or run scripts/install-minio.sh): %w", bin, err)
 	}
 	if _, err := pgserver.BinDir(); err != nil {
 		return nil, fmt.Errorf("coffer bench cluster runs PostgreSQL: %w", err)

@@ -32,7 +32,7 @@ type node struct {
 	// processes that were killed; lastCPU the running one's last sample.
 	cpu, lastCPU atomic.Int64
 	kills        atomic.Int64
-	clients *clients
+	clients      *clients
 }
 
 func newNode(index int, n *clusterenv.Node) *node {

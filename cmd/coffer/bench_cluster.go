@@ -11,7 +11,7 @@ import (
 )
 
 func benchClusterCommand() *cobra.Command {
-	o := clusterbench.Options{Nodes: 3, Duration: 5 * time.Minute, Drain: 5 * time.Minute, Jobs: 50, Rate: 200, KillEvery: time.Minute, Postgres: 25, SQLite: 25}
+	o := clusterbench.Options{Nodes: 3, Duration: 5 * time.Minute, Drain: 5 * time.Minute, Jobs: 50, Rate: 200, KillEvery: time.Minute, Postgres: 25, SQLite: 25, BackupRetention: 1}
 	var asJSON, quiet bool
 	cmd := &cobra.Command{
 		Use:   "cluster",
@@ -64,6 +64,7 @@ node) is counted apart.`,
 	f.DurationVar(&o.KillEvery, "kill-every", o.KillEvery, "kill (SIGKILL) and restart one node this often, round robin; 0 never")
 	f.IntVar(&o.Postgres, "postgres", o.Postgres, "PostgreSQL instances")
 	f.IntVar(&o.SQLite, "sqlite", o.SQLite, "SQLite instances")
+	f.IntVar(&o.BackupRetention, "backup-retention", o.BackupRetention, "the PostgreSQL instances' BackupRetentionPeriod (RDS's default 1: their WAL is captured continuously; 0: off)")
 	f.StringVar(&o.WorkDir, "work-dir", "", "scratch directory (default: a temporary one, removed afterwards)")
 	f.BoolVar(&o.Keep, "keep", false, "keep the scratch directory (nodes' logs, data)")
 	f.BoolVar(&asJSON, "json", false, "print the figures as JSON")

@@ -39,6 +39,10 @@ type Options struct {
 	// Postgres and SQLite are how many instances of each engine the jobs
 	// back up.
 	Postgres, SQLite int
+	// BackupRetention is the PostgreSQL instances' BackupRetentionPeriod:
+	// above 0 (RDS's default, 1) a node captures each one's WAL
+	// continuously besides the jobs.
+	BackupRetention int
 	// WorkDir holds everything (a temporary directory when empty); Keep
 	// keeps it.
 	WorkDir string

@@ -79,8 +79,9 @@ func (b *bench) setup(ctx context.Context) error {
 	b.fx.ciphertext = enc.CiphertextBlob
 	b.logf("creating %d PostgreSQL and %d SQLite instances", b.o.Postgres, b.o.SQLite)
 	specs := make([]scenario.DBSpec, 0, b.o.Postgres+b.o.SQLite)
+	retention := aws.Int32(int32(b.o.BackupRetention))
 	for i := 0; i < b.o.Postgres; i++ {
-		specs = append(specs, scenario.DBSpec{ID: fmt.Sprintf("bench-pg-%d", i+1), Engine: "postgres", KeyID: b.fx.key, DBName: "bench", User: "bench_admin", Password: "bench-Passw0rd-cluster"})
+		specs = append(specs, scenario.DBSpec{ID: fmt.Sprintf("bench-pg-%d", i+1), Engine: "postgres", KeyID: b.fx.key, DBName: "bench", User: "bench_admin", Password: "bench-Passw0rd-cluster", BackupRetention: retention})
 	}
 	for i := 0; i < b.o.SQLite; i++ {
 		specs = append(specs, scenario.DBSpec{ID: fmt.Sprintf("bench-sqlite-%d", i+1), Engine: "sqlite", KeyID: b.fx.key})

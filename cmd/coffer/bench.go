@@ -13,7 +13,7 @@ import (
 
 func benchCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Benchmarks"}
-	cmd.AddCommand(benchStorageCommand(), benchWorkerCommand(), benchBackupCommand(), benchInstancesCommand(), benchPITRCommand())
+	cmd.AddCommand(benchStorageCommand(), benchWorkerCommand(), benchBackupCommand(), benchInstancesCommand(), benchPITRCommand(), benchClusterCommand())
 	return cmd
 }
 

@@ -5,15 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/spf13/cobra"
 
+	"github.com/coffer-dev/coffer/internal/clusterenv"
 	"github.com/coffer-dev/coffer/internal/demo"
 )
 
@@ -81,44 +78,20 @@ type instancesBench struct {
 	url      string
 }
 
-func (b *instancesBench) serve(ctx context.Context) (*exec.Cmd, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	addr := l.Addr().String()
-	l.Close()
+func (b *instancesBench) serve(ctx context.Context) (*clusterenv.Node, error) {
 	boot := filepath.Join(b.dir, "bootstrap.yaml")
 	if err := os.WriteFile(boot, []byte(demo.Bootstrap), 0o600); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(b.exe, "serve", "--listen", addr, "--data-dir", filepath.Join(b.dir, "coffer"), "--bootstrap", boot)
-	cmd.Stdout, cmd.Stderr = b.log, b.log
-	if err := cmd.Start(); err != nil {
+	n, err := clusterenv.StartServe(ctx, b.exe, nil, b.log, "--data-dir", filepath.Join(b.dir, "coffer"), "--bootstrap", boot)
+	if err != nil {
 		return nil, err
 	}
-	b.url = "http://" + addr
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(b.url + "/_coffer/health"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return cmd, nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	return nil, fmt.Errorf("coffer serve did not become healthy within 60 s")
+	b.url = n.URL
+	return n, nil
 }
 
-func stopServe(cmd *exec.Cmd) error {
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		return err
-	}
-	return cmd.Wait()
-}
+func stopServe(n *clusterenv.Node) error { return n.Stop(time.Minute) }
 
 func (b *instancesBench) client(ctx context.Context) (*rds.Client, error) {
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion("us-east-1"), awsconfig.WithBaseEndpoint(b.url),

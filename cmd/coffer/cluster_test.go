@@ -17,13 +17,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/backup"
 	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/smithy-go"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
-	"github.com/coffer-dev/coffer/internal/config"
+	"github.com/coffer-dev/coffer/internal/clusterenv"
 	"github.com/coffer-dev/coffer/internal/demo"
 	"github.com/coffer-dev/coffer/internal/scenario"
 	"github.com/coffer-dev/coffer/internal/testenv"
@@ -32,26 +33,29 @@ import (
 // cluster is several coffer serve processes on one PostgreSQL database
 // and one data directory, with a short job lease.
 type cluster struct {
-	t             *testing.T
-	root, dataDir string
-	pg            *testenv.PostgresServer
-	dsn           string
-	db            *sql.DB
-	// args are more flags for coffer serve and coffer vault.
-	args []string
+	t       *testing.T
+	env     *clusterenv.Cluster
+	dataDir string
+	pg      *testenv.PostgresServer
+	dsn     string
+	db      *sql.DB
 }
 
 // clusterLease is the job lease of the test nodes: short, so a node's
 // jobs move within seconds, long enough for a loaded machine to renew.
 const clusterLease = "3s"
 
-func newCluster(t *testing.T) *cluster {
+// newCluster sets up the nodes' store: PostgreSQL, and region us-east-1
+// on s3 when it is not nil.
+func newCluster(t *testing.T, s3 *testenv.MinIOServer) *cluster {
 	pg := testenv.StartPostgres(t)
-	c := &cluster{t: t, root: t.TempDir(), pg: pg, dsn: pg.CreateDatabase(t, "coffer")}
-	c.dataDir = filepath.Join(c.root, "data")
-	if err := os.WriteFile(filepath.Join(c.root, "bootstrap.yaml"), []byte(demo.Bootstrap), 0o600); err != nil {
+	c := &cluster{t: t, pg: pg, dsn: pg.CreateDatabase(t, "coffer")}
+	env, err := clusterenv.New(clusterenv.Options{Exe: binary(t), Dir: t.TempDir(), DSN: c.dsn, S3: s3, Bootstrap: demo.Bootstrap,
+		Env: []string{"COFFER_JOB_STALE_AFTER=" + clusterLease, "COFFER_GC_INTERVAL=2s"}})
+	if err != nil {
 		t.Fatal(err)
 	}
+	c.env, c.dataDir = env, env.DataDir
 	db, err := sql.Open("pgx", c.dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -62,13 +66,23 @@ func newCluster(t *testing.T) *cluster {
 }
 
 func (c *cluster) node(env ...string) *process {
-	return startServe(c.t, append([]string{"COFFER_JOB_STALE_AFTER=" + clusterLease, "COFFER_GC_INTERVAL=2s"}, env...),
-		append([]string{"--data-dir", c.dataDir, "--database", c.dsn, "--bootstrap", filepath.Join(c.root, "bootstrap.yaml")}, c.args...)...)
+	c.t.Helper()
+	p := &process{stderr: &syncBuffer{}}
+	n, err := c.env.StartNode(context.Background(), p.stderr, env...)
+	if n != nil {
+		c.t.Cleanup(func() { n.Cmd.Process.Kill(); n.Cmd.Wait() })
+	}
+	if err != nil {
+		c.t.Fatalf("%v\n%s", err, p.stderr)
+	}
+	p.Node = n
+	return p
 }
 
 func (c *cluster) account(p *process, id, profile string) *scenario.Account {
-	cf := &testenv.Coffer{URL: p.url, CredentialsFile: filepath.Join(c.dataDir, "credentials"), Config: config.DefaultConfig()}
-	a := scenario.NewAccount(id, cf.AWSConfig(c.t, cf.Profile(c.t, profile)))
+	cfg, err := p.AWSConfig(context.Background(), profile, awsconfig.WithRetryMaxAttempts(1))
+	c.check(err)
+	a := scenario.NewAccount(id, cfg)
 	a.Timeout = 2 * time.Minute
 	return a
 }
@@ -188,7 +202,7 @@ func (c *cluster) waitCompleted(a *scenario.Account, s backupSetup, id string, w
 // and that no committed manifest is left without its recovery point.
 func (c *cluster) verify() {
 	c.t.Helper()
-	out, err := exec.Command(binary(c.t), append([]string{"vault", "verify", "--data", "100", "--data-dir", c.dataDir, "--database", c.dsn}, c.args...)...).CombinedOutput()
+	out, err := exec.Command(binary(c.t), append([]string{"vault", "verify", "--data", "100"}, c.env.StoreArgs()...)...).CombinedOutput()
 	if err != nil {
 		c.t.Fatalf("coffer vault verify: %v\n%s", err, out)
 	}
@@ -213,12 +227,12 @@ func (c *cluster) verify() {
 // completes it, with one recovery point, the retry in its status message,
 // and vaults that verify.
 func TestNodeLoss(t *testing.T) {
-	c := newCluster(t)
+	c := newCluster(t, nil)
 	a, _, s, id := c.runningBackup(2)
 	// The job runs on a, the only node; b joins, then a dies.
 	b := c.node()
-	a.cmd.Process.Signal(syscall.SIGKILL)
-	a.cmd.Wait()
+	a.Cmd.Process.Signal(syscall.SIGKILL)
+	a.Cmd.Wait()
 	c.waitTakenOver(c.account(b, "111222333444", "source"), s, id, time.Minute)
 	c.checkNodes(a, b)
 	b.stop(t)
@@ -233,7 +247,7 @@ func TestNodeLoss(t *testing.T) {
 // another runs: the job either finishes within the shutdown grace or is
 // taken over, and completes either way; it is never failed for the stop.
 func TestNodeRemoved(t *testing.T) {
-	c := newCluster(t)
+	c := newCluster(t, nil)
 	a, _, s, id := c.runningBackup(6)
 	b := c.node()
 	a.stop(t)
@@ -250,7 +264,7 @@ func (c *cluster) checkNodes(dead, live *process) {
 	if err != nil {
 		c.t.Fatalf("coffer status --nodes: %v\n%s", err, out)
 	}
-	port := func(p *process) string { return p.url[strings.LastIndex(p.url, ":"):] }
+	port := func(p *process) string { return p.URL[strings.LastIndex(p.URL, ":"):] }
 	var deadLine, liveLine string
 	for _, l := range strings.Split(string(out), "\n") {
 		switch {
@@ -266,7 +280,7 @@ func (c *cluster) checkNodes(dead, live *process) {
 	if !strings.Contains(string(out), "queue: ") || !strings.Contains(string(out), "completed ") {
 		c.t.Errorf("coffer status --nodes shows no queue depth:\n%s", out)
 	}
-	resp, err := http.Get(live.url + "/_coffer/metrics")
+	resp, err := http.Get(live.URL + "/_coffer/metrics")
 	c.check(err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -282,10 +296,10 @@ func (c *cluster) checkNodes(dead, live *process) {
 // (SIGCONT): its attempt, fenced out, stops without writing anything, and
 // the job completes once, on the other node.
 func TestNodePause(t *testing.T) {
-	c := newCluster(t)
+	c := newCluster(t, nil)
 	a, _, s, id := c.runningBackup(3)
 	b := c.node()
-	a.cmd.Process.Signal(syscall.SIGSTOP)
+	a.Cmd.Process.Signal(syscall.SIGSTOP)
 	srcB := c.account(b, "111222333444", "source")
 	ctx := context.Background()
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
@@ -295,11 +309,11 @@ func TestNodePause(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			a.cmd.Process.Signal(syscall.SIGCONT)
+			a.Cmd.Process.Signal(syscall.SIGCONT)
 			t.Fatalf("backup job %s was not taken over while its node was paused", id)
 		}
 	}
-	a.cmd.Process.Signal(syscall.SIGCONT)
+	a.Cmd.Process.Signal(syscall.SIGCONT)
 	c.waitTakenOver(srcB, s, id, 2*time.Minute)
 	a.stop(t)
 	b.stop(t)
@@ -323,7 +337,7 @@ func tail(s string, n int) string {
 // completes, once.
 func TestDatabaseOutage(t *testing.T) {
 	ctx := context.Background()
-	c := newCluster(t)
+	c := newCluster(t, nil)
 	a, src, s, id := c.runningBackup(4)
 	c.pg.Stop(t)
 	_, err := src.Backup.ListBackupVaults(ctx, &backup.ListBackupVaultsInput{}, func(o *backup.Options) { o.RetryMaxAttempts = 1 })
@@ -332,7 +346,7 @@ func TestDatabaseOutage(t *testing.T) {
 	if !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusServiceUnavailable || !errors.As(err, &ae) || ae.ErrorCode() != "ServiceUnavailable" {
 		t.Errorf("ListBackupVaults while PostgreSQL is down: %v; want 503 ServiceUnavailable", err)
 	}
-	resp, err := http.Get(a.url + "/_coffer/health")
+	resp, err := http.Get(a.URL + "/_coffer/health")
 	c.check(err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -342,7 +356,7 @@ func TestDatabaseOutage(t *testing.T) {
 	// Longer than the job's lease.
 	time.Sleep(5 * time.Second)
 	c.pg.Start(t)
-	testenv.WaitHealthy(t, http.DefaultClient, a.url)
+	testenv.WaitHealthy(t, http.DefaultClient, a.URL)
 	t.Logf("job after the outage: %s", c.waitCompleted(src, s, id, 2*time.Minute))
 	a.stop(t)
 	c.verify()
@@ -355,7 +369,7 @@ func TestDatabaseOutage(t *testing.T) {
 // attempt's), and the vaults verify.
 func TestDatabaseOutageCopy(t *testing.T) {
 	ctx := context.Background()
-	c := newCluster(t)
+	c := newCluster(t, nil)
 	a := c.node()
 	src := c.account(a, "111222333444", "source")
 	s := c.setup(src)
@@ -390,7 +404,7 @@ func TestDatabaseOutageCopy(t *testing.T) {
 	// Longer than the job's lease.
 	time.Sleep(5 * time.Second)
 	c.pg.Start(t)
-	testenv.WaitHealthy(t, http.DefaultClient, a.url)
+	testenv.WaitHealthy(t, http.DefaultClient, a.URL)
 	var j *backuptypes.CopyJob
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
 		if j = copyJob(); j.State != backuptypes.CopyJobStateCreated && j.State != backuptypes.CopyJobStateRunning {
@@ -413,24 +427,12 @@ func TestDatabaseOutageCopy(t *testing.T) {
 	c.verify()
 }
 
-// minioStorageYAML is a configuration putting region us-east-1's
-// storage on MinIO's bucket (created at start when create is set).
-func minioStorageYAML(m testenv.MinIOServer, bucket string, create bool) string {
-	return fmt.Sprintf(`storage:
-  regions:
-    us-east-1:
-      type: s3
-      s3: {endpoint: %q, bucket: %q, region: %q, access_key_id: %q, secret_access_key: %q, path_style: true, create_bucket: %t}
-`, m.Endpoint, bucket, m.Region, m.AccessKey, m.SecretKey, create)
-}
-
 // TestStorageOutage: the S3 store (MinIO) stops while a backup writes to
 // it and comes back 20 s later: the job waits, retrying with backoff, and
 // completes on its first attempt with data that verifies.
 func TestStorageOutage(t *testing.T) {
-	c := newCluster(t)
 	m := testenv.StartMinIO(t)
-	c.useS3(m, m.Bucket, false)
+	c := newCluster(t, &m)
 	a := c.node()
 	src := c.account(a, "111222333444", "source")
 	s := c.setup(src)
@@ -454,26 +456,18 @@ func TestStorageOutage(t *testing.T) {
 	c.verify()
 }
 
-// useS3 makes us-east-1 of the cluster's nodes a bucket of m.
-func (c *cluster) useS3(m testenv.MinIOServer, bucket string, create bool) {
-	cfg := filepath.Join(c.root, "coffer.yaml")
-	c.check(os.WriteFile(cfg, []byte(minioStorageYAML(m, bucket, create)), 0o600))
-	c.args = []string{"--config", cfg}
-}
-
 // TestMissingBucket: coffer serve refuses to start on a bucket that does
 // not exist, saying so and how to fix it; with create_bucket it creates
 // the bucket and backs up into it.
 func TestMissingBucket(t *testing.T) {
-	c := newCluster(t)
+	c := newCluster(t, nil)
 	m := testenv.StartMinIO(t)
-	c.useS3(m, "coffer-absent", false)
-	out, err := exec.Command(binary(t), append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", c.dataDir, "--database", c.dsn,
-		"--bootstrap", filepath.Join(c.root, "bootstrap.yaml")}, c.args...)...).CombinedOutput()
+	c.check(c.env.UseConfig(clusterenv.S3Config(m, "coffer-absent", false)))
+	out, err := exec.Command(binary(t), append([]string{"serve", "--listen", "127.0.0.1:0", "--bootstrap", c.env.BootstrapFile()}, c.env.StoreArgs()...)...).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "bucket coffer-absent does not exist") || !strings.Contains(string(out), "create_bucket: true") {
 		t.Fatalf("coffer serve on a missing bucket: %v; want it refused with a message naming the bucket and create_bucket:\n%s", err, tail(string(out), 2000))
 	}
-	c.useS3(m, "coffer-absent", true)
+	c.check(c.env.UseConfig(clusterenv.S3Config(m, "coffer-absent", true)))
 	a := c.node()
 	src := c.account(a, "111222333444", "source")
 	s := c.setup(src)
@@ -529,12 +523,10 @@ func storeFiles(t *testing.T, dir string) map[string]int64 {
 // and every file it wrote is gone at once, without coffer vault gc, so
 // the next backup has the room again.
 func TestStorageFull(t *testing.T) {
-	c := newCluster(t)
-	dir := filepath.Join(c.root, "store")
+	c := newCluster(t, nil)
+	dir := filepath.Join(t.TempDir(), "store")
 	mountTmpfs(t, dir, "64m")
-	cfg := filepath.Join(c.root, "coffer.yaml")
-	c.check(os.WriteFile(cfg, []byte(fmt.Sprintf("storage:\n  regions:\n    us-east-1: {type: dir, dir: %q}\n", dir)), 0o600))
-	c.args = []string{"--config", cfg}
+	c.check(c.env.UseConfig(fmt.Sprintf("storage:\n  regions:\n    us-east-1: {type: dir, dir: %q}\n", dir)))
 	a := c.node()
 	src := c.account(a, "111222333444", "source")
 	s := c.setup(src)
@@ -581,7 +573,7 @@ func TestStorageFull(t *testing.T) {
 // runs it to COMPLETED.
 func TestHolderNodeStopped(t *testing.T) {
 	ctx := context.Background()
-	c := newCluster(t)
+	c := newCluster(t, nil)
 	a := c.node("COFFER_NODE_ID=node-a")
 	src := c.account(a, "111222333444", "source")
 	key, err := src.CreateKey(ctx, "source-cmk", scenario.KeyPolicy("111222333444"))

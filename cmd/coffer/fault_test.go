@@ -8,18 +8,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/backup"
 	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
 
-	"github.com/coffer-dev/coffer/internal/config"
 	"github.com/coffer-dev/coffer/internal/demo"
 	"github.com/coffer-dev/coffer/internal/scenario"
-	"github.com/coffer-dev/coffer/internal/testenv"
 )
 
 // faultEnv is a coffer process that the test kills and restarts on one
@@ -38,13 +36,15 @@ func (f *faultEnv) start() {
 
 // kill stops coffer the hard way, mid-job.
 func (f *faultEnv) kill() {
-	f.p.cmd.Process.Signal(syscall.SIGKILL)
-	f.p.cmd.Wait()
+	f.p.Kill()
 }
 
 func (f *faultEnv) account(id, profile string) *scenario.Account {
-	c := &testenv.Coffer{URL: f.p.url, CredentialsFile: filepath.Join(f.dataDir, "credentials"), Config: config.DefaultConfig()}
-	a := scenario.NewAccount(id, c.AWSConfig(f.t, c.Profile(f.t, profile)))
+	cfg, err := f.p.AWSConfig(context.Background(), profile, awsconfig.WithRetryMaxAttempts(1))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	a := scenario.NewAccount(id, cfg)
 	a.Timeout = time.Minute
 	return a
 }

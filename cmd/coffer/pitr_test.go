@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 
+	"github.com/coffer-dev/coffer/internal/clusterenv"
 	"github.com/coffer-dev/coffer/internal/demo"
 	"github.com/coffer-dev/coffer/internal/scenario"
 	"github.com/coffer-dev/coffer/internal/testenv"
@@ -38,7 +39,7 @@ func TestPointInTimeAcrossKillAndOutage(t *testing.T) {
 	}
 	f := &faultEnv{t: t, dataDir: filepath.Join(root, "data")}
 	cfg := filepath.Join(root, "coffer.yaml")
-	if err := os.WriteFile(cfg, []byte(minioStorageYAML(m, m.Bucket, false)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(clusterenv.S3Config(m, m.Bucket, false)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	f.args = []string{"--config", cfg}

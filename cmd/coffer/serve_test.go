@@ -6,19 +6,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/coffer-dev/coffer/internal/clusterenv"
 	"github.com/coffer-dev/coffer/internal/config"
 	"github.com/coffer-dev/coffer/internal/testenv"
 )
@@ -50,10 +49,10 @@ func binary(t *testing.T) string {
 	return buildOnce.path
 }
 
+// process is a coffer serve process and its log.
 type process struct {
-	cmd    *exec.Cmd
+	*clusterenv.Node
 	stderr *syncBuffer
-	url    string
 }
 
 type syncBuffer struct {
@@ -70,33 +69,23 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 func startServe(t *testing.T, env []string, args ...string) *process {
 	t.Helper()
-	port := testenv.FreePort(t)
-	args = append([]string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port)}, args...)
-	cmd := exec.Command(binary(t), args...)
-	p := &process{cmd: cmd, stderr: &syncBuffer{}, url: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	cmd.Stderr = p.stderr
-	cmd.Env = append(os.Environ(), env...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	p := &process{stderr: &syncBuffer{}}
+	n, err := clusterenv.StartServe(context.Background(), binary(t), env, p.stderr, args...)
+	if n != nil {
+		t.Cleanup(func() { n.Cmd.Process.Kill(); n.Cmd.Wait() })
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	testenv.WaitHealthy(t, http.DefaultClient, p.url)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, p.stderr)
+	}
+	p.Node = n
 	return p
 }
 
 // stop sends SIGTERM and expects a clean exit.
 func (p *process) stop(t *testing.T) {
 	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("coffer exited with %v after SIGTERM\n%s", err, p.stderr)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("coffer did not stop within 30s of SIGTERM")
+	if err := p.Stop(30 * time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, p.stderr)
 	}
 }
 
@@ -122,7 +111,7 @@ func TestServeLifecycle(t *testing.T) {
 
 	p := startServe(t, env, "--config", cfgFile, "--log-format", "json")
 	creds := filepath.Join(dataDir, "credentials")
-	if got := callerARN(t, p.url, creds); got != "arn:aws:iam::000000000000:user/admin" {
+	if got := callerARN(t, p.URL, creds); got != "arn:aws:iam::000000000000:user/admin" {
 		t.Fatalf("caller = %s", got)
 	}
 	p.stop(t)
@@ -161,7 +150,7 @@ func TestServeLifecycle(t *testing.T) {
 
 	before, _ := os.ReadFile(creds)
 	p = startServe(t, env, "--config", cfgFile)
-	if got := callerARN(t, p.url, creds); got != "arn:aws:iam::000000000000:user/admin" {
+	if got := callerARN(t, p.URL, creds); got != "arn:aws:iam::000000000000:user/admin" {
 		t.Fatalf("after restart caller = %s", got)
 	}
 	after, _ := os.ReadFile(creds)
@@ -176,7 +165,7 @@ func TestServeOnPostgres(t *testing.T) {
 	dsn := pg.CreateDatabase(t, "coffer")
 	dataDir := t.TempDir()
 	p := startServe(t, nil, "--data-dir", dataDir, "--database", dsn)
-	if got := callerARN(t, p.url, filepath.Join(dataDir, "credentials")); got != "arn:aws:iam::000000000000:user/admin" {
+	if got := callerARN(t, p.URL, filepath.Join(dataDir, "credentials")); got != "arn:aws:iam::000000000000:user/admin" {
 		t.Fatalf("caller = %s", got)
 	}
 	p.stop(t)

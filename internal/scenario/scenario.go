@@ -257,6 +257,9 @@ func (d *DB) Open() (*sql.DB, error) {
 type DBSpec struct {
 	ID, Engine, KeyID      string // KeyID "" encrypts with aws/rds
 	DBName, User, Password string // PostgreSQL
+	// BackupRetention is BackupRetentionPeriod (nil: the API's default,
+	// 1, which turns on automated backups of PostgreSQL instances).
+	BackupRetention *int32
 }
 
 // CreateDB creates an encrypted instance and waits until it is available.
@@ -266,6 +269,7 @@ func (a *Account) CreateDB(ctx context.Context, spec DBSpec) (*DB, error) {
 	if spec.KeyID != "" {
 		in.KmsKeyId = aws.String(spec.KeyID)
 	}
+	in.BackupRetentionPeriod = spec.BackupRetention
 	if spec.Engine == "postgres" {
 		in.DBName, in.MasterUsername, in.MasterUserPassword = aws.String(spec.DBName), aws.String(spec.User), aws.String(spec.Password)
 	}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/coffer-dev/coffer/internal/app"
+	"github.com/coffer-dev/coffer/internal/clusterenv"
 	"github.com/coffer-dev/coffer/internal/config"
 )
 
@@ -82,31 +82,9 @@ func StartCoffer(t testing.TB, mutate func(*config.Config)) *Coffer {
 // Profile reads one profile's keys from the credentials file.
 func (c *Coffer) Profile(t testing.TB, name string) aws.Credentials {
 	t.Helper()
-	data, err := os.ReadFile(c.CredentialsFile)
+	creds, err := clusterenv.Profile(c.CredentialsFile, name)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var creds aws.Credentials
-	section := ""
-	for _, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "[") {
-			section = strings.Trim(line, "[]")
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok || section != name {
-			continue
-		}
-		switch strings.TrimSpace(k) {
-		case "aws_access_key_id":
-			creds.AccessKeyID = strings.TrimSpace(v)
-		case "aws_secret_access_key":
-			creds.SecretAccessKey = strings.TrimSpace(v)
-		}
-	}
-	if creds.AccessKeyID == "" {
-		t.Fatalf("profile %q not in %s", name, c.CredentialsFile)
 	}
 	return creds
 }
@@ -142,16 +120,7 @@ func (c *Coffer) AWSConfig(t testing.TB, creds aws.Credentials) aws.Config {
 // WaitHealthy polls the health endpoint until it answers 200.
 func WaitHealthy(t testing.TB, client *http.Client, url string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := client.Get(url + "/_coffer/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := clusterenv.WaitHealthy(context.Background(), client, url, 20*time.Second); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("coffer at %s did not become healthy", url)
 }

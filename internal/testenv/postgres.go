@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"net"
 	"os"
@@ -12,49 +11,30 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/coffer-dev/coffer/internal/pgaccount"
-	"github.com/coffer-dev/coffer/internal/rds"
+	"github.com/coffer-dev/coffer/internal/pgserver"
 )
 
-// PostgresServer is a throwaway PostgreSQL cluster on a loopback port.
-type PostgresServer struct {
-	BinDir   string
-	Host     string
-	Port     int
-	User     string
-	Password string
-	dataDir  string
-	settings []string
-	// pgCtl runs pg_ctl as the cluster's user.
-	pgCtl func(args ...string) error
-}
-
-// DSN is a URL for the named database as the superuser.
-func (s *PostgresServer) DSN(database string) string {
-	return fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=disable", s.User, s.Password, s.Host, s.Port, database)
-}
+// PostgresServer is a throwaway PostgreSQL cluster on a loopback port
+// (pgserver.Server), stopped and removed when the test ends.
+type PostgresServer struct{ *pgserver.Server }
 
 // CreateDatabase creates a fresh database and returns its DSN.
 func (s *PostgresServer) CreateDatabase(t testing.TB, name string) string {
 	t.Helper()
-	db, err := sql.Open("pgx", s.DSN("postgres"))
+	dsn, err := s.Server.CreateDatabase(context.Background(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if _, err := db.Exec(`CREATE DATABASE "` + name + `"`); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	return s.DSN(name)
+	return dsn
 }
 
 // PostgresBinDir finds the directory holding initdb and pg_ctl, as coffer's
 // embedded RDS clusters do (rds.PostgresBinDir).
-func PostgresBinDir() (string, error) { return rds.PostgresBinDir() }
+func PostgresBinDir() (string, error) { return pgserver.BinDir() }
 
 // StartPostgres initialises a cluster in a temporary directory and starts
 // it on a free port; it is stopped and removed when the test ends. When
@@ -69,31 +49,15 @@ func StartPostgres(t testing.TB) *PostgresServer {
 // each passed as -c name=value), e.g. max_slot_wal_keep_size=32MB.
 func StartPostgresWith(t testing.TB, settings ...string) *PostgresServer {
 	t.Helper()
-	bin, err := PostgresBinDir()
-	if err != nil {
+	if _, err := PostgresBinDir(); err != nil {
 		Missing(t, "%v", err)
 	}
-	dir, cred := serverDir(t)
-	s := &PostgresServer{BinDir: bin, Host: "127.0.0.1", Port: FreePort(t), User: "coffer", Password: "coffer-test-password", dataDir: filepath.Join(dir, "data"), settings: settings}
-	pwfile := filepath.Join(dir, "pwfile")
-	if err := os.WriteFile(pwfile, []byte(s.Password+"\n"), 0o600); err != nil {
+	s, err := pgserver.Start(settings...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if cred != nil {
-		os.Chown(pwfile, int(cred.Uid), int(cred.Gid))
-	}
-	run := func(name string, args ...string) {
-		t.Helper()
-		cmd := exec.Command(filepath.Join(bin, name), args...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		cmd.Env = append(os.Environ(), "LC_ALL=C")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-		}
-	}
-	run("initdb", "-D", s.dataDir, "-U", s.User, "--pwfile", pwfile, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync")
-	s.start(t, dir, cred)
-	return s
+	t.Cleanup(s.Close)
+	return &PostgresServer{s}
 }
 
 // StartPostgresDir starts a server on an existing data directory (a
@@ -103,89 +67,19 @@ func StartPostgresWith(t testing.TB, settings ...string) *PostgresServer {
 // accepts connections, which may be before recovery ends.
 func StartPostgresDir(t testing.TB, dataDir string, like *PostgresServer) *PostgresServer {
 	t.Helper()
-	dir, cred := serverDir(t)
-	s := &PostgresServer{BinDir: like.BinDir, Host: like.Host, Port: FreePort(t), User: like.User, Password: like.Password, dataDir: dataDir}
-	s.start(t, dir, cred)
-	return s
-}
-
-// DataDir is the server's data directory.
-func (s *PostgresServer) DataDir() string { return s.dataDir }
-
-// start runs the server on s.dataDir with its socket and log in dir and
-// waits until it accepts connections.
-func (s *PostgresServer) start(t testing.TB, dir string, cred *syscall.Credential) {
-	t.Helper()
-	s.pgCtl = func(args ...string) error {
-		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off", s.Port, dir)
-		for _, kv := range s.settings {
-			opts += " -c " + kv
-		}
-		cmd := exec.Command(filepath.Join(s.BinDir, "pg_ctl"), append([]string{"-D", s.dataDir, "-o", opts, "-l", filepath.Join(dir, "log")}, args...)...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		cmd.Env = append(os.Environ(), "LC_ALL=C")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			log, _ := os.ReadFile(filepath.Join(dir, "log"))
-			return fmt.Errorf("pg_ctl %s: %v\n%s\n%s", strings.Join(args, " "), err, out, log)
-		}
-		return nil
-	}
-	// FreePort's port may be taken by another test's server before ours
-	// binds it: then another port.
-	for attempt := 1; ; attempt++ {
-		err := s.pgCtl("-w", "-t", "60", "start")
-		if err == nil {
-			break
-		}
-		if attempt == 5 || !strings.Contains(err.Error(), "Address already in use") {
-			t.Fatal(err)
-		}
-		os.Remove(filepath.Join(dir, "log"))
-		s.Port = FreePort(t)
-	}
-	t.Cleanup(func() {
-		cmd := exec.Command(filepath.Join(s.BinDir, "pg_ctl"), "-D", s.dataDir, "-m", "immediate", "-w", "stop")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		cmd.Run()
-	})
-	db, err := sql.Open("pgx", s.DSN("postgres"))
+	s, err := pgserver.StartDir(dataDir, like.Server)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for ctx.Err() == nil {
-		if err = db.PingContext(ctx); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("postgres did not accept connections: %v", err)
-}
-
-// serverDir makes a temporary directory for a server's socket, log and
-// files, removed when the test ends, owned by the account the server
-// runs as (returned).
-func serverDir(t testing.TB) (string, *syscall.Credential) {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "coffer-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	cred, err := postgresCredential(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir, cred
+	t.Cleanup(s.Close)
+	return &PostgresServer{s}
 }
 
 // Stop stops the server (fast shutdown: connections are cut), for tests
 // of a database outage; Start starts it again on the same port.
 func (s *PostgresServer) Stop(t testing.TB) {
 	t.Helper()
-	if err := s.pgCtl("-m", "fast", "-w", "stop"); err != nil {
+	if err := s.Server.Stop(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -193,19 +87,9 @@ func (s *PostgresServer) Stop(t testing.TB) {
 // Start starts a server Stop stopped.
 func (s *PostgresServer) Start(t testing.TB) {
 	t.Helper()
-	if err := s.pgCtl("-w", "-t", "60", "start"); err != nil {
+	if err := s.Server.Restart(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// postgresCredential returns the credential to run PostgreSQL under (the
-// postgres user when we are root, else nil) and hands dir to it.
-func postgresCredential(dir string) (*syscall.Credential, error) {
-	cred, err := PostgresOwner()
-	if cred == nil || err != nil {
-		return cred, err
-	}
-	return cred, os.Chown(dir, int(cred.Uid), int(cred.Gid))
 }
 
 // PostgresOwner is the account test clusters run as: the postgres user

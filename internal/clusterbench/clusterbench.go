@@ -131,7 +131,10 @@ func (b *bench) start(ctx context.Context) error {
 			return err
 		}
 		b.logs = append(b.logs, f)
-		n, err := b.cluster.StartNode(ctx, f)
+		// A node ID of its own: the nodes share one host, and an
+		// instance's server and WAL capture belong to the node that
+		// created it (jobs.nodeId).
+		n, err := b.cluster.StartNode(ctx, f, fmt.Sprintf("COFFER_NODE_ID=bench-node-%d", i+1))
 		if err != nil {
 			return fmt.Errorf("node %d: %w (log: %s)", i+1, err, f.Name())
 		}

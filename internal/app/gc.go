@@ -19,10 +19,11 @@ const ServerGCPercent = 800
 // ServerMemoryLimit is the soft memory limit of `coffer serve` when
 // GOMEMLIMIT is not set. GOGC 800 lets the heap reach nine times what is
 // live: with tens of MB live under load (WAL captures, backup pipelines)
-// that was 1.2–2.1 GiB per node in `coffer bench cluster`. The limit makes
+// that was 1.2–2.1 GiB per node in `coffer bench cluster` (293–300 MiB with a
+// 256 MiB limit, so 192 leaves room for what is not heap). The limit makes
 // the collector run sooner only when the heap nears it; a node whose live
 // heap needs more keeps working, the runtime capping the collector's CPU.
-const ServerMemoryLimit = 256 << 20
+const ServerMemoryLimit = 192 << 20
 
 // TuneGC applies ServerGCPercent and ServerMemoryLimit unless the
 // operator set GOGC or GOMEMLIMIT.

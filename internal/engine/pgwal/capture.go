@@ -424,6 +424,12 @@ func (c *capture) stream(ctx context.Context, start LSN, tli uint32) (*pglogrepl
 	c.tli = tli
 	c.p = newParser(start, c.segSize, c.onCommit)
 	pos := start
+	// A probe before anything arrives: when the vault is down and a
+	// completed segment fails to store at once, each retry still records
+	// the lag.
+	if err := c.probe(ctx); err != nil {
+		return nil, err
+	}
 	nextFlush := time.Now().Add(c.o.FlushInterval)
 	nextCheck := time.Now().Add(c.o.SlotCheckInterval)
 	for {
@@ -535,6 +541,18 @@ func (c *capture) onCommit(t time.Time, end LSN) {
 // tick probes the server's insert position, stores what arrived, and
 // confirms it.
 func (c *capture) tick(ctx context.Context) error {
+	if err := c.probe(ctx); err != nil {
+		return err
+	}
+	if err := c.flush(ctx); err != nil {
+		return err
+	}
+	return c.status(ctx)
+}
+
+// probe records the server's insert position at a server time, and the
+// replication lag for Status.
+func (c *capture) probe(ctx context.Context) error {
 	var p probe
 	var ins, cur string
 	var slot *string
@@ -548,13 +566,7 @@ func (c *capture) tick(ctx context.Context) error {
 	}
 	p.lsn = pageBoundary(l, c.segSize)
 	c.probes = append(c.probes, p)
-	if err := c.recordLag(ctx, p.at, cur, slot); err != nil {
-		return err
-	}
-	if err := c.flush(ctx); err != nil {
-		return err
-	}
-	return c.status(ctx)
+	return c.recordLag(ctx, p.at, cur, slot)
 }
 
 // recordLag records the server's WAL position and the slot's (what the

@@ -36,6 +36,9 @@
 //	template-MAJOR/        an initdb'd cluster per installed major version,
 //	                       made once; every new server copies it (cp -a),
 //	                       so a create costs a copy and a start, not an initdb
+//	template-MAJOR.spare/  a copy of the template made in the background
+//	                       after each create; the next create moves it into
+//	                       place (a rename) instead of copying while it waits
 //	db-XXXXXXXX…/          one server, named after the instance's
 //	                       DbiResourceId (lower-cased), 0700:
 //	  data/                PGDATA, 0700

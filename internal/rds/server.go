@@ -39,10 +39,12 @@ type Servers struct {
 	self string              // the operating-system account coffer runs as
 
 	mu        sync.Mutex
-	templates map[string]*sync.Mutex // major -> lock making its template
-	locks     map[string]*sync.Mutex // server -> lock serialising its operations
-	want      map[string]bool        // servers that should be running (supervised)
-	reserved  map[int]string         // ports of known servers, running or not
+	templates map[string]*sync.Mutex   // major -> lock making its template
+	locks     map[string]*sync.Mutex   // server -> lock serialising its operations
+	want      map[string]bool          // servers that should be running (supervised)
+	reserved  map[int]string           // ports of known servers, running or not
+	sparing   map[string]chan struct{} // majors whose spare template copy is being made: closed when done
+	spares    sync.WaitGroup           // the goroutines making spare copies
 
 	stop chan struct{}
 }
@@ -106,7 +108,7 @@ func NewServers(o ServersOptions) (*Servers, error) {
 	}
 	return &Servers{opts: o, log: o.Log, cred: cred, self: me.Username,
 		templates: map[string]*sync.Mutex{}, locks: map[string]*sync.Mutex{}, want: map[string]bool{}, reserved: map[int]string{},
-		stop: make(chan struct{})}, nil
+		sparing: map[string]chan struct{}{}, stop: make(chan struct{})}, nil
 }
 
 func (m *Servers) dir(name string) string     { return filepath.Join(m.opts.Dir, name) }
@@ -327,13 +329,85 @@ func (m *Servers) Create(ctx context.Context, spec ServerSpec) (engine.Target, e
 	if err != nil {
 		return engine.Target{}, err
 	}
+	// The data directory is the spare copy of the template made after
+	// the previous create (a rename; when it is still being made, once it
+	// is), else a copy made now; either way the next spare copy is made
+	// once this create is done, while nobody waits for it.
+	defer m.makeSpare(spec.Major, tmpl)
 	return m.create(ctx, spec, func(data string) error {
+		m.mu.Lock()
+		making := m.sparing[spec.Major]
+		m.mu.Unlock()
+		if making != nil {
+			select {
+			case <-making:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		err := os.Rename(m.spareDir(spec.Major), data)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("take the spare copy of the PostgreSQL %s template: %w", spec.Major, err)
+		}
 		out, err := exec.CommandContext(ctx, "cp", "-a", tmpl, data).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("copy the PostgreSQL %s template: %v: %s", spec.Major, err, lastLine(out))
 		}
 		return nil
 	})
+}
+
+// spareDir is a copy of the template of a major version made ahead of
+// the next Create.
+func (m *Servers) spareDir(major string) string {
+	return filepath.Join(m.opts.Dir, "template-"+major+".spare")
+}
+
+// makeSpare copies the template tmpl of major to its spare directory in
+// the background, unless the copy is there, being made, or the manager
+// is closing. A failure only costs the next Create the copy.
+func (m *Servers) makeSpare(major, tmpl string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	select {
+	case <-m.stop:
+		return
+	default:
+	}
+	if m.sparing[major] != nil {
+		return
+	}
+	dir := m.spareDir(major)
+	if _, err := os.Stat(dir); err == nil {
+		return
+	}
+	done := make(chan struct{})
+	m.sparing[major] = done
+	m.spares.Add(1)
+	go func() {
+		defer m.spares.Done()
+		defer func() {
+			m.mu.Lock()
+			delete(m.sparing, major)
+			m.mu.Unlock()
+			close(done)
+		}()
+		tmp := dir + ".tmp"
+		os.RemoveAll(tmp)
+		out, err := exec.Command("cp", "-a", tmpl, tmp).CombinedOutput()
+		if err == nil {
+			err = os.Rename(tmp, dir)
+		} else {
+			err = fmt.Errorf("%v: %s", err, lastLine(out))
+		}
+		if err != nil {
+			os.RemoveAll(tmp)
+			m.log.Warn("copy the PostgreSQL template ahead of the next create", "version", major, "error", err)
+		}
+	}()
 }
 
 // CreateFromDataDir makes a new server of a data directory someone else
@@ -436,9 +510,11 @@ func (m *Servers) create(ctx context.Context, spec ServerSpec, fill func(data st
 			return t, err
 		}
 	}
+	began := time.Now()
 	if err := fill(m.dataDir(spec.Name)); err != nil {
 		return t, err
 	}
+	filled := time.Now()
 	if err := os.Chmod(m.dataDir(spec.Name), 0o700); err != nil {
 		return t, err
 	}
@@ -452,6 +528,7 @@ func (m *Servers) create(ctx context.Context, spec ServerSpec, fill func(data st
 	if err := m.startServer(ctx, spec.Name); err != nil {
 		return t, err
 	}
+	started := time.Now()
 	conn, err := m.connect(ctx, spec.Name, "postgres")
 	if err != nil {
 		return t, err
@@ -460,6 +537,7 @@ func (m *Servers) create(ctx context.Context, spec ServerSpec, fill func(data st
 	if err := waitRecovered(ctx, conn); err != nil {
 		return t, err
 	}
+	ready := time.Now()
 	verifier, err := scramVerifier(spec.Password)
 	if err != nil {
 		return t, err
@@ -500,6 +578,8 @@ func (m *Servers) create(ctx context.Context, spec ServerSpec, fill func(data st
 		}
 	}
 	m.supervise(spec.Name)
+	m.log.Info("PostgreSQL server created", "server", spec.Name, "fill", filled.Sub(began), "start", started.Sub(filled),
+		"ready", ready.Sub(started), "roles", time.Since(ready))
 	return engine.Target{Host: m.opts.ListenAddress, Port: port, Database: spec.DBName, User: spec.Owner, Password: spec.Password, SSLMode: "disable"}, nil
 }
 
@@ -900,11 +980,14 @@ func (m *Servers) check(name string) {
 
 // Close stops supervising and stops every server it supervised, cleanly.
 func (m *Servers) Close() error {
+	m.mu.Lock()
 	select {
 	case <-m.stop:
 	default:
 		close(m.stop)
 	}
+	m.mu.Unlock()
+	m.spares.Wait()
 	m.mu.Lock()
 	names := make([]string, 0, len(m.want))
 	for n := range m.want {

@@ -101,7 +101,9 @@
 // Manifest plaintext:
 //
 //	8   stream size, uint64 LE
-//	32  SHA-256 of the whole stream
+//	32  SHA-256 of the whole stream (hashed as Writer.Write takes it;
+//	    Writer.StreamDigest and Reader.StreamDigest give it, with the
+//	    size, to a producer or consumer that records or checks the same)
 //	8   created, Unix nanoseconds, int64 LE
 //	uv  metadata count, then per entry in key order: uv len | key | uv len | value
 //	uv  chunk count, then per chunk in stream order: chunk ID (32) | uv plaintext length

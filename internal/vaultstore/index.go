@@ -60,51 +60,34 @@ func idArgs(ids []ChunkID) []any {
 	return a
 }
 
-// reuse looks ids up among the domain's live packs, locks the packs that
-// hold them (so GC cannot condemn them in between) and records references
-// for the manifest, all in one transaction with the lease check. It
-// returns the IDs found.
+// reuse looks ids up among the domain's live packs, then locks the packs
+// that hold them (so GC cannot condemn them in between) and records
+// references for the manifest, in one transaction with the lease check.
+// It returns the IDs found. The look-up is a read of its own: most
+// chunks of a first backup are new, and a batch without a hit costs no
+// write transaction. The lock re-checks that each pack is still live, so
+// a pack condemned since the look-up only turns its chunks into misses.
 func (e *Engine) reuse(ctx context.Context, ds *domainState, mid ManifestID, ids []ChunkID) (map[ChunkID]bool, error) {
-	var found map[ChunkID]bool
-	err := e.db.InTx(ctx, func(q meta.Querier) error {
-		found = map[ChunkID]bool{}
+	found := map[ChunkID]bool{}
+	where, err := e.livePacks(ctx, ds, ids)
+	if err != nil || len(where) == 0 {
+		return found, err
+	}
+	packs := make([]string, 0, len(where))
+	for p := range where {
+		packs = append(packs, p)
+	}
+	sort.Strings(packs)
+	err = e.db.InTx(ctx, func(q meta.Querier) error {
+		clear(found)
 		if err := e.checkLease(ctx, q, mid); err != nil {
 			return err
 		}
-		args := append([]any{ds.id.String()}, idArgs(ids)...)
-		rows, err := q.QueryContext(ctx, `SELECT c.chunk_id, c.pack FROM vs_chunks c JOIN vs_packs p ON p.domain_id = c.domain_id AND p.pack = c.pack
-			WHERE c.domain_id = ? AND p.state = 'live' AND c.chunk_id IN (`+placeholders(len(ids))+`)`, args...)
-		if err != nil {
-			return err
-		}
-		where := map[string][]ChunkID{}
-		for rows.Next() {
-			var b []byte
-			var pack string
-			if err := rows.Scan(&b, &pack); err != nil {
-				rows.Close()
-				return err
-			}
-			var id ChunkID
-			copy(id[:], b)
-			where[pack] = append(where[pack], id)
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		if len(where) == 0 {
-			return nil
-		}
-		packs := make([]string, 0, len(where))
-		for p := range where {
-			packs = append(packs, p)
-		}
-		sort.Strings(packs)
-		args = []any{ds.id.String()}
+		args := []any{ds.id.String()}
 		for _, p := range packs {
 			args = append(args, p)
 		}
-		rows, err = q.QueryContext(ctx, `UPDATE vs_packs SET lock_seq = lock_seq + 1 WHERE domain_id = ? AND state = 'live' AND pack IN (`+placeholders(len(packs))+`) RETURNING pack`, args...)
+		rows, err := q.QueryContext(ctx, `UPDATE vs_packs SET lock_seq = lock_seq + 1 WHERE domain_id = ? AND state = 'live' AND pack IN (`+placeholders(len(packs))+`) RETURNING pack`, args...)
 		if err != nil {
 			return err
 		}
@@ -128,6 +111,32 @@ func (e *Engine) reuse(ctx context.Context, ds *domainState, mid ManifestID, ids
 		return insertRefs(ctx, q, ds, mid, refs)
 	})
 	return found, err
+}
+
+// livePacks finds which of ids the domain's live packs hold, by pack.
+func (e *Engine) livePacks(ctx context.Context, ds *domainState, ids []ChunkID) (map[string][]ChunkID, error) {
+	args := append([]any{ds.id.String()}, idArgs(ids)...)
+	rows, err := e.db.QueryContext(ctx, `SELECT c.chunk_id, c.pack FROM vs_chunks c JOIN vs_packs p ON p.domain_id = c.domain_id AND p.pack = c.pack
+		WHERE c.domain_id = ? AND p.state = 'live' AND c.chunk_id IN (`+placeholders(len(ids))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("look up chunks: %w", err)
+	}
+	where := map[string][]ChunkID{}
+	for rows.Next() {
+		var b []byte
+		var pack string
+		if err := rows.Scan(&b, &pack); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		var id ChunkID
+		copy(id[:], b)
+		where[pack] = append(where[pack], id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	return where, nil
 }
 
 // registerPack records a pack about to be uploaded (state uploading),

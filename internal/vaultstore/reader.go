@@ -306,6 +306,12 @@ func (e *Engine) OpenReader(ctx context.Context, id ManifestID) (*Reader, error)
 // Info describes the recovery point being read.
 func (r *Reader) Info() *ManifestInfo { return r.info }
 
+// StreamDigest is the length and SHA-256 the reader checks the stream
+// against: it returns an ErrCorrupt error instead of io.EOF when they
+// differ. A consumer that would check the same digest relies on this
+// instead of hashing the stream a second time.
+func (r *Reader) StreamDigest() (int64, [32]byte) { return r.info.Size, r.info.SHA256 }
+
 func (r *Reader) Read(p []byte) (int, error) {
 	for r.err == nil {
 		for len(r.cur) > 0 {

@@ -1,10 +1,8 @@
 package vaultstore
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 
 	"github.com/coffer-dev/coffer/internal/vaultstore/chunker"
@@ -58,7 +56,6 @@ func (w *Writer) nextMark() (int64, bool) {
 type sections struct {
 	w     *Writer
 	r     io.Reader
-	h     hash.Hash
 	off   int64 // stream offset of the next byte Read returns
 	block int   // how the current section is cut
 	buf   []byte
@@ -94,7 +91,6 @@ func (s *sections) Read(p []byte) (int, error) {
 			lim = o - s.off
 		}
 		n := copy(p, s.pend[:lim])
-		s.h.Write(s.pend[:n])
 		s.pend = s.pend[n:]
 		s.off += int64(n)
 		return n, nil
@@ -122,7 +118,7 @@ func (w *Writer) chunkStream(r io.Reader, out chan<- *item) error {
 	if err != nil {
 		return err
 	}
-	s := &sections{w: w, r: r, h: sha256.New(), buf: make([]byte, 256<<10)}
+	s := &sections{w: w, r: r, buf: make([]byte, 256<<10)}
 	c := chunker.New(s, tab, w.ds.params)
 	var seq int64
 	put := func(bp *[]byte) error {
@@ -172,6 +168,5 @@ func (w *Writer) chunkStream(r io.Reader, out chan<- *item) error {
 			break
 		}
 	}
-	s.h.Sum(w.sum[:0])
 	return nil
 }

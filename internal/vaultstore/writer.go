@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"runtime"
@@ -95,6 +96,10 @@ type Writer struct {
 	size    int64
 	c       counters
 
+	// h hashes the stream as Write takes it (NewWriter only), so that
+	// its SHA-256 is known when the last Write returns (StreamDigest).
+	h hash.Hash
+
 	// Sections (see Boundary): written counts the bytes Write took, on
 	// the caller's side; marks are the boundaries not yet reached by the
 	// chunking stage.
@@ -155,6 +160,7 @@ func (e *Engine) NewWriterLevel(ctx context.Context, d Domain, meta map[string]s
 	}
 	w.level = level
 	w.pr, w.pw = io.Pipe()
+	w.h = sha256.New()
 	w.start(func(w *Writer, out chan<- *item) error { return w.chunkStream(w.pr, out) })
 	return w, nil
 }
@@ -610,6 +616,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 		return 0, errors.New("vaultstore: this writer takes no stream")
 	}
 	n, err := w.pw.Write(p)
+	w.h.Write(p[:n])
 	w.written += int64(n)
 	if err != nil {
 		if e := w.firstErr(); e != nil {
@@ -617,6 +624,19 @@ func (w *Writer) Write(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// StreamDigest is the length and SHA-256 of the bytes Write took so far:
+// after the last Write, what the recovery point's manifest records and
+// what Reader checks the stream against. A producer that records its
+// stream's digest (engine.Metadata) takes it from here instead of
+// hashing the stream a second time.
+func (w *Writer) StreamDigest() (int64, [32]byte) {
+	var sum [32]byte
+	if w.h != nil {
+		w.h.Sum(sum[:0])
+	}
+	return w.written, sum
 }
 
 // Commit ends the stream, waits until every pack and index entry is
@@ -637,6 +657,9 @@ func (w *Writer) Commit(ctx context.Context) (ManifestID, Stats, error) {
 	w.closeSpools()
 	close(w.hbStop)
 	defer w.cancel()
+	if w.h != nil {
+		w.h.Sum(w.sum[:0])
+	}
 	if err := w.firstErr(); err != nil {
 		w.drop()
 		return "", w.c.snapshot(), err

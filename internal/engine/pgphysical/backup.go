@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -96,8 +97,15 @@ func (e *Engine) Snapshot(ctx context.Context, t engine.Target, sink Sink) (*eng
 		return nil, fmt.Errorf("base backup of %s: %w", t, err)
 	}
 	s := &bbStream{conn: conn, ctx: ctx}
+	// The stream is hashed once: by the sink when it hashes what it
+	// takes (the vault's writer), else here.
+	ds, hashed := sink.(digestSink)
 	dig := engine.NewDigest()
-	enc := newEncoder(sink, dig)
+	var digest io.Writer
+	if !hashed {
+		digest = dig
+	}
+	enc := newEncoder(sink, digest)
 	if err := e.receive(s, enc, md); err != nil {
 		return nil, fmt.Errorf("base backup of %s: %w", t, err)
 	}
@@ -115,7 +123,13 @@ func (e *Engine) Snapshot(ctx context.Context, t engine.Target, sink Sink) (*eng
 		return nil, fmt.Errorf("base backup of %s: timeline %q: %w", t, s.results[2][0][1], err)
 	}
 	md.Physical.Timeline = int32(tli)
-	md.StreamSize, md.StreamSHA256 = dig.Size(), dig.Sum()
+	if hashed {
+		var sum [32]byte
+		md.StreamSize, sum = ds.StreamDigest()
+		md.StreamSHA256 = hex.EncodeToString(sum[:])
+	} else {
+		md.StreamSize, md.StreamSHA256 = dig.Size(), dig.Sum()
+	}
 	md.CompletedAt = time.Now().UTC()
 	return md, nil
 }

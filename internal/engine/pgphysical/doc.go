@@ -49,8 +49,23 @@
 // order; the last file is "backup_manifest", PostgreSQL's manifest of
 // the backup (JSON; every file but pg_wal's with its size and checksum,
 // the WAL range, and the manifest's own SHA-256). Nothing follows the
-// end record; Metadata.StreamSize and StreamSHA256 cover the whole
-// stream.
+// end record.
+//
+// # Stream integrity
+//
+// Metadata.StreamSize and StreamSHA256 are the length and SHA-256 of the
+// whole stream, exactly as written to the Sink, and the stream is hashed
+// once on each side. Snapshot takes them from a Sink that hashes what it
+// takes (StreamDigest: vaultstore.Writer, whose manifest records the same
+// two values), else hashes the stream itself. Restore relies on a reader
+// that checks its stream against the same length and SHA-256 (again
+// StreamDigest: vaultstore.Reader, which returns an error instead of
+// io.EOF when they differ) and reads it to its end; from any other
+// reader, or when the reader's digest is not the metadata's, it hashes
+// the stream itself and compares. Either way a restore fails, and
+// leaves the directory empty, unless every byte it read is the byte the
+// snapshot wrote. Each file is checked again against backup_manifest
+// (below), which PostgreSQL wrote.
 //
 // WAL segment files (pg_wal/ + 24 hex digits) are stored with every
 // 8 KiB WAL page whose header's xlp_pageaddr (bytes 8-15,
@@ -93,9 +108,12 @@
 // # Restore
 //
 // Restore reads the stream into an empty (or new) directory, owned by
-// Options.Owner when set, hashing each file as it is written with the
-// manifest's algorithm; checks the stream's size and SHA-256 against the
-// metadata; then checks the restored files against backup_manifest
+// Options.Owner when set. One goroutine reads the stream and passes the
+// directories and file contents, in stream order, through a few 256 KiB
+// buffers to another that creates them and hashes each file with the
+// manifest's algorithm as it writes it, so that reading (from the
+// vault: fetching, decrypting, decompressing) overlaps writing. Restore
+// checks the stream's size and SHA-256 (above); then checks the restored files against backup_manifest
 // (its own SHA-256 first; every listed file present with its size and
 // checksum; no file outside pg_wal that it does not list; every WAL
 // segment of its WAL range present). Only then does it write the

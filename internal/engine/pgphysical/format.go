@@ -103,8 +103,21 @@ type encoder struct {
 	scratch [binary.MaxVarintLen64]byte
 }
 
+// newEncoder writes to sink and, when digest is not nil, to digest.
 func newEncoder(sink Sink, digest io.Writer) *encoder {
-	return &encoder{sink: sink, w: bufio.NewWriterSize(io.MultiWriter(sink, digest), 256<<10)}
+	w := io.Writer(sink)
+	if digest != nil {
+		w = io.MultiWriter(sink, digest)
+	}
+	return &encoder{sink: sink, w: bufio.NewWriterSize(w, 256<<10)}
+}
+
+// digestSink is a Sink that hashes what it takes, as vaultstore.Writer
+// does: StreamDigest is the length and SHA-256 of the bytes written so
+// far.
+type digestSink interface {
+	Sink
+	StreamDigest() (int64, [32]byte)
 }
 
 func (e *encoder) uvarint(v uint64) {

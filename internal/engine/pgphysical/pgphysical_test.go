@@ -5,6 +5,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -363,5 +365,51 @@ func TestSnapshotNeedsReplication(t *testing.T) {
 	}
 	if buf.Len() != 0 {
 		t.Fatalf("the sink received %d bytes", buf.Len())
+	}
+}
+
+// TestStreamHashedOnce: a snapshot into the vault records the stream's
+// length and SHA-256 without hashing it itself, and they are those of
+// the bytes the vault gives back; a restore from the vault relies on
+// the reader's check of that digest, and one whose metadata records
+// another digest hashes the stream itself and fails, leaving nothing.
+func TestStreamHashedOnce(t *testing.T) {
+	src := testenv.StartPostgres(t)
+	db := openDB(t, src.CreateDatabase(t, "app"))
+	exec(t, db, `CREATE TABLE items AS SELECT i AS id, md5(i::text) AS name FROM generate_series(1, 5000) i`)
+	e, v := newEngine(t), newVault(t)
+	id, _, md := backup(t, e, v, src)
+	ctx := context.Background()
+	r, err := v.OpenReader(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dig := engine.NewDigest()
+	_, err = io.Copy(dig, r)
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(dig.Size(), " ", dig.Sum()), fmt.Sprint(md.StreamSize, " ", md.StreamSHA256); got != want {
+		t.Fatalf("stream read back: %s; the snapshot recorded %s", got, want)
+	}
+	dir := restoreDir(t, e, v, id, md)
+	if err := pgphysical.VerifyDir(dir); err != nil {
+		t.Fatal(err)
+	}
+
+	other := *md
+	other.StreamSHA256 = strings.Repeat("0", 64)
+	r, err = v.OpenReader(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	dir2 := filepath.Join(t.TempDir(), "data")
+	if _, err := e.Restore(ctx, r, dir2, &other); !errors.Is(err, engine.ErrCorrupt) || !strings.Contains(err.Error(), "SHA-256") {
+		t.Fatalf("restore with another digest in the metadata: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir2); len(entries) != 0 {
+		t.Fatalf("a failed restore left %d entries", len(entries))
 	}
 }

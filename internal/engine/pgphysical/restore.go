@@ -3,8 +3,10 @@ package pgphysical
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -101,17 +103,79 @@ func emptyDir(dir string) error {
 	return first
 }
 
+// verifiedStream is a stream that checks its own length and SHA-256,
+// as vaultstore.Reader does: at its end it returns an error instead of
+// io.EOF when they differ from StreamDigest.
+type verifiedStream interface {
+	io.Reader
+	StreamDigest() (int64, [32]byte)
+}
+
+// restore reads the stream on the caller's goroutine and hands the
+// directories and file contents, in stream order, to a fileWriter on
+// another, so that reading from the vault overlaps writing and hashing
+// the files.
 func (e *Engine) restore(ctx context.Context, r io.Reader, dir string, md *engine.Metadata) (*RestoreResult, error) {
-	dig := engine.NewDigest()
-	d := &decoder{r: bufio.NewReaderSize(io.TeeReader(r, dig), 256<<10)}
+	// The stream is hashed once: by the reader when it checks the digest
+	// md records, else here.
+	var dig *engine.Digest
+	if vs, ok := r.(verifiedStream); !ok || !sameDigest(vs, md) {
+		dig = engine.NewDigest()
+		r = io.TeeReader(r, dig)
+	}
+	d := &decoder{r: bufio.NewReaderSize(r, 256<<10)}
 	if err := d.start(); err != nil {
 		return nil, err
 	}
-	alg := md.Physical.ManifestChecksums
-	got := map[string]fileSum{}
+	fw := newFileWriter(e, dir, md.Physical.ManifestChecksums)
+	go fw.run()
+	res, err := e.decode(ctx, d, fw)
+	close(fw.ops)
+	if werr := <-fw.done; err == nil || werr != nil && errors.Is(err, errWriterFailed) {
+		err = werr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if dig != nil {
+		if err := dig.Check(md); err != nil {
+			return nil, err
+		}
+	}
+	man, err := os.ReadFile(filepath.Join(dir, manifestName))
+	if err != nil {
+		return nil, corrupt("the backup has no backup_manifest: %v", err)
+	}
+	m, err := parseManifest(man)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.check(fw.got, false); err != nil {
+		return nil, err
+	}
+	if err := e.writeRecovery(dir); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// sameDigest reports whether vs checks the stream against the digest md
+// records.
+func sameDigest(vs verifiedStream, md *engine.Metadata) bool {
+	n, sum := vs.StreamDigest()
+	return md.StreamSHA256 != "" && n == md.StreamSize && hex.EncodeToString(sum[:]) == md.StreamSHA256
+}
+
+// errWriterFailed stops the decoding when the file writer has failed; the
+// writer's error is the one returned.
+var errWriterFailed = errors.New("file writer failed")
+
+// decode reads the records up to the end of the stream and passes them
+// to fw.
+func (e *Engine) decode(ctx context.Context, d *decoder, fw *fileWriter) (*RestoreResult, error) {
 	res := &RestoreResult{}
+	seen := map[string]bool{}
 	var records int64
-	buf := make([]byte, 256<<10)
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -127,88 +191,193 @@ func (e *Engine) restore(ctx context.Context, r io.Reader, dir string, md *engin
 			break
 		}
 		records++
-		p := filepath.Join(dir, filepath.FromSlash(rec.path))
-		if rec.kind == recDir {
-			if err := os.MkdirAll(p, 0o700); err != nil {
-				return nil, fmt.Errorf("restore: %w", err)
+		if rec.kind == recFile {
+			if seen[rec.path] {
+				return nil, corrupt("file %s appears twice", rec.path)
 			}
-			if err := e.own(p); err != nil {
-				return nil, fmt.Errorf("restore: %w", err)
-			}
-			continue
+			seen[rec.path] = true
+			res.Files++
+			res.Bytes += rec.size
 		}
-		if _, dup := got[rec.path]; dup {
-			return nil, corrupt("file %s appears twice", rec.path)
-		}
-		fs, err := e.restoreFile(d.r, p, rec, alg, buf)
-		if err != nil {
+		if err := fw.send(writeOp{rec: rec}); err != nil {
 			return nil, err
 		}
-		got[rec.path] = fs
-		res.Files++
-		res.Bytes += rec.size
+		for left := rec.size; left > 0; {
+			buf, err := fw.buffer()
+			if err != nil {
+				return nil, err
+			}
+			n, err := io.ReadFull(d.r, buf[:min(int64(len(buf)), left)])
+			if err != nil {
+				fw.free <- buf
+				if err == io.EOF || err == io.ErrUnexpectedEOF {
+					err = corrupt("file %s ends early: %d of %d bytes", rec.path, rec.size-left+int64(n), rec.size)
+				}
+				return nil, fmt.Errorf("restore %s: %w", rec.path, err)
+			}
+			left -= int64(n)
+			if err := fw.send(writeOp{data: buf[:n], last: left == 0}); err != nil {
+				fw.free <- buf
+				return nil, err
+			}
+		}
 	}
-	if _, err := d.r.ReadByte(); err != io.EOF {
+	if _, err := d.r.ReadByte(); err == nil {
 		return nil, corrupt("%v", errTrailing)
-	}
-	if err := dig.Check(md); err != nil {
-		return nil, err
-	}
-	man, err := os.ReadFile(filepath.Join(dir, manifestName))
-	if err != nil {
-		return nil, corrupt("the backup has no backup_manifest: %v", err)
-	}
-	m, err := parseManifest(man)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.check(got, false); err != nil {
-		return nil, err
-	}
-	if err := e.writeRecovery(dir); err != nil {
+	} else if err != io.EOF {
 		return nil, err
 	}
 	return res, nil
 }
 
-// restoreFile writes one file's content, hashing it as the manifest does.
-func (e *Engine) restoreFile(r io.Reader, p string, rec *record, alg string, buf []byte) (fileSum, error) {
-	fs := fileSum{size: rec.size}
+// writeOp is one step of a restore, in stream order: a record (a
+// directory, or a file to create), or a piece of the current file's
+// content (last: the file is complete).
+type writeOp struct {
+	rec  *record
+	data []byte
+	last bool
+}
+
+// fileWriter creates the directories and files of a restore and hashes
+// each file as the manifest does. Content buffers cycle between the
+// decoder and the writer through free, which bounds the bytes in flight.
+type fileWriter struct {
+	e    *Engine
+	dir  string
+	alg  string
+	ops  chan writeOp
+	free chan []byte
+	stop chan struct{} // closed when the writer fails
+	done chan error
+	got  map[string]fileSum // valid once done has answered
+
+	f   *os.File
+	cur *record
+	h   hash.Hash
+	n   int64
+}
+
+const (
+	restoreBuffers = 8
+	restoreBuffer  = 256 << 10
+)
+
+func newFileWriter(e *Engine, dir, alg string) *fileWriter {
+	fw := &fileWriter{e: e, dir: dir, alg: alg, ops: make(chan writeOp, restoreBuffers), free: make(chan []byte, restoreBuffers),
+		stop: make(chan struct{}), done: make(chan error, 1), got: map[string]fileSum{}}
+	for i := 0; i < restoreBuffers; i++ {
+		fw.free <- make([]byte, restoreBuffer)
+	}
+	return fw
+}
+
+// send passes op to the writer unless it has failed.
+func (fw *fileWriter) send(op writeOp) error {
+	select {
+	case fw.ops <- op:
+		return nil
+	case <-fw.stop:
+		return errWriterFailed
+	}
+}
+
+// buffer takes a free content buffer unless the writer has failed.
+func (fw *fileWriter) buffer() ([]byte, error) {
+	select {
+	case b := <-fw.free:
+		return b, nil
+	case <-fw.stop:
+		return nil, errWriterFailed
+	}
+}
+
+// run does the ops until ops is closed; after an error it only gives
+// the buffers back.
+func (fw *fileWriter) run() {
+	var err error
+	for op := range fw.ops {
+		if err == nil {
+			if err = fw.do(op); err != nil {
+				close(fw.stop)
+			}
+		}
+		if op.data != nil {
+			fw.free <- op.data[:cap(op.data)]
+		}
+	}
+	if fw.f != nil {
+		fw.f.Close()
+		if err == nil {
+			err = corrupt("file %s ends early: %d of %d bytes", fw.cur.path, fw.n, fw.cur.size)
+		}
+	}
+	fw.done <- err
+}
+
+func (fw *fileWriter) do(op writeOp) error {
+	if op.rec != nil {
+		p := filepath.Join(fw.dir, filepath.FromSlash(op.rec.path))
+		if op.rec.kind == recDir {
+			if err := os.MkdirAll(p, 0o700); err != nil {
+				return fmt.Errorf("restore: %w", err)
+			}
+			if err := fw.e.own(p); err != nil {
+				return fmt.Errorf("restore: %w", err)
+			}
+			return nil
+		}
+		return fw.create(p, op.rec)
+	}
+	if _, err := fw.f.Write(op.data); err != nil {
+		return fmt.Errorf("restore %s: %w", fw.cur.path, err)
+	}
+	if fw.h != nil {
+		fw.h.Write(op.data)
+	}
+	fw.n += int64(len(op.data))
+	if op.last {
+		return fw.closeFile()
+	}
+	return nil
+}
+
+// create starts a file; an empty one is complete at once.
+func (fw *fileWriter) create(p string, rec *record) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return fs, fmt.Errorf("restore: %w", err)
+		return fmt.Errorf("restore: %w", err)
 	}
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fs, fmt.Errorf("restore: %w", err)
+		return fmt.Errorf("restore: %w", err)
 	}
-	h, _ := newChecksum(alg)
-	w := io.Writer(f)
-	if h != nil && rec.path != manifestName {
-		w = io.MultiWriter(f, h)
+	fw.f, fw.cur, fw.n = f, rec, 0
+	fw.h = nil
+	if rec.path != manifestName {
+		fw.h, _ = newChecksum(fw.alg)
 	}
-	_, err = io.CopyBuffer(w, io.LimitReader(r, rec.size), buf)
-	if err == nil {
-		var st os.FileInfo
-		if st, err = f.Stat(); err == nil && st.Size() != rec.size {
-			err = corrupt("file %s ends early: %d of %d bytes", rec.path, st.Size(), rec.size)
-		}
+	if rec.size == 0 {
+		return fw.closeFile()
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	return nil
+}
+
+// closeFile finishes the current file and records its checksum.
+func (fw *fileWriter) closeFile() error {
+	f, rec := fw.f, fw.cur
+	fw.f = nil
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("restore %s: %w", rec.path, err)
 	}
-	if err == nil {
-		err = e.own(p)
+	if err := fw.e.own(f.Name()); err != nil {
+		return fmt.Errorf("restore %s: %w", rec.path, err)
 	}
-	if err != nil {
-		if errors.Is(err, engine.ErrCorrupt) {
-			return fs, err
-		}
-		return fs, fmt.Errorf("restore %s: %w", rec.path, err)
+	fs := fileSum{size: fw.n}
+	if fw.h != nil {
+		fs.alg, fs.sum = fw.alg, checksumHex(fw.alg, fw.h)
 	}
-	if h != nil && rec.path != manifestName {
-		fs.alg, fs.sum = alg, checksumHex(alg, h)
-	}
-	return fs, nil
+	fw.got[rec.path] = fs
+	return nil
 }
 
 // writeRecovery makes the server recover to the backup's consistent

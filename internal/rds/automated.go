@@ -433,7 +433,7 @@ func (s *Service) RestoreToPointInTime(ctx context.Context, in PointInTimeInput)
 	}
 	class := in.InstanceClass
 	if class == "" {
-		class = src.InstanceClass
+		class = restoredClass(src)
 	}
 	var at time.Time
 	if in.RestoreTime != nil {

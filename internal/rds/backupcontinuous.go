@@ -124,6 +124,9 @@ func (s *Service) RestoreContinuous(ctx context.Context, src *Instance, spec Res
 		spec.EngineVersion = restoredVersion(src)
 	}
 	spec.Adopt = src.Origin == OriginRegistered
+	if spec.InstanceClass == "" || spec.InstanceClass == src.InstanceClass {
+		spec.InstanceClass = restoredClass(src)
+	}
 	return s.pointInTime(ctx, src, at, latest, spec)
 }
 
@@ -145,7 +148,7 @@ func (s *Service) SnapshotLatest(ctx context.Context, src *Instance, snap func(t
 		return time.Time{}, err
 	}
 	name := "snapshot-" + strings.ToLower(rand.Text()[:12])
-	if _, err := srv.CreateFromDataDir(ctx, ServerSpec{Name: name, Major: majorOf(src.EngineVersion), Class: src.InstanceClass,
+	if _, err := srv.CreateFromDataDir(ctx, ServerSpec{Name: name, Major: majorOf(src.EngineVersion), Class: restoredClass(src),
 		Owner: src.MasterUsername, Password: password, DBName: src.DBName, Adopt: src.Origin == OriginRegistered}, data); err != nil {
 		return time.Time{}, fmt.Errorf("start a server on the data of %s at %s: %w", src.Identifier, restored.UTC().Format(time.RFC3339Nano), err)
 	}

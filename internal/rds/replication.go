@@ -132,3 +132,13 @@ func restoredVersion(src *Instance) string {
 	}
 	return src.EngineVersion
 }
+
+// restoredClass is the DBInstanceClass a point-in-time restore of src
+// gets when none is given: src's, or for a registered database (whose
+// class, db.registered, sizes no server) the default, db.t3.micro.
+func restoredClass(src *Instance) string {
+	if src.Origin == OriginRegistered {
+		return "db.t3.micro"
+	}
+	return src.InstanceClass
+}

@@ -382,6 +382,11 @@ func (m *Servers) CreateFromDataDir(ctx context.Context, spec ServerSpec, dir st
 				return err
 			}
 		}
+		if spec.Adopt {
+			if err := m.keepPrimarySettings(ctx, v, data); err != nil {
+				return err
+			}
+		}
 		conf, err := os.ReadFile(filepath.Join(data, "postgresql.conf"))
 		if err != nil {
 			return err
@@ -513,6 +518,38 @@ func (m *Servers) create(ctx context.Context, spec ServerSpec, fill func(data st
 	}
 	m.supervise(spec.Name)
 	return engine.Target{Host: m.opts.ListenAddress, Port: port, Database: spec.DBName, User: spec.Owner, Password: spec.Password, SSLMode: "disable"}, nil
+}
+
+// primarySettings are the settings recovery needs at least as high as
+// on the server the WAL came from, as pg_controldata names them.
+var primarySettings = map[string]string{
+	"max_connections setting":      "max_connections",
+	"max_worker_processes setting": "max_worker_processes",
+	"max_wal_senders setting":      "max_wal_senders",
+	"max_prepared_xacts setting":   "max_prepared_transactions",
+	"max_locks_per_xact setting":   "max_locks_per_transaction",
+}
+
+// keepPrimarySettings gives a server made from a registered database's
+// data the values its own server had of primarySettings (read with
+// pg_controldata), in postgresql.auto.conf, which overrides the class's:
+// recovery refuses lower ones.
+func (m *Servers) keepPrimarySettings(ctx context.Context, v Version, data string) error {
+	out, err := m.run(ctx, v.BinDir, "pg_controldata", "-D", data)
+	if err != nil {
+		return fmt.Errorf("pg_controldata: %v: %s", err, lastLine(out))
+	}
+	conf := "\n# Written by coffer: the registered server's values, which recovery needs.\n"
+	for _, line := range strings.Split(string(out), "\n") {
+		k, val, ok := strings.Cut(line, ":")
+		if name := primarySettings[strings.TrimSpace(k)]; ok && name != "" {
+			if _, err := strconv.Atoi(strings.TrimSpace(val)); err != nil {
+				return fmt.Errorf("pg_controldata: %s is %q", k, strings.TrimSpace(val))
+			}
+			conf += name + " = " + strings.TrimSpace(val) + "\n"
+		}
+	}
+	return appendConf(filepath.Join(data, "postgresql.auto.conf"), conf)
 }
 
 // adoptLine lets any role in over the server's socket (its directory is

@@ -120,12 +120,13 @@ func (s *Service) RestoreContinuous(ctx context.Context, src *Instance, spec Res
 	if err := s.restorableHere(src); err != nil {
 		return nil, engine.Target{}, nil, time.Time{}, err
 	}
-	if spec.EngineVersion == "" {
-		spec.EngineVersion = restoredVersion(src)
-	}
-	spec.Adopt = src.Origin == OriginRegistered
-	if spec.InstanceClass == "" || spec.InstanceClass == src.InstanceClass {
-		spec.InstanceClass = restoredClass(src)
+	if src.Origin == OriginRegistered {
+		// A new server of the registered server's major version, with a
+		// class that sizes one.
+		spec.Adopt, spec.EngineVersion = true, restoredVersion(src)
+		if spec.InstanceClass == "" || spec.InstanceClass == src.InstanceClass {
+			spec.InstanceClass = restoredClass(src)
+		}
 	}
 	return s.pointInTime(ctx, src, at, latest, spec)
 }

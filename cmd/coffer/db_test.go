@@ -116,7 +116,8 @@ func TestDBRegister(t *testing.T) {
 // PostgreSQL database whose role lacks REPLICATION are refused with what
 // to grant; once granted, its WAL is captured, and
 // RestoreDBInstanceToPointInTime to a time between two batches of rows
-// brings up a new instance holding exactly the first batch.
+// brings up a new instance holding exactly the first batch; retention 0
+// drops the replication slot on the registered server.
 func TestRegisteredContinuousBackup(t *testing.T) {
 	if _, err := testenv.PostgresBinDir(); err != nil {
 		testenv.Missing(t, "%v", err)
@@ -218,4 +219,19 @@ func TestRegisteredContinuousBackup(t *testing.T) {
 	if rows != 3 || most != 2 {
 		t.Errorf("restored to between the batches: %d rows up to %d, want rows 0 to 2", rows, most)
 	}
+	// Retention 0 stops the capture and drops its slot on the server.
+	var slots int
+	if err := admin.QueryRow(`SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'coffer\_db\_%'`).Scan(&slots); err != nil || slots != 1 {
+		t.Fatalf("the capture's replication slots on the registered server: %d (%v), want 1", slots, err)
+	}
+	if _, err := client.ModifyDBInstance(ctx, &rds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("shop"), BackupRetentionPeriod: aws.Int32(0)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the registered server's replication slot dropped", func() bool {
+		var slots int
+		if err := admin.QueryRow(`SELECT count(*) FROM pg_replication_slots`).Scan(&slots); err != nil {
+			t.Fatal(err)
+		}
+		return slots == 0
+	})
 }

@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 	"github.com/aws/smithy-go"
 	_ "modernc.org/sqlite"
 
@@ -112,13 +114,15 @@ func TestDBRegister(t *testing.T) {
 
 // TestRegisteredContinuousBackup: automated backups of a registered
 // PostgreSQL database whose role lacks REPLICATION are refused with what
-// to grant; once granted, they are refused as not available yet (the
-// WAL capture runs for instances on servers of their own only), and the
-// instance keeps BackupRetentionPeriod 0.
+// to grant; once granted, its WAL is captured, and
+// RestoreDBInstanceToPointInTime to a time between two batches of rows
+// brings up a new instance holding exactly the first batch; retention 0
+// drops the replication slot on the registered server.
 func TestRegisteredContinuousBackup(t *testing.T) {
 	if _, err := testenv.PostgresBinDir(); err != nil {
 		testenv.Missing(t, "%v", err)
 	}
+	ctx := context.Background()
 	c := testenv.StartCoffer(t, nil)
 	client := rds.NewFromConfig(c.AWSConfig(t, c.Profile(t, "default")))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", c.CredentialsFile)
@@ -130,15 +134,18 @@ func TestRegisteredContinuousBackup(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	if _, err := admin.Exec(`CREATE ROLE shop_app LOGIN PASSWORD 'shop-app-secret'`); err != nil {
-		t.Fatal(err)
+	for _, q := range []string{`CREATE ROLE shop_app LOGIN PASSWORD 'shop-app-secret'`,
+		`CREATE TABLE orders (n int PRIMARY KEY)`, `GRANT ALL ON orders TO shop_app`} {
+		if _, err := admin.Exec(q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Setenv("COFFER_DB_DSN", fmt.Sprintf("postgres://shop_app:shop-app-secret@%s:%d/shop?sslmode=disable", srv.Host, srv.Port))
 	if out, err := runDB(t, "register", "--endpoint-url", c.URL, "--db-instance-identifier", "shop", "--engine", "postgres"); err != nil {
 		t.Fatalf("register: %v\n%s", err, out)
 	}
 	modify := func() error {
-		_, err := client.ModifyDBInstance(context.Background(), &rds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("shop"), BackupRetentionPeriod: aws.Int32(7)})
+		_, err := client.ModifyDBInstance(ctx, &rds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("shop"), BackupRetentionPeriod: aws.Int32(7)})
 		return err
 	}
 	var ae smithy.APIError
@@ -152,14 +159,79 @@ func TestRegisteredContinuousBackup(t *testing.T) {
 	if _, err := admin.Exec(`ALTER ROLE shop_app REPLICATION`); err != nil {
 		t.Fatal(err)
 	}
-	if err := modify(); !errors.As(err, &ae) || ae.ErrorCode() != "InvalidParameterCombination" || !strings.Contains(err.Error(), "not available") {
-		t.Fatalf("automated backups of a registered database with REPLICATION: %v, want InvalidParameterCombination saying it is not available", err)
+	if err := modify(); err != nil {
+		t.Fatalf("automated backups of a registered database with REPLICATION: %v", err)
 	}
-	desc, err := client.DescribeDBInstances(context.Background(), &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String("shop")})
+	describe := func(id string) *rdstypes.DBInstance {
+		out, err := client.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &out.DBInstances[0]
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(3 * time.Minute); !ok(); time.Sleep(300 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after 3 minutes", what)
+			}
+		}
+	}
+	restorableAfter := func(at time.Time) func() bool {
+		return func() bool { lrt := describe("shop").LatestRestorableTime; return lrt != nil && lrt.After(at) }
+	}
+	waitFor("shop restorable", restorableAfter(time.Time{}))
+	batch := func(from int) {
+		for n := from; n < from+3; n++ {
+			if _, err := admin.Exec(`INSERT INTO orders VALUES ($1)`, n); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	batch(0)
+	time.Sleep(time.Second)
+	between := time.Now()
+	time.Sleep(time.Second)
+	batch(3)
+	waitFor("shop restorable after the second batch", restorableAfter(time.Now()))
+
+	if _, err := client.RestoreDBInstanceToPointInTime(ctx, &rds.RestoreDBInstanceToPointInTimeInput{SourceDBInstanceIdentifier: aws.String("shop"),
+		TargetDBInstanceIdentifier: aws.String("shop-between"), RestoreTime: aws.Time(between)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("shop-between available", func() bool {
+		st := aws.ToString(describe("shop-between").DBInstanceStatus)
+		if st == "failed" {
+			t.Fatalf("the restored instance failed: %s", st)
+		}
+		return st == "available"
+	})
+	ep := describe("shop-between").Endpoint
+	restored, err := sql.Open("pgx", fmt.Sprintf("postgres://shop_app:shop-app-secret@%s:%d/shop?sslmode=disable", aws.ToString(ep.Address), aws.ToInt32(ep.Port)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := aws.ToInt32(desc.DBInstances[0].BackupRetentionPeriod); got != 0 {
-		t.Errorf("BackupRetentionPeriod after the refusals = %d, want 0", got)
+	defer restored.Close()
+	var rows, most int
+	if err := restored.QueryRow(`SELECT count(*), coalesce(max(n), -1) FROM orders`).Scan(&rows, &most); err != nil {
+		t.Fatal(err)
 	}
+	if rows != 3 || most != 2 {
+		t.Errorf("restored to between the batches: %d rows up to %d, want rows 0 to 2", rows, most)
+	}
+	// Retention 0 stops the capture and drops its slot on the server.
+	var slots int
+	if err := admin.QueryRow(`SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'coffer\_db\_%'`).Scan(&slots); err != nil || slots != 1 {
+		t.Fatalf("the capture's replication slots on the registered server: %d (%v), want 1", slots, err)
+	}
+	if _, err := client.ModifyDBInstance(ctx, &rds.ModifyDBInstanceInput{DBInstanceIdentifier: aws.String("shop"), BackupRetentionPeriod: aws.Int32(0)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the registered server's replication slot dropped", func() bool {
+		var slots int
+		if err := admin.QueryRow(`SELECT count(*) FROM pg_replication_slots`).Scan(&slots); err != nil {
+			t.Fatal(err)
+		}
+		return slots == 0
+	})
 }

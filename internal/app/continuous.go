@@ -20,7 +20,9 @@ import (
 )
 
 // continuous runs RDS automated backups on this node: for each
-// instance with BackupRetentionPeriod above 0 it captures the WAL
+// instance with BackupRetentionPeriod above 0 that this node captures
+// (rds.ContinuousInstances: its own servers, and registered databases
+// whose automated backups were turned on here) it captures the WAL
 // (pgwal.Archive.Run), takes a base backup when the instance has none
 // or its newest is a day old, and expires what falls out of the
 // retention period; it serves rds.ContinuousBackup (windows and
@@ -218,7 +220,7 @@ func (c *continuous) reconcile(ctx context.Context) {
 		<-r.done
 		off, t, err := c.rds.CaptureOff(ctx, r.inst.ARN)
 		if err == nil && off {
-			err = pgwal.DropSlot(ctx, t, "")
+			err = pgwal.DropSlot(ctx, t, rds.CaptureSlot(r.inst))
 			if err == nil {
 				c.log.Info("automated backups turned off: replication slot dropped", "instance", r.inst.ARN)
 			}
@@ -243,7 +245,7 @@ func (c *continuous) runInstance(ctx context.Context, r *captureRun, t engine.Ta
 	captured := make(chan struct{})
 	go func() {
 		defer close(captured)
-		a.Run(sctx, t, pgwal.CaptureOptions{OnEvent: func(e pgwal.Event) {
+		a.Run(sctx, t, pgwal.CaptureOptions{Slot: rds.CaptureSlot(r.inst), OnEvent: func(e pgwal.Event) {
 			c.events.WithLabelValues(r.inst.ARN, e.Kind).Inc()
 		}})
 	}()

@@ -33,7 +33,7 @@ type Continuous interface {
 	// Enable turns continuous backup of a resource on, or changes its
 	// retention, keeping days of restorable time; it returns the
 	// resource's DbiResourceId. Resources whose changes coffer cannot
-	// capture (SQLite, registered databases) are refused with a message
+	// capture (SQLite, databases on the shared host) are refused with a message
 	// saying why.
 	Enable(ctx context.Context, resourceARN string, days int) (string, error)
 	// Associate records the continuous recovery point managing the

@@ -20,8 +20,10 @@ import (
 	"github.com/coffer-dev/coffer/internal/meta"
 )
 
-// Automated backups: an instance on a PostgreSQL server of its own
-// with BackupRetentionPeriod 1 to 35 has its WAL captured continuously
+// Automated backups: an instance on a PostgreSQL server of its own, or
+// a registered PostgreSQL database whose role may replicate
+// (replication.go), with BackupRetentionPeriod 1 to 35 has its WAL
+// captured continuously
 // (the app runs it, package pgwal) into the vault named by
 // AutomatedBackupVault, so it can be restored to any time of its
 // restore window (RestoreToPointInTime). 0 turns capture off and drops
@@ -119,10 +121,31 @@ func (s *Service) ServiceContext(ctx context.Context, region string) context.Con
 	return identity.WithCaller(ctx, identity.ServicePrincipal(ServicePrincipal(region)))
 }
 
+// capturable says whether coffer can capture an instance's WAL: a
+// PostgreSQL instance on a server of its own, or a registered
+// PostgreSQL database (over the network, as its role).
+func capturable(inst *Instance) bool {
+	return inst.Engine == EnginePostgres && (inst.server != "" || inst.Origin == OriginRegistered)
+}
+
+// CaptureSlot is the replication slot an instance's capture holds: the
+// default (pgwal's) on a server of its own, one named after the
+// instance on a registered database's server, which other registered
+// databases (of this or another coffer) may share.
+func CaptureSlot(inst *Instance) string {
+	if inst.Origin != OriginRegistered {
+		return ""
+	}
+	return "coffer_" + strings.ReplaceAll(strings.ToLower(inst.ResourceID), "-", "_")
+}
+
 // ContinuousInstances are the instances whose WAL this node captures:
-// available PostgreSQL instances on a server of their own on this node
-// with BackupRetentionPeriod above 0, each with coffer's administrator
-// on its server (replication allowed).
+// available PostgreSQL instances on a server of their own on this node,
+// and registered PostgreSQL databases whose automated backups were
+// turned on on this node (node_id, replication.go), with
+// BackupRetentionPeriod above 0; each with the target to capture
+// through: coffer's administrator on its own server, the registered
+// role (its password decrypted as the RDS service) on a registered one.
 func (s *Service) ContinuousInstances(ctx context.Context) ([]*Instance, []engine.Target, error) {
 	rows, err := s.store.QueryContext(ctx, `SELECT `+instanceColumns+` FROM rds_instances WHERE backup_retention_period > 0 AND status = ? AND node_id = ? ORDER BY created_at`,
 		StatusAvailable, s.hosts.NodeID())
@@ -136,7 +159,7 @@ func (s *Service) ContinuousInstances(ctx context.Context) ([]*Instance, []engin
 			rows.Close()
 			return nil, nil, err
 		}
-		if inst.Engine != EnginePostgres || inst.server == "" || inst.Origin == OriginRegistered {
+		if !capturable(inst) {
 			continue
 		}
 		if automatedGrantID(inst) == "" {
@@ -151,25 +174,45 @@ func (s *Service) ContinuousInstances(ctx context.Context) ([]*Instance, []engin
 	if err := rows.Err(); err != nil {
 		return nil, nil, err
 	}
-	if len(insts) == 0 {
-		return nil, nil, nil
+	var kept []*Instance
+	var targets []engine.Target
+	for _, inst := range insts {
+		t, err := s.captureTarget(ctx, inst)
+		if err != nil {
+			if _, warned := s.noGrantWarned.LoadOrStore("target "+inst.ARN, true); !warned {
+				s.log.Warn("automated backups cannot reach the instance's server", "instance", inst.ARN, "error", err)
+			}
+			continue
+		}
+		kept, targets = append(kept, inst), append(targets, t)
+	}
+	return kept, targets, nil
+}
+
+// captureTarget is what an instance's capture connects as: coffer's
+// administrator on its own server, or the registered database's role
+// with its password decrypted as the RDS service.
+func (s *Service) captureTarget(ctx context.Context, inst *Instance) (engine.Target, error) {
+	if inst.Origin == OriginRegistered {
+		password, err := s.open(ctx, inst)
+		if err != nil {
+			return engine.Target{}, err
+		}
+		t := inst.target
+		t.Password = password
+		return t, nil
 	}
 	srv, err := s.hosts.Servers()
 	if err != nil {
-		return nil, nil, err
+		return engine.Target{}, err
 	}
-	targets := make([]engine.Target, len(insts))
-	for i, inst := range insts {
-		if targets[i], err = srv.AdminTarget(inst.server, "postgres"); err != nil {
-			return nil, nil, err
-		}
-	}
-	return insts, targets, nil
+	return srv.AdminTarget(inst.server, "postgres")
 }
 
 // AutomatedBackupInstances are every instance whose WAL is captured,
 // on any node and in any account: PostgreSQL instances on a server of
-// their own with BackupRetentionPeriod above 0 (coffer status).
+// their own and registered PostgreSQL databases with
+// BackupRetentionPeriod above 0 (coffer status).
 func (s *Service) AutomatedBackupInstances(ctx context.Context) ([]*Instance, error) {
 	rows, err := s.store.QueryContext(ctx, `SELECT `+instanceColumns+` FROM rds_instances WHERE backup_retention_period > 0 ORDER BY account_id, region, identifier`)
 	if err != nil {
@@ -182,7 +225,7 @@ func (s *Service) AutomatedBackupInstances(ctx context.Context) ([]*Instance, er
 		if err != nil {
 			return nil, err
 		}
-		if inst.Engine == EnginePostgres && inst.server != "" && inst.Origin != OriginRegistered {
+		if capturable(inst) {
 			insts = append(insts, inst)
 		}
 	}
@@ -191,8 +234,9 @@ func (s *Service) AutomatedBackupInstances(ctx context.Context) ([]*Instance, er
 
 // CaptureOff says whether an instance whose capture stopped had its
 // automated backups turned off (retention 0) and is still on this
-// node's server, so its replication slot should be dropped, with the
-// target to drop it through.
+// node's server (or is a registered database this node captured), so
+// its replication slot (CaptureSlot) should be dropped, with the target
+// to drop it through.
 func (s *Service) CaptureOff(ctx context.Context, arn string) (bool, engine.Target, error) {
 	inst, err := s.loadARN(ctx, arn)
 	if isNotFound(err) {
@@ -201,21 +245,17 @@ func (s *Service) CaptureOff(ctx context.Context, arn string) (bool, engine.Targ
 	if err != nil {
 		return false, engine.Target{}, err
 	}
-	if inst.BackupRetentionPeriod != 0 || inst.Status != StatusAvailable || inst.server == "" || inst.NodeID != s.hosts.NodeID() {
+	if inst.BackupRetentionPeriod != 0 || inst.Status != StatusAvailable || !capturable(inst) || inst.NodeID != s.hosts.NodeID() {
 		return false, engine.Target{}, nil
 	}
-	srv, err := s.hosts.Servers()
-	if err != nil {
-		return false, engine.Target{}, err
-	}
-	t, err := srv.AdminTarget(inst.server, "postgres")
+	t, err := s.captureTarget(ctx, inst)
 	return err == nil, t, err
 }
 
 // restoreWindow is an instance's window for the API: none when
 // automated backups are off or nothing is restorable yet.
 func (s *Service) restoreWindow(ctx context.Context, inst *Instance) (RestoreWindow, bool) {
-	if s.continuous == nil || inst.BackupRetentionPeriod == 0 || inst.Engine != EnginePostgres || inst.server == "" {
+	if s.continuous == nil || inst.BackupRetentionPeriod == 0 || !capturable(inst) {
 		return RestoreWindow{}, false
 	}
 	w, err := s.continuous.Window(ctx, inst)
@@ -368,11 +408,14 @@ func (s *Service) RestoreToPointInTime(ctx context.Context, in PointInTimeInput)
 		return nil, awserr.New(awserr.Invalid, "PointInTimeRestoreNotEnabled",
 			"DB instance %s has BackupRetentionPeriod 0: automated backups are off, so it cannot be restored to a point in time. Turn them on with ModifyDBInstance BackupRetentionPeriod 1 to 35.", src.Identifier)
 	}
-	if src.Engine != EnginePostgres || src.server == "" || s.continuous == nil {
+	if !capturable(src) || s.continuous == nil {
 		return nil, awserr.New(awserr.Invalid, "PointInTimeRestoreNotEnabled",
-			"DB instance %s is %s: coffer captures the WAL of PostgreSQL instances on a server of their own only", src.Identifier, placementOf(src))
+			"DB instance %s is %s: coffer captures the WAL of PostgreSQL instances on a server of their own and of registered PostgreSQL databases only", src.Identifier, placementOf(src))
 	}
 	if err := s.onThisNode(src); err != nil {
+		return nil, err
+	}
+	if err := s.restorableHere(src); err != nil {
 		return nil, err
 	}
 	if _, err := s.load(ctx, s.store, sc, target); err == nil {
@@ -390,7 +433,7 @@ func (s *Service) RestoreToPointInTime(ctx context.Context, in PointInTimeInput)
 	}
 	class := in.InstanceClass
 	if class == "" {
-		class = src.InstanceClass
+		class = restoredClass(src)
 	}
 	var at time.Time
 	if in.RestoreTime != nil {
@@ -399,7 +442,8 @@ func (s *Service) RestoreToPointInTime(ctx context.Context, in PointInTimeInput)
 	inst, t, md, restored, err := s.pointInTime(ctx, src, at, in.UseLatest, RestoreSpec{
 		Region: sc.Region, Identifier: target, Engine: src.Engine, DBName: src.DBName, MasterUsername: src.MasterUsername,
 		MasterUserPassword: password, InstanceClass: class, AllocatedStorage: src.AllocatedStorage,
-		StorageEncrypted: src.StorageEncrypted, KMSKeyID: keyID, EngineVersion: src.EngineVersion, Tags: in.Tags,
+		StorageEncrypted: src.StorageEncrypted, KMSKeyID: keyID, EngineVersion: restoredVersion(src), Tags: in.Tags,
+		Adopt: src.Origin == OriginRegistered,
 	})
 	var we *OutsideWindowError
 	if errors.As(err, &we) {

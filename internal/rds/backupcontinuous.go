@@ -34,8 +34,8 @@ func (s *Service) ContinuousSource(ctx context.Context, arn string) (*Instance, 
 	if err != nil {
 		return nil, err
 	}
-	if inst.Engine != EnginePostgres || inst.server == "" || inst.Origin == OriginRegistered || s.continuous == nil {
-		return nil, invalidCombination("Continuous backup of DB instance %s is not available: it is %s, and coffer captures the WAL of PostgreSQL instances on a server of their own only. Use a snapshot backup rule (EnableContinuousBackup false); snapshots remain available.",
+	if !capturable(inst) || s.continuous == nil {
+		return nil, invalidCombination("Continuous backup of DB instance %s is not available: it is %s, and coffer captures the WAL of PostgreSQL instances on a server of their own and of registered PostgreSQL databases only. Use a snapshot backup rule (EnableContinuousBackup false); snapshots remain available.",
 			inst.Identifier, placementOf(inst))
 	}
 	return inst, s.onThisNode(inst)
@@ -60,6 +60,11 @@ func (s *Service) EnableContinuous(ctx context.Context, arn string, days int) (*
 	}
 	if len(strings.Fields(inst.GrantID)) < 3 {
 		return nil, invalidCombination("DB instance %s was created without the KMS grant continuous backup needs (before coffer had automated backups); restore it into a new instance to get one", inst.Identifier)
+	}
+	if inst.Origin == OriginRegistered {
+		if err := s.checkRegisteredReplication(ctx, inst, inst.BackupRetentionPeriod == 0); err != nil {
+			return nil, err
+		}
 	}
 	if inst.BackupRetentionPeriod != days {
 		inst.BackupRetentionPeriod = days
@@ -112,6 +117,17 @@ func (s *Service) RestoreContinuous(ctx context.Context, src *Instance, spec Res
 		}
 		spec.MasterUserPassword = password
 	}
+	if err := s.restorableHere(src); err != nil {
+		return nil, engine.Target{}, nil, time.Time{}, err
+	}
+	if src.Origin == OriginRegistered {
+		// A new server of the registered server's major version, with a
+		// class that sizes one.
+		spec.Adopt, spec.EngineVersion = true, restoredVersion(src)
+		if spec.InstanceClass == "" || spec.InstanceClass == src.InstanceClass {
+			spec.InstanceClass = restoredClass(src)
+		}
+	}
 	return s.pointInTime(ctx, src, at, latest, spec)
 }
 
@@ -133,8 +149,8 @@ func (s *Service) SnapshotLatest(ctx context.Context, src *Instance, snap func(t
 		return time.Time{}, err
 	}
 	name := "snapshot-" + strings.ToLower(rand.Text()[:12])
-	if _, err := srv.CreateFromDataDir(ctx, ServerSpec{Name: name, Major: majorOf(src.EngineVersion), Class: src.InstanceClass,
-		Owner: src.MasterUsername, Password: password, DBName: src.DBName}, data); err != nil {
+	if _, err := srv.CreateFromDataDir(ctx, ServerSpec{Name: name, Major: majorOf(src.EngineVersion), Class: restoredClass(src),
+		Owner: src.MasterUsername, Password: password, DBName: src.DBName, Adopt: src.Origin == OriginRegistered}, data); err != nil {
 		return time.Time{}, fmt.Errorf("start a server on the data of %s at %s: %w", src.Identifier, restored.UTC().Format(time.RFC3339Nano), err)
 	}
 	defer func() {

@@ -159,12 +159,33 @@
 // has promoted it), and validates it with pgphysical.Validate in the
 // background before it becomes available (else failed, dropped).
 // Registered PostgreSQL databases (replication.go): ModifyDBInstance
-// with a BackupRetentionPeriod above 0 checks that the registered role
-// has REPLICATION (or is a superuser) and that the server accepts a
+// with a BackupRetentionPeriod above 0 (and an AWS Backup continuous
+// rule, EnableContinuous) checks that the registered role has
+// REPLICATION (or is a superuser) and that the server accepts a
 // replication connection from it, and refuses with what to grant
-// (ALTER ROLE … REPLICATION, a pg_hba.conf replication entry); when
-// both hold it refuses still, saying that the capture of registered
-// databases is not available yet.
+// (ALTER ROLE … REPLICATION, a pg_hba.conf replication entry); it
+// refuses too when this node has no PostgreSQL binaries of the server's
+// major version (restores would be impossible), and logs a warning when
+// the server's max_slot_wal_keep_size is -1 (unbounded). Turning them on
+// from 0 records this node in rds_instances.node_id: that node captures
+// it, as the registered role (its password decrypted as the RDS
+// service), over the slot coffer_<DbiResourceId lower-cased, - as _>
+// (CaptureSlot; own servers use pgwal's default coffer_wal). Base
+// backups are BASE_BACKUP over the same role's replication connection,
+// so they and the WAL are the whole server's. A point-in-time restore
+// makes a new instance server (class db.t3.micro unless given, the
+// local binaries of the server's major version) from that data: the
+// server's values of max_connections, max_worker_processes,
+// max_wal_senders, max_prepared_transactions and
+// max_locks_per_transaction (pg_controldata) are appended to its
+// postgresql.auto.conf, since recovery needs them at least as high, and
+// while coffer_admin does not exist the socket's pg_hba.conf starts
+// with "local all all trust" (the socket directory is 0700): coffer
+// connects as the registered role, then as the bootstrap superuser
+// (OID 10), creates coffer_admin and removes that line
+// (ServerSpec.Adopt). Deleting the registered instance drops its slot
+// on its server (on the capturing node; elsewhere it logs the
+// pg_drop_replication_slot to run).
 //
 // Deleting an instance stops its capture and deletes its archive
 // (pgwal's Delete), unless DeleteDBInstance says DeleteAutomatedBackups

@@ -27,6 +27,9 @@ type DatabaseSpec struct {
 	Account, Region, Identifier string
 	// DBName and User name the database and its owning role (PostgreSQL).
 	DBName, User, Password string
+	// Adopt: a physical restore's data directory is a registered
+	// database's server's (ServerSpec.Adopt).
+	Adopt bool
 }
 
 // Host is where one engine's instances of one region live.

@@ -101,6 +101,9 @@ type RestoreSpec struct {
 	// template, and the returned target is coffer's administrator on it.
 	// It is consumed: moved into place, or removed on error.
 	DataDir string
+	// Adopt: DataDir is a registered database's server's, without
+	// coffer's administrator (ServerSpec.Adopt).
+	Adopt bool
 	// Recorded, when set, is the ARN of the instance RecordRestored
 	// recorded (creating, no server yet) for this restore:
 	// CreateRestoredInstance makes its server instead of recording a new
@@ -136,7 +139,7 @@ func (s *Service) CreateRestoredInstance(ctx context.Context, spec RestoreSpec) 
 	if err != nil {
 		return nil, engine.Target{}, err
 	}
-	db := DatabaseSpec{Account: inst.Account, Region: inst.Region, Identifier: inst.Identifier, DBName: inst.DBName, User: inst.MasterUsername, Password: password}
+	db := DatabaseSpec{Account: inst.Account, Region: inst.Region, Identifier: inst.Identifier, DBName: inst.DBName, User: inst.MasterUsername, Password: password, Adopt: spec.Adopt}
 	dataDir := spec.DataDir
 	spec.DataDir = "" // createDB consumes it
 	t, ep, err := s.createDB(ctx, inst, db, 0, dataDir)

@@ -345,11 +345,14 @@ func (s *Service) ModifyInstance(ctx context.Context, in ModifyInput) (*Instance
 		if err := s.keepsRetention(ctx, inst, *in.BackupRetentionPeriod); err != nil {
 			return nil, err
 		}
+		was := inst.BackupRetentionPeriod
 		if inst.BackupRetentionPeriod, err = retentionFor(inst.Engine, in.BackupRetentionPeriod); err != nil {
 			return nil, err
 		}
 		if inst.BackupRetentionPeriod > 0 && inst.Origin == OriginRegistered && inst.Engine == EnginePostgres {
-			return nil, s.checkRegisteredReplication(ctx, inst)
+			if err := s.checkRegisteredReplication(ctx, inst, was == 0); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if in.DeletionProtection != nil {

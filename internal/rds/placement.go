@@ -71,7 +71,7 @@ func (s *Service) createDB(ctx context.Context, inst *Instance, spec DatabaseSpe
 			return engine.Target{}, Endpoint{}, fmt.Errorf("%w: %v", ErrNoHost, err)
 		}
 		ss := ServerSpec{Name: inst.server, Major: majorOf(inst.EngineVersion), Port: port, Class: inst.InstanceClass,
-			Owner: spec.User, Password: spec.Password, DBName: spec.DBName}
+			Owner: spec.User, Password: spec.Password, DBName: spec.DBName, Adopt: spec.Adopt}
 		var t engine.Target
 		if dataDir != "" {
 			t, err = srv.CreateFromDataDir(ctx, ss, dataDir)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/awserr"
+	"github.com/coffer-dev/coffer/internal/engine"
+	"github.com/coffer-dev/coffer/internal/engine/pgwal"
 	"github.com/coffer-dev/coffer/internal/meta"
 )
 
@@ -35,7 +37,7 @@ type RetainedBackup struct {
 // hasAutomatedBackups says whether an instance's WAL was captured, so
 // deleting it has automated backups to delete or retain.
 func hasAutomatedBackups(inst *Instance) bool {
-	return inst.Engine == EnginePostgres && inst.server != "" && inst.Origin != OriginRegistered
+	return capturable(inst)
 }
 
 // automatedGrantID is the third of an instance's untagged grants
@@ -66,6 +68,7 @@ func (s *Service) settleAutomatedBackups(ctx context.Context, inst *Instance) ([
 	if err := s.continuous.StopCapture(ctx, inst); err != nil {
 		return nil, err
 	}
+	s.dropRegisteredSlot(ctx, inst)
 	var n int
 	if err := s.store.QueryRowContext(ctx, `SELECT count(*) FROM rds_retained_automated_backups WHERE arn = ?`, AutomatedBackupsARN(inst)).Scan(&n); err != nil {
 		return nil, fmt.Errorf("read the retained automated backups: %w", err)
@@ -236,4 +239,25 @@ func (s *Service) DeleteAutomatedBackup(ctx context.Context, resourceID, arn str
 		return nil, err
 	}
 	return rb, nil
+}
+
+// dropRegisteredSlot drops the replication slot of a deleted registered
+// database's stopped capture on its server, which would otherwise keep
+// WAL there; failing that (or when another node captured it) it logs
+// what to run on the server.
+func (s *Service) dropRegisteredSlot(ctx context.Context, inst *Instance) {
+	if inst.Origin != OriginRegistered || inst.BackupRetentionPeriod == 0 {
+		return
+	}
+	slot := CaptureSlot(inst)
+	err := fmt.Errorf("node %s captured it, not this one (%s)", inst.NodeID, s.hosts.NodeID())
+	if inst.NodeID == s.hosts.NodeID() {
+		var t engine.Target
+		if t, err = s.captureTarget(ctx, inst); err == nil {
+			err = pgwal.DropSlot(ctx, t, slot)
+		}
+	}
+	if err != nil {
+		s.log.Warn("the replication slot of a deleted registered database was not dropped; drop it on its server: SELECT pg_drop_replication_slot('"+slot+"')", "instance", inst.ARN, "error", err)
+	}
 }

@@ -78,6 +78,10 @@ type ServerSpec struct {
 	// CREATEROLE, not SUPERUSER) and the database it owns. Password never
 	// reaches a log or a command line: the role gets a SCRAM verifier.
 	Owner, Password, DBName string
+	// Adopt: the data directory (CreateFromDataDir) is a registered
+	// database's server's, which has no coffer administrator; it is
+	// created (adopt) connecting as Owner, which must exist there.
+	Adopt bool
 }
 
 // adminUser is the superuser of every server, reached over the socket.
@@ -439,6 +443,9 @@ func (m *Servers) CreateFromDataDir(ctx context.Context, spec ServerSpec, dir st
 			if err != nil {
 				return err
 			}
+			if f == "pg_hba.conf" && spec.Adopt {
+				b = append([]byte(adoptLine), b...)
+			}
 			if err := m.writeOwned(filepath.Join(data, f), string(b)); err != nil {
 				return err
 			}
@@ -446,6 +453,11 @@ func (m *Servers) CreateFromDataDir(ctx context.Context, spec ServerSpec, dir st
 		os.Remove(filepath.Join(data, "postmaster.pid"))
 		if m.cred != nil {
 			if err := chownTree(data, m.cred); err != nil {
+				return err
+			}
+		}
+		if spec.Adopt {
+			if err := m.keepPrimarySettings(ctx, v, data); err != nil {
 				return err
 			}
 		}
@@ -529,6 +541,11 @@ func (m *Servers) create(ctx context.Context, spec ServerSpec, fill func(data st
 		return t, err
 	}
 	started := time.Now()
+	if spec.Adopt {
+		if err := m.adopt(ctx, spec); err != nil {
+			return t, fmt.Errorf("add coffer's administrator to the restored server: %w", err)
+		}
+	}
 	conn, err := m.connect(ctx, spec.Name, "postgres")
 	if err != nil {
 		return t, err
@@ -581,6 +598,100 @@ func (m *Servers) create(ctx context.Context, spec ServerSpec, fill func(data st
 	m.log.Info("PostgreSQL server created", "server", spec.Name, "fill", filled.Sub(began), "start", started.Sub(filled),
 		"ready", ready.Sub(started), "roles", time.Since(ready))
 	return engine.Target{Host: m.opts.ListenAddress, Port: port, Database: spec.DBName, User: spec.Owner, Password: spec.Password, SSLMode: "disable"}, nil
+}
+
+// primarySettings are the settings recovery needs at least as high as
+// on the server the WAL came from, as pg_controldata names them.
+var primarySettings = map[string]string{
+	"max_connections setting":      "max_connections",
+	"max_worker_processes setting": "max_worker_processes",
+	"max_wal_senders setting":      "max_wal_senders",
+	"max_prepared_xacts setting":   "max_prepared_transactions",
+	"max_locks_per_xact setting":   "max_locks_per_transaction",
+}
+
+// keepPrimarySettings gives a server made from a registered database's
+// data the values its own server had of primarySettings (read with
+// pg_controldata), in postgresql.auto.conf, which overrides the class's:
+// recovery refuses lower ones.
+func (m *Servers) keepPrimarySettings(ctx context.Context, v Version, data string) error {
+	out, err := m.run(ctx, v.BinDir, "pg_controldata", "-D", data)
+	if err != nil {
+		return fmt.Errorf("pg_controldata: %v: %s", err, lastLine(out))
+	}
+	conf := "\n# Written by coffer: the registered server's values, which recovery needs.\n"
+	for _, line := range strings.Split(string(out), "\n") {
+		k, val, ok := strings.Cut(line, ":")
+		if name := primarySettings[strings.TrimSpace(k)]; ok && name != "" {
+			if _, err := strconv.Atoi(strings.TrimSpace(val)); err != nil {
+				return fmt.Errorf("pg_controldata: %s is %q", k, strings.TrimSpace(val))
+			}
+			conf += name + " = " + strings.TrimSpace(val) + "\n"
+		}
+	}
+	return appendConf(filepath.Join(data, "postgresql.auto.conf"), conf)
+}
+
+// adoptLine lets any role in over the server's socket (its directory is
+// coffer's alone, mode 0700) until adopt has created coffer's
+// administrator in a registered database's restored server.
+const adoptLine = "local all all trust # coffer: until coffer_admin exists\n"
+
+// adopt creates coffer's administrator in a server made from a
+// registered database's data: it connects as spec.Owner (adoptLine),
+// waits for recovery, names the bootstrap superuser (OID 10), creates
+// coffer_admin as it, then removes adoptLine and reloads.
+func (m *Servers) adopt(ctx context.Context, spec ServerSpec) error {
+	port, err := m.Port(spec.Name)
+	if err != nil {
+		return err
+	}
+	connect := func(user string) (*pgx.Conn, error) {
+		cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d sslmode=disable connect_timeout=15", m.socketDir(spec.Name), port))
+		if err != nil {
+			return nil, err
+		}
+		cfg.User, cfg.Database = user, spec.DBName
+		return pgx.ConnectConfig(ctx, cfg)
+	}
+	conn, err := connect(spec.Owner)
+	if err != nil {
+		return fmt.Errorf("connect as %s: %w", spec.Owner, err)
+	}
+	var super string
+	err = waitRecovered(ctx, conn)
+	if err == nil {
+		err = conn.QueryRow(ctx, `SELECT rolname FROM pg_roles WHERE oid = 10`).Scan(&super)
+	}
+	conn.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return err
+	}
+	if conn, err = connect(super); err != nil {
+		return fmt.Errorf("connect as the bootstrap superuser %s: %w", super, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, adminUser).Scan(&exists); err != nil {
+		return err
+	}
+	stmt := `CREATE ROLE `
+	if exists {
+		stmt = `ALTER ROLE `
+	}
+	if _, err := conn.Exec(ctx, stmt+adminUser+` SUPERUSER LOGIN REPLICATION`); err != nil {
+		return fmt.Errorf("create role %s: %w", adminUser, err)
+	}
+	hba := filepath.Join(m.dataDir(spec.Name), "pg_hba.conf")
+	b, err := os.ReadFile(hba)
+	if err != nil {
+		return err
+	}
+	if err := m.writeOwned(hba, strings.TrimPrefix(string(b), adoptLine)); err != nil {
+		return err
+	}
+	_, err = conn.Exec(ctx, `SELECT pg_reload_conf()`)
+	return err
 }
 
 // recoveryWait bounds how long a server made from a restored data

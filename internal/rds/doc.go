@@ -45,7 +45,10 @@
 //	  data/coffer.conf     written by coffer: port, listen_addresses,
 //	                       unix_socket_directories (run/), and the class's
 //	                       memory settings; wal_level = replica,
-//	                       max_wal_senders = 4, max_replication_slots = 4
+//	                       max_wal_senders = 10, max_replication_slots = 10
+//	                       (concurrent backups, WAL capture), wal_keep_size
+//	                       = 256MB (a base backup under heavy writes
+//	                       still finds the WAL it fetches at its end)
 //	  run/                 the Unix socket, 0700 (unix_socket_permissions 0700)
 //	  log/postgresql.log   the server's log
 //	.incoming-XXXX/        a directory a physical restore fills (IncomingDir)

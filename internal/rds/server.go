@@ -262,8 +262,9 @@ func (m *Servers) template(ctx context.Context, v Version) (string, error) {
 	if err := m.prepareDir(); err != nil {
 		return "", err
 	}
-	tmp := dir + ".tmp"
-	os.RemoveAll(tmp)
+	// Nodes sharing the data directory may make the template at once:
+	// each in a directory of its own, the first rename wins.
+	tmp := privateTmp(dir)
 	if err := m.mkdirOwned(tmp); err != nil {
 		return "", err
 	}
@@ -304,10 +305,28 @@ func (m *Servers) template(ctx context.Context, v Version) (string, error) {
 		return "", fmt.Errorf("%w: make the PostgreSQL %s template's spare database: %v: %s", ErrNoHost, v.Major, err, lastLine(out))
 	}
 	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		if _, statErr := os.Stat(filepath.Join(dir, "PG_VERSION")); statErr == nil {
+			return dir, nil // another node's template
+		}
 		return "", err
 	}
 	m.log.Info("PostgreSQL template cluster initialised", "version", v.Full, "dir", dir)
 	return dir, nil
+}
+
+// privateTmp is a name beside dir for this process to fill and rename to
+// dir; names that another process left longer ago than an hour (a crash
+// mid-copy) are removed.
+func privateTmp(dir string) string {
+	if stale, err := filepath.Glob(dir + ".tmp-*"); err == nil {
+		for _, old := range stale {
+			if fi, err := os.Stat(old); err == nil && time.Since(fi.ModTime()) > time.Hour {
+				os.RemoveAll(old)
+			}
+		}
+	}
+	return fmt.Sprintf("%s.tmp-%d-%d", dir, os.Getpid(), time.Now().UnixNano())
 }
 
 // prepareDir creates Dir and lets the postgres user reach it.
@@ -399,8 +418,7 @@ func (m *Servers) makeSpare(major, tmpl string) {
 			m.mu.Unlock()
 			close(done)
 		}()
-		tmp := dir + ".tmp"
-		os.RemoveAll(tmp)
+		tmp := privateTmp(dir)
 		out, err := exec.Command("cp", "-a", tmpl, tmp).CombinedOutput()
 		if err == nil {
 			err = os.Rename(tmp, dir)
@@ -793,8 +811,9 @@ max_connections = %d
 work_mem = %s
 maintenance_work_mem = 16MB
 wal_level = replica
-max_wal_senders = 4
-max_replication_slots = 4
+max_wal_senders = 10
+max_replication_slots = 10
+wal_keep_size = 256MB
 huge_pages = off
 dynamic_shared_memory_type = posix
 `, port, m.opts.ListenAddress, m.socketDir(name), cs.SharedBuffers, cs.MaxConnections, cs.WorkMem)

@@ -152,9 +152,18 @@ func connectReplication(ctx context.Context, t engine.Target) (*pgconn.PgConn, e
 		if t.Password != "" {
 			msg = strings.ReplaceAll(msg, t.Password, "********")
 		}
-		return nil, fmt.Errorf("%w: replication connection to %s: %s; the user needs the REPLICATION attribute and a replication line in pg_hba.conf", engine.ErrUnavailable, t, msg)
+		return nil, fmt.Errorf("%w: replication connection to %s: %s; %s", engine.ErrUnavailable, t, msg, replicationHint(err))
 	}
 	return conn, nil
+}
+
+// replicationHint says what to do about a refused replication connection.
+func replicationHint(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "53300" { // too_many_connections
+		return "the server has no free WAL sender (max_wal_senders): other backups or replication connections hold them; try again when they end"
+	}
+	return "the user needs the REPLICATION attribute and a replication line in pg_hba.conf"
 }
 
 // receive reads BASE_BACKUP's answer: result sets (start, tablespaces),

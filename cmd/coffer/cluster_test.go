@@ -235,11 +235,15 @@ func TestNodeLoss(t *testing.T) {
 	a.Cmd.Wait()
 	c.waitTakenOver(c.account(b, "111222333444", "source"), s, id, time.Minute)
 	c.checkNodes(a, b)
-	b.stop(t)
-	// The surviving node collects garbage itself, on the leader's schedule.
-	if !strings.Contains(b.stderr.String(), "vault garbage collected") {
-		t.Errorf("the surviving node never collected garbage (jobs.gcInterval 2s):\n%s", tail(b.stderr.String(), 2000))
+	// The surviving node collects garbage itself, on the leader's
+	// schedule, once it has become the leader (a's leadership expires).
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(b.stderr.String(), "vault garbage collected"); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("the surviving node never collected garbage (jobs.gcInterval 2s):\n%s", tail(b.stderr.String(), 2000))
+			break
+		}
 	}
+	b.stop(t)
 	c.verify()
 }
 
